@@ -1,0 +1,140 @@
+package dev.collector;
+
+import java.time.Duration;
+import java.util.Objects;
+
+/**
+ * Immutable collector settings. Build with {@link #builder()}; every field has a default.
+ *
+ * @param name names threads ({@code orders-handler-42}), log lines and metric tags; letters,
+ *     digits, {@code . _ -}, 1 to 64 characters. Default {@code "collector"}.
+ * @param depth the pull API's window: how many batches may be fetched but not yet committed, 1
+ *     to {@link #MAX_DEPTH}. {@link Collector#process} takes its own depth. Default 16.
+ * @param ackOrdering how the pull API treats out-of-order acknowledgements. Default {@link
+ *     AckOrdering#BUFFERED}.
+ * @param drainTimeout how long {@link Collector#stop()} lets running handlers finish before
+ *     interrupting them; zero interrupts at once. Default 30 seconds.
+ */
+public record CollectorOptions(
+    String name, int depth, AckOrdering ackOrdering, Duration drainTimeout) {
+
+  /** The largest supported depth: 1 048 576 batches. */
+  public static final int MAX_DEPTH = 1 << 20;
+
+  /**
+   * Validates the settings.
+   *
+   * @throws IllegalArgumentException naming the parameter and the value, if one is out of range
+   */
+  public CollectorOptions {
+    Objects.requireNonNull(name, "name");
+    Objects.requireNonNull(ackOrdering, "ackOrdering");
+    Objects.requireNonNull(drainTimeout, "drainTimeout");
+    if (!name.matches("[A-Za-z0-9._-]{1,64}")) {
+      throw new IllegalArgumentException(
+          "name must be 1 to 64 letters, digits, '.', '_' or '-', was \"" + name + "\"");
+    }
+    checkDepth(depth);
+    if (drainTimeout.isNegative()) {
+      throw new IllegalArgumentException("drainTimeout must be >= 0, was " + drainTimeout);
+    }
+  }
+
+  /**
+   * Checks a depth given to {@link #depth()} or {@link Collector#process}.
+   *
+   * @param depth the depth
+   * @return {@code depth}
+   * @throws IllegalArgumentException if it is not between 1 and {@link #MAX_DEPTH}
+   */
+  public static int checkDepth(int depth) {
+    if (depth < 1 || depth > MAX_DEPTH) {
+      throw new IllegalArgumentException(
+          "depth must be between 1 and " + MAX_DEPTH + " (CollectorOptions.MAX_DEPTH), was "
+              + depth);
+    }
+    return depth;
+  }
+
+  /**
+   * The default settings.
+   *
+   * @return the options {@code builder().build()} returns
+   */
+  public static CollectorOptions defaults() {
+    return builder().build();
+  }
+
+  /**
+   * A builder starting from the defaults.
+   *
+   * @return a new builder
+   */
+  public static Builder builder() {
+    return new Builder();
+  }
+
+  /** Builds {@link CollectorOptions}; validation happens in {@link #build()}. */
+  public static final class Builder {
+    private String name = "collector";
+    private int depth = 16;
+    private AckOrdering ackOrdering = AckOrdering.BUFFERED;
+    private Duration drainTimeout = Duration.ofSeconds(30);
+
+    private Builder() {}
+
+    /**
+     * Sets {@link CollectorOptions#name()}.
+     *
+     * @param name the name
+     * @return this builder
+     */
+    public Builder name(String name) {
+      this.name = name;
+      return this;
+    }
+
+    /**
+     * Sets {@link CollectorOptions#depth()}.
+     *
+     * @param depth the pull window
+     * @return this builder
+     */
+    public Builder depth(int depth) {
+      this.depth = depth;
+      return this;
+    }
+
+    /**
+     * Sets {@link CollectorOptions#ackOrdering()}.
+     *
+     * @param ackOrdering the ordering
+     * @return this builder
+     */
+    public Builder ackOrdering(AckOrdering ackOrdering) {
+      this.ackOrdering = ackOrdering;
+      return this;
+    }
+
+    /**
+     * Sets {@link CollectorOptions#drainTimeout()}.
+     *
+     * @param drainTimeout the drain timeout
+     * @return this builder
+     */
+    public Builder drainTimeout(Duration drainTimeout) {
+      this.drainTimeout = drainTimeout;
+      return this;
+    }
+
+    /**
+     * Validates and builds.
+     *
+     * @return the options
+     * @throws IllegalArgumentException if a setting is out of range
+     */
+    public CollectorOptions build() {
+      return new CollectorOptions(name, depth, ackOrdering, drainTimeout);
+    }
+  }
+}

@@ -1,0 +1,58 @@
+package dev.collector.core;
+
+import dev.collector.BatchSource;
+import dev.collector.CheckpointStore;
+import dev.collector.Collector;
+import dev.collector.CollectorOptions;
+import java.util.List;
+
+/**
+ * The entry point: opens collectors and provides the built-in checkpoint store and source.
+ *
+ * {@snippet :
+ * Collector<String> collector =
+ *     Collecting.open(source, Collecting.inMemoryStore(), CollectorOptions.defaults());
+ * ProcessSummary summary = collector.process(64, batch -> sink.write(batch.records()));
+ * }
+ */
+public final class Collecting {
+
+  private Collecting() {}
+
+  /**
+   * Opens a collector that resumes at the store's committed checkpoint.
+   *
+   * @param source the sequenced source
+   * @param store where the checkpoint is kept; one collector at a time per store
+   * @param options the settings
+   * @param <T> the record type
+   * @return a new collector; close it when done
+   * @throws dev.collector.CheckpointException if the store's checkpoint cannot be read
+   */
+  public static <T> Collector<T> open(
+      BatchSource<T> source, CheckpointStore store, CollectorOptions options) {
+    return new OrderedCollector<>(source, store, options);
+  }
+
+  /**
+   * A checkpoint store in memory: durable for the life of the object, for tests, examples and
+   * sources that keep their own offsets. Thread-safe. Rejects a checkpoint that does not move
+   * forward.
+   *
+   * @return a new, empty store
+   */
+  public static CheckpointStore inMemoryStore() {
+    return new InMemoryCheckpointStore();
+  }
+
+  /**
+   * A finite source over a list of batches. Its resume token is the index of the next batch.
+   *
+   * @param batches the batches, in order; copied
+   * @param <T> the record type
+   * @return the source
+   */
+  public static <T> BatchSource<T> listSource(List<? extends List<? extends T>> batches) {
+    return new ListSource<>(batches);
+  }
+}

@@ -1,0 +1,609 @@
+package dev.collector.core;
+
+import dev.collector.AckOrdering;
+import dev.collector.BatchAbandonedException;
+import dev.collector.Batch;
+import dev.collector.BatchFailedException;
+import dev.collector.BatchHandler;
+import dev.collector.BatchSource;
+import dev.collector.Checkpoint;
+import dev.collector.CheckpointException;
+import dev.collector.CheckpointStore;
+import dev.collector.Collector;
+import dev.collector.CollectorClosedException;
+import dev.collector.CollectorException;
+import dev.collector.CollectorOptions;
+import dev.collector.ConcurrentUseException;
+import dev.collector.ConflictingOutcomeException;
+import dev.collector.Delivery;
+import dev.collector.MisuseException;
+import dev.collector.ProcessSummary;
+import dev.collector.Progress;
+import dev.collector.ReentrantCallException;
+import dev.collector.SourceBatch;
+import dev.collector.SourceException;
+import dev.collector.SourceReader;
+import dev.collector.StaleDeliveryException;
+import java.io.IOException;
+import java.time.Duration;
+import java.util.Objects;
+import java.util.concurrent.locks.Condition;
+import java.util.concurrent.locks.ReentrantLock;
+import org.jspecify.annotations.Nullable;
+
+/** The {@link Collector} implementation; see the interface for the contract. */
+final class OrderedCollector<T> implements Collector<T> {
+
+  /*
+   * Structure of a process() run (all threads are virtual, named <name>-<role>):
+   *
+   *   owner thread (the caller)
+   *    ├─ outer scope
+   *    │   └─ committer: waits for the acknowledged frontier to move, commits the newest
+   *    │                 contiguous checkpoint (group commit), frees the window's slots
+   *    └─ inner scope
+   *        ├─ fetcher:   reads the source while the window has a free slot
+   *        └─ handler-N: one per batch, forked by the owner as batches arrive
+   *
+   * The owner dispatches: it takes fetched batches from the window and forks their handlers
+   * (only a scope's owner may fork). Handlers never wait for commits; the fetcher waits only
+   * when `depth` batches are uncommitted. When the source is exhausted (or stop() was called,
+   * or a failure halted the window) the owner waits for the running handlers (bounded by the
+   * drain timeout for stop()), cancels the inner scope, and closes it, which waits for every
+   * handler and the fetcher. Only then does it tell the committer to finish: the committer
+   * commits the final contiguous prefix and exits, and the owner joins the outer scope. So the
+   * final commit covers every acknowledgement, and process() returns only after it is durable.
+   * The committer lives in the outer scope so cancelling the handlers never interrupts a
+   * commit.
+   *
+   * Every outcome is reported to the window, the single source of truth: handler and fetcher
+   * wrappers never throw into the scope. A failure halts the window, which wakes the owner.
+   *
+   * A pull session is the same window with a fetcher and a committer thread, but no owner:
+   * the session is ended (threads stopped and joined, final commit) by close() or by the
+   * next() call that reports its failure; the next next() starts a new epoch at the
+   * committed checkpoint.
+   *
+   * Collector-level state (mode, committed checkpoint between runs, active session) is
+   * guarded by stateLock; it is never held around user code, only around thread joins when a
+   * pull session ends, so that a new session cannot start before the old one's final commit.
+   */
+
+  private static final System.Logger LOG = System.getLogger(Collector.class.getName());
+
+  private enum Mode {
+    IDLE,
+    PROCESSING,
+    PULLING,
+    CLOSED
+  }
+
+  private final BatchSource<T> source;
+  private final CheckpointStore store;
+  private final CollectorOptions options;
+  private final String name;
+  private final boolean strict;
+  /** The batch whose handler the current thread runs, to catch re-entrant calls. */
+  private final ThreadLocal<Batch<?>> handlerBatch = new ThreadLocal<>();
+
+  private final ReentrantLock stateLock = new ReentrantLock();
+  private final Condition idle = stateLock.newCondition();
+  private Mode mode = Mode.IDLE;
+  /** Set when close() starts; read without the lock by deliveries. */
+  private volatile boolean closed;
+  private Checkpoint committed;
+  private @Nullable CompletionWindow<T> window;
+  private @Nullable PullSession session;
+
+  OrderedCollector(BatchSource<T> source, CheckpointStore store, CollectorOptions options) {
+    this.source = Objects.requireNonNull(source, "source");
+    this.store = Objects.requireNonNull(store, "store");
+    this.options = Objects.requireNonNull(options, "options");
+    this.name = options.name();
+    this.strict = options.ackOrdering() == AckOrdering.STRICT;
+    Checkpoint loaded;
+    try {
+      loaded = store.load();
+    } catch (IOException e) {
+      throw new CheckpointException(
+          "collector '" + name + "' could not load its checkpoint: " + e
+              + "; nothing was processed. Repair or replace the store; the collector never"
+              + " starts over from the beginning on its own",
+          null,
+          e);
+    }
+    this.committed = loaded == null ? Checkpoint.INITIAL : loaded;
+  }
+
+  @Override
+  public String name() {
+    return name;
+  }
+
+  // ---- process ------------------------------------------------------------------------------
+
+  @Override
+  public ProcessSummary process(int depth, BatchHandler<T> handler) throws InterruptedException {
+    CollectorOptions.checkDepth(depth);
+    Objects.requireNonNull(handler, "handler");
+    checkNotInOwnHandler("process()");
+    CompletionWindow<T> w;
+    stateLock.lock();
+    try {
+      checkNotClosed(MisuseException.NO_BATCH, "process()");
+      if (mode != Mode.IDLE) {
+        throw new ConcurrentUseException(
+            MisuseException.NO_BATCH,
+            "process() called on collector '" + name + "' while "
+                + (mode == Mode.PROCESSING
+                    ? "another process() runs; wait for it to return"
+                    : "a pull session is active; close() the collector first")
+                + ". A collector serves one run at a time; for parallel runs use one collector"
+                + " per source and checkpoint store");
+      }
+      mode = Mode.PROCESSING;
+      w = new CompletionWindow<>(name, depth, committed);
+      window = w;
+    } finally {
+      stateLock.unlock();
+    }
+    try {
+      return run(w, handler);
+    } finally {
+      stateLock.lock();
+      try {
+        committed = w.durable();
+        window = null;
+        mode = Mode.IDLE;
+        idle.signalAll();
+      } finally {
+        stateLock.unlock();
+      }
+    }
+  }
+
+  private ProcessSummary run(CompletionWindow<T> w, BatchHandler<T> handler)
+      throws InterruptedException {
+    long started = System.nanoTime();
+    boolean interrupted = false;
+    try (StructuredScope outer = new StructuredScope()) {
+      outer.fork(name + "-committer", () -> commitLoop(w));
+      try (StructuredScope inner = new StructuredScope()) {
+        inner.fork(name + "-fetcher", () -> fetchLoop(w));
+        try {
+          for (Batch<T> b; (b = w.take()) != null; ) {
+            Batch<T> batch = b;
+            inner.fork(name + "-handler-" + batch.sequence(), () -> handle(w, handler, batch));
+          }
+          w.awaitDrained();
+        } catch (InterruptedException e) {
+          interrupted = true;
+        }
+        // Whatever still runs now is cancelled: the fetcher, and handlers that outlived a
+        // failure, an interrupt or stop()'s drain timeout. Their batches stay uncommitted.
+        w.cancel();
+        inner.cancel();
+        interrupted |= joinCancelled(inner);
+      }
+      w.finish();
+      try {
+        outer.join();
+      } catch (InterruptedException e) {
+        interrupted = true; // interrupted again while committing: close() cancels the commit
+      }
+    }
+    CompletionWindow.Failure failure = w.failure();
+    Checkpoint durable = w.durable();
+    if (interrupted) {
+      Thread.currentThread().interrupt();
+      InterruptedException e =
+          new InterruptedException(
+              "process() of collector '" + name + "' was interrupted; committed through"
+                  + " sequence " + durable.sequence());
+      if (failure != null) {
+        e.addSuppressed(toException(failure, durable));
+      }
+      throw e;
+    }
+    if (failure != null) {
+      throw toException(failure, durable);
+    }
+    CompletionWindow.Totals totals = w.totals();
+    return new ProcessSummary(
+        totals.batches(),
+        totals.records(),
+        totals.commits(),
+        Duration.ofNanos(System.nanoTime() - started),
+        totals.stopped(),
+        totals.uncommitted(),
+        durable);
+  }
+
+  /** Joins a cancelled scope; returns whether the owner was interrupted meanwhile. */
+  private static boolean joinCancelled(StructuredScope scope) {
+    try {
+      scope.join(); // returns at once: the scope is cancelled
+      return false;
+    } catch (InterruptedException e) {
+      return true;
+    }
+  }
+
+  private @Nullable Void handle(CompletionWindow<T> w, BatchHandler<T> handler, Batch<T> batch) {
+    handlerBatch.set(batch);
+    try {
+      handler.handle(batch);
+    } catch (Throwable t) {
+      w.fail(batch.sequence(), t);
+      return null;
+    }
+    w.ack(batch.sequence(), false);
+    return null;
+  }
+
+  private @Nullable Void fetchLoop(CompletionWindow<T> w) {
+    SourceReader<T> reader;
+    try {
+      reader = source.open(w.start().resumeToken());
+    } catch (Throwable t) {
+      w.failRun(CompletionWindow.FailureKind.SOURCE, w.start().sequence(), t);
+      return null;
+    }
+    try {
+      while (w.awaitSlot()) {
+        SourceBatch<T> next = reader.next();
+        if (next == null) {
+          w.exhausted();
+          break;
+        }
+        w.add(next);
+      }
+    } catch (Throwable t) {
+      w.failRun(CompletionWindow.FailureKind.SOURCE, w.fetchedSequence(), t);
+    } finally {
+      try {
+        reader.close();
+      } catch (Exception e) {
+        LOG.log(System.Logger.Level.WARNING, "collector ''{0}'': closing the source reader failed", name, e);
+      }
+    }
+    return null;
+  }
+
+  private @Nullable Void commitLoop(CompletionWindow<T> w) {
+    try {
+      for (Checkpoint next; (next = w.awaitCommittable()) != null; ) {
+        try {
+          store.commit(next);
+        } catch (Throwable t) {
+          w.failRun(CompletionWindow.FailureKind.COMMIT, next.sequence(), t);
+          return null;
+        }
+        w.committed(next);
+      }
+    } catch (InterruptedException e) {
+      // Only a cancelled scope interrupts the committer; the thread ends here.
+      Thread.currentThread().interrupt();
+    }
+    return null;
+  }
+
+  private CollectorException toException(CompletionWindow.Failure f, Checkpoint durable) {
+    CollectorException e =
+        switch (f.kind()) {
+          case HANDLER -> new BatchFailedException(name, f.sequence(), f.cause(), durable);
+          case SOURCE -> new SourceException(name, f.sequence(), durable, f.cause());
+          case COMMIT ->
+              new CheckpointException(
+                  "collector '" + name + "' could not commit the checkpoint at sequence "
+                      + f.sequence() + ": " + f.cause() + "; the durable checkpoint is sequence "
+                      + durable.sequence() + ", a new run resumes there",
+                  durable,
+                  f.cause());
+        };
+    f.later().forEach(e::addSuppressed);
+    return e;
+  }
+
+  @Override
+  public boolean stop() {
+    stateLock.lock();
+    try {
+      CompletionWindow<T> w = window;
+      return mode == Mode.PROCESSING && w != null && w.stop(options.drainTimeout());
+    } finally {
+      stateLock.unlock();
+    }
+  }
+
+  // ---- pull ---------------------------------------------------------------------------------
+
+  /** A pull epoch: a window with a background fetcher and committer. */
+  private final class PullSession {
+    final CompletionWindow<T> window;
+    private final Thread fetcher;
+    private final Thread committer;
+
+    PullSession(Checkpoint start) {
+      window = new CompletionWindow<>(name, options.depth(), start);
+      fetcher = Thread.ofVirtual().name(name + "-fetcher").start(() -> fetchLoop(window));
+      committer = Thread.ofVirtual().name(name + "-committer").start(() -> commitLoop(window));
+    }
+
+    /** Stops fetching, commits the acknowledged prefix, waits for both threads. */
+    void end() {
+      window.end();
+      fetcher.interrupt();
+      joinUninterruptibly(fetcher);
+      window.finish();
+      joinUninterruptibly(committer);
+    }
+  }
+
+  private static void joinUninterruptibly(Thread t) {
+    boolean interrupted = false;
+    while (true) {
+      try {
+        t.join();
+        break;
+      } catch (InterruptedException e) {
+        interrupted = true;
+      }
+    }
+    if (interrupted) {
+      Thread.currentThread().interrupt();
+    }
+  }
+
+  @Override
+  public @Nullable Delivery<T> next() throws InterruptedException {
+    return pull(Long.MAX_VALUE);
+  }
+
+  @Override
+  public @Nullable Delivery<T> next(Duration timeout) throws InterruptedException {
+    return pull(Math.max(0, CompletionWindow.saturatedNanos(timeout)));
+  }
+
+  @Override
+  public @Nullable Delivery<T> tryNext() {
+    try {
+      return pull(-1);
+    } catch (InterruptedException e) {
+      throw new AssertionError("tryNext() never waits", e);
+    }
+  }
+
+  /** nanos: Long.MAX_VALUE waits for ever, -1 never waits. */
+  private @Nullable Delivery<T> pull(long nanos) throws InterruptedException {
+    checkNotInOwnHandler("next()");
+    long deadline = nanos >= 0 && nanos != Long.MAX_VALUE ? System.nanoTime() + nanos : 0;
+    while (true) {
+      PullSession s = session();
+      Batch<T> batch;
+      if (nanos == Long.MAX_VALUE) {
+        batch = s.window.take();
+      } else if (nanos < 0) {
+        batch = s.window.poll();
+      } else {
+        batch = s.window.take(Math.max(0, deadline - System.nanoTime()));
+      }
+      if (batch != null) {
+        return new PullDelivery(s, batch);
+      }
+      CompletionWindow.Failure failure = s.window.failure();
+      if (failure == null) {
+        checkNotClosed(MisuseException.NO_BATCH, "next()");
+        return null; // exhausted, or no batch in time
+      }
+      Checkpoint durable = endSession(s);
+      if (durable != null) {
+        throw toException(failure, durable);
+      }
+      // another thread ended the failed session and reported it; continue on a new one
+    }
+  }
+
+  private PullSession session() {
+    stateLock.lock();
+    try {
+      checkNotClosed(MisuseException.NO_BATCH, "next()");
+      if (mode == Mode.PROCESSING) {
+        throw new ConcurrentUseException(
+            MisuseException.NO_BATCH,
+            "next() called on collector '" + name + "' while process() runs; use one or the"
+                + " other, or a second collector with its own checkpoint store");
+      }
+      PullSession s = session;
+      if (s == null) {
+        s = new PullSession(committed);
+        session = s;
+        window = s.window;
+        mode = Mode.PULLING;
+      }
+      return s;
+    } finally {
+      stateLock.unlock();
+    }
+  }
+
+  /**
+   * Ends {@code s} if it is still the current session.
+   *
+   * @return the durable checkpoint if this call ended it, {@code null} if it was already ended
+   */
+  private @Nullable Checkpoint endSession(PullSession s) {
+    stateLock.lock();
+    try {
+      if (session != s) {
+        return null;
+      }
+      s.end();
+      session = null;
+      window = null;
+      committed = s.window.durable();
+      mode = Mode.IDLE;
+      return committed;
+    } finally {
+      stateLock.unlock();
+    }
+  }
+
+  @Override
+  public boolean isExhausted() {
+    stateLock.lock();
+    try {
+      PullSession s = session;
+      return s != null && s.window.isExhausted();
+    } finally {
+      stateLock.unlock();
+    }
+  }
+
+  @Override
+  public Checkpoint awaitCommitted() throws InterruptedException {
+    PullSession s;
+    stateLock.lock();
+    try {
+      s = session;
+      if (s == null) {
+        return committed;
+      }
+    } finally {
+      stateLock.unlock();
+    }
+    Checkpoint durable = s.window.awaitCommitted();
+    CompletionWindow.Failure failure = s.window.failure();
+    if (failure != null && failure.kind() == CompletionWindow.FailureKind.COMMIT) {
+      throw toException(failure, durable);
+    }
+    return durable;
+  }
+
+  /** The pull API's handle. */
+  private final class PullDelivery implements Delivery<T> {
+    private final PullSession session;
+    private final Batch<T> batch;
+
+    PullDelivery(PullSession session, Batch<T> batch) {
+      this.session = session;
+      this.batch = batch;
+    }
+
+    @Override
+    public Batch<T> batch() {
+      return batch;
+    }
+
+    @Override
+    public boolean ack() {
+      checkNotClosed(batch.sequence(), "ack()");
+      return session.window.ack(batch.sequence(), strict);
+    }
+
+    @Override
+    public boolean fail(Throwable cause) {
+      Objects.requireNonNull(cause, "cause");
+      checkNotClosed(batch.sequence(), "fail()");
+      return session.window.fail(batch.sequence(), cause);
+    }
+
+    @Override
+    public void close() {
+      long sequence = batch.sequence();
+      if (closed || !session.window.isRunning(sequence)) {
+        return;
+      }
+      try {
+        session.window.fail(sequence, new BatchAbandonedException(name, sequence));
+      } catch (ConflictingOutcomeException | StaleDeliveryException settledMeanwhile) {
+        // acknowledged, failed or ended by another thread since the check: nothing to abandon
+      }
+    }
+
+    @Override
+    public String toString() {
+      return "Delivery[" + name + " batch " + batch.sequence() + ", " + batch.size() + " records]";
+    }
+  }
+
+  // ---- common -------------------------------------------------------------------------------
+
+  @Override
+  public Progress progress() {
+    stateLock.lock();
+    try {
+      CompletionWindow<T> w = window;
+      if (w != null) {
+        return w.progress();
+      }
+      long at = committed.sequence();
+      return new Progress(at, at, at, 0, 0, 0, 0, Duration.ZERO);
+    } finally {
+      stateLock.unlock();
+    }
+  }
+
+  @Override
+  public void close() {
+    PullSession s;
+    stateLock.lock();
+    try {
+      if (mode == Mode.CLOSED) {
+        return;
+      }
+      closed = true;
+      CompletionWindow<T> w = window;
+      if (mode == Mode.PROCESSING && w != null) {
+        w.cancel();
+      }
+      while (mode == Mode.PROCESSING) {
+        idle.awaitUninterruptibly();
+      }
+      s = session;
+      if (s != null) {
+        s.end();
+        committed = s.window.durable();
+        session = null;
+        window = null;
+      }
+      mode = Mode.CLOSED;
+    } finally {
+      stateLock.unlock();
+    }
+    if (s != null) {
+      CompletionWindow.Failure failure = s.window.failure();
+      if (failure != null && failure.kind() == CompletionWindow.FailureKind.COMMIT) {
+        throw toException(failure, s.window.durable());
+      }
+    }
+  }
+
+  private void checkNotClosed(long sequence, String call) {
+    if (closed) {
+      String batch = sequence == MisuseException.NO_BATCH ? "" : " of batch " + sequence;
+      throw new CollectorClosedException(
+          sequence,
+          call + batch + " on collector '" + name + "' after close(). Open a new collector on"
+              + " the same checkpoint store; it resumes at the committed checkpoint and"
+              + " delivers unacknowledged batches again");
+    }
+  }
+
+  private void checkNotInOwnHandler(String call) {
+    Batch<?> running = handlerBatch.get();
+    if (running != null) {
+      throw new ReentrantCallException(
+          running.sequence(),
+          call + " called from the handler of batch " + running.sequence() + " of collector '"
+              + name + "': it would wait for a window slot that only this handler's return"
+              + " can free. Return from the handler instead; to read another source, use a"
+              + " second collector");
+    }
+  }
+
+  @Override
+  public String toString() {
+    return "Collector[" + name + " " + progress() + "]";
+  }
+}

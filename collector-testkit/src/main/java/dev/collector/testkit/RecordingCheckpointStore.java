@@ -1,0 +1,163 @@
+package dev.collector.testkit;
+
+import dev.collector.Checkpoint;
+import dev.collector.CheckpointStore;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.locks.Condition;
+import java.util.concurrent.locks.ReentrantLock;
+import org.jspecify.annotations.Nullable;
+
+/**
+ * An in-memory checkpoint store that records every commit and checks, on each one, that the
+ * checkpoint moves strictly forward and that a test-supplied invariant holds.
+ *
+ * <p>Thread-safe. A violated check throws {@link AssertionError} from {@link #commit}, which
+ * fails the run, and is kept so the test can report it from its own thread with {@link
+ * #assertNoViolation()}.
+ */
+public final class RecordingCheckpointStore implements CheckpointStore {
+
+  /** Checked on every commit, before the checkpoint is accepted. */
+  @FunctionalInterface
+  public interface CommitCheck {
+    /**
+     * Checks a commit.
+     *
+     * @param previous the checkpoint before it
+     * @param next the checkpoint being committed
+     * @throws AssertionError if the commit breaks the test's invariant
+     */
+    void check(Checkpoint previous, Checkpoint next);
+  }
+
+  private final ReentrantLock lock = new ReentrantLock();
+  private final Condition committed = lock.newCondition();
+  private final List<Checkpoint> history = new ArrayList<>();
+  private final CommitCheck check;
+  private Checkpoint current;
+  private boolean empty;
+  private @Nullable AssertionError violation;
+
+  /** An empty store that checks only that checkpoints move forward. */
+  public RecordingCheckpointStore() {
+    this(null, (previous, next) -> {});
+  }
+
+  /**
+   * A store, optionally holding {@code initial} already, that runs {@code check} on each commit.
+   *
+   * @param initial the checkpoint it already holds, or {@code null} for an empty store
+   * @param check the test's invariant
+   */
+  public RecordingCheckpointStore(@Nullable Checkpoint initial, CommitCheck check) {
+    this.current = initial == null ? Checkpoint.INITIAL : initial;
+    this.empty = initial == null;
+    this.check = check;
+  }
+
+  @Override
+  public @Nullable Checkpoint load() {
+    lock.lock();
+    try {
+      return empty ? null : current;
+    } finally {
+      lock.unlock();
+    }
+  }
+
+  @Override
+  public void commit(Checkpoint next) {
+    lock.lock();
+    try {
+      try {
+        if (next.sequence() <= current.sequence() && !empty) {
+          throw new AssertionError(
+              "checkpoint moved backwards or stood still: " + current + " -> " + next);
+        }
+        check.check(current, next);
+      } catch (AssertionError e) {
+        if (violation == null) {
+          violation = e;
+        }
+        throw e;
+      }
+      current = next;
+      empty = false;
+      history.add(next);
+      committed.signalAll();
+    } finally {
+      lock.unlock();
+    }
+  }
+
+  /**
+   * The last committed checkpoint.
+   *
+   * @return it, or {@link Checkpoint#INITIAL} if nothing was committed
+   */
+  public Checkpoint current() {
+    lock.lock();
+    try {
+      return current;
+    } finally {
+      lock.unlock();
+    }
+  }
+
+  /**
+   * Every checkpoint committed, oldest first.
+   *
+   * @return a copy
+   */
+  public List<Checkpoint> history() {
+    lock.lock();
+    try {
+      return List.copyOf(history);
+    } finally {
+      lock.unlock();
+    }
+  }
+
+  /**
+   * Waits until the committed sequence reaches {@code sequence}.
+   *
+   * @param sequence the sequence to reach
+   * @param timeout how long to wait
+   * @throws AssertionError if it was not reached in time
+   * @throws InterruptedException if interrupted
+   */
+  public void awaitSequence(long sequence, Duration timeout) throws InterruptedException {
+    long nanos = timeout.toNanos();
+    lock.lock();
+    try {
+      while (current.sequence() < sequence) {
+        if (nanos <= 0) {
+          throw new AssertionError(
+              "timed out after " + timeout + " waiting for sequence " + sequence
+                  + "; committed " + current);
+        }
+        nanos = committed.awaitNanos(nanos);
+      }
+    } finally {
+      lock.unlock();
+    }
+  }
+
+  /**
+   * Rethrows the first violated check, if any.
+   *
+   * @throws AssertionError the violation
+   */
+  public void assertNoViolation() {
+    lock.lock();
+    try {
+      if (violation != null) {
+        throw new AssertionError("a commit violated the store's checks", violation);
+      }
+    } finally {
+      lock.unlock();
+    }
+  }
+}

@@ -1,0 +1,13 @@
+import org.jspecify.annotations.NullMarked;
+
+/**
+ * Test support for handlers and sources built on Collector: fake sources, a recording
+ * checkpoint store and a completion controller that scripts the order in which batches finish.
+ */
+@NullMarked
+module dev.collector.testkit {
+  requires transitive dev.collector.api;
+  requires static org.jspecify;
+
+  exports dev.collector.testkit;
+}
