@@ -2,6 +2,7 @@ package dev.collector.testkit;
 
 import dev.collector.Checkpoint;
 import dev.collector.CheckpointStore;
+import java.io.IOException;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
@@ -39,6 +40,8 @@ public final class RecordingCheckpointStore implements CheckpointStore {
   private Checkpoint current;
   private boolean empty;
   private @Nullable AssertionError violation;
+  private long commitsBeforeCrash = Long.MAX_VALUE;
+  private boolean crashed;
 
   /** An empty store that checks only that checkpoints move forward. */
   public RecordingCheckpointStore() {
@@ -68,9 +71,15 @@ public final class RecordingCheckpointStore implements CheckpointStore {
   }
 
   @Override
-  public void commit(Checkpoint next) {
+  public void commit(Checkpoint next) throws IOException {
     lock.lock();
     try {
+      if (commitsBeforeCrash-- <= 0) {
+        crashed = true;
+      }
+      if (crashed) {
+        throw new IOException("simulated crash: the store keeps " + current + " for ever");
+      }
       try {
         if (next.sequence() <= current.sequence() && !empty) {
           throw new AssertionError(
@@ -87,6 +96,50 @@ public final class RecordingCheckpointStore implements CheckpointStore {
       empty = false;
       history.add(next);
       committed.signalAll();
+    } finally {
+      lock.unlock();
+    }
+  }
+
+  /**
+   * Simulates a crash after {@code commits} more successful commits: from then on what is
+   * durable is frozen, and every commit throws {@link IOException}. A new collector opened on
+   * this store resumes from exactly what survived.
+   *
+   * @param commits successful commits to allow first; 0 crashes at the next commit
+   */
+  public void crashAfterCommits(long commits) {
+    lock.lock();
+    try {
+      commitsBeforeCrash = commits;
+    } finally {
+      lock.unlock();
+    }
+  }
+
+  /**
+   * Whether the simulated crash happened.
+   *
+   * @return {@code true} once a commit was refused by the crash
+   */
+  public boolean isCrashed() {
+    lock.lock();
+    try {
+      return crashed;
+    } finally {
+      lock.unlock();
+    }
+  }
+
+  /**
+   * Ends the simulated crash: the store accepts commits again, starting from what survived. Use
+   * it before opening the collector that recovers.
+   */
+  public void restart() {
+    lock.lock();
+    try {
+      crashed = false;
+      commitsBeforeCrash = Long.MAX_VALUE;
     } finally {
       lock.unlock();
     }
