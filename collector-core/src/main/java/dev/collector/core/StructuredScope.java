@@ -4,6 +4,7 @@ import java.util.concurrent.Callable;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.RejectedExecutionException;
+import java.util.concurrent.atomic.AtomicReference;
 import java.util.concurrent.locks.Condition;
 import java.util.concurrent.locks.ReentrantLock;
 import java.util.function.Supplier;
@@ -39,6 +40,13 @@ final class StructuredScope implements AutoCloseable {
    * Thread tracking is the executor's: shutdownNow() interrupts every started thread and makes
    * it refuse new ones, close() waits for all of them. The scope's own lock only guards the
    * count of unfinished subtasks and the failure, so join can wake on "all done" or "cancelled".
+   *
+   * "Ended" means terminated (Thread.isAlive() is false), not merely "task returned": the
+   * executor counts a task complete a few instructions before its thread terminates. So each
+   * subtask thread, as its last act, swaps itself into `lastToFinish` and joins the thread it
+   * replaced; close() joins the last one. The chain makes every earlier thread terminate before
+   * the one close() joins, in O(1) memory whatever the number of subtasks (a list of threads to
+   * join would retain every thread of a long run).
    */
 
   private static final int OPEN = 0;
@@ -51,6 +59,7 @@ final class StructuredScope implements AutoCloseable {
   private final ExecutorService executor;
   private final ReentrantLock lock = new ReentrantLock();
   private final Condition doneOrCancelled = lock.newCondition();
+  private final AtomicReference<@Nullable Thread> lastToFinish = new AtomicReference<>();
   private String nextThreadName = "";
 
   // owner-confined
@@ -155,7 +164,26 @@ final class StructuredScope implements AutoCloseable {
       subtask.exception = t;
       subtask.state = SubtaskState.FAILED;
     } finally {
+      Thread previous = lastToFinish.getAndSet(Thread.currentThread());
       onDone(thrown);
+      if (previous != null) {
+        joinUninterruptibly(previous);
+      }
+    }
+  }
+
+  private static void joinUninterruptibly(Thread thread) {
+    boolean interrupted = false;
+    while (true) {
+      try {
+        thread.join();
+        break;
+      } catch (InterruptedException e) {
+        interrupted = true;
+      }
+    }
+    if (interrupted) {
+      Thread.currentThread().interrupt();
     }
   }
 
@@ -257,7 +285,11 @@ final class StructuredScope implements AutoCloseable {
       cancel();
     }
     try {
-      executor.close(); // waits for all threads; re-asserts an interrupt that came meanwhile
+      executor.close(); // waits for all tasks; re-asserts an interrupt that came meanwhile
+      Thread last = lastToFinish.get();
+      if (last != null) {
+        joinUninterruptibly(last); // and through the chain, for every thread to terminate
+      }
     } finally {
       state = CLOSED;
     }
