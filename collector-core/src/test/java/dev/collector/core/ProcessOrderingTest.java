@@ -6,6 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.collector.Checkpoint;
+import dev.collector.CheckpointStore;
 import dev.collector.Collector;
 import dev.collector.CollectorOptions;
 import dev.collector.ProcessSummary;
@@ -13,9 +14,12 @@ import dev.collector.Progress;
 import dev.collector.testkit.CompletionController;
 import dev.collector.testkit.GeneratedSource;
 import dev.collector.testkit.RecordingCheckpointStore;
+import java.io.IOException;
+import java.io.InterruptedIOException;
 import java.time.Duration;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
+import org.jspecify.annotations.Nullable;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 
@@ -73,6 +77,35 @@ class ProcessOrderingTest {
     assertTrue(summary.commits() >= 2 && summary.commits() <= 7, "commits " + summary.commits());
     threads.assertAllEnded();
     store.assertNoViolation();
+  }
+
+  @Test
+  void process_slowFinalCommit_returnsOnlyAfterItIsDurable() throws Exception {
+    var store = new RecordingCheckpointStore();
+    // A store whose commit takes a while (a slow fsync): the handler is done long before.
+    CheckpointStore slow =
+        new CheckpointStore() {
+          @Override
+          public @Nullable Checkpoint load() {
+            return store.load();
+          }
+
+          @Override
+          public void commit(Checkpoint checkpoint) throws IOException {
+            try {
+              Thread.sleep(100); // simulated I/O latency, not ordering
+            } catch (InterruptedException e) {
+              Thread.currentThread().interrupt();
+              throw new InterruptedIOException("commit interrupted");
+            }
+            store.commit(checkpoint);
+          }
+        };
+    Collector<Long> collector =
+        Collecting.open(new GeneratedSource(1, 1), slow, CollectorOptions.defaults());
+    ProcessSummary summary = collector.process(4, b -> {});
+    assertEquals(new Checkpoint(1, "1"), summary.checkpoint());
+    assertEquals(new Checkpoint(1, "1"), store.current());
   }
 
   @Test
