@@ -40,7 +40,7 @@ public final class RecordingCheckpointStore implements CheckpointStore {
   private Checkpoint current;
   private boolean empty;
   private @Nullable AssertionError violation;
-  private long commitsBeforeCrash = Long.MAX_VALUE;
+  private long crashAtSequence = Long.MAX_VALUE;
   private boolean crashed;
 
   /** An empty store that checks only that checkpoints move forward. */
@@ -74,7 +74,7 @@ public final class RecordingCheckpointStore implements CheckpointStore {
   public void commit(Checkpoint next) throws IOException {
     lock.lock();
     try {
-      if (commitsBeforeCrash-- <= 0) {
+      if (next.sequence() >= crashAtSequence) {
         crashed = true;
       }
       if (crashed) {
@@ -102,16 +102,18 @@ public final class RecordingCheckpointStore implements CheckpointStore {
   }
 
   /**
-   * Simulates a crash after {@code commits} more successful commits: from then on what is
-   * durable is frozen, and every commit throws {@link IOException}. A new collector opened on
-   * this store resumes from exactly what survived.
+   * Simulates a crash at the first commit that reaches {@code sequence}: that commit and every
+   * later one throw {@link IOException}, so what is durable is frozen just before it. A new
+   * collector opened on this store (after {@link #restart()}) resumes from exactly what
+   * survived.
    *
-   * @param commits successful commits to allow first; 0 crashes at the next commit
+   * @param sequence the checkpoint sequence at which the store "dies"; 0 crashes at the first
+   *     commit
    */
-  public void crashAfterCommits(long commits) {
+  public void crashAtSequence(long sequence) {
     lock.lock();
     try {
-      commitsBeforeCrash = commits;
+      crashAtSequence = sequence;
     } finally {
       lock.unlock();
     }
@@ -139,7 +141,7 @@ public final class RecordingCheckpointStore implements CheckpointStore {
     lock.lock();
     try {
       crashed = false;
-      commitsBeforeCrash = Long.MAX_VALUE;
+      crashAtSequence = Long.MAX_VALUE;
     } finally {
       lock.unlock();
     }
