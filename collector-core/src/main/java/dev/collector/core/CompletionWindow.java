@@ -414,7 +414,8 @@ final class CompletionWindow<T> {
     }
   }
 
-  private static boolean causedByInterrupt(Throwable t) {
+  /** Whether {@code t} is, or was caused by, an {@link InterruptedException}. */
+  static boolean causedByInterrupt(Throwable t) {
     for (Throwable c = t; c != null; c = c.getCause()) {
       if (c instanceof InterruptedException) {
         return true;

@@ -196,7 +196,7 @@ final class StructuredScope implements AutoCloseable {
         if (failure == null) {
           failure = thrown;
           cancelNow = true;
-        } else if (!(thrown instanceof InterruptedException)) {
+        } else if (!CompletionWindow.causedByInterrupt(thrown)) {
           failure.addSuppressed(thrown);
         }
       }
