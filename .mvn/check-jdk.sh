@@ -1,0 +1,34 @@
+# Sourced by ./mvnw before anything else (POSIX sh). Collector compiles and tests with a
+# JDK >= 21 that maven-toolchains-plugin discovers, while Maven itself may run on an older JDK.
+# This check only turns "no such JDK anywhere" into one clear message before Maven starts; the
+# plugin does the real selection. It looks where the plugin looks: JAVA_HOME, the java on PATH,
+# and the usual JDK folders.
+collector_jdk_feature() { # prints the feature version of the JDK home $1, or nothing
+  [ -r "$1/release" ] && [ -x "$1/bin/javac" ] || return 0
+  sed -n 's/^JAVA_VERSION="\([0-9][0-9]*\).*/\1/p' "$1/release"
+}
+collector_has_jdk21() {
+  collector_path_java=$(command -v java 2>/dev/null || true)
+  if [ -n "$collector_path_java" ]; then
+    collector_path_java=$(readlink -f "$collector_path_java" 2>/dev/null || echo "$collector_path_java")
+    collector_path_java=$(dirname "$(dirname "$collector_path_java")")
+  fi
+  for collector_home in "${JAVA_HOME-}" "$collector_path_java" /usr/lib/jvm/* /usr/java/* \
+    /opt/java/* /opt/jdk* "${HOME-}"/.sdkman/candidates/java/* "${HOME-}"/.jdks/* \
+    "${HOME-}"/.m2/jdks/* /Library/Java/JavaVirtualMachines/*/Contents/Home; do
+    [ -n "$collector_home" ] || continue
+    collector_v=$(collector_jdk_feature "$collector_home")
+    if [ -n "$collector_v" ] && [ "$collector_v" -ge 21 ]; then
+      return 0
+    fi
+  done
+  return 1
+}
+if ! collector_has_jdk21; then
+  echo "Collector needs a JDK 21 or newer to compile and test; none was found." >&2
+  echo "Looked at JAVA_HOME (${JAVA_HOME:-unset}), the java on PATH, /usr/lib/jvm, /usr/java," >&2
+  echo "/opt/java, ~/.sdkman, ~/.jdks and ~/.m2/jdks. Install one, for example" >&2
+  echo "'apt-get install openjdk-21-jdk' or Temurin 21 or 25, then run ./mvnw again" >&2
+  echo "(JAVA_HOME may point at it, but need not: the build discovers it)." >&2
+  exit 1
+fi
