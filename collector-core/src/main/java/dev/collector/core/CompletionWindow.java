@@ -294,18 +294,17 @@ final class CompletionWindow<T> {
       }
       int i = slot(sequence);
       switch (states[i]) {
-        case ACKED:
+        case ACKED -> {
           return false;
-        case FAILED:
-          throw new ConflictingOutcomeException(
-              sequence,
-              "batch " + sequence + " of collector '" + name + "' was already failed; ack()"
-                  + " cannot undo that. The batch is delivered again when the next run starts;"
-                  + " ack that delivery instead");
-        case RUNNING:
-          break;
-        default:
-          throw new IllegalStateException("batch " + sequence + " was not delivered yet");
+        }
+        case FAILED ->
+            throw new ConflictingOutcomeException(
+                sequence,
+                "batch " + sequence + " of collector '" + name + "' was already failed; ack()"
+                    + " cannot undo that. The batch is delivered again when the next run"
+                    + " starts; ack that delivery instead");
+        case RUNNING -> {}
+        default -> throw new IllegalStateException("batch " + sequence + " was not delivered yet");
       }
       if (strict && sequence != acked) {
         throw new OutOfOrderAckException(sequence, acked, name);

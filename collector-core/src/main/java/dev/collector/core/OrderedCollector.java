@@ -83,7 +83,11 @@ final class OrderedCollector<T> implements Collector<T> {
   private final CollectorOptions options;
   private final String name;
   private final boolean strict;
-  /** The batch whose handler the current thread runs, to catch re-entrant calls. */
+  /**
+   * The batch whose handler the current thread runs, to catch re-entrant calls. Per instance on
+   * purpose: a handler of one collector may well use another collector.
+   */
+  @SuppressWarnings("ThreadLocalUsage")
   private final ThreadLocal<Batch<?>> handlerBatch = new ThreadLocal<>();
 
   private final ReentrantLock stateLock = new ReentrantLock();

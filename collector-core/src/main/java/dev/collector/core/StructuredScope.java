@@ -99,9 +99,12 @@ final class StructuredScope implements AutoCloseable {
       if (state != SubtaskState.SUCCESS) {
         throw new IllegalStateException("subtask is " + state + ", not SUCCESS");
       }
-      @SuppressWarnings("nullness") // a successful Callable<R> may have returned null for R
-      R r = result;
-      return r;
+      return resultOf(this);
+    }
+
+    @SuppressWarnings("NullAway") // set by a successful call(); null only where R is nullable
+    private static <R> R resultOf(Subtask<R> subtask) {
+      return subtask.result;
     }
 
     Throwable exception() {
