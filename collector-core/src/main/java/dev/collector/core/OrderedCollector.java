@@ -550,6 +550,7 @@ final class OrderedCollector<T> implements Collector<T> {
 
   @Override
   public void close() {
+    checkNotInOwnHandler("close()"); // it would wait for the run that waits for this handler
     PullSession s;
     stateLock.lock();
     try {

@@ -174,6 +174,13 @@ class MisuseTest {
   }
 
   @Test
+  void close_fromOwnHandler_throwsReentrantCallInsteadOfDeadlocking() {
+    Collector<Long> c = collector(AckOrdering.BUFFERED);
+    var failed = assertThrows(BatchFailedException.class, () -> c.process(2, b -> c.close()));
+    assertInstanceOf(ReentrantCallException.class, failed.getCause());
+  }
+
+  @Test
   void process_fromOwnHandler_throwsReentrantCall() {
     Collector<Long> c = collector(AckOrdering.BUFFERED);
     var failed =

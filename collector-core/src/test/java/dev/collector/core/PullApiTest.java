@@ -102,6 +102,24 @@ class PullApiTest {
   }
 
   @Test
+  void close_pullSession_noThreadOutlivesIt() throws Exception {
+    var threads = new Threads();
+    Collector<Long> collector =
+        Collecting.open(
+            new Sources.Observed<>(new GeneratedSource(100, 1), threads),
+            Sources.observed(store, threads),
+            CollectorOptions.builder().depth(8).build());
+    Delivery<Long> d = collector.next();
+    handled.add(0L);
+    d.ack();
+    collector.awaitCommitted(); // the committer ran
+    collector.close();
+    assertEquals(2, threads.seen().size(), "fetcher and committer");
+    threads.assertAllEnded();
+    assertEquals(1, store.current().sequence());
+  }
+
+  @Test
   void awaitCommitted_coversAckedPrefixOnly() throws Exception {
     try (Collector<Long> collector = collector(10, 8, AckOrdering.BUFFERED)) {
       List<Delivery<Long>> ds = new ArrayList<>();
