@@ -166,7 +166,7 @@ class MisuseTest {
   @Test
   void next_fromOwnHandler_throwsReentrantCall() {
     Collector<Long> c = collector(AckOrdering.BUFFERED);
-    var failed = assertThrows(BatchFailedException.class, () -> c.process(2, b -> c.next()));
+    var failed = assertThrows(BatchFailedException.class, () -> c.process(1, b -> c.next()));
     var e = assertInstanceOf(ReentrantCallException.class, failed.getCause());
     assertEquals(0, e.sequence());
     assertTrue(e.getMessage().contains("handler of batch 0"), e.getMessage());
@@ -194,6 +194,7 @@ class MisuseTest {
     var controller = new CompletionController<Long>();
     BackgroundRun run = BackgroundRun.start(c, 2, controller);
     controller.awaitStarted(0, WAIT);
+    controller.awaitStarted(1, WAIT); // window full: nothing moves until the test releases
     assertMisuse(
         ConcurrentUseException.class, c::progress, () -> c.process(2, b -> {}), "process()");
     assertMisuse(ConcurrentUseException.class, c::progress, c::next, "next()");
