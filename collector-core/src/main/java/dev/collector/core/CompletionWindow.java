@@ -132,10 +132,6 @@ final class CompletionWindow<T> {
     return start;
   }
 
-  int depth() {
-    return depth;
-  }
-
   private int slot(long sequence) {
     return (int) (sequence % depth);
   }

@@ -338,24 +338,9 @@ final class OrderedCollector<T> implements Collector<T> {
     void end() {
       window.end();
       fetcher.interrupt();
-      joinUninterruptibly(fetcher);
+      StructuredScope.joinUninterruptibly(fetcher);
       window.finish();
-      joinUninterruptibly(committer);
-    }
-  }
-
-  private static void joinUninterruptibly(Thread t) {
-    boolean interrupted = false;
-    while (true) {
-      try {
-        t.join();
-        break;
-      } catch (InterruptedException e) {
-        interrupted = true;
-      }
-    }
-    if (interrupted) {
-      Thread.currentThread().interrupt();
+      StructuredScope.joinUninterruptibly(committer);
     }
   }
 

@@ -175,7 +175,8 @@ final class StructuredScope implements AutoCloseable {
     }
   }
 
-  private static void joinUninterruptibly(Thread thread) {
+  /** Waits for {@code thread} to terminate; an interrupt meanwhile is re-asserted after. */
+  static void joinUninterruptibly(Thread thread) {
     boolean interrupted = false;
     while (true) {
       try {
