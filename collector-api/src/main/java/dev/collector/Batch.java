@@ -11,14 +11,16 @@ import java.util.Objects;
  *     batch has the sequence it had before.
  * @param records the batch's records, unmodifiable
  * @param resumeToken where the source resumes once this batch is committed
+ * @param attempt which attempt at handling this batch this is, from 1; greater after a retry
+ *     by the {@link FailurePolicy} within one run (a restart starts counting again)
  * @param <T> the record type
  */
-public record Batch<T>(long sequence, List<T> records, String resumeToken) {
+public record Batch<T>(long sequence, List<T> records, String resumeToken, int attempt) {
 
   /**
    * Validates and copies the components.
    *
-   * @throws IllegalArgumentException if {@code sequence} is negative
+   * @throws IllegalArgumentException if {@code sequence} is negative or {@code attempt} is below 1
    */
   public Batch {
     if (sequence < 0) {
@@ -26,6 +28,18 @@ public record Batch<T>(long sequence, List<T> records, String resumeToken) {
     }
     records = List.copyOf(records);
     Objects.requireNonNull(resumeToken, "resumeToken");
+    if (attempt < 1) {
+      throw new IllegalArgumentException("attempt must be >= 1, was " + attempt);
+    }
+  }
+
+  /**
+   * This batch as its next attempt sees it.
+   *
+   * @return a copy with {@code attempt + 1}
+   */
+  public Batch<T> nextAttempt() {
+    return new Batch<>(sequence, records, resumeToken, attempt + 1);
   }
 
   /**

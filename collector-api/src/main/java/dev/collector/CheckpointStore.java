@@ -11,7 +11,7 @@ import org.jspecify.annotations.Nullable;
  * be durable as far as the store promises durability: the collector reports it as committed and
  * never delivers the batches below it again.
  */
-public interface CheckpointStore {
+public interface CheckpointStore extends AutoCloseable {
 
   /**
    * Reads the last committed checkpoint.
@@ -30,4 +30,13 @@ public interface CheckpointStore {
    *     that {@link #load()} returns
    */
   void commit(Checkpoint checkpoint) throws IOException;
+
+  /**
+   * Releases the store (a file store's lock, say). The collector never closes a store: whoever
+   * opened it does, after the collector is closed. Does nothing by default.
+   *
+   * @throws IOException if releasing failed
+   */
+  @Override
+  default void close() throws IOException {}
 }

@@ -14,9 +14,29 @@ import java.util.Objects;
  *     AckOrdering#BUFFERED}.
  * @param drainTimeout how long {@link Collector#stop()} lets running handlers finish before
  *     interrupting them; zero interrupts at once. Default 30 seconds.
+ * @param failurePolicy how a failed batch is settled. Default {@link FailurePolicy#failFast()}.
+ * @param batchTimeout how long one handler attempt may run before its thread is interrupted and
+ *     the attempt counts as failed with {@link java.util.concurrent.TimeoutException}; zero means
+ *     no limit. Checked a few times per timeout period, so it fires up to a quarter late.
+ *     {@link Collector#process} only. Default zero.
+ * @param stuckThreshold a batch running longer than this (from handler start or delivery) is
+ *     logged once as stuck at WARNING; zero turns the check off. Default 60 seconds.
+ * @param fetchRetry how a failed fetch is retried (the reader is reopened at the last fetched
+ *     position) before the run fails with {@link SourceException}. Default 3 attempts, 10 ms to
+ *     1 s apart.
+ * @param commitRetry how a failed commit is retried before the run fails with {@link
+ *     CheckpointException}. Default 3 attempts, 10 ms to 1 s apart.
  */
 public record CollectorOptions(
-    String name, int depth, AckOrdering ackOrdering, Duration drainTimeout) {
+    String name,
+    int depth,
+    AckOrdering ackOrdering,
+    Duration drainTimeout,
+    FailurePolicy failurePolicy,
+    Duration batchTimeout,
+    Duration stuckThreshold,
+    Retry fetchRetry,
+    Retry commitRetry) {
 
   /** The largest supported depth: 1 048 576 batches. */
   public static final int MAX_DEPTH = 1 << 20;
@@ -30,13 +50,24 @@ public record CollectorOptions(
     Objects.requireNonNull(name, "name");
     Objects.requireNonNull(ackOrdering, "ackOrdering");
     Objects.requireNonNull(drainTimeout, "drainTimeout");
+    Objects.requireNonNull(failurePolicy, "failurePolicy");
+    Objects.requireNonNull(batchTimeout, "batchTimeout");
+    Objects.requireNonNull(stuckThreshold, "stuckThreshold");
+    Objects.requireNonNull(fetchRetry, "fetchRetry");
+    Objects.requireNonNull(commitRetry, "commitRetry");
     if (!name.matches("[A-Za-z0-9._-]{1,64}")) {
       throw new IllegalArgumentException(
           "name must be 1 to 64 letters, digits, '.', '_' or '-', was \"" + name + "\"");
     }
     checkDepth(depth);
-    if (drainTimeout.isNegative()) {
-      throw new IllegalArgumentException("drainTimeout must be >= 0, was " + drainTimeout);
+    checkNotNegative("drainTimeout", drainTimeout);
+    checkNotNegative("batchTimeout", batchTimeout);
+    checkNotNegative("stuckThreshold", stuckThreshold);
+  }
+
+  private static void checkNotNegative(String parameter, Duration value) {
+    if (value.isNegative()) {
+      throw new IllegalArgumentException(parameter + " must be >= 0, was " + value);
     }
   }
 
@@ -80,6 +111,11 @@ public record CollectorOptions(
     private int depth = 16;
     private AckOrdering ackOrdering = AckOrdering.BUFFERED;
     private Duration drainTimeout = Duration.ofSeconds(30);
+    private FailurePolicy failurePolicy = FailurePolicy.failFast();
+    private Duration batchTimeout = Duration.ZERO;
+    private Duration stuckThreshold = Duration.ofSeconds(60);
+    private Retry fetchRetry = Retry.of(3, Duration.ofMillis(10), Duration.ofSeconds(1));
+    private Retry commitRetry = Retry.of(3, Duration.ofMillis(10), Duration.ofSeconds(1));
 
     private Builder() {}
 
@@ -128,13 +164,77 @@ public record CollectorOptions(
     }
 
     /**
+     * Sets {@link CollectorOptions#failurePolicy()}.
+     *
+     * @param failurePolicy the policy
+     * @return this builder
+     */
+    public Builder failurePolicy(FailurePolicy failurePolicy) {
+      this.failurePolicy = failurePolicy;
+      return this;
+    }
+
+    /**
+     * Sets {@link CollectorOptions#batchTimeout()}.
+     *
+     * @param batchTimeout the limit per handler attempt, zero for none
+     * @return this builder
+     */
+    public Builder batchTimeout(Duration batchTimeout) {
+      this.batchTimeout = batchTimeout;
+      return this;
+    }
+
+    /**
+     * Sets {@link CollectorOptions#stuckThreshold()}.
+     *
+     * @param stuckThreshold the age at which a running batch is reported, zero for never
+     * @return this builder
+     */
+    public Builder stuckThreshold(Duration stuckThreshold) {
+      this.stuckThreshold = stuckThreshold;
+      return this;
+    }
+
+    /**
+     * Sets {@link CollectorOptions#fetchRetry()}.
+     *
+     * @param fetchRetry attempts and backoff for fetches
+     * @return this builder
+     */
+    public Builder fetchRetry(Retry fetchRetry) {
+      this.fetchRetry = fetchRetry;
+      return this;
+    }
+
+    /**
+     * Sets {@link CollectorOptions#commitRetry()}.
+     *
+     * @param commitRetry attempts and backoff for commits
+     * @return this builder
+     */
+    public Builder commitRetry(Retry commitRetry) {
+      this.commitRetry = commitRetry;
+      return this;
+    }
+
+    /**
      * Validates and builds.
      *
      * @return the options
      * @throws IllegalArgumentException if a setting is out of range
      */
     public CollectorOptions build() {
-      return new CollectorOptions(name, depth, ackOrdering, drainTimeout);
+      return new CollectorOptions(
+          name,
+          depth,
+          ackOrdering,
+          drainTimeout,
+          failurePolicy,
+          batchTimeout,
+          stuckThreshold,
+          fetchRetry,
+          commitRetry);
     }
   }
 }

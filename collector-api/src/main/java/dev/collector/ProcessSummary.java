@@ -14,6 +14,8 @@ import java.util.Objects;
  *     the end of the source
  * @param uncommitted batches fetched but left uncommitted when a stop ended the run; they are
  *     delivered again by the next run
+ * @param deadLettered batches handed to the {@link DeadLetterHandler} (counted in {@code
+ *     batches}: they were settled and committed past)
  * @param checkpoint the durable checkpoint when the run returned
  */
 public record ProcessSummary(
@@ -23,6 +25,7 @@ public record ProcessSummary(
     Duration duration,
     boolean stopped,
     long uncommitted,
+    long deadLettered,
     Checkpoint checkpoint) {
 
   /** Validates the components. */

@@ -15,7 +15,8 @@ import java.time.Duration;
  * @param waiting settled but waiting for an earlier batch (the out-of-order buffer)
  * @param capacity the active window's depth, or 0 when no run is active
  * @param oldestRunning how long the longest-running unsettled batch has been running, measured
- *     from handler start (or delivery); zero if none runs
+ *     from the start of its current attempt (handler start, or delivery); zero if none runs
+ * @param stuck running batches older than {@link CollectorOptions#stuckThreshold()}
  */
 public record Progress(
     long fetched,
@@ -25,11 +26,12 @@ public record Progress(
     int running,
     int waiting,
     int capacity,
-    Duration oldestRunning) {
+    Duration oldestRunning,
+    int stuck) {
 
   /**
    * One line for logs, e.g. {@code fetched=120 acked=100 committed=96 inFlight=24/64 running=20
-   * waiting=3 oldest=1.2s}.
+   * waiting=3 oldest=1.2s}, with {@code stuck=N} appended when some are.
    */
   @Override
   public String toString() {
@@ -39,7 +41,8 @@ public record Progress(
         + " inFlight=" + inFlight + "/" + capacity
         + " running=" + running
         + " waiting=" + waiting
-        + " oldest=" + formatSeconds(oldestRunning);
+        + " oldest=" + formatSeconds(oldestRunning)
+        + (stuck > 0 ? " stuck=" + stuck : "");
   }
 
   private static String formatSeconds(Duration d) {

@@ -8,6 +8,7 @@ import dev.collector.Progress;
 import dev.collector.SourceBatch;
 import dev.collector.StaleDeliveryException;
 import java.time.Duration;
+import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.locks.Condition;
@@ -58,8 +59,17 @@ final class CompletionWindow<T> {
    *  - changed:     drain and awaitCommitted waiters.
    * A halt (stop, failure, cancellation, end of epoch) signals all of them.
    *
-   * Failure policy seam: fail() records the first failure and halts; later failures are kept
-   * as suppressed unless they are interrupts caused by the halt itself.
+   * Failures: fail() records the first failure and halts; later failures are kept as
+   * suppressed unless they are interrupts caused by the halt itself. Retries of process()
+   * handlers happen on the handler's own thread and never reach the window; a pull delivery
+   * that fails with attempts left goes back into the window (failAttempt): its slot keeps the
+   * batch, and take() serves due redeliveries before new batches. attempts[slot] counts
+   * deliveries, so a settle from an earlier delivery of the same batch is told apart.
+   *
+   * Watchdog (timeouts, stuck batches): a handler registers its thread per attempt
+   * (attemptStarted); the watchdog interrupts it under the lock and marks the slot TIMED_OUT,
+   * and the handler reads and clears that mark under the lock when the attempt ends, so an
+   * interrupt never lands after the attempt it was meant for.
    */
 
   private static final byte FREE = 0;
@@ -67,6 +77,23 @@ final class CompletionWindow<T> {
   private static final byte RUNNING = 2;
   private static final byte ACKED = 3;
   private static final byte FAILED = 4;
+  private static final byte REDELIVER = 5; // failed with attempts left, waiting for notBefore
+
+  private static final byte TIMED_OUT = 1; // flag bits
+  private static final byte WARNED = 2;
+
+  /** Attempt value that matches any delivery (process handlers settle their own batch). */
+  static final int ANY_ATTEMPT = 0;
+
+  /** What {@link #failAttempt} did with a failed delivery. */
+  enum AttemptOutcome {
+    /** Going back to be delivered again after a backoff. */
+    REDELIVER,
+    /** Attempts exhausted: the caller dead-letters or fails it. */
+    EXHAUSTED,
+    /** This delivery was already failed: nothing happened. */
+    ALREADY_FAILED
+  }
 
   /** What kind of failure halted the window. */
   enum FailureKind {
@@ -91,7 +118,13 @@ final class CompletionWindow<T> {
   private final @Nullable Object[] batches; // Batch<T> from fetch until delivered
   private final @Nullable String[] tokens; // resume token after the batch, until committed
   private final int[] sizes;
-  private final long[] startNanos; // when the batch was delivered (its handler started)
+  private final long[] startNanos; // when the current attempt started (delivery or handler)
+  private final int[] attempts; // deliveries so far
+  private final long[] notBefore; // REDELIVER slots: earliest redelivery time
+  private final byte[] flags;
+  private final @Nullable Thread[] runners; // process handlers, for the watchdog
+  private final ArrayDeque<Long> redeliveries = new ArrayDeque<>();
+  private final long stuckNanos;
 
   private long committed;
   private long acked;
@@ -102,6 +135,8 @@ final class CompletionWindow<T> {
   private int waiting;
   private long commits;
   private long committedRecords;
+  private long deadLettered;
+  private long redelivered;
 
   private boolean exhausted;
   private boolean halted;
@@ -113,7 +148,12 @@ final class CompletionWindow<T> {
   private @Nullable Failure failure;
 
   CompletionWindow(String name, int depth, Checkpoint start) {
+    this(name, depth, start, Duration.ZERO);
+  }
+
+  CompletionWindow(String name, int depth, Checkpoint start, Duration stuckThreshold) {
     this.name = name;
+    this.stuckNanos = stuckThreshold.isZero() ? Long.MAX_VALUE : saturatedNanos(stuckThreshold);
     this.depth = depth;
     this.start = start;
     this.states = new byte[depth];
@@ -121,6 +161,10 @@ final class CompletionWindow<T> {
     this.tokens = new String[depth];
     this.sizes = new int[depth];
     this.startNanos = new long[depth];
+    this.attempts = new int[depth];
+    this.notBefore = new long[depth];
+    this.flags = new byte[depth];
+    this.runners = new Thread[depth];
     this.committed = start.sequence();
     this.acked = committed;
     this.delivered = committed;
@@ -164,8 +208,11 @@ final class CompletionWindow<T> {
         throw new IllegalStateException("window of depth " + depth + " is full at " + sequence);
       }
       int i = slot(sequence);
-      Batch<T> batch = new Batch<>(sequence, fetchedBatch.records(), fetchedBatch.resumeToken());
+      Batch<T> batch =
+          new Batch<>(sequence, fetchedBatch.records(), fetchedBatch.resumeToken(), 1);
       states[i] = FETCHED;
+      attempts[i] = 0;
+      flags[i] = 0;
       batches[i] = batch;
       tokens[i] = batch.resumeToken();
       sizes[i] = batch.size();
@@ -206,31 +253,48 @@ final class CompletionWindow<T> {
    *     every batch was taken
    */
   @Nullable Batch<T> take() throws InterruptedException {
+    return take(Long.MAX_VALUE);
+  }
+
+  /**
+   * Like {@link #take()}, waiting at most {@code nanos} ({@code Long.MAX_VALUE}: for ever);
+   * {@code null} also on timeout.
+   */
+  @Nullable Batch<T> take(long nanos) throws InterruptedException {
+    long deadline = nanos == Long.MAX_VALUE ? Long.MAX_VALUE : System.nanoTime() + nanos;
     lock.lockInterruptibly();
     try {
-      while (!halted && delivered == fetched && !exhausted) {
-        batchReady.await();
+      while (true) {
+        Batch<T> batch = takeLocked();
+        if (batch != null || halted || (exhausted && delivered == fetched
+            && redeliveries.isEmpty())) {
+          return batch;
+        }
+        long now = System.nanoTime();
+        long wait = Math.min(deadline - now, nextRedeliveryLocked() - now);
+        if (wait <= 0) {
+          if (deadline - now <= 0) {
+            return null;
+          }
+          continue; // a redelivery is due
+        }
+        if (wait >= Long.MAX_VALUE / 2) {
+          batchReady.await();
+        } else {
+          batchReady.awaitNanos(wait);
+        }
       }
-      return takeLocked();
     } finally {
       lock.unlock();
     }
   }
 
-  /** Like {@link #take()}, waiting at most {@code nanos}; {@code null} also on timeout. */
-  @Nullable Batch<T> take(long nanos) throws InterruptedException {
-    lock.lockInterruptibly();
-    try {
-      while (!halted && delivered == fetched && !exhausted) {
-        if (nanos <= 0) {
-          return null;
-        }
-        nanos = batchReady.awaitNanos(nanos);
-      }
-      return takeLocked();
-    } finally {
-      lock.unlock();
+  private long nextRedeliveryLocked() {
+    long next = Long.MAX_VALUE;
+    for (long sequence : redeliveries) {
+      next = Math.min(next, notBefore[slot(sequence)]);
     }
+    return next;
   }
 
   /** Like {@link #take()}, never waiting. */
@@ -244,20 +308,45 @@ final class CompletionWindow<T> {
   }
 
   private @Nullable Batch<T> takeLocked() {
-    if (halted || delivered == fetched) {
+    if (halted) {
+      return null;
+    }
+    if (!redeliveries.isEmpty()) {
+      long now = System.nanoTime();
+      for (var it = redeliveries.iterator(); it.hasNext(); ) {
+        long sequence = it.next();
+        int i = slot(sequence);
+        if (notBefore[i] - now <= 0) {
+          it.remove();
+          Batch<T> batch = batchAt(i, sequence).nextAttempt();
+          batches[i] = batch;
+          return startLocked(i, batch);
+        }
+      }
+    }
+    if (delivered == fetched) {
       return null;
     }
     int i = slot(delivered);
-    @SuppressWarnings("unchecked")
-    Batch<T> batch = (Batch<T>) batches[i];
-    if (batch == null) {
-      throw new IllegalStateException("slot of batch " + delivered + " is empty");
-    }
-    batches[i] = null;
+    Batch<T> batch = batchAt(i, delivered);
+    delivered++;
+    return startLocked(i, batch);
+  }
+
+  private Batch<T> startLocked(int i, Batch<T> batch) {
     states[i] = RUNNING;
+    attempts[i] = batch.attempt();
     startNanos[i] = System.nanoTime();
     running++;
-    delivered++;
+    return batch;
+  }
+
+  @SuppressWarnings("unchecked")
+  private Batch<T> batchAt(int i, long sequence) {
+    Batch<T> batch = (Batch<T>) batches[i];
+    if (batch == null) {
+      throw new IllegalStateException("slot of batch " + sequence + " is empty");
+    }
     return batch;
   }
 
@@ -265,7 +354,7 @@ final class CompletionWindow<T> {
   boolean isExhausted() {
     lock.lock();
     try {
-      return exhausted && delivered == fetched;
+      return exhausted && delivered == fetched && redeliveries.isEmpty();
     } finally {
       lock.unlock();
     }
@@ -281,7 +370,7 @@ final class CompletionWindow<T> {
    * @throws ConflictingOutcomeException if the batch was failed
    * @throws StaleDeliveryException if the epoch ended
    */
-  boolean ack(long sequence, boolean strict) {
+  boolean ack(long sequence, int attempt, boolean strict) {
     lock.lock();
     try {
       checkNotEnded(sequence, "ack()");
@@ -289,11 +378,18 @@ final class CompletionWindow<T> {
         return false; // committed implies acknowledged
       }
       int i = slot(sequence);
+      if (attempt != ANY_ATTEMPT && attempt != attempts[i]) {
+        throw new ConflictingOutcomeException(
+            sequence,
+            "this delivery of batch " + sequence + " of collector '" + name + "' (attempt "
+                + attempt + ") was already failed, and the batch was delivered again (attempt "
+                + attempts[i] + "); settle that delivery instead");
+      }
       switch (states[i]) {
         case ACKED -> {
           return false;
         }
-        case FAILED ->
+        case FAILED, REDELIVER ->
             throw new ConflictingOutcomeException(
                 sequence,
                 "batch " + sequence + " of collector '" + name + "' was already failed; ack()"
@@ -305,25 +401,95 @@ final class CompletionWindow<T> {
       if (strict && sequence != acked) {
         throw new OutOfOrderAckException(sequence, acked, name);
       }
-      states[i] = ACKED;
-      running--;
-      if (sequence == acked) {
-        long frontier = sequence + 1;
-        while (frontier < delivered && states[slot(frontier)] == ACKED) {
-          frontier++;
-          waiting--;
-        }
-        acked = frontier;
-        commitReady.signal();
-      } else {
-        waiting++;
-      }
-      if (running == 0) {
-        changed.signalAll();
-      }
+      settleLocked(i, sequence);
       return true;
     } finally {
       lock.unlock();
+    }
+  }
+
+  private void settleLocked(int i, long sequence) {
+    states[i] = ACKED;
+    running--;
+    if (sequence == acked) {
+      long frontier = sequence + 1;
+      while (frontier < delivered && states[slot(frontier)] == ACKED) {
+        frontier++;
+        waiting--;
+      }
+      acked = frontier;
+      commitReady.signal();
+    } else {
+      waiting++;
+    }
+    if (running == 0) {
+      changed.signalAll();
+    }
+  }
+
+  /**
+   * Settles a batch that a dead-letter handler took: it counts as acknowledged.
+   *
+   * @throws StaleDeliveryException if the epoch ended meanwhile
+   */
+  void deadLettered(long sequence) {
+    lock.lock();
+    try {
+      checkNotEnded(sequence, "fail()");
+      int i = slot(sequence);
+      if (sequence >= committed && states[i] == RUNNING) {
+        deadLettered++;
+        settleLocked(i, sequence);
+      }
+    } finally {
+      lock.unlock();
+    }
+  }
+
+  /**
+   * A pull delivery failed: decides between redelivery and exhaustion without failing the run.
+   *
+   * @param attempt the delivery's attempt
+   * @param maxAttempts attempts allowed in all
+   * @param backoffNanos delay before the redelivery
+   * @return what happened
+   * @throws ConflictingOutcomeException if the batch was acknowledged
+   * @throws StaleDeliveryException if the epoch ended
+   */
+  AttemptOutcome failAttempt(long sequence, int attempt, int maxAttempts, long backoffNanos) {
+    lock.lock();
+    try {
+      checkNotEnded(sequence, "fail()");
+      checkNotAckedLocked(sequence);
+      int i = slot(sequence);
+      if (attempt != attempts[i] || states[i] != RUNNING) {
+        return AttemptOutcome.ALREADY_FAILED;
+      }
+      if (attempt >= maxAttempts || halted) {
+        return AttemptOutcome.EXHAUSTED;
+      }
+      states[i] = REDELIVER;
+      running--;
+      redelivered++;
+      notBefore[i] = System.nanoTime() + backoffNanos;
+      redeliveries.add(sequence);
+      batchReady.signal();
+      if (running == 0) {
+        changed.signalAll();
+      }
+      return AttemptOutcome.REDELIVER;
+    } finally {
+      lock.unlock();
+    }
+  }
+
+  private void checkNotAckedLocked(long sequence) {
+    if (sequence < committed || states[slot(sequence)] == ACKED) {
+      throw new ConflictingOutcomeException(
+          sequence,
+          "batch " + sequence + " of collector '" + name + "' was already acknowledged;"
+              + " fail() cannot undo an ack. Call fail() instead of ack() for a batch that"
+              + " was not handled");
     }
   }
 
@@ -338,13 +504,7 @@ final class CompletionWindow<T> {
     lock.lock();
     try {
       checkNotEnded(sequence, "fail()");
-      if (sequence < committed || states[slot(sequence)] == ACKED) {
-        throw new ConflictingOutcomeException(
-            sequence,
-            "batch " + sequence + " of collector '" + name + "' was already acknowledged;"
-                + " fail() cannot undo an ack. Call fail() instead of ack() for a batch that"
-                + " was not handled");
-      }
+      checkNotAckedLocked(sequence);
       int i = slot(sequence);
       if (states[i] == FAILED) {
         return false;
@@ -365,10 +525,11 @@ final class CompletionWindow<T> {
   }
 
   /** True if batch {@code sequence} was delivered and is not yet acknowledged or failed. */
-  boolean isRunning(long sequence) {
+  boolean isRunning(long sequence, int attempt) {
     lock.lock();
     try {
-      return !ended && sequence >= committed && states[slot(sequence)] == RUNNING;
+      int i = slot(sequence);
+      return !ended && sequence >= committed && states[i] == RUNNING && attempts[i] == attempt;
     } finally {
       lock.unlock();
     }
@@ -417,6 +578,97 @@ final class CompletionWindow<T> {
       }
     }
     return false;
+  }
+
+  // ---- watchdog -----------------------------------------------------------------------------
+
+  /** A handler attempt of batch {@code sequence} starts on the current thread. */
+  void attemptStarted(long sequence) {
+    lock.lock();
+    try {
+      int i = slot(sequence);
+      runners[i] = Thread.currentThread();
+      startNanos[i] = System.nanoTime();
+    } finally {
+      lock.unlock();
+    }
+  }
+
+  /**
+   * The attempt started by {@link #attemptStarted} ended.
+   *
+   * @return whether the watchdog timed it out (and interrupted the thread)
+   */
+  boolean attemptEnded(long sequence) {
+    lock.lock();
+    try {
+      int i = slot(sequence);
+      runners[i] = null;
+      boolean timedOut = (flags[i] & TIMED_OUT) != 0;
+      flags[i] &= (byte) ~TIMED_OUT;
+      return timedOut;
+    } finally {
+      lock.unlock();
+    }
+  }
+
+  /**
+   * One watchdog pass: interrupts handler attempts older than {@code timeoutNanos} and reports
+   * batches older than the stuck threshold, once per batch.
+   *
+   * @return a warning per newly stuck batch (empty almost always)
+   */
+  List<String> watch(long timeoutNanos) {
+    List<String> warnings = List.of();
+    lock.lock();
+    try {
+      long now = System.nanoTime();
+      for (long s = acked; s < delivered; s++) {
+        int i = slot(s);
+        if (states[i] != RUNNING) {
+          continue;
+        }
+        long age = now - startNanos[i];
+        Thread runner = runners[i];
+        if (runner != null && age >= timeoutNanos && (flags[i] & TIMED_OUT) == 0) {
+          flags[i] |= TIMED_OUT;
+          runner.interrupt();
+        }
+        if (age >= stuckNanos && (flags[i] & WARNED) == 0) {
+          flags[i] |= WARNED;
+          if (warnings.isEmpty()) {
+            warnings = new ArrayList<>();
+          }
+          warnings.add(
+              "collector '" + name + "': batch " + s + " has been running for "
+                  + Duration.ofNanos(age).toMillis() + " ms (attempt " + attempts[i]
+                  + (runner == null ? "" : ", thread " + runner.getName())
+                  + "); it holds back the checkpoint and " + (delivered - s - 1)
+                  + " later batches");
+        }
+      }
+      return warnings;
+    } finally {
+      lock.unlock();
+    }
+  }
+
+  /**
+   * Waits {@code nanos} or until the committer is told to finish.
+   *
+   * @return {@code false} once finishing
+   */
+  boolean awaitWatchdogTick(long nanos) throws InterruptedException {
+    lock.lockInterruptibly();
+    try {
+      long remaining = nanos;
+      while (!finishing && remaining > 0) {
+        remaining = changed.awaitNanos(remaining);
+      }
+      return !finishing;
+    } finally {
+      lock.unlock();
+    }
   }
 
   // ---- control ------------------------------------------------------------------------------
@@ -484,6 +736,7 @@ final class CompletionWindow<T> {
     try {
       finishing = true;
       commitReady.signalAll();
+      changed.signalAll();
     } finally {
       lock.unlock();
     }
@@ -495,6 +748,15 @@ final class CompletionWindow<T> {
    *
    * @return {@code true} if every delivered batch settled
    */
+  boolean isCancelled() {
+    lock.lock();
+    try {
+      return cancelled;
+    } finally {
+      lock.unlock();
+    }
+  }
+
   boolean awaitDrained() throws InterruptedException {
     lock.lockInterruptibly();
     try {
@@ -551,6 +813,7 @@ final class CompletionWindow<T> {
         int i = slot(s);
         states[i] = FREE;
         tokens[i] = null;
+        batches[i] = null;
         committedRecords += sizes[i];
       }
       committed = to;
@@ -604,14 +867,27 @@ final class CompletionWindow<T> {
     }
   }
 
-  /** The run's totals: batches and records committed, commits, batches left uncommitted. */
-  record Totals(long batches, long records, long commits, long uncommitted, boolean stopped) {}
+  /** The run's totals. */
+  record Totals(
+      long batches,
+      long records,
+      long commits,
+      long uncommitted,
+      boolean stopped,
+      long deadLettered,
+      long redelivered) {}
 
   Totals totals() {
     lock.lock();
     try {
       return new Totals(
-          committed - start.sequence(), committedRecords, commits, fetched - committed, stopped);
+          committed - start.sequence(),
+          committedRecords,
+          commits,
+          fetched - committed,
+          stopped,
+          deadLettered,
+          redelivered);
     } finally {
       lock.unlock();
     }
@@ -622,10 +898,15 @@ final class CompletionWindow<T> {
     try {
       long now = System.nanoTime();
       long oldest = 0;
+      int stuck = 0;
       for (long s = acked; s < delivered; s++) {
         int i = slot(s);
         if (states[i] == RUNNING) {
-          oldest = Math.max(oldest, now - startNanos[i]);
+          long age = now - startNanos[i];
+          oldest = Math.max(oldest, age);
+          if (age >= stuckNanos) {
+            stuck++;
+          }
         }
       }
       return new Progress(
@@ -636,7 +917,8 @@ final class CompletionWindow<T> {
           running,
           waiting,
           depth,
-          Duration.ofNanos(oldest));
+          Duration.ofNanos(oldest),
+          stuck);
     } finally {
       lock.unlock();
     }

@@ -24,9 +24,15 @@ import dev.collector.SourceBatch;
 import dev.collector.SourceException;
 import dev.collector.SourceReader;
 import dev.collector.StaleDeliveryException;
+import dev.collector.DeadLetterHandler;
+import dev.collector.FailurePolicy;
+import dev.collector.Retry;
 import java.io.IOException;
+import java.lang.System.Logger.Level;
 import java.time.Duration;
 import java.util.Objects;
+import java.util.concurrent.ThreadLocalRandom;
+import java.util.concurrent.TimeoutException;
 import java.util.concurrent.locks.Condition;
 import java.util.concurrent.locks.ReentrantLock;
 import org.jspecify.annotations.Nullable;
@@ -146,7 +152,7 @@ final class OrderedCollector<T> implements Collector<T> {
                 + " per source and checkpoint store");
       }
       mode = Mode.PROCESSING;
-      w = new CompletionWindow<>(name, depth, committed);
+      w = new CompletionWindow<>(name, depth, committed, options.stuckThreshold());
       window = w;
     } finally {
       stateLock.unlock();
@@ -172,6 +178,9 @@ final class OrderedCollector<T> implements Collector<T> {
     boolean interrupted = false;
     try (StructuredScope outer = new StructuredScope()) {
       outer.fork(name + "-committer", () -> commitLoop(w));
+      if (watchdogPeriodNanos() > 0) {
+        outer.fork(name + "-watchdog", () -> watchdogLoop(w));
+      }
       try (StructuredScope inner = new StructuredScope()) {
         inner.fork(name + "-fetcher", () -> fetchLoop(w));
         try {
@@ -220,6 +229,7 @@ final class OrderedCollector<T> implements Collector<T> {
         Duration.ofNanos(System.nanoTime() - started),
         totals.stopped(),
         totals.uncommitted(),
+        totals.deadLettered(),
         durable);
   }
 
@@ -233,55 +243,208 @@ final class OrderedCollector<T> implements Collector<T> {
     }
   }
 
-  private @Nullable Void handle(CompletionWindow<T> w, BatchHandler<T> handler, Batch<T> batch) {
-    handlerBatch.set(batch);
+  /**
+   * Runs one batch to settlement under the failure policy: attempts with backoff on this
+   * virtual thread, then the dead-letter handler or a failure of the run.
+   */
+  private @Nullable Void handle(CompletionWindow<T> w, BatchHandler<T> handler, Batch<T> first) {
+    long sequence = first.sequence();
+    handlerBatch.set(first);
+    Retry retry = options.failurePolicy().retry();
+    Batch<T> batch = first;
+    Throwable failure;
+    while (true) {
+      failure = attempt(w, handler, batch);
+      if (failure == null) {
+        w.ack(sequence, CompletionWindow.ANY_ATTEMPT, false);
+        return null;
+      }
+      if (batch.attempt() >= retry.maxAttempts() || w.isCancelled()) {
+        break;
+      }
+      int failedAttempt = batch.attempt();
+      Duration backoff = retry.delay(failedAttempt, ThreadLocalRandom.current());
+      LOG.log(
+          Level.DEBUG,
+          () -> "collector '" + name + "': batch " + sequence + " attempt " + failedAttempt
+              + " failed, retrying in " + backoff.toMillis() + " ms");
+      try {
+        Thread.sleep(backoff);
+      } catch (InterruptedException e) {
+        w.fail(sequence, e); // cancelled while backing off: the cancellation's echo
+        return null;
+      }
+      batch = batch.nextAttempt();
+    }
+    DeadLetterHandler deadLetter = options.failurePolicy().deadLetter();
+    if (deadLetter != null && !w.isCancelled()) {
+      try {
+        deadLetter.deadLetter(batch, failure);
+        LOG.log(
+            Level.WARNING,
+            "collector ''{0}'': batch {1} dead-lettered after {2} attempts: {3}",
+            name,
+            sequence,
+            batch.attempt(),
+            failure.toString());
+        w.deadLettered(sequence);
+        return null;
+      } catch (Throwable t) {
+        t.addSuppressed(failure);
+        failure = t;
+      }
+    }
+    w.fail(sequence, failure);
+    return null;
+  }
+
+  /** One handler attempt; returns its failure, or null. A timeout is a failure. */
+  private @Nullable Throwable attempt(
+      CompletionWindow<T> w, BatchHandler<T> handler, Batch<T> batch) {
+    Throwable failure = null;
+    w.attemptStarted(batch.sequence());
     try {
       handler.handle(batch);
     } catch (Throwable t) {
-      w.fail(batch.sequence(), t);
-      return null;
+      failure = t;
     }
-    w.ack(batch.sequence(), false);
-    return null;
+    if (w.attemptEnded(batch.sequence())) {
+      Thread.interrupted(); // the watchdog's interrupt was for this attempt only
+      TimeoutException timeout =
+          new TimeoutException(
+              "batch " + batch.sequence() + " of collector '" + name + "', attempt "
+                  + batch.attempt() + ", ran longer than batchTimeout "
+                  + options.batchTimeout());
+      if (failure != null) {
+        timeout.addSuppressed(failure);
+      }
+      return timeout;
+    }
+    return failure;
   }
 
-  private @Nullable Void fetchLoop(CompletionWindow<T> w) {
-    SourceReader<T> reader;
+  /** How often the watchdog looks: a quarter of the shorter limit; 0 when there is none. */
+  private long watchdogPeriodNanos() {
+    long timeout = CompletionWindow.saturatedNanos(options.batchTimeout());
+    long stuck = CompletionWindow.saturatedNanos(options.stuckThreshold());
+    long shortest = Math.min(timeout == 0 ? Long.MAX_VALUE : timeout,
+        stuck == 0 ? Long.MAX_VALUE : stuck);
+    return shortest == Long.MAX_VALUE ? 0 : Math.max(shortest / 4, 1_000_000);
+  }
+
+  private @Nullable Void watchdogLoop(CompletionWindow<T> w) {
+    long period = watchdogPeriodNanos();
+    long timeout = CompletionWindow.saturatedNanos(options.batchTimeout());
+    long timeoutNanos = timeout == 0 ? Long.MAX_VALUE : timeout;
     try {
-      reader = source.open(w.start().resumeToken());
-    } catch (Throwable t) {
-      w.failRun(CompletionWindow.FailureKind.SOURCE, w.start().sequence(), t);
-      return null;
-    }
-    try {
-      while (w.awaitSlot()) {
-        SourceBatch<T> next = reader.next();
-        if (next == null) {
-          w.exhausted();
-          break;
+      while (w.awaitWatchdogTick(period)) {
+        for (String warning : w.watch(timeoutNanos)) {
+          LOG.log(Level.WARNING, warning);
         }
-        w.add(next);
       }
-    } catch (Throwable t) {
-      w.failRun(CompletionWindow.FailureKind.SOURCE, w.fetchedSequence(), t);
-    } finally {
-      try {
-        reader.close();
-      } catch (Exception e) {
-        LOG.log(System.Logger.Level.WARNING, "collector ''{0}'': closing the source reader failed", name, e);
-      }
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt(); // cancelled: the thread ends here
     }
     return null;
   }
 
+  /**
+   * Reads the source into the window. A failed open or read is retried per {@link
+   * CollectorOptions#fetchRetry()}: the reader is closed and reopened at the last fetched
+   * position, since a reader that threw may be in any state.
+   */
+  private @Nullable Void fetchLoop(CompletionWindow<T> w) {
+    Retry retry = options.fetchRetry();
+    String position = w.start().resumeToken();
+    int failures = 0;
+    while (true) {
+      SourceReader<T> reader = null;
+      try {
+        reader = source.open(position);
+        while (w.awaitSlot()) {
+          SourceBatch<T> next = reader.next();
+          if (next == null) {
+            w.exhausted();
+            return null;
+          }
+          w.add(next);
+          position = next.resumeToken();
+          failures = 0;
+        }
+        return null; // halted
+      } catch (Throwable t) {
+        failures++;
+        long sequence = w.fetchedSequence();
+        if (failures >= retry.maxAttempts() || w.isCancelled()
+            || CompletionWindow.causedByInterrupt(t)) {
+          w.failRun(CompletionWindow.FailureKind.SOURCE, sequence, t);
+          return null;
+        }
+        Duration backoff = retry.delay(failures, ThreadLocalRandom.current());
+        LOG.log(
+            Level.WARNING,
+            "collector ''{0}'': fetching batch {1} failed (attempt {2} of {3}), retrying in {4}"
+                + " ms: {5}",
+            name,
+            sequence,
+            failures,
+            retry.maxAttempts(),
+            backoff.toMillis(),
+            t.toString());
+        try {
+          Thread.sleep(backoff);
+        } catch (InterruptedException e) {
+          w.failRun(CompletionWindow.FailureKind.SOURCE, sequence, e); // cancellation's echo
+          return null;
+        }
+      } finally {
+        closeQuietly(reader);
+      }
+    }
+  }
+
+  private void closeQuietly(@Nullable SourceReader<T> reader) {
+    if (reader == null) {
+      return;
+    }
+    try {
+      reader.close();
+    } catch (Exception e) {
+      LOG.log(Level.WARNING, "collector ''" + name + "'': closing the source reader failed", e);
+    }
+  }
+
+  /**
+   * Commits the newest contiguous checkpoint, one store write at a time. A failed write is
+   * retried per {@link CollectorOptions#commitRetry()}; the window's committed position moves
+   * only after the store confirmed the write.
+   */
   private @Nullable Void commitLoop(CompletionWindow<T> w) {
+    Retry retry = options.commitRetry();
     try {
       for (Checkpoint next; (next = w.awaitCommittable()) != null; ) {
-        try {
-          store.commit(next);
-        } catch (Throwable t) {
-          w.failRun(CompletionWindow.FailureKind.COMMIT, next.sequence(), t);
-          return null;
+        for (int attempt = 1; ; attempt++) {
+          try {
+            store.commit(next);
+            break;
+          } catch (Throwable t) {
+            if (attempt >= retry.maxAttempts() || CompletionWindow.causedByInterrupt(t)) {
+              w.failRun(CompletionWindow.FailureKind.COMMIT, next.sequence(), t);
+              return null;
+            }
+            Duration backoff = retry.delay(attempt, ThreadLocalRandom.current());
+            LOG.log(
+                Level.WARNING,
+                "collector ''{0}'': committing checkpoint {1} failed (attempt {2} of {3}),"
+                    + " retrying in {4} ms: {5}",
+                name,
+                next.sequence(),
+                attempt,
+                retry.maxAttempts(),
+                backoff.toMillis(),
+                t.toString());
+            Thread.sleep(backoff);
+          }
         }
         w.committed(next);
       }
@@ -328,19 +491,28 @@ final class OrderedCollector<T> implements Collector<T> {
     private final Thread fetcher;
     private final Thread committer;
 
+    private final @Nullable Thread watchdog;
+
     PullSession(Checkpoint start) {
-      window = new CompletionWindow<>(name, options.depth(), start);
+      window = new CompletionWindow<>(name, options.depth(), start, options.stuckThreshold());
       fetcher = Thread.ofVirtual().name(name + "-fetcher").start(() -> fetchLoop(window));
       committer = Thread.ofVirtual().name(name + "-committer").start(() -> commitLoop(window));
+      watchdog =
+          options.stuckThreshold().isZero()
+              ? null
+              : Thread.ofVirtual().name(name + "-watchdog").start(() -> watchdogLoop(window));
     }
 
-    /** Stops fetching, commits the acknowledged prefix, waits for both threads. */
+    /** Stops fetching, commits the acknowledged prefix, waits for every thread. */
     void end() {
       window.end();
       fetcher.interrupt();
       StructuredScope.joinUninterruptibly(fetcher);
       window.finish();
       StructuredScope.joinUninterruptibly(committer);
+      if (watchdog != null) {
+        StructuredScope.joinUninterruptibly(watchdog);
+      }
     }
   }
 
@@ -487,24 +659,57 @@ final class OrderedCollector<T> implements Collector<T> {
     @Override
     public boolean ack() {
       checkNotClosed(batch.sequence(), "ack()");
-      return session.window.ack(batch.sequence(), strict);
+      return session.window.ack(batch.sequence(), batch.attempt(), strict);
     }
 
+    /**
+     * Applies the failure policy: a redelivery after backoff while attempts are left, then the
+     * dead-letter handler (on this thread), else a failure of the session.
+     */
     @Override
     public boolean fail(Throwable cause) {
       Objects.requireNonNull(cause, "cause");
-      checkNotClosed(batch.sequence(), "fail()");
-      return session.window.fail(batch.sequence(), cause);
+      long sequence = batch.sequence();
+      checkNotClosed(sequence, "fail()");
+      FailurePolicy policy = options.failurePolicy();
+      long backoff =
+          CompletionWindow.saturatedNanos(
+              policy.retry().delay(batch.attempt(), ThreadLocalRandom.current()));
+      CompletionWindow<T> w = session.window;
+      switch (w.failAttempt(sequence, batch.attempt(), policy.retry().maxAttempts(), backoff)) {
+        case ALREADY_FAILED -> {
+          return false;
+        }
+        case REDELIVER -> {
+          return true;
+        }
+        case EXHAUSTED -> {}
+      }
+      DeadLetterHandler deadLetter = policy.deadLetter();
+      Throwable failure = cause;
+      if (deadLetter != null) {
+        try {
+          deadLetter.deadLetter(batch, cause);
+          w.deadLettered(sequence);
+          return true;
+        } catch (StaleDeliveryException e) {
+          throw e;
+        } catch (Throwable t) {
+          t.addSuppressed(cause);
+          failure = t;
+        }
+      }
+      return w.fail(sequence, failure);
     }
 
     @Override
     public void close() {
       long sequence = batch.sequence();
-      if (closed || !session.window.isRunning(sequence)) {
+      if (closed || !session.window.isRunning(sequence, batch.attempt())) {
         return;
       }
       try {
-        session.window.fail(sequence, new BatchAbandonedException(name, sequence));
+        fail(new BatchAbandonedException(name, sequence));
       } catch (ConflictingOutcomeException | StaleDeliveryException settledMeanwhile) {
         // acknowledged, failed or ended by another thread since the check: nothing to abandon
       }
@@ -527,7 +732,7 @@ final class OrderedCollector<T> implements Collector<T> {
         return w.progress();
       }
       long at = committed.sequence();
-      return new Progress(at, at, at, 0, 0, 0, 0, Duration.ZERO);
+      return new Progress(at, at, at, 0, 0, 0, 0, Duration.ZERO, 0);
     } finally {
       stateLock.unlock();
     }

@@ -183,7 +183,7 @@ class CancellationTest {
         Collecting.open(
             resumeToken ->
                 new dev.collector.SourceReader<Long>() {
-                  long next = 0;
+                  long next = resumeToken.isEmpty() ? 0 : Long.parseLong(resumeToken);
 
                   @Override
                   public dev.collector.SourceBatch<Long> next() throws IOException {

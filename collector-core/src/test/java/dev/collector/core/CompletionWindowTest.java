@@ -44,13 +44,13 @@ class CompletionWindowTest {
     var w = window(4);
     fetch(w, 4);
     takeAll(w, 4);
-    assertTrue(w.ack(1, false));
-    assertTrue(w.ack(3, false));
+    assertTrue(w.ack(1, CompletionWindow.ANY_ATTEMPT, false));
+    assertTrue(w.ack(3, CompletionWindow.ANY_ATTEMPT, false));
     assertEquals(0, w.progress().acknowledged());
     assertEquals(2, w.progress().waiting());
-    assertTrue(w.ack(0, false));
+    assertTrue(w.ack(0, CompletionWindow.ANY_ATTEMPT, false));
     assertEquals(2, w.progress().acknowledged()); // 0,1 contiguous; 2 missing
-    assertTrue(w.ack(2, false));
+    assertTrue(w.ack(2, CompletionWindow.ANY_ATTEMPT, false));
     assertEquals(4, w.progress().acknowledged());
     assertEquals(0, w.progress().waiting());
     // group commit: one checkpoint covers all four, with the last batch's token
@@ -63,7 +63,7 @@ class CompletionWindowTest {
     fetch(w, 2);
     assertThrows(IllegalStateException.class, () -> fetch(w, 1));
     takeAll(w, 2);
-    w.ack(0, false);
+    w.ack(0, CompletionWindow.ANY_ATTEMPT, false);
     Checkpoint cp = w.awaitCommittable();
     assertEquals(1, cp.sequence());
     // acked but not yet durable: the slot is still held
@@ -81,10 +81,10 @@ class CompletionWindowTest {
     var w = window(2);
     fetch(w, 1);
     takeAll(w, 1);
-    assertTrue(w.ack(0, false));
-    assertFalse(w.ack(0, false));
+    assertTrue(w.ack(0, CompletionWindow.ANY_ATTEMPT, false));
+    assertFalse(w.ack(0, CompletionWindow.ANY_ATTEMPT, false));
     w.committed(w.awaitCommittable());
-    assertFalse(w.ack(0, false));
+    assertFalse(w.ack(0, CompletionWindow.ANY_ATTEMPT, false));
   }
 
   @Test
@@ -92,7 +92,7 @@ class CompletionWindowTest {
     var w = window(2);
     fetch(w, 1);
     takeAll(w, 1);
-    w.ack(0, false);
+    w.ack(0, CompletionWindow.ANY_ATTEMPT, false);
     var before = w.progress();
     assertThrows(ConflictingOutcomeException.class, () -> w.fail(0, new RuntimeException()));
     assertEquals(before.acknowledged(), w.progress().acknowledged());
@@ -106,7 +106,7 @@ class CompletionWindowTest {
     takeAll(w, 1);
     assertTrue(w.fail(0, new RuntimeException("boom")));
     assertFalse(w.fail(0, new RuntimeException("again")));
-    assertThrows(ConflictingOutcomeException.class, () -> w.ack(0, false));
+    assertThrows(ConflictingOutcomeException.class, () -> w.ack(0, CompletionWindow.ANY_ATTEMPT, false));
     assertEquals(0, w.progress().acknowledged());
   }
 
@@ -115,13 +115,13 @@ class CompletionWindowTest {
     var w = window(4);
     fetch(w, 3);
     takeAll(w, 3);
-    var e = assertThrows(OutOfOrderAckException.class, () -> w.ack(2, true));
+    var e = assertThrows(OutOfOrderAckException.class, () -> w.ack(2, CompletionWindow.ANY_ATTEMPT, true));
     assertEquals(2, e.sequence());
     assertEquals(0, e.expected());
     assertEquals(2, w.progress().running() - 1); // still three running
-    assertTrue(w.ack(0, true));
-    assertTrue(w.ack(1, true));
-    assertTrue(w.ack(2, true));
+    assertTrue(w.ack(0, CompletionWindow.ANY_ATTEMPT, true));
+    assertTrue(w.ack(1, CompletionWindow.ANY_ATTEMPT, true));
+    assertTrue(w.ack(2, CompletionWindow.ANY_ATTEMPT, true));
     assertEquals(3, w.progress().acknowledged());
   }
 
@@ -131,7 +131,7 @@ class CompletionWindowTest {
     fetch(w, 1);
     takeAll(w, 1);
     w.end();
-    assertThrows(StaleDeliveryException.class, () -> w.ack(0, false));
+    assertThrows(StaleDeliveryException.class, () -> w.ack(0, CompletionWindow.ANY_ATTEMPT, false));
   }
 
   @Test
@@ -166,7 +166,7 @@ class CompletionWindowTest {
     var w = window(2);
     fetch(w, 2);
     takeAll(w, 2);
-    w.ack(0, false);
+    w.ack(0, CompletionWindow.ANY_ATTEMPT, false);
     w.finish();
     Checkpoint cp = w.awaitCommittable();
     assertEquals(1, cp.sequence());
