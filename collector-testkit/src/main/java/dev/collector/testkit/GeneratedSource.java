@@ -4,7 +4,10 @@ import dev.collector.BatchSource;
 import dev.collector.SourceBatch;
 import dev.collector.SourceReader;
 import java.util.ArrayList;
+import java.io.IOException;
 import java.util.List;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.AtomicInteger;
 import org.jspecify.annotations.Nullable;
 
@@ -19,6 +22,7 @@ public final class GeneratedSource implements BatchSource<Long> {
   private final long batches;
   private final int recordsPerBatch;
   private final AtomicInteger opens = new AtomicInteger();
+  private final Map<Long, Integer> fetchFailures = new ConcurrentHashMap<>();
 
   /**
    * Creates the source.
@@ -45,6 +49,19 @@ public final class GeneratedSource implements BatchSource<Long> {
   }
 
   /**
+   * Makes the next {@code times} fetches of batch {@code sequence} throw {@link IOException};
+   * {@code Integer.MAX_VALUE} fails it for ever.
+   *
+   * @param sequence the batch
+   * @param times how many fetches of it fail
+   * @return this source
+   */
+  public GeneratedSource failFetch(long sequence, int times) {
+    fetchFailures.put(sequence, times);
+    return this;
+  }
+
+  /**
    * How many times a reader was opened.
    *
    * @return the count
@@ -64,9 +81,14 @@ public final class GeneratedSource implements BatchSource<Long> {
       private long next = from;
 
       @Override
-      public @Nullable SourceBatch<Long> next() {
+      public @Nullable SourceBatch<Long> next() throws IOException {
         if (next >= batches) {
           return null;
+        }
+        long sequence = next;
+        Integer left = fetchFailures.computeIfPresent(sequence, (s, n) -> n == 0 ? null : n - 1);
+        if (left != null) {
+          throw new IOException("injected fetch failure of batch " + sequence);
         }
         List<Long> records = new ArrayList<>(recordsPerBatch);
         long first = next * recordsPerBatch;

@@ -42,6 +42,7 @@ public final class RecordingCheckpointStore implements CheckpointStore {
   private @Nullable AssertionError violation;
   private long crashAtSequence = Long.MAX_VALUE;
   private boolean crashed;
+  private int failuresToInject;
 
   /** An empty store that checks only that checkpoints move forward. */
   public RecordingCheckpointStore() {
@@ -79,6 +80,11 @@ public final class RecordingCheckpointStore implements CheckpointStore {
       }
       if (crashed) {
         throw new IOException("simulated crash: the store keeps " + current + " for ever");
+      }
+      if (failuresToInject > 0) {
+        failuresToInject--;
+        throw new IOException("injected commit failure of " + next + "; the store keeps "
+            + current);
       }
       try {
         if (next.sequence() <= current.sequence() && !empty) {
@@ -128,6 +134,21 @@ public final class RecordingCheckpointStore implements CheckpointStore {
     lock.lock();
     try {
       return crashed;
+    } finally {
+      lock.unlock();
+    }
+  }
+
+  /**
+   * Makes the next {@code count} commits fail with {@link IOException}, leaving the committed
+   * checkpoint unchanged; later commits succeed.
+   *
+   * @param count how many commits fail
+   */
+  public void failNextCommits(int count) {
+    lock.lock();
+    try {
+      failuresToInject = count;
     } finally {
       lock.unlock();
     }
