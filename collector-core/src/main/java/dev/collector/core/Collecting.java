@@ -4,6 +4,8 @@ import dev.collector.BatchSource;
 import dev.collector.CheckpointStore;
 import dev.collector.Collector;
 import dev.collector.CollectorOptions;
+import java.io.IOException;
+import java.nio.file.Path;
 import java.util.List;
 
 /**
@@ -43,6 +45,27 @@ public final class Collecting {
    */
   public static CheckpointStore inMemoryStore() {
     return new InMemoryCheckpointStore();
+  }
+
+  /**
+   * A durable checkpoint store in one file, for a collector per file.
+   *
+   * <p>Survives {@code kill -9} at any moment: a commit replaces the file atomically (temporary
+   * file, fsync, atomic rename, directory fsync), so the file always holds the old or the new
+   * checkpoint. The file is versioned and checksummed (CRC32C) and names its source: a corrupt,
+   * truncated or foreign file makes {@link dev.collector.CheckpointStore#load() load} throw,
+   * never start over. The store locks {@code <file>.lock} until {@link
+   * dev.collector.CheckpointStore#close() close}: a second store on the same file, in any
+   * process, fails naming the holder.
+   *
+   * @param file the checkpoint file; its directory is created if missing
+   * @param sourceIdentity names the source this checkpoint belongs to (e.g. a path or topic);
+   *     a file written for another identity is refused
+   * @return the store; close it after the collector
+   * @throws java.io.IOException if the lock cannot be taken or the directory not created
+   */
+  public static CheckpointStore fileStore(Path file, String sourceIdentity) throws IOException {
+    return new FileCheckpointStore(file, sourceIdentity, FileCheckpointStore.DEFAULT_OPS);
   }
 
   /**

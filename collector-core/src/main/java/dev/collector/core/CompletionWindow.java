@@ -570,10 +570,16 @@ final class CompletionWindow<T> {
     }
   }
 
-  /** Whether {@code t} is, or was caused by, an {@link InterruptedException}. */
+  /**
+   * Whether {@code t} is, or was caused by, an interrupt: {@link InterruptedException}, or the
+   * I/O forms of it ({@link java.nio.channels.ClosedByInterruptException}, {@link
+   * java.io.InterruptedIOException}).
+   */
   static boolean causedByInterrupt(Throwable t) {
     for (Throwable c = t; c != null; c = c.getCause()) {
-      if (c instanceof InterruptedException) {
+      if (c instanceof InterruptedException
+          || c instanceof java.nio.channels.ClosedByInterruptException
+          || c instanceof java.io.InterruptedIOException) {
         return true;
       }
     }
