@@ -4,6 +4,7 @@ import dev.collector.BatchSource;
 import dev.collector.CheckpointStore;
 import dev.collector.Collector;
 import dev.collector.CollectorOptions;
+import dev.collector.LineSourceOptions;
 import java.io.IOException;
 import java.nio.file.Path;
 import java.util.List;
@@ -66,6 +67,22 @@ public final class Collecting {
    */
   public static CheckpointStore fileStore(Path file, String sourceIdentity) throws IOException {
     return new FileCheckpointStore(file, sourceIdentity, FileCheckpointStore.DEFAULT_OPS);
+  }
+
+  /**
+   * A source of the lines of a UTF-8 text file, in batches of up to {@link
+   * LineSourceOptions#maxLines()} lines or {@link LineSourceOptions#maxBytes()} bytes. Its
+   * resume token is the file's identity and the byte offset after the batch's last line, so a
+   * restart continues exactly there; a file replaced or truncated below that offset is
+   * reported, never re-read or skipped. With {@link LineSourceOptions#follow()} it keeps
+   * reading as the file grows, holding a last line without a line end until it is complete.
+   *
+   * @param file the file
+   * @param options batch sizes, line limits, decoding and follow mode
+   * @return the source
+   */
+  public static BatchSource<String> lineFileSource(Path file, LineSourceOptions options) {
+    return new LineFileSource(file, options);
   }
 
   /**

@@ -1,0 +1,224 @@
+package dev.collector.core;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertInstanceOf;
+import static org.junit.jupiter.api.Assertions.assertNotNull;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.collector.BatchSource;
+import dev.collector.CheckpointStore;
+import dev.collector.Collector;
+import dev.collector.CollectorOptions;
+import dev.collector.LineSourceOptions;
+import dev.collector.LineSourceOptions.LongLines;
+import dev.collector.LineSourceOptions.MalformedInput;
+import dev.collector.ProcessSummary;
+import dev.collector.SourceBatch;
+import dev.collector.SourceReader;
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ConcurrentLinkedQueue;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.io.TempDir;
+
+/** The built-in line-file source: batching, resume, limits, decoding, damage, follow mode. */
+@Timeout(value = 20, unit = TimeUnit.SECONDS)
+class LineFileSourceTest {
+
+  @TempDir Path dir;
+
+  private Path write(String content) throws IOException {
+    Path file = dir.resolve("app.log");
+    Files.writeString(file, content, StandardCharsets.UTF_8);
+    return file;
+  }
+
+  private static List<SourceBatch<String>> readAll(BatchSource<String> source, String token)
+      throws Exception {
+    List<SourceBatch<String>> batches = new ArrayList<>();
+    try (SourceReader<String> reader = source.open(token)) {
+      for (SourceBatch<String> b; (b = reader.next()) != null; ) {
+        batches.add(b);
+      }
+    }
+    return batches;
+  }
+
+  private static List<String> lines(List<SourceBatch<String>> batches) {
+    return batches.stream().flatMap(b -> b.records().stream()).toList();
+  }
+
+  @Test
+  void finite_batchesOfMaxLines_lastLineWithoutNewlineDelivered() throws Exception {
+    Path file = write("a\nbb\r\nccc\nd");
+    var source = Collecting.lineFileSource(file, LineSourceOptions.builder().maxLines(2).build());
+    List<SourceBatch<String>> batches = readAll(source, "");
+    assertEquals(List.of(List.of("a", "bb"), List.of("ccc", "d")),
+        batches.stream().map(SourceBatch::records).toList());
+    assertTrue(batches.get(0).resumeToken().endsWith("@6"), batches.get(0).resumeToken());
+    assertTrue(batches.get(1).resumeToken().endsWith("@" + Files.size(file)));
+  }
+
+  @Test
+  void resume_atEveryTokenOfEveryBatchSize_readsExactlyTheRest() throws Exception {
+    List<String> all = List.of("one", "", "three", "f\u00f6ur", "five five", "6", "seven");
+    Path file = write(String.join("\n", all) + "\n");
+    for (int maxLines = 1; maxLines <= all.size(); maxLines++) {
+      var source =
+          Collecting.lineFileSource(file, LineSourceOptions.builder().maxLines(maxLines).build());
+      List<SourceBatch<String>> batches = readAll(source, "");
+      assertEquals(all, lines(batches));
+      int consumed = 0;
+      for (SourceBatch<String> b : batches) {
+        consumed += b.records().size();
+        assertEquals(all.subList(consumed, all.size()), lines(readAll(source, b.resumeToken())),
+            "resuming at " + b.resumeToken() + " with maxLines " + maxLines);
+      }
+    }
+  }
+
+  @Test
+  void maxBytes_cutsBatchesButTakesAtLeastOneLine() throws Exception {
+    Path file = write("aaaa\nbbbb\ncccccccccccc\nd\n");
+    var source = Collecting.lineFileSource(file,
+        LineSourceOptions.builder().maxBytes(8).build());
+    assertEquals(List.of(List.of("aaaa", "bbbb"), List.of("cccccccccccc"), List.of("d")),
+        readAll(source, "").stream().map(SourceBatch::records).toList());
+  }
+
+  @Test
+  void longLine_failNamesOffset_splitDeliversPieces_memoryStaysBounded() throws Exception {
+    Path file = write("ok\n" + "x".repeat(10) + "\nend\n");
+    var failing = Collecting.lineFileSource(file,
+        LineSourceOptions.builder().maxLineLength(4, LongLines.FAIL).build());
+    var e = assertThrows(IOException.class, () -> readAll(failing, ""));
+    assertTrue(e.getMessage().contains("byte offset 3"), e.getMessage());
+
+    var splitting = Collecting.lineFileSource(file,
+        LineSourceOptions.builder().maxLineLength(4, LongLines.SPLIT).build());
+    assertEquals(List.of("ok", "xxxx", "xxxx", "xx", "end"), lines(readAll(splitting, "")));
+
+    Path huge = dir.resolve("huge.log");
+    Files.write(huge, new byte[32 << 20]); // 32 MiB without a newline
+    var bounded = Collecting.lineFileSource(huge,
+        LineSourceOptions.builder().maxLineLength(1024, LongLines.FAIL).build());
+    assertThrows(IOException.class, () -> readAll(bounded, ""));
+  }
+
+  @Test
+  void invalidUtf8_replacedByDefault_rejectedOnRequest() throws Exception {
+    Path file = dir.resolve("bad.log");
+    Files.write(file, new byte[] {'o', 'k', '\n', 'a', (byte) 0xC3, '(', '\n'});
+    var replacing = Collecting.lineFileSource(file, LineSourceOptions.builder().build());
+    assertEquals(List.of("ok", "a\uFFFD("), lines(readAll(replacing, "")));
+    var rejecting = Collecting.lineFileSource(file,
+        LineSourceOptions.builder().malformedInput(MalformedInput.REJECT).build());
+    var e = assertThrows(IOException.class, () -> readAll(rejecting, ""));
+    assertTrue(e.getMessage().contains("byte offset 3"), e.getMessage());
+  }
+
+  @Test
+  void open_fileTruncatedBelowCheckpoint_isReported() throws Exception {
+    Path file = write("line one\nline two\nline three\n");
+    var source = Collecting.lineFileSource(file, LineSourceOptions.builder().maxLines(2).build());
+    String token = readAll(source, "").get(0).resumeToken(); // after "line two"
+    try (var channel = java.nio.channels.FileChannel.open(file, StandardOpenOption.WRITE)) {
+      channel.truncate(5);
+    }
+    var e = assertThrows(IOException.class, () -> source.open(token));
+    assertTrue(e.getMessage().contains("truncated"), e.getMessage());
+  }
+
+  @Test
+  void open_fileReplacedSinceCheckpoint_isReported() throws Exception {
+    Path file = write("line one\nline two\n");
+    var source = Collecting.lineFileSource(file, LineSourceOptions.builder().maxLines(1).build());
+    String token = readAll(source, "").get(0).resumeToken();
+    Path other = dir.resolve("rotated.log");
+    Files.writeString(other, "line one\nline two\nline three\n");
+    Files.move(other, file, java.nio.file.StandardCopyOption.REPLACE_EXISTING);
+    var e = assertThrows(IOException.class, () -> source.open(token));
+    assertTrue(e.getMessage().contains("replaced"), e.getMessage());
+  }
+
+  @Test
+  void follow_holdsPartialLineUntilComplete_thenDelivers_andInterruptCancels() throws Exception {
+    Path file = write("first\n");
+    var source = Collecting.lineFileSource(file,
+        LineSourceOptions.builder().follow(Duration.ofMillis(5)).build());
+    try (SourceReader<String> reader = source.open("")) {
+      SourceBatch<String> first = reader.next();
+      assertNotNull(first);
+      assertEquals(List.of("first"), first.records());
+      Files.writeString(file, "sec", StandardOpenOption.APPEND);
+      var next = new CompletableFuture<SourceBatch<String>>();
+      Thread t = Thread.ofVirtual().start(() -> {
+        try {
+          next.complete(reader.next());
+        } catch (Throwable e) {
+          next.completeExceptionally(e);
+        }
+      });
+      // the partial line is not delivered while it lacks its end
+      org.awaitility.Awaitility.await().until(() -> t.getState() == Thread.State.TIMED_WAITING);
+      assertTrue(!next.isDone());
+      Files.writeString(file, "ond\n", StandardOpenOption.APPEND);
+      assertEquals(List.of("second"), next.get(10, TimeUnit.SECONDS).records());
+
+      var blocked = new CompletableFuture<SourceBatch<String>>();
+      Thread waiter = Thread.ofVirtual().start(() -> {
+        try {
+          blocked.complete(reader.next());
+        } catch (Throwable e) {
+          blocked.completeExceptionally(e);
+        }
+      });
+      org.awaitility.Awaitility.await().until(
+          () -> waiter.getState() == Thread.State.TIMED_WAITING);
+      waiter.interrupt();
+      var cancelled = assertThrows(ExecutionException.class,
+          () -> blocked.get(10, TimeUnit.SECONDS));
+      assertInstanceOf(InterruptedException.class, cancelled.getCause());
+    }
+  }
+
+  @Test
+  void collector_overLineFileWithFileStore_resumesWhereItCommitted() throws Exception {
+    StringBuilder content = new StringBuilder();
+    for (int i = 0; i < 1000; i++) {
+      content.append("record ").append(i).append('\n');
+    }
+    Path file = write(content.toString());
+    Path checkpoint = dir.resolve("app.checkpoint");
+    var source = Collecting.lineFileSource(file, LineSourceOptions.builder().maxLines(7).build());
+    var seen = new ConcurrentLinkedQueue<String>();
+    try (CheckpointStore store = Collecting.fileStore(checkpoint, file.toString())) {
+      Collector<String> first = Collecting.open(source, store, CollectorOptions.defaults());
+      first.process(8, batch -> {
+        if (batch.sequence() >= 50) {
+          first.stop();
+        }
+        seen.addAll(batch.records());
+      });
+    }
+    try (CheckpointStore store = Collecting.fileStore(checkpoint, file.toString())) {
+      long resumedAt = store.load().sequence();
+      Collector<String> second = Collecting.open(source, store, CollectorOptions.defaults());
+      ProcessSummary rest = second.process(8, batch -> seen.addAll(batch.records()));
+      assertTrue(resumedAt >= 50, "first run committed " + resumedAt);
+      assertEquals(143 - resumedAt, rest.batches()); // 1000 lines in batches of 7
+    }
+    assertEquals(1000, seen.stream().distinct().count(), "every line handled");
+  }
+}
