@@ -181,6 +181,36 @@ class FailurePolicyTest {
   }
 
   @Test
+  void stop_handlerIgnoringInterrupts_isReportedStuck_andProcessWaitsForIt() throws Exception {
+    var release = new CountDownLatch(1);
+    var started = new CountDownLatch(1);
+    try (var log = new LogCapture()) {
+      Collector<Long> c = collector(CollectorOptions.builder()
+          .drainTimeout(Duration.ZERO)
+          .stuckThreshold(Duration.ofMillis(40)));
+      BackgroundRun run = BackgroundRun.start(c, 1, batch -> {
+        started.countDown();
+        while (release.getCount() > 0) {
+          try {
+            release.await();
+          } catch (InterruptedException ignoredOnPurpose) {
+            // a badly behaved handler: swallows the cancellation
+          }
+        }
+      });
+      assertTrue(started.await(10, TimeUnit.SECONDS));
+      assertTrue(c.stop()); // drain timeout zero: interrupted at once, but it ignores that
+      await().atMost(WAIT).until(() -> log.warningsContaining("batch 0 has been running") == 1);
+      // G4 wins over the drain deadline: process() cannot return while its thread runs
+      assertTrue(!run.isDone(), "process() returned while its handler still ran");
+      release.countDown();
+      ProcessSummary summary = run.await(WAIT);
+      assertTrue(summary.stopped());
+      assertEquals(1, summary.batches()); // it did finish its batch in the end
+    }
+  }
+
+  @Test
   void pull_failWithRetry_redeliversSameBatchAsNextAttempt() throws Exception {
     try (Collector<Long> c = collector(CollectorOptions.builder()
         .depth(4)

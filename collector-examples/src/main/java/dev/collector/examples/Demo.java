@@ -26,7 +26,7 @@ import java.util.concurrent.locks.ReentrantLock;
  * {@code kill -9}.
  *
  * <p>Usage: {@code Demo [log file] [depth]}. Without a file it generates {@code
- * target/demo/sample.log} (200 000 lines) once. Next to the log it keeps {@code
+ * target/demo/sample.log} (1 000 000 lines) once. Next to the log it keeps {@code
  * <log>.checkpoint} (the durable file store) and {@code <log>.handled}, where the handler
  * appends one line per batch it handled, after 1-10 ms of simulated I/O. A progress line is
  * printed four times a second. Run it again after killing it: it resumes at the checkpoint and
@@ -164,7 +164,7 @@ public final class Demo {
     }
     Files.createDirectories(directory);
     try (BufferedWriter out = Files.newBufferedWriter(log, StandardCharsets.UTF_8)) {
-      for (int n = 0; n < 200_000; n++) {
+      for (int n = 0; n < 1_000_000; n++) {
         out.write(n + (n % 97 == 0 ? " ERROR disk latency high" : " INFO request served"));
         out.write('\n');
       }
