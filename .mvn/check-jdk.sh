@@ -7,6 +7,19 @@ collector_jdk_feature() { # prints the feature version of the JDK home $1, or no
   [ -r "$1/release" ] && [ -x "$1/bin/javac" ] || return 0
   sed -n 's/^JAVA_VERSION="\([0-9][0-9]*\).*/\1/p' "$1/release"
 }
+# Sets collector_jdk25 to the home of a JDK whose feature version is exactly 25, if any.
+collector_find_jdk25() {
+  collector_jdk25=""
+  for collector_home in "${JAVA_HOME-}" /usr/lib/jvm/* /usr/java/* /opt/java/* /opt/jdk* \
+    "${HOME-}"/.sdkman/candidates/java/* "${HOME-}"/.jdks/* "${HOME-}"/.m2/jdks/* \
+    /Library/Java/JavaVirtualMachines/*/Contents/Home; do
+    [ -n "$collector_home" ] || continue
+    if [ "$(collector_jdk_feature "$collector_home")" = 25 ]; then
+      collector_jdk25=$collector_home
+      return 0
+    fi
+  done
+}
 collector_has_jdk21() {
   collector_path_java=$(command -v java 2>/dev/null || true)
   if [ -n "$collector_path_java" ]; then
@@ -31,4 +44,15 @@ if ! collector_has_jdk21; then
   echo "'apt-get install openjdk-21-jdk' or Temurin 21 or 25, then run ./mvnw again" >&2
   echo "(JAVA_HOME may point at it, but need not: the build discovers it)." >&2
   exit 1
+fi
+# The scope-conformance tests compare our scope with the JDK 25 preview StructuredTaskScope, so
+# they need exactly JDK 25 (preview APIs differ per release). With one installed, the
+# collector.jdk25 property turns on the Maven profile that builds them; without, say so.
+collector_find_jdk25
+if [ -n "$collector_jdk25" ]; then
+  MAVEN_ARGS="${MAVEN_ARGS-} -Dcollector.jdk25=$collector_jdk25"
+  export MAVEN_ARGS
+else
+  echo "Note: no JDK 25 found, so collector-scope-conformance (our scope vs the JDK 25" >&2
+  echo "StructuredTaskScope) is skipped; install a JDK 25 to run it." >&2
 fi
