@@ -13,7 +13,7 @@ import dev.collector.CollectorOptions;
 import dev.collector.ProcessSummary;
 import dev.collector.SourceException;
 import dev.collector.testkit.CompletionController;
-import dev.collector.testkit.GeneratedSource;
+import dev.collector.testkit.FakeSource;
 import dev.collector.testkit.RecordingCheckpointStore;
 import java.io.IOException;
 import java.time.Duration;
@@ -35,7 +35,7 @@ class CancellationTest {
 
   private Collector<Long> collector(long batches, Duration drain) {
     return Collecting.open(
-        new Sources.Observed<>(new GeneratedSource(batches, 1), threads),
+        new Sources.Observed<>(FakeSource.generated(batches, 1), threads),
         Sources.observed(store, threads),
         CollectorOptions.builder().name("cancel").drainTimeout(drain).build());
   }

@@ -8,7 +8,7 @@ import dev.collector.CheckpointException;
 import dev.collector.Collector;
 import dev.collector.CollectorOptions;
 import dev.collector.ProcessSummary;
-import dev.collector.testkit.GeneratedSource;
+import dev.collector.testkit.FakeSource;
 import dev.collector.testkit.RecordingCheckpointStore;
 import java.util.Set;
 import java.util.SplittableRandom;
@@ -39,7 +39,7 @@ class CrashRestartTest {
     var random = new SplittableRandom(SEED ^ depth);
     String context = "seed " + SEED + " (rerun with -Dcollector.seed=" + SEED + "), depth "
         + depth + ": ";
-    var source = new GeneratedSource(batches, recordsPerBatch);
+    var source = FakeSource.generated(batches, recordsPerBatch);
     var store = new RecordingCheckpointStore();
     store.crashAtSequence(random.nextLong(1, batches));
 

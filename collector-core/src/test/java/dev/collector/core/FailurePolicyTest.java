@@ -19,7 +19,7 @@ import dev.collector.FailurePolicy;
 import dev.collector.ProcessSummary;
 import dev.collector.Retry;
 import dev.collector.testkit.CompletionController;
-import dev.collector.testkit.GeneratedSource;
+import dev.collector.testkit.FakeSource;
 import dev.collector.testkit.RecordingCheckpointStore;
 import java.io.IOException;
 import java.time.Duration;
@@ -44,7 +44,7 @@ class FailurePolicyTest {
   private final Map<Long, List<Integer>> attempts = new ConcurrentHashMap<>();
 
   private Collector<Long> collector(CollectorOptions.Builder options) {
-    return Collecting.open(new GeneratedSource(10, 1), store, options.name("policy").build());
+    return Collecting.open(FakeSource.generated(10, 1), store, options.name("policy").build());
   }
 
   private void record(Batch<Long> batch) {

@@ -11,7 +11,7 @@ import dev.collector.CollectorOptions;
 import dev.collector.ProcessSummary;
 import dev.collector.Retry;
 import dev.collector.SourceException;
-import dev.collector.testkit.GeneratedSource;
+import dev.collector.testkit.FakeSource;
 import dev.collector.testkit.RecordingCheckpointStore;
 import java.time.Duration;
 import java.util.concurrent.TimeUnit;
@@ -28,14 +28,14 @@ class FaultInjectionTest {
   private final RecordingCheckpointStore store = new RecordingCheckpointStore();
   private final AtomicIntegerArray handled = new AtomicIntegerArray(20);
 
-  private Collector<Long> collector(GeneratedSource source) {
+  private Collector<Long> collector(FakeSource<Long> source) {
     return Collecting.open(source, store, CollectorOptions.builder()
         .fetchRetry(THREE_QUICK).commitRetry(THREE_QUICK).build());
   }
 
   @Test
   void fetch_failsTwice_readerReopenedAtLastPositionAndEveryBatchHandledOnce() throws Exception {
-    var source = new GeneratedSource(20, 1).failFetch(5, 2);
+    var source = FakeSource.generated(20, 1).failFetch(5, 2);
     ProcessSummary summary = collector(source).process(4, b -> handled.incrementAndGet(
         (int) b.sequence()));
     assertEquals(20, summary.batches());
@@ -47,7 +47,7 @@ class FaultInjectionTest {
 
   @Test
   void fetch_failsForEver_runFailsWithSourceExceptionAfterRetries() {
-    var source = new GeneratedSource(20, 1).failFetch(5, Integer.MAX_VALUE);
+    var source = FakeSource.generated(20, 1).failFetch(5, Integer.MAX_VALUE);
     var e = assertThrows(SourceException.class, () -> collector(source).process(4, b -> {}));
     assertEquals(5, e.sequence());
     assertEquals(3, source.opens());
@@ -58,7 +58,7 @@ class FaultInjectionTest {
   @Test
   void commit_failsTwice_isRetriedAndRunCompletes() throws Exception {
     store.failNextCommits(2);
-    ProcessSummary summary = collector(new GeneratedSource(20, 1)).process(4, b -> {});
+    ProcessSummary summary = collector(FakeSource.generated(20, 1)).process(4, b -> {});
     assertEquals(20, summary.batches());
     assertEquals(new Checkpoint(20, "20"), store.current());
   }
@@ -66,7 +66,7 @@ class FaultInjectionTest {
   @Test
   void commit_failsForEver_runFailsNamingTheDurableCheckpoint_positionNeverAhead()
       throws Exception {
-    Collector<Long> c = collector(new GeneratedSource(20, 1));
+    Collector<Long> c = collector(FakeSource.generated(20, 1));
     var e = assertThrows(CheckpointException.class, () -> c.process(1, b -> {
       if (b.sequence() == 9) {
         store.failNextCommits(Integer.MAX_VALUE); // from here on the store refuses

@@ -21,7 +21,7 @@ import dev.collector.Progress;
 import dev.collector.ReentrantCallException;
 import dev.collector.StaleDeliveryException;
 import dev.collector.testkit.CompletionController;
-import dev.collector.testkit.GeneratedSource;
+import dev.collector.testkit.FakeSource;
 import dev.collector.testkit.RecordingCheckpointStore;
 import java.time.Duration;
 import java.util.List;
@@ -43,7 +43,7 @@ class MisuseTest {
 
   private Collector<Long> collector(AckOrdering ordering) {
     return Collecting.open(
-        new GeneratedSource(20, 1),
+        FakeSource.generated(20, 1),
         store,
         CollectorOptions.builder().name("misuse").depth(4).ackOrdering(ordering).build());
   }
@@ -202,7 +202,7 @@ class MisuseTest {
     assertEquals(20, run.await(WAIT).batches(), "the running process() was disturbed");
 
     Collector<Long> pulling =
-        Collecting.open(new GeneratedSource(50, 1), store, CollectorOptions.defaults());
+        Collecting.open(FakeSource.generated(50, 1), store, CollectorOptions.defaults());
     pulling.next();
     assertMisuse(
         ConcurrentUseException.class,

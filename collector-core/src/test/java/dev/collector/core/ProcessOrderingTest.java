@@ -12,7 +12,7 @@ import dev.collector.CollectorOptions;
 import dev.collector.ProcessSummary;
 import dev.collector.Progress;
 import dev.collector.testkit.CompletionController;
-import dev.collector.testkit.GeneratedSource;
+import dev.collector.testkit.FakeSource;
 import dev.collector.testkit.RecordingCheckpointStore;
 import java.io.IOException;
 import java.io.InterruptedIOException;
@@ -32,7 +32,7 @@ class ProcessOrderingTest {
   @Test
   void process_headBatchHeld_nothingCommittedFetcherBlocksThenOneGroupCommit() throws Exception {
     var threads = new Threads();
-    var source = new Sources.Observed<>(new GeneratedSource(10, 3), threads);
+    var source = new Sources.Observed<>(FakeSource.generated(10, 3), threads);
     var store = new RecordingCheckpointStore();
     var controller = new CompletionController<Long>(batch -> threads.record());
     Collector<Long> collector =
@@ -102,7 +102,7 @@ class ProcessOrderingTest {
           }
         };
     Collector<Long> collector =
-        Collecting.open(new GeneratedSource(1, 1), slow, CollectorOptions.defaults());
+        Collecting.open(FakeSource.generated(1, 1), slow, CollectorOptions.defaults());
     ProcessSummary summary = collector.process(4, b -> {});
     assertEquals(new Checkpoint(1, "1"), summary.checkpoint());
     assertEquals(new Checkpoint(1, "1"), store.current());
@@ -111,7 +111,7 @@ class ProcessOrderingTest {
   @Test
   void process_twice_secondRunResumesAtCommittedCheckpoint() throws Exception {
     var store = new RecordingCheckpointStore();
-    var source = new GeneratedSource(5, 1);
+    var source = FakeSource.generated(5, 1);
     Collector<Long> collector = Collecting.open(source, store, CollectorOptions.defaults());
     assertEquals(5, collector.process(2, b -> {}).batches());
     ProcessSummary again = collector.process(2, b -> {});
@@ -124,7 +124,7 @@ class ProcessOrderingTest {
   void process_emptySource_returnsWithoutCommit() throws Exception {
     var store = new RecordingCheckpointStore();
     Collector<Long> collector =
-        Collecting.open(new GeneratedSource(0, 1), store, CollectorOptions.defaults());
+        Collecting.open(FakeSource.generated(0, 1), store, CollectorOptions.defaults());
     ProcessSummary summary = collector.process(8, b -> {});
     assertEquals(0, summary.batches());
     assertEquals(0, summary.commits());

@@ -9,7 +9,7 @@ import dev.collector.CollectorOptions;
 import dev.collector.ProcessSummary;
 import dev.collector.SourceBatch;
 import dev.collector.SourceReader;
-import dev.collector.testkit.GeneratedSource;
+import dev.collector.testkit.FakeSource;
 import dev.collector.testkit.RecordingCheckpointStore;
 import java.io.IOException;
 import java.util.SplittableRandom;
@@ -57,7 +57,7 @@ class ProcessStressTest {
                 }
               }
             });
-    BatchSource<Long> bounded = boundedSource(new GeneratedSource(batches, 1), store, depth,
+    BatchSource<Long> bounded = boundedSource(FakeSource.generated(batches, 1), store, depth,
         violation, context);
     Collector<Long> collector =
         Collecting.open(bounded, store, CollectorOptions.builder().name("stress").build());
@@ -100,7 +100,7 @@ class ProcessStressTest {
 
   /** Flags a fetch of batch k while k - committed >= depth. */
   private static BatchSource<Long> boundedSource(
-      GeneratedSource source,
+      FakeSource<Long> source,
       RecordingCheckpointStore store,
       int depth,
       AtomicReference<@Nullable String> violation,

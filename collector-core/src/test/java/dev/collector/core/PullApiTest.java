@@ -17,7 +17,7 @@ import dev.collector.CollectorOptions;
 import dev.collector.Delivery;
 import dev.collector.SourceBatch;
 import dev.collector.SourceReader;
-import dev.collector.testkit.GeneratedSource;
+import dev.collector.testkit.FakeSource;
 import dev.collector.testkit.RecordingCheckpointStore;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -53,7 +53,7 @@ class PullApiTest {
 
   private Collector<Long> collector(long batches, int depth, AckOrdering ordering) {
     return Collecting.open(
-        new GeneratedSource(batches, 2),
+        FakeSource.generated(batches, 2),
         store,
         CollectorOptions.builder().name("pull").depth(depth).ackOrdering(ordering).build());
   }
@@ -106,7 +106,7 @@ class PullApiTest {
     var threads = new Threads();
     Collector<Long> collector =
         Collecting.open(
-            new Sources.Observed<>(new GeneratedSource(100, 1), threads),
+            new Sources.Observed<>(FakeSource.generated(100, 1), threads),
             Sources.observed(store, threads),
             CollectorOptions.builder().depth(8).build());
     Delivery<Long> d = collector.next();
