@@ -43,6 +43,7 @@ public final class RecordingCheckpointStore implements CheckpointStore {
   private long crashAtSequence = Long.MAX_VALUE;
   private boolean crashed;
   private int failuresToInject;
+  private Duration commitLatency = Duration.ZERO;
 
   /** An empty store that checks only that checkpoints move forward. */
   public RecordingCheckpointStore() {
@@ -73,6 +74,15 @@ public final class RecordingCheckpointStore implements CheckpointStore {
 
   @Override
   public void commit(Checkpoint next) throws IOException {
+    Duration latency = commitLatency();
+    if (!latency.isZero()) {
+      try {
+        Thread.sleep(latency); // a slow disk, outside the lock so load() stays responsive
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+        throw new java.io.InterruptedIOException("commit of " + next + " interrupted");
+      }
+    }
     lock.lock();
     try {
       if (next.sequence() >= crashAtSequence) {
@@ -152,6 +162,37 @@ public final class RecordingCheckpointStore implements CheckpointStore {
     } finally {
       lock.unlock();
     }
+  }
+
+  /**
+   * Makes every commit take {@code latency} before it is accepted (a slow fsync).
+   *
+   * @param latency the delay per commit
+   */
+  public void slowCommits(Duration latency) {
+    lock.lock();
+    try {
+      commitLatency = latency;
+    } finally {
+      lock.unlock();
+    }
+  }
+
+  private Duration commitLatency() {
+    lock.lock();
+    try {
+      return commitLatency;
+    } finally {
+      lock.unlock();
+    }
+  }
+
+  /**
+   * Crashes now: what is durable is frozen and every later commit throws, as if the process
+   * had died. Use {@link #restart()} before opening the collector that recovers.
+   */
+  public void crash() {
+    crashAtSequence(0);
   }
 
   /**

@@ -1,0 +1,26 @@
+package dev.collector.testkit;
+
+import dev.collector.BatchSource;
+import dev.collector.CheckpointStore;
+import dev.collector.Collector;
+import dev.collector.CollectorOptions;
+
+/**
+ * Opens a collector; pass {@code Collecting::open}. The testkit takes the factory as a parameter
+ * instead of depending on collector-core, so that collector-core's own tests can use the
+ * testkit without a dependency cycle.
+ */
+@FunctionalInterface
+public interface CollectorFactory {
+
+  /**
+   * Opens a collector.
+   *
+   * @param source the source
+   * @param store the checkpoint store
+   * @param options the options
+   * @param <T> the record type
+   * @return the collector
+   */
+  <T> Collector<T> open(BatchSource<T> source, CheckpointStore store, CollectorOptions options);
+}
