@@ -8,6 +8,10 @@ import org.jspecify.annotations.NullMarked;
 module dev.collector.testkit {
   requires transitive dev.collector.api;
   requires static org.jspecify;
+  // CollectorLeakCheck only: JUnit is optional for users of the rest of the testkit
+  requires static transitive org.junit.jupiter.api;
+  requires java.management;
+  requires jdk.management;
 
   exports dev.collector.testkit;
 }
