@@ -135,7 +135,7 @@ final class OrderedCollector<T> implements Collector<T> {
   @Override
   public ProcessSummary process(int depth, BatchHandler<T> handler) throws InterruptedException {
     CollectorOptions.checkDepth(depth);
-    Objects.requireNonNull(handler, "handler");
+    Objects.requireNonNull(handler, "handler must not be null: pass the work to run per batch");
     checkNotInOwnHandler("process()");
     CompletionWindow<T> w;
     stateLock.lock();
@@ -668,7 +668,7 @@ final class OrderedCollector<T> implements Collector<T> {
      */
     @Override
     public boolean fail(Throwable cause) {
-      Objects.requireNonNull(cause, "cause");
+      Objects.requireNonNull(cause, "cause must not be null: pass why the batch failed");
       long sequence = batch.sequence();
       checkNotClosed(sequence, "fail()");
       FailurePolicy policy = options.failurePolicy();

@@ -212,6 +212,57 @@ class MisuseTest {
     pulling.close();
   }
 
+  @Test
+  void process_nullHandler_throwsNullPointerNamingIt() {
+    Collector<Long> c = collector(AckOrdering.BUFFERED);
+    var e = assertThrows(NullPointerException.class, () -> c.process(2, null));
+    assertTrue(e.getMessage().contains("handler"), e.getMessage());
+    assertEquals(List.of(), store.history());
+  }
+
+  @Test
+  void fail_nullCause_throwsNullPointerAndChangesNothing() throws Exception {
+    try (Collector<Long> c = collector(AckOrdering.BUFFERED)) {
+      Delivery<Long> d = c.next();
+      var e = assertThrows(NullPointerException.class, () -> d.fail(null));
+      assertTrue(e.getMessage().contains("cause"), e.getMessage());
+      assertTrue(d.ack(), "the delivery is still unsettled");
+    }
+  }
+
+  @Test
+  void source_batchesAfterEndOfSource_areNeverRead() throws Exception {
+    var calls = new java.util.concurrent.atomic.AtomicInteger();
+    Collector<Long> c = Collecting.open(
+        token -> new dev.collector.SourceReader<Long>() {
+          @Override
+          public dev.collector.SourceBatch<Long> next() {
+            int call = calls.incrementAndGet();
+            // batches 1-2, then end, then (wrongly) more batches
+            return call == 3 ? null : new dev.collector.SourceBatch<>(List.of((long) call),
+                Integer.toString(call));
+          }
+
+          @Override
+          public void close() {}
+        },
+        store,
+        CollectorOptions.defaults());
+    assertEquals(2, c.process(4, b -> {}).batches());
+    assertEquals(3, calls.get(), "the reader was called again after it signalled the end");
+    assertEquals(new Checkpoint(2, "2"), store.current());
+  }
+
+  @Test
+  void tryNextAndAwaitCommitted_afterClose() throws Exception {
+    Collector<Long> c = collector(AckOrdering.BUFFERED);
+    Delivery<Long> d = c.next();
+    d.ack();
+    c.close();
+    assertMisuse(CollectorClosedException.class, c::progress, c::tryNext, "next()");
+    assertEquals(1, c.awaitCommitted().sequence(), "awaitCommitted answers the final checkpoint");
+  }
+
   @ParameterizedTest
   @ValueSource(ints = {0, -1, CollectorOptions.MAX_DEPTH + 1})
   void process_depthOutOfRange_throwsIllegalArgumentNamingDepth(int depth) {

@@ -6,7 +6,6 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.collector.Checkpoint;
-import dev.collector.CheckpointStore;
 import dev.collector.Collector;
 import dev.collector.CollectorOptions;
 import dev.collector.ProcessSummary;
@@ -14,12 +13,9 @@ import dev.collector.Progress;
 import dev.collector.testkit.CompletionController;
 import dev.collector.testkit.FakeSource;
 import dev.collector.testkit.RecordingCheckpointStore;
-import java.io.IOException;
-import java.io.InterruptedIOException;
 import java.time.Duration;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
-import org.jspecify.annotations.Nullable;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 
@@ -82,27 +78,9 @@ class ProcessOrderingTest {
   @Test
   void process_slowFinalCommit_returnsOnlyAfterItIsDurable() throws Exception {
     var store = new RecordingCheckpointStore();
-    // A store whose commit takes a while (a slow fsync): the handler is done long before.
-    CheckpointStore slow =
-        new CheckpointStore() {
-          @Override
-          public @Nullable Checkpoint load() {
-            return store.load();
-          }
-
-          @Override
-          public void commit(Checkpoint checkpoint) throws IOException {
-            try {
-              Thread.sleep(100); // simulated I/O latency, not ordering
-            } catch (InterruptedException e) {
-              Thread.currentThread().interrupt();
-              throw new InterruptedIOException("commit interrupted");
-            }
-            store.commit(checkpoint);
-          }
-        };
+    store.slowCommits(Duration.ofMillis(100)); // a slow fsync: the handler is done long before
     Collector<Long> collector =
-        Collecting.open(FakeSource.generated(1, 1), slow, CollectorOptions.defaults());
+        Collecting.open(FakeSource.generated(1, 1), store, CollectorOptions.defaults());
     ProcessSummary summary = collector.process(4, b -> {});
     assertEquals(new Checkpoint(1, "1"), summary.checkpoint());
     assertEquals(new Checkpoint(1, "1"), store.current());
