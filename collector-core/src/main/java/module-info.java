@@ -5,9 +5,13 @@ import org.jspecify.annotations.NullMarked;
  * the entry point; everything else is package-private.
  */
 @NullMarked
+@SuppressWarnings({"requires-automatic", "requires-transitive-automatic"}) // micrometer-core: no module-info
 module dev.collector.core {
   requires transitive dev.collector.api;
   requires static org.jspecify;
+  requires jdk.jfr;
+  // optional at run time: only CollectorMetrics uses it
+  requires static transitive micrometer.core;
 
   exports dev.collector.core;
 }

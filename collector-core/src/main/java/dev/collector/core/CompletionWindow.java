@@ -185,21 +185,29 @@ final class CompletionWindow<T> {
   /**
    * Waits until a slot is free.
    *
-   * @return {@code false} if the window halted and the fetcher should stop
+   * @return how long it waited for a full window to drain (0 if it was not full), or -1 if the
+   *     window halted and the fetcher should stop
    */
-  boolean awaitSlot() throws InterruptedException {
+  long awaitSlot() throws InterruptedException {
     lock.lockInterruptibly();
     try {
+      long started = 0;
       while (fetched - committed >= depth && !halted) {
+        if (started == 0) {
+          started = System.nanoTime();
+        }
         slotFree.await();
       }
-      return !halted;
+      if (halted) {
+        return -1;
+      }
+      return started == 0 ? 0 : Math.max(1, System.nanoTime() - started);
     } finally {
       lock.unlock();
     }
   }
 
-  /** Adds the next fetched batch; the caller saw {@link #awaitSlot()} return true. */
+  /** Adds the next fetched batch; the caller saw {@link #awaitSlot()} return a slot. */
   void add(SourceBatch<T> fetchedBatch) {
     lock.lock();
     try {

@@ -89,6 +89,7 @@ final class OrderedCollector<T> implements Collector<T> {
   private final CollectorOptions options;
   private final String name;
   private final boolean strict;
+  final Telemetry telemetry;
   /**
    * The batch whose handler the current thread runs, to catch re-entrant calls. Per instance on
    * purpose: a handler of one collector may well use another collector.
@@ -111,6 +112,7 @@ final class OrderedCollector<T> implements Collector<T> {
     this.options = Objects.requireNonNull(options, "options");
     this.name = options.name();
     this.strict = options.ackOrdering() == AckOrdering.STRICT;
+    this.telemetry = new Telemetry(name);
     Checkpoint loaded;
     try {
       loaded = store.load();
@@ -134,6 +136,16 @@ final class OrderedCollector<T> implements Collector<T> {
 
   @Override
   public ProcessSummary process(int depth, BatchHandler<T> handler) throws InterruptedException {
+    try {
+      return processOrThrow(depth, handler);
+    } catch (MisuseException e) {
+      telemetry.misuse(e.getClass().getSimpleName());
+      throw e;
+    }
+  }
+
+  private ProcessSummary processOrThrow(int depth, BatchHandler<T> handler)
+      throws InterruptedException {
     CollectorOptions.checkDepth(depth);
     Objects.requireNonNull(handler, "handler must not be null: pass the work to run per batch");
     checkNotInOwnHandler("process()");
@@ -257,6 +269,7 @@ final class OrderedCollector<T> implements Collector<T> {
       failure = attempt(w, handler, batch);
       if (failure == null) {
         w.ack(sequence, CompletionWindow.ANY_ATTEMPT, false);
+        telemetry.acknowledged(batch.size());
         return null;
       }
       if (batch.attempt() >= retry.maxAttempts() || w.isCancelled()) {
@@ -274,6 +287,7 @@ final class OrderedCollector<T> implements Collector<T> {
         w.fail(sequence, e); // cancelled while backing off: the cancellation's echo
         return null;
       }
+      telemetry.retried();
       batch = batch.nextAttempt();
     }
     DeadLetterHandler deadLetter = options.failurePolicy().deadLetter();
@@ -288,6 +302,7 @@ final class OrderedCollector<T> implements Collector<T> {
             batch.attempt(),
             failure.toString());
         w.deadLettered(sequence);
+        telemetry.deadLettered();
         return null;
       } catch (Throwable t) {
         t.addSuppressed(failure);
@@ -303,12 +318,16 @@ final class OrderedCollector<T> implements Collector<T> {
       CompletionWindow<T> w, BatchHandler<T> handler, Batch<T> batch) {
     Throwable failure = null;
     w.attemptStarted(batch.sequence());
+    long started = System.nanoTime();
     try {
       handler.handle(batch);
     } catch (Throwable t) {
       failure = t;
     }
-    if (w.attemptEnded(batch.sequence())) {
+    boolean timedOut = w.attemptEnded(batch.sequence());
+    telemetry.handled(batch.sequence(), batch.size(), System.nanoTime() - started,
+        timedOut ? Telemetry.TIMEOUT : failure == null ? Telemetry.SUCCESS : Telemetry.FAILURE);
+    if (timedOut) {
       Thread.interrupted(); // the watchdog's interrupt was for this attempt only
       TimeoutException timeout =
           new TimeoutException(
@@ -361,12 +380,17 @@ final class OrderedCollector<T> implements Collector<T> {
       SourceReader<T> reader = null;
       try {
         reader = source.open(position);
-        while (w.awaitSlot()) {
+        for (long waited; (waited = w.awaitSlot()) >= 0; ) {
+          if (waited > 0) {
+            telemetry.windowFull(waited);
+          }
+          long fetchStart = System.nanoTime();
           SourceBatch<T> next = reader.next();
           if (next == null) {
             w.exhausted();
             return null;
           }
+          telemetry.fetched(next.records().size(), System.nanoTime() - fetchStart);
           w.add(next);
           position = next.resumeToken();
           failures = 0;
@@ -423,9 +447,12 @@ final class OrderedCollector<T> implements Collector<T> {
     Retry retry = options.commitRetry();
     try {
       for (Checkpoint next; (next = w.awaitCommittable()) != null; ) {
+        long covered = next.sequence() - w.durable().sequence();
+        long commitStart = System.nanoTime();
         for (int attempt = 1; ; attempt++) {
           try {
             store.commit(next);
+            telemetry.committed(next.sequence(), covered, System.nanoTime() - commitStart);
             break;
           } catch (Throwable t) {
             if (attempt >= retry.maxAttempts() || CompletionWindow.causedByInterrupt(t)) {
@@ -537,6 +564,15 @@ final class OrderedCollector<T> implements Collector<T> {
 
   /** nanos: Long.MAX_VALUE waits for ever, -1 never waits. */
   private @Nullable Delivery<T> pull(long nanos) throws InterruptedException {
+    try {
+      return pullOrThrow(nanos);
+    } catch (MisuseException e) {
+      telemetry.misuse(e.getClass().getSimpleName());
+      throw e;
+    }
+  }
+
+  private @Nullable Delivery<T> pullOrThrow(long nanos) throws InterruptedException {
     checkNotInOwnHandler("next()");
     long deadline = nanos >= 0 && nanos != Long.MAX_VALUE ? System.nanoTime() + nanos : 0;
     while (true) {
@@ -645,6 +681,7 @@ final class OrderedCollector<T> implements Collector<T> {
   private final class PullDelivery implements Delivery<T> {
     private final PullSession session;
     private final Batch<T> batch;
+    private final long deliveredAt = System.nanoTime();
 
     PullDelivery(PullSession session, Batch<T> batch) {
       this.session = session;
@@ -658,8 +695,20 @@ final class OrderedCollector<T> implements Collector<T> {
 
     @Override
     public boolean ack() {
-      checkNotClosed(batch.sequence(), "ack()");
-      return session.window.ack(batch.sequence(), batch.attempt(), strict);
+      boolean acked;
+      try {
+        checkNotClosed(batch.sequence(), "ack()");
+        acked = session.window.ack(batch.sequence(), batch.attempt(), strict);
+      } catch (MisuseException e) {
+        telemetry.misuse(e.getClass().getSimpleName());
+        throw e;
+      }
+      if (acked) {
+        telemetry.handled(batch.sequence(), batch.size(), System.nanoTime() - deliveredAt,
+            Telemetry.SUCCESS);
+        telemetry.acknowledged(batch.size());
+      }
+      return acked;
     }
 
     /**
@@ -668,6 +717,15 @@ final class OrderedCollector<T> implements Collector<T> {
      */
     @Override
     public boolean fail(Throwable cause) {
+      try {
+        return failUnderPolicy(cause);
+      } catch (MisuseException e) {
+        telemetry.misuse(e.getClass().getSimpleName());
+        throw e;
+      }
+    }
+
+    private boolean failUnderPolicy(Throwable cause) {
       Objects.requireNonNull(cause, "cause must not be null: pass why the batch failed");
       long sequence = batch.sequence();
       checkNotClosed(sequence, "fail()");
@@ -681,9 +739,14 @@ final class OrderedCollector<T> implements Collector<T> {
           return false;
         }
         case REDELIVER -> {
+          telemetry.handled(sequence, batch.size(), System.nanoTime() - deliveredAt,
+              Telemetry.FAILURE);
+          telemetry.retried();
           return true;
         }
-        case EXHAUSTED -> {}
+        case EXHAUSTED ->
+            telemetry.handled(sequence, batch.size(), System.nanoTime() - deliveredAt,
+                Telemetry.FAILURE);
       }
       DeadLetterHandler deadLetter = policy.deadLetter();
       Throwable failure = cause;
@@ -691,6 +754,7 @@ final class OrderedCollector<T> implements Collector<T> {
         try {
           deadLetter.deadLetter(batch, cause);
           w.deadLettered(sequence);
+          telemetry.deadLettered();
           return true;
         } catch (StaleDeliveryException e) {
           throw e;
@@ -740,7 +804,12 @@ final class OrderedCollector<T> implements Collector<T> {
 
   @Override
   public void close() {
-    checkNotInOwnHandler("close()"); // it would wait for the run that waits for this handler
+    try {
+      checkNotInOwnHandler("close()"); // it would wait for the run that waits for this handler
+    } catch (MisuseException e) {
+      telemetry.misuse(e.getClass().getSimpleName());
+      throw e;
+    }
     PullSession s;
     stateLock.lock();
     try {

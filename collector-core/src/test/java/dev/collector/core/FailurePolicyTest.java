@@ -167,15 +167,20 @@ class FailurePolicyTest {
       Collector<Long> c = collector(CollectorOptions.builder()
           .stuckThreshold(Duration.ofMillis(40)));
       BackgroundRun run = BackgroundRun.start(c, 2, controller);
-      controller.awaitStarted(0, WAIT);
-      controller.release(1);
-      await().atMost(WAIT).until(() -> log.warningsContaining("batch 0 has been running") == 1);
-      assertEquals(1, c.progress().stuck());
-      // several more watchdog passes (every 10 ms) go by: still one warning for batch 0
-      await().atMost(WAIT).until(() -> c.progress().oldestRunning().toMillis() > 200);
-      assertEquals(1, log.warningsContaining("batch 0 has been running"));
-      assertTrue(c.progress().toString().contains("stuck=1"), c.progress().toString());
-      controller.releaseAll();
+      try {
+        controller.awaitStarted(0, WAIT);
+        controller.release(1);
+        controller.awaitFinished(1, WAIT);
+        await().atMost(WAIT).until(
+            () -> log.warningsContaining("batch 0 has been running") == 1);
+        await().atMost(WAIT).until(() -> c.progress().stuck() == 1); // batch 1 is settled
+        // several more watchdog passes (every 10 ms) go by: still one warning for batch 0
+        await().atMost(WAIT).until(() -> c.progress().oldestRunning().toMillis() > 200);
+        assertEquals(1, log.warningsContaining("batch 0 has been running"));
+        assertTrue(c.progress().toString().contains("stuck=1"), c.progress().toString());
+      } finally {
+        controller.releaseAll();
+      }
       run.await(WAIT);
     }
   }
