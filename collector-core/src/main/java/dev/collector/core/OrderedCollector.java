@@ -270,6 +270,10 @@ final class OrderedCollector<T> implements Collector<T> {
       if (failure == null) {
         w.ack(sequence, CompletionWindow.ANY_ATTEMPT, false);
         telemetry.acknowledged(batch.size());
+        if (LOG.isLoggable(Level.DEBUG)) {
+          LOG.log(Level.DEBUG, "collector ''{0}'': batch {1} handled ({2} records, attempt {3})",
+              name, sequence, batch.size(), batch.attempt());
+        }
         return null;
       }
       if (batch.attempt() >= retry.maxAttempts() || w.isCancelled()) {
@@ -308,6 +312,10 @@ final class OrderedCollector<T> implements Collector<T> {
         t.addSuppressed(failure);
         failure = t;
       }
+    }
+    if (!w.isCancelled()) {
+      LOG.log(Level.WARNING, "collector ''" + name + "'': batch " + sequence + " failed after "
+          + batch.attempt() + " attempt(s); the failure policy ends the run", failure);
     }
     w.fail(sequence, failure);
     return null;
