@@ -170,7 +170,7 @@ final class OrderedCollector<T> implements Collector<T> {
       stateLock.unlock();
     }
     try {
-      return run(w, handler);
+      return runOnVirtualOwner(w, handler);
     } finally {
       stateLock.lock();
       try {
@@ -182,6 +182,53 @@ final class OrderedCollector<T> implements Collector<T> {
         stateLock.unlock();
       }
     }
+  }
+
+  /**
+   * Runs the scopes on a virtual "owner" thread while the caller waits. The owner waits on the
+   * window for every batch it dispatches; on a platform caller thread each of those waits would
+   * be an OS-level park and unpark (a futex round trip per batch), on a virtual thread it is a
+   * cheap continuation switch. An interrupt of the caller is passed on to the owner, which
+   * cancels the run as if it had been interrupted itself (G5).
+   */
+  private ProcessSummary runOnVirtualOwner(CompletionWindow<T> w, BatchHandler<T> handler)
+      throws InterruptedException {
+    if (Thread.currentThread().isVirtual()) {
+      return run(w, handler);
+    }
+    var outcome = new java.util.concurrent.atomic.AtomicReference<@Nullable Object>();
+    Thread owner =
+        Thread.ofVirtual()
+            .name(name + "-owner")
+            .start(() -> {
+              try {
+                outcome.set(run(w, handler));
+              } catch (Throwable t) {
+                outcome.set(t);
+              }
+            });
+    try {
+      owner.join();
+    } catch (InterruptedException e) {
+      owner.interrupt();
+      StructuredScope.joinUninterruptibly(owner);
+      Thread.currentThread().interrupt(); // G5: the caller keeps its interrupt status
+    }
+    Object result = outcome.get();
+    if (result instanceof ProcessSummary summary) {
+      return summary; // an interrupt that came after the run completed stays set on the caller
+    }
+    if (result instanceof InterruptedException interrupted) {
+      Thread.currentThread().interrupt();
+      throw interrupted;
+    }
+    if (result instanceof RuntimeException runtime) {
+      throw runtime;
+    }
+    if (result instanceof Error error) {
+      throw error;
+    }
+    throw new IllegalStateException("process() owner ended without an outcome", (Throwable) result);
   }
 
   private ProcessSummary run(CompletionWindow<T> w, BatchHandler<T> handler)

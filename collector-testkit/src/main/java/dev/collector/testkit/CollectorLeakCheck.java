@@ -29,12 +29,12 @@ import org.junit.jupiter.api.extension.ParameterResolver;
  * }
  *
  * <p>Collector threads are found by name ({@code <collector>-handler-<n>}, {@code -fetcher},
- * {@code -committer}, {@code -watchdog}) in a JDK thread dump, which also lists virtual threads.
+ * {@code -committer}, {@code -watchdog}, {@code -owner}) in a JDK thread dump, which also lists virtual threads.
  */
 public final class CollectorLeakCheck implements AfterEachCallback, ParameterResolver {
 
   private static final Pattern COLLECTOR_THREAD =
-      Pattern.compile("\"name\": \"([A-Za-z0-9._-]+-(?:handler-\\d+|fetcher|committer|watchdog))\"");
+      Pattern.compile("\"name\": \"([A-Za-z0-9._-]+-(?:handler-\\d+|fetcher|committer|watchdog|owner))\"");
 
   /** Creates the extension; JUnit does this for {@code @ExtendWith}. */
   public CollectorLeakCheck() {}
