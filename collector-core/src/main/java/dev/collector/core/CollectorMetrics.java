@@ -90,7 +90,9 @@ public final class CollectorMetrics implements MeterBinder {
     private final Timer fetch;
     private final Timer commit;
     private final Timer windowFull;
-    private final Map<String, Timer> handler = new ConcurrentHashMap<>();
+    private final Timer handledSuccess;
+    private final Timer handledFailure;
+    private final Timer handledTimeout;
     private final Map<String, Counter> misuse = new ConcurrentHashMap<>();
 
     Meters(MeterRegistry registry, Tags tags) {
@@ -110,10 +112,9 @@ public final class CollectorMetrics implements MeterBinder {
       windowFull = timer("collector.window.full.wait",
           "time the fetcher waited for a full window to drain (head-of-line blocking)",
           Tags.empty());
-      for (String outcome : new String[] {Telemetry.SUCCESS, Telemetry.FAILURE,
-          Telemetry.TIMEOUT}) {
-        handlerTimer(outcome);
-      }
+      handledSuccess = handlerTimer(Telemetry.SUCCESS);
+      handledFailure = handlerTimer(Telemetry.FAILURE);
+      handledTimeout = handlerTimer(Telemetry.TIMEOUT);
     }
 
     private Counter counter(String name, String description) {
@@ -126,8 +127,8 @@ public final class CollectorMetrics implements MeterBinder {
     }
 
     private Timer handlerTimer(String outcome) {
-      return handler.computeIfAbsent(outcome, o -> timer("collector.handler.duration",
-          "handler attempt (or pull delivery) time by outcome", Tags.of("outcome", o)));
+      return timer("collector.handler.duration",
+          "handler attempt (or pull delivery) time by outcome", Tags.of("outcome", outcome));
     }
 
     @Override
@@ -143,9 +144,16 @@ public final class CollectorMetrics implements MeterBinder {
 
     @Override
     public void handled(int recordCount, long nanos, String outcome) {
-      handlerTimer(outcome).record(nanos, TimeUnit.NANOSECONDS);
-      if (!outcome.equals(Telemetry.SUCCESS)) {
-        failed.increment();
+      switch (outcome) {
+        case Telemetry.SUCCESS -> handledSuccess.record(nanos, TimeUnit.NANOSECONDS);
+        case Telemetry.TIMEOUT -> {
+          handledTimeout.record(nanos, TimeUnit.NANOSECONDS);
+          failed.increment();
+        }
+        default -> {
+          handledFailure.record(nanos, TimeUnit.NANOSECONDS);
+          failed.increment();
+        }
       }
     }
 
