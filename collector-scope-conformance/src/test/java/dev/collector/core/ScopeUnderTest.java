@@ -2,6 +2,7 @@ package dev.collector.core;
 
 import java.util.concurrent.Callable;
 import java.util.concurrent.StructuredTaskScope;
+import java.util.function.Supplier;
 
 /**
  * The tiny adapter every conformance scenario is written against: fork, join, close and the
@@ -17,6 +18,26 @@ interface ScopeUnderTest extends AutoCloseable {
     T get();
 
     Throwable exception();
+
+    static <T> Task<T> of(
+        Supplier<String> state, Supplier<T> get, Supplier<Throwable> exception) {
+      return new Task<>() {
+        @Override
+        public String state() {
+          return state.get();
+        }
+
+        @Override
+        public T get() {
+          return get.get();
+        }
+
+        @Override
+        public Throwable exception() {
+          return exception.get();
+        }
+      };
+    }
   }
 
   /** What join throws when a subtask failed, for either implementation. */
@@ -49,22 +70,7 @@ interface ScopeUnderTest extends AutoCloseable {
           @Override
           public <T> Task<T> fork(Callable<T> task) {
             StructuredScope.Subtask<T> subtask = scope.fork("conformance-" + forks++, task);
-            return new Task<>() {
-              @Override
-              public String state() {
-                return subtask.state().name();
-              }
-
-              @Override
-              public T get() {
-                return subtask.get();
-              }
-
-              @Override
-              public Throwable exception() {
-                return subtask.exception();
-              }
-            };
+            return Task.of(() -> subtask.state().name(), subtask::get, subtask::exception);
           }
 
           @Override
@@ -96,22 +102,7 @@ interface ScopeUnderTest extends AutoCloseable {
           @Override
           public <T> Task<T> fork(Callable<T> task) {
             StructuredTaskScope.Subtask<T> subtask = scope.fork(task);
-            return new Task<>() {
-              @Override
-              public String state() {
-                return subtask.state().name();
-              }
-
-              @Override
-              public T get() {
-                return subtask.get();
-              }
-
-              @Override
-              public Throwable exception() {
-                return subtask.exception();
-              }
-            };
+            return Task.of(() -> subtask.state().name(), subtask::get, subtask::exception);
           }
 
           @Override
