@@ -756,12 +756,6 @@ final class CompletionWindow<T> {
     }
   }
 
-  /**
-   * Waits until every delivered batch settled, the window failed, or the drain deadline set by
-   * {@link #stop(Duration)} passed.
-   *
-   * @return {@code true} if every delivered batch settled
-   */
   boolean isCancelled() {
     lock.lock();
     try {
@@ -771,6 +765,12 @@ final class CompletionWindow<T> {
     }
   }
 
+  /**
+   * Waits until every delivered batch settled, the window failed, or the drain deadline set by
+   * {@link #stop(Duration)} passed.
+   *
+   * @return {@code true} if every delivered batch settled
+   */
   boolean awaitDrained() throws InterruptedException {
     lock.lockInterruptibly();
     try {

@@ -459,17 +459,7 @@ final class OrderedCollector<T> implements Collector<T> {
           w.failRun(CompletionWindow.FailureKind.SOURCE, sequence, t);
           return null;
         }
-        Duration backoff = retry.delay(failures, ThreadLocalRandom.current());
-        LOG.log(
-            Level.WARNING,
-            "collector ''{0}'': fetching batch {1} failed (attempt {2} of {3}), retrying in {4}"
-                + " ms: {5}",
-            name,
-            sequence,
-            failures,
-            retry.maxAttempts(),
-            backoff.toMillis(),
-            t.toString());
+        Duration backoff = backoffAfter(retry, failures, "fetching batch " + sequence, t);
         try {
           Thread.sleep(backoff);
         } catch (InterruptedException e) {
@@ -480,6 +470,21 @@ final class OrderedCollector<T> implements Collector<T> {
         closeQuietly(reader);
       }
     }
+  }
+
+  /** The jittered delay before the next attempt of a fetch or commit, logged at WARNING. */
+  private Duration backoffAfter(Retry retry, int failedAttempts, String what, Throwable cause) {
+    Duration backoff = retry.delay(failedAttempts, ThreadLocalRandom.current());
+    LOG.log(
+        Level.WARNING,
+        "collector ''{0}'': {1} failed (attempt {2} of {3}), retrying in {4} ms: {5}",
+        name,
+        what,
+        failedAttempts,
+        retry.maxAttempts(),
+        backoff.toMillis(),
+        cause.toString());
+    return backoff;
   }
 
   private void closeQuietly(@Nullable SourceReader<T> reader) {
@@ -514,17 +519,8 @@ final class OrderedCollector<T> implements Collector<T> {
               w.failRun(CompletionWindow.FailureKind.COMMIT, next.sequence(), t);
               return null;
             }
-            Duration backoff = retry.delay(attempt, ThreadLocalRandom.current());
-            LOG.log(
-                Level.WARNING,
-                "collector ''{0}'': committing checkpoint {1} failed (attempt {2} of {3}),"
-                    + " retrying in {4} ms: {5}",
-                name,
-                next.sequence(),
-                attempt,
-                retry.maxAttempts(),
-                backoff.toMillis(),
-                t.toString());
+            Duration backoff =
+                backoffAfter(retry, attempt, "committing checkpoint " + next.sequence(), t);
             Thread.sleep(backoff);
           }
         }

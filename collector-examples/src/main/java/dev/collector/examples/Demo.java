@@ -109,7 +109,7 @@ public final class Demo {
 
     void append(String line) throws IOException {
       ByteBuffer bytes = ByteBuffer.wrap(line.getBytes(StandardCharsets.UTF_8));
-      lock.lock(); // a lock, not synchronized: this is blocking I/O on virtual threads
+      lock.lock(); // a ReentrantLock around blocking I/O: it does not pin virtual threads
       try {
         while (bytes.hasRemaining()) {
           channel.write(bytes);
