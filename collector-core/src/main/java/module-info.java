@@ -9,6 +9,7 @@ import org.jspecify.annotations.NullMarked;
 module dev.collector.core {
   requires transitive dev.collector.api;
   requires static org.jspecify;
+  requires static com.google.errorprone.annotations;
   requires jdk.jfr;
   // optional at run time: only CollectorMetrics uses it
   requires static transitive micrometer.core;

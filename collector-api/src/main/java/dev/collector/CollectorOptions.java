@@ -26,6 +26,14 @@ import java.util.Objects;
  *     1 s apart.
  * @param commitRetry how a failed commit is retried before the run fails with {@link
  *     CheckpointException}. Default 3 attempts, 10 ms to 1 s apart.
+ * @param concurrency how many batches may run at once (handlers in {@link Collector#process},
+ *     unsettled deliveries in the pull API), 1 to {@link #MAX_DEPTH}, or 0 for "as many as the
+ *     depth allows". A run uses {@code min(concurrency, depth)}: read ahead 1024 batches but run
+ *     64 against a rate-limited sink. Default 0.
+ * @param commitInterval how long the committer lingers after a commit before the next one, so
+ *     that a fast source commits less often (each commit still covers the newest contiguous
+ *     acknowledged prefix); zero commits as soon as there is something to commit. The final
+ *     commit of a run never lingers. Default zero.
  */
 public record CollectorOptions(
     String name,
@@ -36,7 +44,9 @@ public record CollectorOptions(
     Duration batchTimeout,
     Duration stuckThreshold,
     Retry fetchRetry,
-    Retry commitRetry) {
+    Retry commitRetry,
+    int concurrency,
+    Duration commitInterval) {
 
   /** The largest supported depth: 1 048 576 batches. */
   public static final int MAX_DEPTH = 1 << 20;
@@ -55,6 +65,7 @@ public record CollectorOptions(
     Objects.requireNonNull(stuckThreshold, "stuckThreshold");
     Objects.requireNonNull(fetchRetry, "fetchRetry");
     Objects.requireNonNull(commitRetry, "commitRetry");
+    Objects.requireNonNull(commitInterval, "commitInterval");
     if (!name.matches("[A-Za-z0-9._-]{1,64}")) {
       throw new IllegalArgumentException(
           "name must be 1 to 64 letters, digits, '.', '_' or '-', was \"" + name + "\"");
@@ -63,6 +74,22 @@ public record CollectorOptions(
     checkNotNegative("drainTimeout", drainTimeout);
     checkNotNegative("batchTimeout", batchTimeout);
     checkNotNegative("stuckThreshold", stuckThreshold);
+    checkNotNegative("commitInterval", commitInterval);
+    if (concurrency < 0 || concurrency > MAX_DEPTH) {
+      throw new IllegalArgumentException(
+          "concurrency must be between 1 and " + MAX_DEPTH + ", or 0 for the depth, was "
+              + concurrency);
+    }
+  }
+
+  /**
+   * How many batches a run with {@code depth} lets run at once.
+   *
+   * @param depth the run's depth
+   * @return {@code min(concurrency, depth)}, or {@code depth} when {@code concurrency} is 0
+   */
+  public int concurrencyFor(int depth) {
+    return concurrency == 0 ? depth : Math.min(concurrency, depth);
   }
 
   private static void checkNotNegative(String parameter, Duration value) {
@@ -105,6 +132,26 @@ public record CollectorOptions(
     return new Builder();
   }
 
+  /**
+   * A builder starting from these options, to change some of them.
+   *
+   * @return a new builder holding these options
+   */
+  public Builder toBuilder() {
+    return new Builder()
+        .name(name)
+        .depth(depth)
+        .ackOrdering(ackOrdering)
+        .drainTimeout(drainTimeout)
+        .failurePolicy(failurePolicy)
+        .batchTimeout(batchTimeout)
+        .stuckThreshold(stuckThreshold)
+        .fetchRetry(fetchRetry)
+        .commitRetry(commitRetry)
+        .concurrency(concurrency)
+        .commitInterval(commitInterval);
+  }
+
   /** Builds {@link CollectorOptions}; validation happens in {@link #build()}. */
   public static final class Builder {
     private String name = "collector";
@@ -116,6 +163,8 @@ public record CollectorOptions(
     private Duration stuckThreshold = Duration.ofSeconds(60);
     private Retry fetchRetry = Retry.of(3, Duration.ofMillis(10), Duration.ofSeconds(1));
     private Retry commitRetry = Retry.of(3, Duration.ofMillis(10), Duration.ofSeconds(1));
+    private int concurrency;
+    private Duration commitInterval = Duration.ZERO;
 
     private Builder() {}
 
@@ -219,6 +268,28 @@ public record CollectorOptions(
     }
 
     /**
+     * Sets {@link CollectorOptions#concurrency()}.
+     *
+     * @param concurrency batches running at once at most, or 0 for the depth
+     * @return this builder
+     */
+    public Builder concurrency(int concurrency) {
+      this.concurrency = concurrency;
+      return this;
+    }
+
+    /**
+     * Sets {@link CollectorOptions#commitInterval()}.
+     *
+     * @param commitInterval the linger between commits, zero for none
+     * @return this builder
+     */
+    public Builder commitInterval(Duration commitInterval) {
+      this.commitInterval = commitInterval;
+      return this;
+    }
+
+    /**
      * Validates and builds.
      *
      * @return the options
@@ -234,7 +305,9 @@ public record CollectorOptions(
           batchTimeout,
           stuckThreshold,
           fetchRetry,
-          commitRetry);
+          commitRetry,
+          concurrency,
+          commitInterval);
     }
   }
 }

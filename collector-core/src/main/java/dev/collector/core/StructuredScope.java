@@ -200,7 +200,7 @@ final class StructuredScope implements AutoCloseable {
         if (failure == null) {
           failure = thrown;
           cancelNow = true;
-        } else if (!CompletionWindow.causedByInterrupt(thrown)) {
+        } else if (!Lifecycle.causedByInterrupt(thrown)) {
           failure.addSuppressed(thrown);
         }
       }

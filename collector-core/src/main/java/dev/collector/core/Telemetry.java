@@ -12,7 +12,8 @@ import org.jspecify.annotations.Nullable;
 
 /**
  * Where a collector reports what it does: JFR events (always, near-free when no recording
- * enables them) and an optional listener (the Micrometer binder). Thread-safe.
+ * enables them) and an optional listener (the Micrometer binder). Thread-safe; never throws a
+ * listener's exception into the run.
  */
 final class Telemetry {
 
@@ -49,6 +50,7 @@ final class Telemetry {
 
   private final String collector;
   private volatile @Nullable Listener listener;
+  private volatile boolean listenerFailureLogged;
 
   Telemetry(String collector) {
     this.collector = collector;
@@ -58,17 +60,40 @@ final class Telemetry {
     this.listener = listener;
   }
 
+  /**
+   * A listener threw: telemetry must never change what a run does, so the event is dropped and
+   * the first such failure logged. (An Error still propagates: the run fails, saying so.)
+   */
+  private void listenerFailed(RuntimeException e) {
+    if (!listenerFailureLogged) {
+      listenerFailureLogged = true;
+      RunContext.log(
+          System.Logger.Level.WARNING,
+          "collector '" + collector + "': a telemetry listener threw; its events are dropped"
+              + " (logged once per collector)",
+          e);
+    }
+  }
+
   void fetched(int records, long fetchNanos) {
     Listener l = listener;
     if (l != null) {
-      l.fetched(records, fetchNanos);
+      try {
+        l.fetched(records, fetchNanos);
+      } catch (RuntimeException e) {
+        listenerFailed(e);
+      }
     }
   }
 
   void windowFull(long waitNanos) {
     Listener l = listener;
     if (l != null) {
-      l.windowFull(waitNanos);
+      try {
+        l.windowFull(waitNanos);
+      } catch (RuntimeException e) {
+        listenerFailed(e);
+      }
     }
     WindowFullEvent e = new WindowFullEvent();
     if (e.isEnabled()) {
@@ -81,7 +106,11 @@ final class Telemetry {
   void handled(long sequence, int records, long nanos, String outcome) {
     Listener l = listener;
     if (l != null) {
-      l.handled(records, nanos, outcome);
+      try {
+        l.handled(records, nanos, outcome);
+      } catch (RuntimeException e) {
+        listenerFailed(e);
+      }
     }
     BatchHandledEvent e = new BatchHandledEvent();
     if (e.isEnabled()) {
@@ -97,28 +126,44 @@ final class Telemetry {
   void acknowledged(int records) {
     Listener l = listener;
     if (l != null) {
-      l.acknowledged(records);
+      try {
+        l.acknowledged(records);
+      } catch (RuntimeException e) {
+        listenerFailed(e);
+      }
     }
   }
 
   void retried() {
     Listener l = listener;
     if (l != null) {
-      l.retried();
+      try {
+        l.retried();
+      } catch (RuntimeException e) {
+        listenerFailed(e);
+      }
     }
   }
 
   void deadLettered() {
     Listener l = listener;
     if (l != null) {
-      l.deadLettered();
+      try {
+        l.deadLettered();
+      } catch (RuntimeException e) {
+        listenerFailed(e);
+      }
     }
   }
 
   void committed(long checkpoint, long batches, long nanos) {
     Listener l = listener;
     if (l != null) {
-      l.committed(batches, nanos);
+      try {
+        l.committed(batches, nanos);
+      } catch (RuntimeException e) {
+        listenerFailed(e);
+      }
     }
     CommitEvent e = new CommitEvent();
     if (e.isEnabled()) {
@@ -133,7 +178,11 @@ final class Telemetry {
   void misuse(String kind) {
     Listener l = listener;
     if (l != null) {
-      l.misuse(kind);
+      try {
+        l.misuse(kind);
+      } catch (RuntimeException e) {
+        listenerFailed(e);
+      }
     }
   }
 

@@ -131,10 +131,7 @@ public final class CrashHarness<T> {
                 }
               }
             });
-    CollectorOptions runOptions =
-        new CollectorOptions(options.name(), options.depth(), options.ackOrdering(),
-            options.drainTimeout(), options.failurePolicy(), options.batchTimeout(),
-            options.stuckThreshold(), options.fetchRetry(), Retry.NONE);
+    CollectorOptions runOptions = options.toBuilder().commitRetry(Retry.NONE).build();
     int crashed = 0;
     while (true) {
       Checkpoint start = store.current();

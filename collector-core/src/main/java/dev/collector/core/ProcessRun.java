@@ -1,0 +1,350 @@
+package dev.collector.core;
+
+import dev.collector.Batch;
+import dev.collector.BatchHandler;
+import dev.collector.Checkpoint;
+import dev.collector.ProcessSummary;
+import dev.collector.Progress;
+import dev.collector.SourceBatch;
+import java.time.Duration;
+import java.util.concurrent.atomic.AtomicLong;
+import org.jspecify.annotations.Nullable;
+
+/**
+ * One {@code process} run: the owner thread that fetches, starts a handler thread per batch and
+ * ends the run. Invariant: the owner is the only thread that fetches, starts handlers and moves
+ * the lifecycle to FINALIZING; it does so only after every handler thread has terminated.
+ */
+final class ProcessRun<T> {
+
+  /*
+   * Threads (all virtual):
+   *
+   *   caller  ── joins ──▶ <name>-owner: fetches, starts handlers, drains, finalizes
+   *                          ├─ scope: <name>-committer, <name>-watchdog (if configured)
+   *                          └─ <name>-handler-<sequence>, one per batch (BatchRunner)
+   *
+   * The owner fetches and starts handlers itself, like Gatherers.mapConcurrent: no relay
+   * between a fetcher and a dispatcher. It waits (Wakeup) only when the window is full (the
+   * committer wakes it after a commit), when `concurrency` handlers run (an exiting handler
+   * wakes it), or at the end for the handlers to finish. A handler's completion never waits for
+   * the owner: it settles its slot in the ring and wakes the committer if it moved the frontier.
+   *
+   * The caller's thread only starts the owner and joins it. Its interrupt is turned into
+   * lifecycle.interrupt(), so every interrupt the owner ever receives is the run's own: the one
+   * that stops a blocked fetch when the lifecycle leaves RUNNING (see Fetcher). The owner can
+   * therefore clear its interrupt status freely, and the final commit never sees an interrupt
+   * (G9).
+   */
+
+  private final RunContext<T> context;
+  private final BatchHandler<T> handler;
+  private final SlotRing ring;
+  private final Lifecycle lifecycle;
+  private final Committer committer;
+  private final HandlerExits exits;
+  private final @Nullable Watchdog watchdog;
+  private final int concurrency;
+  private final Thread owner;
+  private final Wakeup ownerWakeup;
+  private final Fetcher<T> fetcher;
+  private final AtomicLong deadLettered = new AtomicLong();
+  private final Thread.Builder handlerThreads;
+  private volatile @Nullable Throwable ownerFailure;
+  private volatile boolean exhausted;
+  private final long startedNanos = System.nanoTime();
+
+  ProcessRun(RunContext<T> context, int depth, Checkpoint start, BatchHandler<T> handler) {
+    this.context = context;
+    this.handler = handler;
+    this.ring = new SlotRing(depth, start);
+    this.concurrency = context.options().concurrencyFor(depth);
+    this.owner = Thread.ofVirtual().name(context.name() + "-owner").unstarted(this::own);
+    this.ownerWakeup = new Wakeup(owner);
+    this.lifecycle = new Lifecycle(this::lifecycleChanged);
+    this.committer = new Committer(context, ring, lifecycle, ownerWakeup::wake);
+    this.fetcher = new Fetcher<>(context, ring, lifecycle, ownerWakeup);
+    this.exits = new HandlerExits(ownerWakeup);
+    this.watchdog =
+        Watchdog.of(
+            context.name(),
+            ring,
+            context.options().stuckThreshold(),
+            context.options().batchTimeout());
+    this.handlerThreads = Thread.ofVirtual().name(context.name() + "-handler-", start.sequence());
+  }
+
+  RunContext<T> context() {
+    return context;
+  }
+
+  SlotRing ring() {
+    return ring;
+  }
+
+  Lifecycle lifecycle() {
+    return lifecycle;
+  }
+
+  Committer committer() {
+    return committer;
+  }
+
+  HandlerExits exits() {
+    return exits;
+  }
+
+  BatchHandler<T> handler() {
+    return handler;
+  }
+
+  /** The watchdog, if handler attempts must register with it for timeouts. */
+  @Nullable Watchdog timeouts() {
+    Watchdog w = watchdog;
+    return w != null && w.hasTimeout() ? w : null;
+  }
+
+  void deadLettered() {
+    deadLettered.incrementAndGet();
+  }
+
+  /**
+   * The batch that {@code thread} runs for this run, or -1 (the re-entrancy check; O(in-flight),
+   * paid only by calls that would otherwise be refused as concurrent use).
+   */
+  long batchRunBy(Thread thread) {
+    long to = ring.fetched();
+    for (long s = ring.acked(); s < to; s++) {
+      if (ring.thread(s) == thread) {
+        return s;
+      }
+    }
+    return -1;
+  }
+
+  private void lifecycleChanged() {
+    ownerWakeup.wake();
+    fetcher.interruptIfFetching();
+  }
+
+  // ---- the caller's side ----------------------------------------------------------------------
+
+  /**
+   * Runs on the calling thread: starts the owner and waits for it; an interrupt of the caller
+   * cancels the run (G5), which still ends only after its final commit (G9).
+   */
+  ProcessSummary run() throws InterruptedException {
+    owner.start();
+    boolean interrupted = false;
+    while (true) {
+      try {
+        owner.join();
+        break;
+      } catch (InterruptedException e) {
+        interrupted = true;
+        lifecycle.interrupt();
+      }
+    }
+    Throwable defect = ownerFailure;
+    Lifecycle.Failure failure = lifecycle.failure();
+    Checkpoint durable = ring.durable();
+    if (interrupted || lifecycle.wasInterrupted()) {
+      Thread.currentThread().interrupt();
+      InterruptedException e =
+          new InterruptedException(
+              "process() of collector '" + context.name() + "' was interrupted; committed"
+                  + " through sequence " + durable.sequence() + " (" + durable + ")");
+      if (failure != null) {
+        e.addSuppressed(context.toException(failure, durable, lifecycle.laterFailures()));
+      }
+      if (defect != null) {
+        e.addSuppressed(defect);
+      }
+      throw e;
+    }
+    if (failure != null) {
+      RuntimeException e = context.toException(failure, durable, lifecycle.laterFailures());
+      if (defect != null) {
+        e.addSuppressed(defect);
+      }
+      throw e;
+    }
+    if (defect instanceof RuntimeException r) {
+      throw r;
+    }
+    if (defect instanceof Error err) {
+      throw err;
+    }
+    return new ProcessSummary(
+        ring.committed() - ring.start().sequence(),
+        ring.committedRecords(),
+        committer.commits(),
+        Duration.ofNanos(System.nanoTime() - startedNanos),
+        lifecycle.wasStopped() && !exhausted,
+        ring.fetched() - ring.committed(),
+        deadLettered.get(),
+        durable);
+  }
+
+  /** Asks the run to stop gracefully; see {@link dev.collector.Collector#stop()}. */
+  boolean stop(Duration drain) {
+    return lifecycle.stop(RunContext.saturatedNanos(drain));
+  }
+
+  Progress progress() {
+    long acked = ring.acked();
+    long running = exits.running();
+    long waiting = ring.fetched() - acked - running;
+    return ring.progress(running, waiting, context.options().stuckThreshold());
+  }
+
+  // ---- the owner ----------------------------------------------------------------------------
+
+  private void own() {
+    try (StructuredScope scope = new StructuredScope()) {
+      scope.fork(context.name() + "-committer", () -> {
+        committer.run();
+        return null;
+      });
+      Watchdog w = watchdog;
+      if (w != null) {
+        scope.fork(context.name() + "-watchdog", () -> {
+          w.run();
+          return null;
+        });
+      }
+      try {
+        fetchAndStart();
+      } catch (Throwable t) { // a defect or an Error in our own code: end the run cleanly
+        ownerFailure = t;
+        lifecycle.cancel();
+      }
+      drain();
+      lifecycle.finalizing();
+      committer.finish();
+      if (w != null) {
+        w.stop();
+      }
+      Thread.interrupted(); // only the run interrupts the owner, and only to stop a fetch
+      try {
+        scope.join();
+      } catch (InterruptedException e) {
+        throw new IllegalStateException("the owner of a process() run was interrupted", e);
+      }
+    } catch (Throwable t) {
+      Throwable first = ownerFailure;
+      if (first == null) {
+        ownerFailure = t;
+      } else {
+        first.addSuppressed(t);
+      }
+    } finally {
+      lifecycle.done();
+    }
+  }
+
+  /** Fetches and starts handlers until the source ends or the lifecycle leaves RUNNING. */
+  private void fetchAndStart() {
+    try {
+      while (awaitRoom()) {
+        SourceBatch<T> next = fetcher.fetch();
+        if (next == null) {
+          exhausted = fetcher.exhausted();
+          return;
+        }
+        start(next);
+      }
+    } finally {
+      fetcher.close();
+    }
+  }
+
+  private void start(SourceBatch<T> fetched) {
+    long sequence = ring.add(fetched.resumeToken(), fetched.records().size());
+    Batch<T> batch = new Batch<>(sequence, fetched.records(), fetched.resumeToken(), 1);
+    Thread thread = handlerThreads.unstarted(new BatchRunner<>(this, batch));
+    ring.running(sequence, thread);
+    exits.started();
+    try {
+      thread.start();
+    } catch (Throwable t) {
+      exits.notStarted();
+      ring.stoppedRunning(sequence);
+      throw t;
+    }
+  }
+
+  /**
+   * Waits until a batch may be fetched: a free slot and fewer than {@code concurrency} running
+   * handlers.
+   *
+   * @return false once the lifecycle left RUNNING
+   */
+  private boolean awaitRoom() {
+    long waitedSince = 0;
+    while (true) {
+      if (!lifecycle.isRunning()) {
+        return false;
+      }
+      boolean room = ring.hasRoom();
+      if (room && exits.running() < concurrency) {
+        if (waitedSince != 0) {
+          context.telemetry().windowFull(Math.max(1, System.nanoTime() - waitedSince));
+        }
+        return true;
+      }
+      if (!room && waitedSince == 0) {
+        waitedSince = System.nanoTime();
+      }
+      ownerWakeup.arm();
+      if (lifecycle.isRunning() && !(ring.hasRoom() && exits.running() < concurrency)) {
+        ownerWakeup.park();
+      }
+      ownerWakeup.disarm();
+    }
+  }
+
+  /**
+   * Waits for every handler to end: without a limit after the end of the source, until the
+   * drain deadline after stop(), then interrupting them (CANCELLING). A handler that ignores
+   * its interrupt keeps the run waiting (G4 wins; the watchdog reports it as stuck).
+   */
+  private void drain() {
+    boolean interruptsSent = false;
+    while (exits.running() > 0) {
+      Lifecycle.State state = lifecycle.state();
+      long deadline = lifecycle.drainDeadline();
+      if (state == Lifecycle.State.STOPPING
+          && lifecycle.drainBounded()
+          && System.nanoTime() - deadline >= 0) {
+        lifecycle.cancel();
+        continue;
+      }
+      if (lifecycle.isCancelling() && !interruptsSent) {
+        interruptsSent = true;
+        interruptRunning();
+        continue;
+      }
+      ownerWakeup.arm();
+      if (exits.running() > 0 && lifecycle.state() == state) {
+        if (state == Lifecycle.State.STOPPING && lifecycle.drainBounded()) {
+          ownerWakeup.parkNanos(Math.max(0, deadline - System.nanoTime()));
+        } else {
+          ownerWakeup.park();
+        }
+      }
+      ownerWakeup.disarm();
+    }
+    exits.awaitTerminated();
+  }
+
+  private void interruptRunning() {
+    long to = ring.fetched();
+    for (long s = ring.acked(); s < to; s++) {
+      Thread t = ring.thread(s);
+      if (t != null) {
+        t.interrupt();
+      }
+    }
+  }
+}
