@@ -26,7 +26,16 @@ import org.jspecify.annotations.Nullable;
  *
  * <p><b>Threads and interrupts.</b> All methods are thread-safe. {@code process} and {@code
  * next} block and answer interrupts with {@link InterruptedException}; no thread the collector
- * started outlives {@code process} or {@link #close()}.
+ * started outlives {@code process} or {@link #close()}. {@link #progress()}, {@link #stop()},
+ * {@link #name()} and {@link #isExhausted()} never block.
+ *
+ * <p><b>Races and user code.</b> Each method says what happens when it races the others and
+ * when user code it calls (handler, dead-letter handler, source, store, telemetry listener)
+ * throws. In short: a collector serves one run at a time ({@link ConcurrentUseException}
+ * otherwise); a handler may not call {@code process}, {@code next} or {@code close} on its own
+ * collector ({@link ReentrantCallException}); a failure of user code ends the run with the
+ * exception of its family, naming the durable checkpoint; nothing that races or throws ever
+ * moves the committed checkpoint past a batch that was not settled.
  *
  * <p><b>Epochs.</b> Each run (a {@code process} call, or a pull session from the first {@code
  * next()} until a failure ends it) is an epoch that starts at the committed checkpoint. A
@@ -57,6 +66,29 @@ public interface Collector<T> extends AutoCloseable {
    * <p>The collector can process again after the call returned or threw: the next run starts at
    * the committed checkpoint.
    *
+   * <p><b>Races.</b> While it runs, another {@code process} or {@link #next()} throws {@link
+   * ConcurrentUseException}; {@link #stop()} makes it return a summary with {@link
+   * ProcessSummary#stopped()} set; {@link #close()} stops it with a zero drain timeout and
+   * waits for it to return (the summary then says {@code stopped}); {@link #progress()} never
+   * waits for it. An interrupt of the calling thread cancels the run; an interrupt that arrives
+   * during the final commit does not cancel that commit: the call throws {@link
+   * InterruptedException} after it, naming the durable checkpoint. Calling {@code process},
+   * {@code next} or {@code close} from one of this run's handlers throws {@link
+   * ReentrantCallException} (it would wait for itself); {@code stop} and {@code progress} are
+   * fine there.
+   *
+   * <p><b>User code that throws.</b> The handler: settled by the {@link FailurePolicy}. The
+   * dead-letter handler: the run fails as with fail-fast, {@link BatchFailedException} with its
+   * exception as cause and the batch's own failure as suppressed. The source ({@code open},
+   * {@code next}): retried per {@link CollectorOptions#fetchRetry()}, then {@link
+   * SourceException}. The store's {@code commit}: retried per {@link
+   * CollectorOptions#commitRetry()}, then {@link CheckpointException} naming the durable
+   * checkpoint — also for the final commit, which is never dropped. A telemetry listener's
+   * {@code RuntimeException}: its event is dropped and the failure logged once; the run goes on.
+   * An {@code Error} from the collector's own per-batch code fails the run like a handler
+   * failure. Later failures are attached to the thrown exception as suppressed; failures that
+   * are the echo of the run's own cancellation (interrupted handlers) are not.
+   *
    * @param depth how many batches may be fetched but not yet committed, 1 to {@link
    *     CollectorOptions#MAX_DEPTH}
    * @param handler the work per batch
@@ -74,8 +106,20 @@ public interface Collector<T> extends AutoCloseable {
 
   /**
    * Takes the next batch, waiting while {@link CollectorOptions#depth()} batches are
-   * uncommitted or the source has nothing yet. The first call starts a pull session with a
-   * background fetcher and committer.
+   * uncommitted, {@link CollectorOptions#concurrency()} deliveries are unsettled, or the source
+   * has nothing yet. The first call starts a pull session with a background fetcher and
+   * committer. Due redeliveries (a failed delivery with attempts left) come before new batches.
+   *
+   * <p><b>Races.</b> Concurrent callers each get a different delivery; every waiter, timed or
+   * not, is woken when a batch or a due redelivery is there. A {@link #close()} wakes waiting
+   * callers, which throw {@link CollectorClosedException}. When the session failed, exactly
+   * one caller throws the failure; the others, and every later call, continue on a new session
+   * that starts at the durable checkpoint.
+   *
+   * <p><b>User code that throws.</b> The source: retried, then this call throws {@link
+   * SourceException} once. The store: retried, then {@link CheckpointException} once. A
+   * dead-letter handler run by {@link Delivery#fail} that throws: {@link BatchFailedException}
+   * once.
    *
    * @return the next delivery, or {@code null} once the source is exhausted and every batch was
    *     delivered (then {@link #isExhausted()} is {@code true})
@@ -120,6 +164,10 @@ public interface Collector<T> extends AutoCloseable {
    * durably committed. Acknowledgements behind an unacknowledged delivery are not covered: they
    * cannot be committed before it.
    *
+   * <p><b>Races.</b> Racing {@link #close()}, it returns once close's final commit covers the
+   * acknowledged prefix (never a checkpoint below it), or throws {@link CheckpointException} if
+   * that commit failed. Without a pull session it returns the committed checkpoint at once.
+   *
    * @return the committed checkpoint, covering at least the acknowledged prefix at the time of
    *     the call
    * @throws CheckpointException if the commit failed
@@ -131,13 +179,21 @@ public interface Collector<T> extends AutoCloseable {
    * Asks the active {@link #process} run to stop gracefully: stop fetching, let running handlers
    * finish (bounded by {@link CollectorOptions#drainTimeout()}), commit, return. Does not wait.
    *
-   * @return {@code true} if a run was active and is now stopping, {@code false} if no run was
-   *     active (nothing happens then)
+   * <p><b>Races.</b> Concurrent calls, and repeated calls, all return {@code true} while the run
+   * is active; a blocked fetch is interrupted. May be called from a handler. Does nothing to a
+   * pull session (use {@link #close()}).
+   *
+   * @return {@code true} if a {@code process} run was active and had not yet begun its final
+   *     commit (it is now stopping, or already ending), {@code false} otherwise (nothing
+   *     happens then)
    */
   boolean stop();
 
   /**
-   * A snapshot of the collector's counters.
+   * A snapshot of the collector's counters. Never blocks and takes no lock the run uses: safe to
+   * call from handlers, stores and metric scrapes, also while {@link #close()} waits for a slow
+   * final commit. The numbers are read one by one while the run goes on, so they describe
+   * slightly different instants; {@code committed <= acknowledged <= fetched} always holds.
    *
    * @return the current progress
    */
@@ -145,11 +201,20 @@ public interface Collector<T> extends AutoCloseable {
 
   /**
    * Ends the pull session, if any, commits its acknowledged prefix, and closes the collector.
-   * Later calls throw {@link CollectorClosedException}; closing again does nothing. While a
-   * {@link #process} run is active it is cancelled as by {@link #stop()} with a zero drain
-   * timeout, and this call waits until it returned.
+   * Later calls throw {@link CollectorClosedException}. While a {@link #process} run is active it
+   * is stopped as by {@link #stop()} with a zero drain timeout, and this call waits until it
+   * returned.
    *
-   * @throws CheckpointException if the final commit failed
+   * <p><b>Races.</b> An {@link Delivery#ack()} racing {@code close()} either returns {@code true}
+   * and is covered by the final commit, or throws {@link CollectorClosedException} (the batch is
+   * delivered again by the next collector). Callers waiting in {@link #next()} throw {@link
+   * CollectorClosedException}. A second {@code close()}, concurrent or later, waits until the
+   * first one finished and then returns without throwing. Calling it from one of the
+   * collector's own handlers throws {@link ReentrantCallException}.
+   *
+   * @throws CheckpointException if the final commit of the pull session failed; the exception
+   *     names the durable checkpoint
+   * @throws ReentrantCallException if called from one of this collector's handlers
    */
   @Override
   void close();

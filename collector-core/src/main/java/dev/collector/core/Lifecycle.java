@@ -139,8 +139,14 @@ final class Lifecycle {
     }
   }
 
-  /** The caller was interrupted: cancel, and end with InterruptedException. */
+  /**
+   * The caller was interrupted: cancel, and end with InterruptedException — unless the run is
+   * already DONE (its outcome is fixed; the caller keeps its interrupt status).
+   */
   void interrupt() {
+    if (state.get() == State.DONE) {
+      return;
+    }
     interrupted = true;
     cancel();
   }

@@ -148,8 +148,10 @@ final class ProcessRun<T> {
     Throwable defect = ownerFailure;
     Lifecycle.Failure failure = lifecycle.failure();
     Checkpoint durable = ring.durable();
-    if (interrupted || lifecycle.wasInterrupted()) {
-      Thread.currentThread().interrupt();
+    if (interrupted) {
+      Thread.currentThread().interrupt(); // G5: the caller keeps its interrupt status
+    }
+    if (lifecycle.wasInterrupted()) {
       InterruptedException e =
           new InterruptedException(
               "process() of collector '" + context.name() + "' was interrupted; committed"
