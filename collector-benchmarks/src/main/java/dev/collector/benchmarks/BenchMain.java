@@ -46,14 +46,18 @@ public final class BenchMain {
   /**
    * Runs the benchmarks.
    *
-   * @param args {@code full} for the long run
+   * @param args {@code full} for the long run; scenario names to run only those
    * @throws Exception if a benchmark fails
    */
   public static void main(String[] args) throws Exception {
-    boolean full = args.length > 0 && args[0].equals("full");
+    boolean full = List.of(args).contains("full");
+    List<String> only = List.of(args).stream().filter(a -> !a.equals("full")).toList();
     List<Row> rows = new ArrayList<>();
     for (var entry : SCENARIOS.entrySet()) {
       String scenario = entry.getKey();
+      if (!only.isEmpty() && !only.contains(scenario)) {
+        continue;
+      }
       for (String system : entry.getValue()) {
         Options options = new OptionsBuilder()
             .include(PeersBenchmark.class.getName() + ".run")

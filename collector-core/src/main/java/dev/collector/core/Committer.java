@@ -3,13 +3,16 @@ package dev.collector.core;
 import dev.collector.Checkpoint;
 import dev.collector.CheckpointStore;
 import dev.collector.Retry;
+import com.google.errorprone.annotations.concurrent.GuardedBy;
 import java.util.concurrent.locks.LockSupport;
+import java.util.concurrent.locks.ReentrantLock;
 import org.jspecify.annotations.Nullable;
 
 /**
- * The one thread of a run that writes to the checkpoint store. Invariant: it commits only the
- * ring's acknowledged frontier, one store call at a time, with strictly increasing sequences,
- * and moves the ring's committed position only after the store confirmed the write.
+ * Writes a run's checkpoints to the store, on its own thread (and, in a {@code process} run, on
+ * the owner when it waits for room). Invariant: it commits only the ring's acknowledged
+ * frontier, one store call at a time, with strictly increasing sequences, and moves the ring's
+ * committed position only after the store confirmed the write.
  */
 final class Committer implements Runnable {
 
@@ -21,6 +24,12 @@ final class Committer implements Runnable {
    *
    * With a commit interval the committer lingers after each commit; finish() cuts the linger
    * short, so a run's final commit never waits.
+   *
+   * Helping: when a process() owner finds the window full, the only thing that can give it room
+   * is a commit. Instead of waking the committer and waiting to be woken in turn (two thread
+   * hand-offs per commit), it commits the frontier itself if no commit is in progress
+   * (commitOnCaller). `writing` keeps store calls one at a time and in order. Not with a commit
+   * interval: lingering is the point there.
    *
    * The committer is never interrupted by the run: cancelling handlers must not cancel a
    * commit. finish() asks it to commit what is acknowledged and return. A commit that still
@@ -37,7 +46,10 @@ final class Committer implements Runnable {
   private volatile boolean parked;
   private volatile boolean finishing;
   private volatile boolean failed;
-  private long commits; // committer thread only; read after it ended
+  private final ReentrantLock writing = new ReentrantLock();
+
+  @GuardedBy("writing")
+  private long commits;
 
   Committer(RunContext<?> context, SlotRing ring, Lifecycle lifecycle, Runnable onCommitted) {
     this.context = context;
@@ -71,9 +83,36 @@ final class Committer implements Runnable {
     return failed;
   }
 
-  /** Commits made; read only after the committer thread ended. */
+  /** Commits made so far. */
   long commits() {
-    return commits;
+    writing.lock();
+    try {
+      return commits;
+    } finally {
+      writing.unlock();
+    }
+  }
+
+  /**
+   * Commits the frontier on the calling thread if there is something to commit and no commit is
+   * in progress; for a process() owner whose window is full.
+   *
+   * @return whether this call committed (or failed for good trying)
+   */
+  boolean commitOnCaller() {
+    if (lingerNanos > 0 || failed || !writing.tryLock()) {
+      return false;
+    }
+    try {
+      long target = ring.acked();
+      if (failed || target <= ring.committed()) {
+        return false;
+      }
+      commit(ring.checkpointAt(target));
+      return true;
+    } finally {
+      writing.unlock();
+    }
   }
 
   @Override
@@ -90,7 +129,7 @@ final class Committer implements Runnable {
 
   private void loop() {
     long lastCommit = System.nanoTime() - lingerNanos;
-    while (true) {
+    while (!failed) {
       long target = ring.acked();
       if (target > ring.committed()) {
         if (lingerNanos > 0 && !finishing) {
@@ -104,8 +143,17 @@ final class Committer implements Runnable {
             continue;
           }
         }
-        if (!commit(ring.checkpointAt(target))) {
-          return;
+        writing.lock();
+        try {
+          if (failed) {
+            return;
+          }
+          long now = ring.acked();
+          if (now > ring.committed() && !commit(ring.checkpointAt(now))) {
+            return;
+          }
+        } finally {
+          writing.unlock();
         }
         lastCommit = System.nanoTime();
         continue;
@@ -122,6 +170,7 @@ final class Committer implements Runnable {
   }
 
   /** One checkpoint, retried per the options; false if it failed for good. */
+  @GuardedBy("writing")
   private boolean commit(Checkpoint checkpoint) {
     Retry retry = context.options().commitRetry();
     long covered = checkpoint.sequence() - ring.committed();

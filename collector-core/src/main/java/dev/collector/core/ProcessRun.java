@@ -298,6 +298,9 @@ final class ProcessRun<T> {
       if (!room && waitedSince == 0) {
         waitedSince = System.nanoTime();
       }
+      if (!room && committer.commitOnCaller()) {
+        continue; // only a commit gives room: make it here rather than wake the committer
+      }
       ownerWakeup.arm();
       if (lifecycle.isRunning() && !(ring.hasRoom() && exits.running() < concurrency)) {
         ownerWakeup.park();
