@@ -177,6 +177,12 @@ final class ProcessRun<T> {
     if (defect instanceof Error err) {
       throw err;
     }
+    if (defect != null) {
+      throw new IllegalStateException(
+          "process() of collector '" + context.name() + "' ended by a defect; committed through"
+              + " sequence " + durable.sequence(),
+          defect);
+    }
     return new ProcessSummary(
         ring.committed() - ring.start().sequence(),
         ring.committedRecords(),
