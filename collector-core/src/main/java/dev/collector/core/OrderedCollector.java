@@ -886,6 +886,7 @@ final class OrderedCollector<T> implements Collector<T> {
     } finally {
       stateLock.unlock();
     }
+    telemetry.closed(); // the Micrometer binder removes its meters
     if (s != null) {
       CompletionWindow.Failure failure = s.window.failure();
       if (failure != null && failure.kind() == CompletionWindow.FailureKind.COMMIT) {

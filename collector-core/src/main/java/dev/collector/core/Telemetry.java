@@ -1,5 +1,7 @@
 package dev.collector.core;
 
+import java.util.Arrays;
+import java.util.concurrent.locks.ReentrantLock;
 import jdk.jfr.Category;
 import jdk.jfr.Description;
 import jdk.jfr.Enabled;
@@ -8,16 +10,18 @@ import jdk.jfr.Label;
 import jdk.jfr.Name;
 import jdk.jfr.StackTrace;
 import jdk.jfr.Timespan;
-import org.jspecify.annotations.Nullable;
 
 /**
  * Where a collector reports what it does: JFR events (always, near-free when no recording
- * enables them) and an optional listener (the Micrometer binder). Thread-safe.
+ * enables them) and any number of listeners (the Micrometer binder, one per registry). The
+ * collector calls {@link #closed()} when it is closed: every listener is told once and dropped,
+ * and none can be added after that. Thread-safe.
  */
 final class Telemetry {
 
   /*
-   * Cost on the hot path when nothing listens: a volatile read of `listener` and, per JFR event
+   * Cost on the hot path when nothing listens: a volatile read of `listeners` (an empty array)
+   * and, per JFR event
    * type, an allocation the JIT scalar-replaces plus an isEnabled() check (the events are
    * disabled by default). Timestamps are System.nanoTime() calls the collector makes anyway
    * where it needs them; the handler timing is two extra nanoTime calls per attempt.
@@ -30,6 +34,9 @@ final class Telemetry {
 
   /** Receives every event; implemented by the Micrometer binder. */
   interface Listener {
+    /** The collector was closed: no event follows. Called once, never under a lock. */
+    void closed();
+
     void fetched(int records, long fetchNanos);
 
     void windowFull(long waitNanos);
@@ -47,27 +54,73 @@ final class Telemetry {
     void misuse(String kind);
   }
 
+  private static final Listener[] NONE = {};
+
   private final String collector;
-  private volatile @Nullable Listener listener;
+  /** Copy-on-write: replaced whole under {@code lock}, read without it on the hot path. */
+  private volatile Listener[] listeners = NONE;
+  private final ReentrantLock lock = new ReentrantLock();
+  /** Guarded by {@code lock}. */
+  private boolean closed;
 
   Telemetry(String collector) {
     this.collector = collector;
   }
 
-  void listen(Listener listener) {
-    this.listener = listener;
+  /**
+   * Adds a listener.
+   *
+   * @return false, and nothing added, if the collector is closed already
+   */
+  boolean listen(Listener listener) {
+    lock.lock();
+    try {
+      if (closed) {
+        return false;
+      }
+      Listener[] now = Arrays.copyOf(listeners, listeners.length + 1);
+      now[now.length - 1] = listener;
+      listeners = now;
+      return true;
+    } finally {
+      lock.unlock();
+    }
+  }
+
+  /** Removes a listener, if it listens. */
+  void unlisten(Listener listener) {
+    lock.lock();
+    try {
+      listeners = Arrays.stream(listeners).filter(l -> l != listener).toArray(Listener[]::new);
+    } finally {
+      lock.unlock();
+    }
+  }
+
+  /** The collector was closed: tells every listener once and drops them all. Idempotent. */
+  void closed() {
+    Listener[] told;
+    lock.lock();
+    try {
+      closed = true;
+      told = listeners;
+      listeners = NONE;
+    } finally {
+      lock.unlock();
+    }
+    for (Listener l : told) {
+      l.closed();
+    }
   }
 
   void fetched(int records, long fetchNanos) {
-    Listener l = listener;
-    if (l != null) {
+    for (Listener l : listeners) {
       l.fetched(records, fetchNanos);
     }
   }
 
   void windowFull(long waitNanos) {
-    Listener l = listener;
-    if (l != null) {
+    for (Listener l : listeners) {
       l.windowFull(waitNanos);
     }
     WindowFullEvent e = new WindowFullEvent();
@@ -79,8 +132,7 @@ final class Telemetry {
   }
 
   void handled(long sequence, int records, long nanos, String outcome) {
-    Listener l = listener;
-    if (l != null) {
+    for (Listener l : listeners) {
       l.handled(records, nanos, outcome);
     }
     BatchHandledEvent e = new BatchHandledEvent();
@@ -95,29 +147,25 @@ final class Telemetry {
   }
 
   void acknowledged(int records) {
-    Listener l = listener;
-    if (l != null) {
+    for (Listener l : listeners) {
       l.acknowledged(records);
     }
   }
 
   void retried() {
-    Listener l = listener;
-    if (l != null) {
+    for (Listener l : listeners) {
       l.retried();
     }
   }
 
   void deadLettered() {
-    Listener l = listener;
-    if (l != null) {
+    for (Listener l : listeners) {
       l.deadLettered();
     }
   }
 
   void committed(long checkpoint, long batches, long nanos) {
-    Listener l = listener;
-    if (l != null) {
+    for (Listener l : listeners) {
       l.committed(batches, nanos);
     }
     CommitEvent e = new CommitEvent();
@@ -131,8 +179,7 @@ final class Telemetry {
   }
 
   void misuse(String kind) {
-    Listener l = listener;
-    if (l != null) {
+    for (Listener l : listeners) {
       l.misuse(kind);
     }
   }
