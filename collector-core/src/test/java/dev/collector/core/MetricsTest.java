@@ -128,11 +128,19 @@ class MetricsTest {
         CollectorOptions.builder().name(name).build());
   }
 
-  /** Runs System.gc() until the reference is cleared (GC is a request, hence the loop). */
-  private static void awaitCollected(WeakReference<?> ref) {
-    await().atMost(WAIT).until(() -> {
+  private static CollectorMetrics bound(Collector<?> c, MeterRegistry... registries) {
+    var metrics = new CollectorMetrics(c);
+    for (MeterRegistry r : registries) {
+      metrics.bindTo(r);
+    }
+    return metrics;
+  }
+
+  /** Runs System.gc() until the references are cleared (GC is a request, hence the loop). */
+  private static void awaitCollected(List<? extends WeakReference<?>> refs) {
+    await().atMost(WAIT).pollDelay(Duration.ZERO).until(() -> {
       System.gc();
-      return ref.get() == null;
+      return refs.stream().allMatch(r -> r.get() == null);
     });
   }
 
@@ -155,9 +163,7 @@ class MetricsTest {
         "meters left after close: " + prometheus.getMeters().stream()
             .map(m -> m.getId().toString()).limit(10).toList());
     assertFalse(prometheus.scrape().contains("job-"), "closed collectors still scraped");
-    for (WeakReference<Collector<Long>> ref : refs) {
-      awaitCollected(ref);
-    }
+    awaitCollected(refs);
   }
 
   @Test
@@ -168,7 +174,7 @@ class MetricsTest {
     c.process(2, b -> {});
     WeakReference<Collector<Long>> ref = new WeakReference<>(c);
     c = null; // never closed: only the registry's gauges could keep it now
-    awaitCollected(ref);
+    awaitCollected(List.of(ref));
     assertTrue(Double.isNaN(registry.get("collector.capacity").tag("collector", "forgotten")
         .gauge().value()));
     Collector<Long> next = open("forgotten", 3); // the name of a collected collector is free
@@ -182,9 +188,7 @@ class MetricsTest {
   void binderClose_removesItsMetersFromEveryRegistry_andTheNameIsFree() throws Exception {
     var other = new SimpleMeterRegistry();
     Collector<Long> c = open("m", 4);
-    var metrics = new CollectorMetrics(c);
-    metrics.bindTo(registry);
-    metrics.bindTo(other);
+    var metrics = bound(c, registry, other);
     c.process(2, b -> {});
     metrics.close();
     assertEquals(List.of(), registry.getMeters());
@@ -231,10 +235,7 @@ class MetricsTest {
   void oneCollectorOnTwoRegistries_bothCountEverything() throws Exception {
     var other = new SimpleMeterRegistry();
     Collector<Long> c = open("m", 6);
-    var metrics = new CollectorMetrics(c);
-    metrics.bindTo(registry);
-    metrics.bindTo(other);
-    metrics.bindTo(other); // binding the same registry again changes nothing
+    bound(c, registry, other, other); // binding the same registry again changes nothing
     c.process(3, b -> {});
     for (MeterRegistry r : List.of(registry, other)) {
       assertEquals(6, r.get("collector.batches.acknowledged").counter().count());

@@ -4,6 +4,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
+import java.util.function.Supplier;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
@@ -348,17 +349,7 @@ final class PromQl {
   private Expr aggregation(String op) {
     String grouping = grouping();
     List<String> labels = grouping.isEmpty() ? List.of() : labelList();
-    skipSpace();
-    expect('(');
-    List<Expr> args = new ArrayList<>();
-    args.add(expression(0));
-    skipSpace();
-    if (peek(',')) {
-      pos++;
-      args.add(expression(0));
-      skipSpace();
-    }
-    expect(')');
+    List<Expr> args = commaSeparated('(', ')', () -> expression(0));
     if (grouping.isEmpty()) {
       grouping = grouping();
       labels = grouping.isEmpty() ? List.of() : labelList();
@@ -382,19 +373,7 @@ final class PromQl {
     if (signature == null) {
       throw error("unknown function '" + function + "'");
     }
-    expect('(');
-    List<Expr> args = new ArrayList<>();
-    skipSpace();
-    if (!peek(')')) {
-      args.add(expression(0));
-      skipSpace();
-      while (peek(',')) {
-        pos++;
-        args.add(expression(0));
-        skipSpace();
-      }
-    }
-    expect(')');
+    List<Expr> args = commaSeparated('(', ')', () -> expression(0));
     String params = signature.substring(0, signature.indexOf(':'));
     int optionalFrom = params.indexOf('?');
     String types = params.replace("?", "");
@@ -415,63 +394,58 @@ final class PromQl {
       }
     }
     Type result = signature.endsWith(":s") ? Type.SCALAR : Type.VECTOR;
-    return new Call(function, List.copyOf(args), result);
+    return new Call(function, args, result);
   }
 
   private List<PromQl.LabelMatcher> matchers() {
-    expect('{');
-    List<PromQl.LabelMatcher> out = new ArrayList<>();
+    return commaSeparated('{', '}', this::matcher);
+  }
+
+  private PromQl.LabelMatcher matcher() {
+    String label = identifier();
     skipSpace();
-    while (!peek('}')) {
-      String label = identifier();
-      skipSpace();
-      String op = null;
-      for (String o : List.of("=~", "!~", "!=", "=")) {
-        if (input.startsWith(o, pos)) {
-          op = o;
-          break;
-        }
-      }
-      if (op == null) {
-        throw error("expected a matcher operator");
-      }
-      pos += op.length();
-      skipSpace();
-      String value = string();
-      if (op.endsWith("~")) {
-        try {
-          // Grafana replaces variables before Prometheus compiles the regex
-          Pattern.compile(value.replaceAll("\\$\\{?[a-zA-Z_]+}?", "x"));
-        } catch (java.util.regex.PatternSyntaxException e) {
-          throw error("bad regex " + value + ": " + e.getDescription());
-        }
-      }
-      out.add(new PromQl.LabelMatcher(label, op, value));
-      skipSpace();
-      if (peek(',')) {
-        pos++;
-        skipSpace();
-      } else if (!peek('}')) {
-        throw error("expected ',' or '}'");
+    String op = null;
+    for (String o : List.of("=~", "!~", "!=", "=")) {
+      if (input.startsWith(o, pos)) {
+        op = o;
+        break;
       }
     }
-    pos++;
-    return List.copyOf(out);
+    if (op == null) {
+      throw error("expected a matcher operator");
+    }
+    pos += op.length();
+    skipSpace();
+    String value = string();
+    if (op.endsWith("~")) {
+      try {
+        // Grafana replaces variables before Prometheus compiles the regex
+        Pattern.compile(value.replaceAll("\\$\\{?[a-zA-Z_]+}?", "x"));
+      } catch (java.util.regex.PatternSyntaxException e) {
+        throw error("bad regex " + value + ": " + e.getDescription());
+      }
+    }
+    return new PromQl.LabelMatcher(label, op, value);
   }
 
   private List<String> labelList() {
+    return commaSeparated('(', ')', this::identifier);
+  }
+
+  /** {@code open item, item, ... close}; the callers check how many items they need. */
+  private <E> List<E> commaSeparated(char open, char close, Supplier<E> item) {
     skipSpace();
-    expect('(');
-    List<String> out = new ArrayList<>();
+    expect(open);
+    List<E> out = new ArrayList<>();
     skipSpace();
-    while (!peek(')')) {
-      out.add(identifier());
+    while (!peek(close)) {
+      out.add(item.get());
       skipSpace();
       if (peek(',')) {
         pos++;
         skipSpace();
-      } else if (!peek(')')) {
-        throw error("expected ',' or ')'");
+      } else if (!peek(close)) {
+        throw error("expected ',' or '" + close + "'");
       }
     }
     pos++;
