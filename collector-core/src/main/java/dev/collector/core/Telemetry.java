@@ -21,10 +21,10 @@ final class Telemetry {
 
   /*
    * Cost on the hot path when nothing listens: a volatile read of `listeners` (an empty array)
-   * and, per JFR event
-   * type, an allocation the JIT scalar-replaces plus an isEnabled() check (the events are
-   * disabled by default). Timestamps are System.nanoTime() calls the collector makes anyway
-   * where it needs them; the handler timing is two extra nanoTime calls per attempt.
+   * and, per JFR event type, an allocation the JIT scalar-replaces plus an isEnabled() check
+   * (the events are disabled by default). Timestamps are System.nanoTime() calls the collector
+   * makes anyway where it needs them; the handler timing is two extra nanoTime calls per
+   * attempt.
    */
 
   /** Handler outcome tag values. */
@@ -34,7 +34,10 @@ final class Telemetry {
 
   /** Receives every event; implemented by the Micrometer binder. */
   interface Listener {
-    /** The collector was closed: no event follows. Called once, never under a lock. */
+    /**
+     * The collector was closed. Called once, never under a lock; an event that raced close()
+     * may still arrive after it.
+     */
     void closed();
 
     void fetched(int records, long fetchNanos);

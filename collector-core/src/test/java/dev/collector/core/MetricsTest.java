@@ -32,6 +32,7 @@ import java.util.Arrays;
 import java.util.List;
 import java.util.Set;
 import java.util.TreeSet;
+import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 import java.util.stream.Collectors;
 import org.junit.jupiter.api.Test;
@@ -206,6 +207,33 @@ class MetricsTest {
     c.close();
     new CollectorMetrics(c).bindTo(registry);
     assertEquals(List.of(), registry.getMeters());
+  }
+
+  @Test
+  void bindingRacingClose_leavesNoMeters() throws Exception {
+    for (int i = 0; i < 200; i++) {
+      Collector<Long> c = open("race-" + i, 1);
+      var metrics = new CollectorMetrics(c);
+      var start = new CountDownLatch(1);
+      Thread binder = Thread.ofVirtual().start(afterLatch(start, () -> metrics.bindTo(registry)));
+      Thread closer = Thread.ofVirtual().start(afterLatch(start, c::close));
+      start.countDown();
+      binder.join();
+      closer.join();
+      assertEquals(List.of(), registry.getMeters(), "iteration " + i);
+    }
+  }
+
+  private static Runnable afterLatch(CountDownLatch latch, Runnable action) {
+    return () -> {
+      try {
+        latch.await();
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+        return;
+      }
+      action.run();
+    };
   }
 
   // Issue 13, point 2: two live collectors may not share a name on one registry.
