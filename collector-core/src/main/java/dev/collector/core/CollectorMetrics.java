@@ -1,17 +1,27 @@
 package dev.collector.core;
 
 import dev.collector.Collector;
+import dev.collector.CollectorOptions;
+import dev.collector.MisuseException;
 import dev.collector.Progress;
 import io.micrometer.core.instrument.Counter;
 import io.micrometer.core.instrument.Gauge;
+import io.micrometer.core.instrument.Meter;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.micrometer.core.instrument.Tags;
 import io.micrometer.core.instrument.TimeGauge;
 import io.micrometer.core.instrument.Timer;
 import io.micrometer.core.instrument.binder.MeterBinder;
+import java.lang.ref.WeakReference;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.HashMap;
+import java.util.List;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.locks.ReentrantLock;
 import java.util.function.ToDoubleFunction;
 
 /**
@@ -22,12 +32,37 @@ import java.util.function.ToDoubleFunction;
  * new CollectorMetrics(collector).bindTo(registry);
  * }
  *
- * <p>The meters and their Prometheus names are listed in the README. Binding a collector again
- * (to another registry) replaces the earlier binding's event feed. Thread-safe.
+ * <p>The meters and their Prometheus names are listed in the README. The meters live as long as
+ * the collector: {@link Collector#close()} removes them from every registry they were bound to,
+ * and so does {@link #close()} of this binder. The gauges hold the collector weakly, so a
+ * collector that is dropped without being closed is still garbage-collected (its gauges then
+ * read NaN until its meters are removed).
+ *
+ * <p>One collector may be bound to several registries; each gets every event. Binding it to the
+ * same registry again changes nothing. Two live collectors with the same {@linkplain
+ * CollectorOptions#name() name} cannot be bound to one registry: their meters would share one
+ * identity and mix, so the second {@link #bindTo} throws {@link IllegalStateException}. Once
+ * the first is closed (or garbage-collected), the name is free again. Thread-safe.
  */
-public final class CollectorMetrics implements MeterBinder {
+public final class CollectorMetrics implements MeterBinder, AutoCloseable {
 
-  private final OrderedCollector<?> collector;
+  /** The misuse kinds, one counter each: the simple names of the MisuseException subclasses. */
+  private static final List<String> MISUSE_KINDS =
+      Arrays.stream(MisuseException.class.getPermittedSubclasses())
+          .map(Class::getSimpleName)
+          .toList();
+
+  /** Serializes binding across binders, so two collectors cannot both take one name. */
+  private static final ReentrantLock BINDING = new ReentrantLock();
+
+  private final WeakReference<OrderedCollector<?>> collector;
+  private final Telemetry telemetry;
+  private final String name;
+  private final Tags tags;
+  /** By registry identity; written under {@link #BINDING}, removed from by listeners. */
+  private final Map<MeterRegistry, Binding> bindings = new ConcurrentHashMap<>();
+  /** Guarded by {@link #BINDING}. */
+  private boolean closed;
 
   /**
    * Prepares meters for {@code collector}.
@@ -40,46 +75,91 @@ public final class CollectorMetrics implements MeterBinder {
       throw new IllegalArgumentException(
           "collector must come from Collecting.open, was " + collector.getClass().getName());
     }
-    this.collector = ordered;
+    this.collector = new WeakReference<>(ordered);
+    this.telemetry = ordered.telemetry;
+    this.name = ordered.name();
+    this.tags = Tags.of("collector", name);
   }
 
+  /**
+   * Registers the collector's meters in {@code registry}. Does nothing if they are registered
+   * there already by this binder, or if the collector is closed.
+   *
+   * @throws IllegalStateException if another live collector with the same name is bound to
+   *     {@code registry}, or if this binder is closed
+   */
   @Override
   public void bindTo(MeterRegistry registry) {
-    Tags tags = Tags.of("collector", collector.name());
-    gauge(registry, tags, "collector.fetched", "sequence of the next batch to fetch",
-        p -> p.fetched());
-    gauge(registry, tags, "collector.committed", "sequence of the durable checkpoint",
-        p -> p.committed());
-    gauge(registry, tags, "collector.in.flight", "batches fetched but not committed",
-        p -> p.inFlight());
-    gauge(registry, tags, "collector.waiting",
-        "batches done but waiting for an earlier one (out-of-order buffer)", p -> p.waiting());
-    gauge(registry, tags, "collector.capacity", "window depth of the active run",
-        p -> p.capacity());
-    gauge(registry, tags, "collector.stuck", "running batches older than the stuck threshold",
-        p -> p.stuck());
-    TimeGauge.builder("collector.oldest.running", collector,
-            TimeUnit.NANOSECONDS, c -> c.progress().oldestRunning().toNanos())
-        .tags(tags)
-        .description("age of the oldest running batch, from its handler's start")
-        .strongReference(true)
-        .register(registry);
-    collector.telemetry.listen(new Meters(registry, tags));
+    BINDING.lock();
+    try {
+      if (closed) {
+        throw new IllegalStateException(
+            "the CollectorMetrics of collector '" + name + "' is closed; create a new one");
+      }
+      OrderedCollector<?> c = collector.get();
+      if (c == null || bindings.containsKey(registry)) {
+        return;
+      }
+      claimName(registry);
+      Binding binding = new Binding(registry, c);
+      if (telemetry.listen(binding)) {
+        bindings.put(registry, binding);
+      } else {
+        binding.remove(); // the collector was closed: it has nothing more to report
+      }
+    } finally {
+      BINDING.unlock();
+    }
   }
 
-  private void gauge(MeterRegistry registry, Tags tags, String name, String description,
-      ToDoubleFunction<Progress> value) {
-    Gauge.builder(name, collector, c -> value.applyAsDouble(c.progress()))
-        .tags(tags)
-        .description(description)
-        .strongReference(true)
-        .register(registry);
+  /**
+   * Removes this binder's meters from every registry it bound them to and stops feeding them.
+   * Closing the collector does the same. Idempotent; {@link #bindTo} throws afterwards.
+   */
+  @Override
+  public void close() {
+    List<Binding> removed;
+    BINDING.lock();
+    try {
+      closed = true;
+      removed = List.copyOf(bindings.values());
+      bindings.clear();
+    } finally {
+      BINDING.unlock();
+    }
+    for (Binding b : removed) {
+      telemetry.unlisten(b);
+      b.remove();
+    }
   }
 
-  /** The event-fed meters. */
-  private static final class Meters implements Telemetry.Listener {
+  /**
+   * Fails if a live collector with this name has meters in {@code registry}; removes the meters
+   * of one that was garbage-collected without being closed (its gauges read NaN).
+   */
+  private void claimName(MeterRegistry registry) {
+    Gauge taken = registry.find("collector.capacity").tags(tags).gauge();
+    if (taken == null) {
+      return;
+    }
+    if (!Double.isNaN(taken.value())) {
+      throw new IllegalStateException(
+          "another live collector named '" + name + "' is bound to this registry: their meters"
+              + " would share one name and mix. Give each collector its own name"
+              + " (CollectorOptions.builder().name(...)), or close the other one first");
+    }
+    for (Meter m : List.copyOf(registry.getMeters())) {
+      if (m.getId().getName().startsWith("collector.")
+          && name.equals(m.getId().getTag("collector"))) {
+        registry.remove(m);
+      }
+    }
+  }
+
+  /** The meters in one registry, fed by the collector's events. */
+  private final class Binding implements Telemetry.Listener {
     private final MeterRegistry registry;
-    private final Tags tags;
+    private final List<Meter> meters = new ArrayList<>();
     private final Counter fetched;
     private final Counter acknowledged;
     private final Counter failed;
@@ -93,11 +173,26 @@ public final class CollectorMetrics implements MeterBinder {
     private final Timer handledSuccess;
     private final Timer handledFailure;
     private final Timer handledTimeout;
-    private final Map<String, Counter> misuse = new ConcurrentHashMap<>();
+    private final Map<String, Counter> misuse;
 
-    Meters(MeterRegistry registry, Tags tags) {
+    /** Registers every meter; {@code c} is only handed to the gauges, which hold it weakly. */
+    Binding(MeterRegistry registry, OrderedCollector<?> c) {
       this.registry = registry;
-      this.tags = tags;
+      gauge(c, "collector.fetched", "sequence of the next batch to fetch", Progress::fetched);
+      gauge(c, "collector.committed", "sequence of the durable checkpoint",
+          Progress::committed);
+      gauge(c, "collector.in.flight", "batches fetched but not committed", Progress::inFlight);
+      gauge(c, "collector.waiting",
+          "batches done but waiting for an earlier one (out-of-order buffer)",
+          Progress::waiting);
+      gauge(c, "collector.capacity", "window depth of the active run", Progress::capacity);
+      gauge(c, "collector.stuck", "running batches older than the stuck threshold",
+          Progress::stuck);
+      meters.add(TimeGauge.builder("collector.oldest.running", c, TimeUnit.NANOSECONDS,
+              x -> x.progress().oldestRunning().toNanos())
+          .tags(tags)
+          .description("age of the oldest running batch, from its handler's start")
+          .register(registry));
       fetched = counter("collector.batches.fetched", "batches read from the source");
       acknowledged = counter("collector.batches.acknowledged", "batches handled successfully");
       failed = counter("collector.batches.failed", "failed handler attempts, timeouts included");
@@ -106,29 +201,73 @@ public final class CollectorMetrics implements MeterBinder {
           "batches handed to the dead-letter handler");
       records = counter("collector.records", "records in acknowledged batches");
       commits = counter("collector.commits", "durable checkpoint commits");
-      fetch = timer("collector.fetch.duration", "time to read one batch", Tags.empty());
-      commit = timer("collector.commit.duration", "time to make one checkpoint durable",
-          Tags.empty());
-      windowFull = timer("collector.window.full.wait",
-          "time the fetcher waited for a full window to drain (head-of-line blocking)",
-          Tags.empty());
+      fetch = register(timer("collector.fetch.duration", "time to read one batch"));
+      commit = register(timer("collector.commit.duration", "time to make one checkpoint durable")
+          .publishPercentileHistogram()
+          .minimumExpectedValue(Duration.ofMillis(1))
+          .maximumExpectedValue(Duration.ofSeconds(10)));
+      windowFull = register(timer("collector.window.full.wait",
+          "time the fetcher waited for a full window to drain (head-of-line blocking)"));
       handledSuccess = handlerTimer(Telemetry.SUCCESS);
       handledFailure = handlerTimer(Telemetry.FAILURE);
       handledTimeout = handlerTimer(Telemetry.TIMEOUT);
+      Map<String, Counter> byKind = new HashMap<>();
+      for (String kind : MISUSE_KINDS) {
+        Counter counter = Counter.builder("collector.misuse").tags(tags).tag("kind", kind)
+            .description("API misuses rejected, by exception").register(registry);
+        meters.add(counter);
+        byKind.put(kind, counter);
+      }
+      misuse = Map.copyOf(byKind);
     }
 
-    private Counter counter(String name, String description) {
-      return Counter.builder(name).tags(tags).description(description).register(registry);
+    private void gauge(OrderedCollector<?> c, String meter, String description,
+        ToDoubleFunction<Progress> value) {
+      // the gauge holds c weakly (Micrometer's default); the function must not capture it
+      meters.add(Gauge.builder(meter, c, x -> value.applyAsDouble(x.progress()))
+          .tags(tags)
+          .description(description)
+          .register(registry));
     }
 
-    private Timer timer(String name, String description, Tags extra) {
-      return Timer.builder(name).tags(tags).tags(extra).description(description)
+    private Counter counter(String meter, String description) {
+      Counter counter = Counter.builder(meter).tags(tags).description(description)
           .register(registry);
+      meters.add(counter);
+      return counter;
     }
 
+    private Timer.Builder timer(String meter, String description) {
+      return Timer.builder(meter).tags(tags).description(description);
+    }
+
+    private Timer register(Timer.Builder builder) {
+      Timer timer = builder.register(registry);
+      meters.add(timer);
+      return timer;
+    }
+
+    /** Buckets from 1 ms to 60 s, the default stuck threshold, for p99 by outcome. */
     private Timer handlerTimer(String outcome) {
-      return timer("collector.handler.duration",
-          "handler attempt (or pull delivery) time by outcome", Tags.of("outcome", outcome));
+      return register(timer("collector.handler.duration",
+              "handler attempt (or pull delivery) time by outcome")
+          .tag("outcome", outcome)
+          .publishPercentileHistogram()
+          .minimumExpectedValue(Duration.ofMillis(1))
+          .maximumExpectedValue(Duration.ofSeconds(60)));
+    }
+
+    /** Removes every meter of this binding from its registry. Idempotent. */
+    void remove() {
+      for (Meter m : meters) {
+        registry.remove(m);
+      }
+    }
+
+    @Override
+    public void closed() {
+      bindings.remove(registry, this);
+      remove();
     }
 
     @Override
@@ -181,9 +320,10 @@ public final class CollectorMetrics implements MeterBinder {
 
     @Override
     public void misuse(String kind) {
-      misuse.computeIfAbsent(kind, k -> Counter.builder("collector.misuse").tags(tags)
-          .tag("kind", k).description("API misuses rejected, by exception").register(registry))
-          .increment();
+      Counter counter = misuse.get(kind);
+      if (counter != null) { // always: every MisuseException subclass has its counter
+        counter.increment();
+      }
     }
   }
 }

@@ -275,6 +275,7 @@ final class OrderedCollector<T> implements Collector<T> {
         }
       }
     } finally {
+      telemetry.closed(); // the binder removes its meters
       closeDone.countDown();
     }
     if (failure != null) {

@@ -1,5 +1,8 @@
 package dev.collector.core;
 
+import com.google.errorprone.annotations.concurrent.GuardedBy;
+import java.util.Arrays;
+import java.util.concurrent.locks.ReentrantLock;
 import jdk.jfr.Category;
 import jdk.jfr.Description;
 import jdk.jfr.Enabled;
@@ -8,20 +11,22 @@ import jdk.jfr.Label;
 import jdk.jfr.Name;
 import jdk.jfr.StackTrace;
 import jdk.jfr.Timespan;
-import org.jspecify.annotations.Nullable;
 
 /**
  * Where a collector reports what it does: JFR events (always, near-free when no recording
- * enables them) and an optional listener (the Micrometer binder). Thread-safe; never throws a
- * listener's exception into the run.
+ * enables them) and any number of listeners (the Micrometer binder, one per registry). The
+ * collector calls {@link #closed()} when it is closed: every listener is told once and dropped,
+ * and none can be added after that. Thread-safe; a listener's RuntimeException never reaches
+ * the run.
  */
 final class Telemetry {
 
   /*
-   * Cost on the hot path when nothing listens: a volatile read of `listener` and, per JFR event
-   * type, an allocation the JIT scalar-replaces plus an isEnabled() check (the events are
-   * disabled by default). Timestamps are System.nanoTime() calls the collector makes anyway
-   * where it needs them; the handler timing is two extra nanoTime calls per attempt.
+   * Cost on the hot path when nothing listens: a volatile read of `listeners` (an empty array)
+   * and, per JFR event type, an allocation the JIT scalar-replaces plus an isEnabled() check
+   * (the events are disabled by default). Timestamps are System.nanoTime() calls the collector
+   * makes anyway where it needs them; the handler timing is two extra nanoTime calls per
+   * attempt.
    */
 
   /** Handler outcome tag values. */
@@ -31,6 +36,12 @@ final class Telemetry {
 
   /** Receives every event; implemented by the Micrometer binder. */
   interface Listener {
+    /**
+     * The collector was closed. Called once, never under a lock; an event that raced close()
+     * may still arrive after it.
+     */
+    void closed();
+
     void fetched(int records, long fetchNanos);
 
     void windowFull(long waitNanos);
@@ -48,21 +59,25 @@ final class Telemetry {
     void misuse(String kind);
   }
 
+  private static final Listener[] NONE = {};
+
   private final String collector;
-  private volatile @Nullable Listener listener;
+  /** Copy-on-write: replaced whole under {@code lock}, read without it on the hot path. */
+  private volatile Listener[] listeners = NONE;
+  private final ReentrantLock lock = new ReentrantLock();
+  @GuardedBy("lock")
+  private boolean closed;
+
   private volatile boolean listenerFailureLogged;
 
   Telemetry(String collector) {
     this.collector = collector;
   }
 
-  void listen(Listener listener) {
-    this.listener = listener;
-  }
-
   /**
-   * A listener threw: telemetry must never change what a run does, so the event is dropped and
-   * the first such failure logged. (An Error still propagates: the run fails, saying so.)
+   * A listener threw: telemetry must never change what a run does, so the event is dropped for
+   * that listener and the first such failure logged. (An Error still propagates: the run fails,
+   * saying so.)
    */
   private void listenerFailed(RuntimeException e) {
     if (!listenerFailureLogged) {
@@ -75,9 +90,58 @@ final class Telemetry {
     }
   }
 
+  /**
+   * Adds a listener.
+   *
+   * @return false, and nothing added, if the collector is closed already
+   */
+  boolean listen(Listener listener) {
+    lock.lock();
+    try {
+      if (closed) {
+        return false;
+      }
+      Listener[] now = Arrays.copyOf(listeners, listeners.length + 1);
+      now[now.length - 1] = listener;
+      listeners = now;
+      return true;
+    } finally {
+      lock.unlock();
+    }
+  }
+
+  /** Removes a listener, if it listens. */
+  void unlisten(Listener listener) {
+    lock.lock();
+    try {
+      listeners = Arrays.stream(listeners).filter(l -> l != listener).toArray(Listener[]::new);
+    } finally {
+      lock.unlock();
+    }
+  }
+
+  /** The collector was closed: tells every listener once and drops them all. Idempotent. */
+  void closed() {
+    Listener[] told;
+    lock.lock();
+    try {
+      closed = true;
+      told = listeners;
+      listeners = NONE;
+    } finally {
+      lock.unlock();
+    }
+    for (Listener l : told) {
+      try {
+        l.closed();
+      } catch (RuntimeException e) {
+        listenerFailed(e);
+      }
+    }
+  }
+
   void fetched(int records, long fetchNanos) {
-    Listener l = listener;
-    if (l != null) {
+    for (Listener l : listeners) {
       try {
         l.fetched(records, fetchNanos);
       } catch (RuntimeException e) {
@@ -87,8 +151,7 @@ final class Telemetry {
   }
 
   void windowFull(long waitNanos) {
-    Listener l = listener;
-    if (l != null) {
+    for (Listener l : listeners) {
       try {
         l.windowFull(waitNanos);
       } catch (RuntimeException e) {
@@ -104,8 +167,7 @@ final class Telemetry {
   }
 
   void handled(long sequence, int records, long nanos, String outcome) {
-    Listener l = listener;
-    if (l != null) {
+    for (Listener l : listeners) {
       try {
         l.handled(records, nanos, outcome);
       } catch (RuntimeException e) {
@@ -124,8 +186,7 @@ final class Telemetry {
   }
 
   void acknowledged(int records) {
-    Listener l = listener;
-    if (l != null) {
+    for (Listener l : listeners) {
       try {
         l.acknowledged(records);
       } catch (RuntimeException e) {
@@ -135,8 +196,7 @@ final class Telemetry {
   }
 
   void retried() {
-    Listener l = listener;
-    if (l != null) {
+    for (Listener l : listeners) {
       try {
         l.retried();
       } catch (RuntimeException e) {
@@ -146,8 +206,7 @@ final class Telemetry {
   }
 
   void deadLettered() {
-    Listener l = listener;
-    if (l != null) {
+    for (Listener l : listeners) {
       try {
         l.deadLettered();
       } catch (RuntimeException e) {
@@ -157,8 +216,7 @@ final class Telemetry {
   }
 
   void committed(long checkpoint, long batches, long nanos) {
-    Listener l = listener;
-    if (l != null) {
+    for (Listener l : listeners) {
       try {
         l.committed(batches, nanos);
       } catch (RuntimeException e) {
@@ -176,8 +234,7 @@ final class Telemetry {
   }
 
   void misuse(String kind) {
-    Listener l = listener;
-    if (l != null) {
+    for (Listener l : listeners) {
       try {
         l.misuse(kind);
       } catch (RuntimeException e) {
