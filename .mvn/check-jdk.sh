@@ -32,6 +32,7 @@ collector_has_jdk21() {
     [ -n "$collector_home" ] || continue
     collector_v=$(collector_jdk_feature "$collector_home")
     if [ -n "$collector_v" ] && [ "$collector_v" -ge 21 ]; then
+      collector_jdk21_home=$collector_home
       return 0
     fi
   done
@@ -44,6 +45,25 @@ if ! collector_has_jdk21; then
   echo "'apt-get install openjdk-21-jdk' or Temurin 21 or 25, then run ./mvnw again" >&2
   echo "(JAVA_HOME may point at it, but need not: the build discovers it)." >&2
   exit 1
+fi
+# Maven itself runs on that JDK too when the one it would use is older: current
+# maven-jar-plugin versions post-process modular jars with the jar tool of Maven's own JVM,
+# which cannot read class files compiled for 21 when it is a JDK 17. Compiling and testing still
+# go through the toolchain the build selects.
+collector_maven_home=${JAVA_HOME-}
+[ -n "$collector_maven_home" ] || collector_maven_home=$collector_path_java
+collector_maven_v=$(collector_jdk_feature "$collector_maven_home")
+if [ -z "$collector_maven_v" ] || [ "$collector_maven_v" -lt 21 ]; then
+  JAVA_HOME=$collector_jdk21_home
+  export JAVA_HOME
+  collector_maven_v=$(collector_jdk_feature "$JAVA_HOME")
+fi
+# Maven 3.9's own libraries call sun.misc.Unsafe, which JDK 24+ warns about on every run.
+if [ -n "$collector_maven_v" ] && [ "$collector_maven_v" -ge 24 ]; then
+  case " ${MAVEN_OPTS-} " in
+    *sun-misc-unsafe-memory-access*) ;;
+    *) MAVEN_OPTS="${MAVEN_OPTS-} --sun-misc-unsafe-memory-access=allow"; export MAVEN_OPTS ;;
+  esac
 fi
 # The scope-conformance tests compare our scope with the JDK 25 preview StructuredTaskScope, so
 # they need exactly JDK 25 (preview APIs differ per release). With one installed, the
