@@ -32,22 +32,27 @@ final class BatchRunner<T> implements Runnable {
    */
 
   private final ProcessRun<T> run;
-  private Batch<T> batch;
+  private final long sequence;
+  private @Nullable Batch<T> current;
   private boolean settled;
 
   BatchRunner(ProcessRun<T> run, Batch<T> batch) {
     this.run = run;
-    this.batch = batch;
+    this.sequence = batch.sequence();
+    this.current = batch;
   }
 
   @Override
   public void run() {
-    long sequence = batch.sequence();
     try {
-      settleUnderPolicy();
+      settleUnderPolicy(batch());
     } catch (Throwable t) {
+      // Our own code threw (an Error, a defect) before the batch settled: it fails like a
+      // handler failure and is delivered again. Nothing in settle() can throw after the slot
+      // is settled, so a committed batch is never reported as failed.
       run.lifecycle().handlerFailed(sequence, t, null);
     } finally {
+      current = null; // the exit chain may keep this thread reachable: not its records (G11)
       if (!settled) {
         run.ring().stoppedRunning(sequence); // once settled, the slot may hold a newer batch
       }
@@ -55,19 +60,27 @@ final class BatchRunner<T> implements Runnable {
     }
   }
 
-  private void settleUnderPolicy() {
+  private Batch<T> batch() {
+    Batch<T> b = current;
+    if (b == null) {
+      throw new IllegalStateException("batch " + sequence + " was already released");
+    }
+    return b;
+  }
+
+  private void settleUnderPolicy(Batch<T> first) {
     RunContext<T> context = run.context();
     Lifecycle lifecycle = run.lifecycle();
     FailurePolicy policy = context.options().failurePolicy();
-    long sequence = batch.sequence();
+    Batch<T> batch = first;
     Throwable failure;
     while (true) {
       if (lifecycle.isCancelling()) {
         return; // given up: stays unsettled, delivered again by the next run
       }
-      failure = attempt();
+      failure = attempt(batch);
       if (failure == null) {
-        settle(false);
+        settle(batch, false);
         return;
       }
       if (lifecycle.isCancelling() && Lifecycle.causedByInterrupt(failure)) {
@@ -90,6 +103,7 @@ final class BatchRunner<T> implements Runnable {
       }
       context.telemetry().retried();
       batch = batch.nextAttempt();
+      current = batch;
     }
     DeadLetterHandler deadLetter = policy.deadLetter();
     if (deadLetter != null && !lifecycle.isCancelling()) {
@@ -112,7 +126,7 @@ final class BatchRunner<T> implements Runnable {
               + batch.attempt() + " attempt(s): " + failure);
       run.deadLettered();
       context.telemetry().deadLettered();
-      settle(true);
+      settle(batch, true);
       return;
     }
     if (!lifecycle.isCancelling()) {
@@ -126,8 +140,7 @@ final class BatchRunner<T> implements Runnable {
   }
 
   /** One handler attempt; returns its failure, or null. A timeout is a failure. */
-  private @Nullable Throwable attempt() {
-    long sequence = batch.sequence();
+  private @Nullable Throwable attempt(Batch<T> batch) {
     Watchdog watchdog = run.timeouts();
     long started = System.nanoTime();
     run.ring().attemptStarted(sequence, started);
@@ -176,22 +189,20 @@ final class BatchRunner<T> implements Runnable {
     return !run.lifecycle().isCancelling();
   }
 
-  private void settle(boolean deadLettered) {
-    long sequence = batch.sequence();
-    int size = batch.size();
+  /** Telemetry first: once the slot is settled nothing may throw for this batch. */
+  private void settle(Batch<T> batch, boolean deadLettered) {
+    if (!deadLettered) {
+      run.context().telemetry().acknowledged(batch.size());
+      if (RunContext.LOG.isLoggable(Level.DEBUG)) {
+        RunContext.log(
+            Level.DEBUG,
+            "collector '" + run.context().name() + "': batch " + sequence + " handled ("
+                + batch.size() + " records, attempt " + batch.attempt() + ")");
+      }
+    }
     settled = true;
     if (run.ring().settle(sequence)) {
       run.committer().wake();
-    }
-    if (deadLettered) {
-      return;
-    }
-    run.context().telemetry().acknowledged(size);
-    if (RunContext.LOG.isLoggable(Level.DEBUG)) {
-      RunContext.log(
-          Level.DEBUG,
-          "collector '" + run.context().name() + "': batch " + sequence + " handled (" + size
-              + " records, attempt " + batch.attempt() + ")");
     }
   }
 }

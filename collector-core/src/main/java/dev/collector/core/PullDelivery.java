@@ -163,15 +163,17 @@ final class PullDelivery<T> implements Delivery<T> {
     } finally {
       session.lock.unlock();
     }
-    telemetry.handled(sequence, batch.size(), System.nanoTime() - deliveredAt, Telemetry.FAILURE);
     if (deadLetter == null) {
+      telemetry.handled(sequence, batch.size(), System.nanoTime() - deliveredAt, Telemetry.FAILURE);
       if (redelivered) {
         telemetry.retried();
       }
       return true;
     }
+    // Claimed (DEAD_LETTERING): from here on whatever throws settles the delivery as failed.
     Throwable deadLetterFailure = null;
     try {
+      telemetry.handled(sequence, batch.size(), System.nanoTime() - deliveredAt, Telemetry.FAILURE);
       deadLetter.deadLetter(batch, cause);
     } catch (Throwable t) {
       deadLetterFailure = t;
