@@ -69,9 +69,65 @@ class EngineV2ProcessDefectsTest {
 
   // ---- 1: owner interrupted while the final commit is in flight ------------------------------
 
+  /** Wraps {@link #store}: signals when the commit of {@code sequence} starts. */
+  private CheckpointStore signalling(long sequence, CountDownLatch entered) {
+    return new CheckpointStore() {
+      @Override
+      public @Nullable Checkpoint load() {
+        return store.load();
+      }
+
+      @Override
+      public void commit(Checkpoint checkpoint) throws IOException {
+        if (checkpoint.sequence() == sequence) {
+          entered.countDown();
+        }
+        store.commit(checkpoint);
+      }
+    };
+  }
+
   @Test
   @Timeout(value = 30, unit = TimeUnit.SECONDS, threadMode = Timeout.ThreadMode.SEPARATE_THREAD)
   void d01_ownerInterruptedDuringSlowFinalCommit_commitsAckedPrefixAndNamesIt() throws Exception {
+    store.slowCommits(Duration.ofMillis(400));
+    CountDownLatch finalCommit = new CountDownLatch(1);
+    CountDownLatch firstCommit = new CountDownLatch(1);
+    CompletionController<Long> controller = new CompletionController<>();
+    CheckpointStore observed = signalling(3, finalCommit);
+    CheckpointStore both =
+        new CheckpointStore() {
+          @Override
+          public @Nullable Checkpoint load() throws IOException {
+            return observed.load();
+          }
+
+          @Override
+          public void commit(Checkpoint checkpoint) throws IOException {
+            firstCommit.countDown();
+            observed.commit(checkpoint);
+          }
+        };
+    Collector<Long> c = Collecting.open(FakeSource.generated(3, 1), both, options().build());
+    BackgroundRun run = BackgroundRun.start(c, 4, controller);
+    controller.release(0);
+    assertTrue(firstCommit.await(10, TimeUnit.SECONDS)); // a 400 ms commit of batch 0 runs
+    controller.release(1);
+    controller.release(2); // the source is exhausted: the run ends with the commit of 3
+    assertTrue(finalCommit.await(10, TimeUnit.SECONDS));
+    run.owner.interrupt(); // while the final 400 ms commit is in flight
+
+    Throwable thrown = run.awaitFailure(Duration.ofSeconds(20));
+    InterruptedException e = assertInstanceOf(InterruptedException.class, thrown);
+    assertTrue(run.interruptStatusKept, "interrupt status was cleared");
+    assertEquals(new Checkpoint(3, "3"), store.current(), "the 3 acked batches are durable");
+    assertNotNull(e.getMessage());
+    assertTrue(e.getMessage().contains("sequence 3"), e.getMessage());
+  }
+
+  @Test
+  @Timeout(value = 30, unit = TimeUnit.SECONDS, threadMode = Timeout.ThreadMode.SEPARATE_THREAD)
+  void d01_ownerInterruptedMidRunWithSlowCommits_commitsAckedPrefix() throws Exception {
     store.slowCommits(Duration.ofMillis(400));
     CompletionController<Long> controller = new CompletionController<>();
     Collector<Long> c = collector(20, options());
@@ -83,14 +139,13 @@ class EngineV2ProcessDefectsTest {
     controller.release(1);
     controller.release(2);
     controller.awaitFinished(2, WAIT);
-    run.owner.interrupt(); // a 400 ms commit (of 1, 2 or 3) is almost surely in flight
+    run.owner.interrupt();
 
     Throwable thrown = run.awaitFailure(Duration.ofSeconds(20));
     InterruptedException e = assertInstanceOf(InterruptedException.class, thrown);
     assertTrue(run.interruptStatusKept, "interrupt status was cleared");
     assertEquals(new Checkpoint(3, "3"), store.current(), "the 3 acked batches are durable");
-    assertNotNull(e.getMessage());
-    assertTrue(e.getMessage().contains("sequence 3"), e.getMessage());
+    assertTrue(String.valueOf(e.getMessage()).contains("sequence 3"), e.getMessage());
   }
 
   @Test
@@ -118,11 +173,16 @@ class EngineV2ProcessDefectsTest {
                     new SplittableRandom(workSeed + batch.sequence()).nextLong(300_000));
                 handled.add(batch.sequence());
               });
-      int k = random.nextInt(batches);
+      // from a random point on (half the rounds: once every batch was handled, so the final
+      // commit is in flight), interrupt the owner again and again until process() ends
+      int k = random.nextBoolean() ? batches : random.nextInt(batches);
       while (handled.size() < k && !run.isDone()) {
         Thread.onSpinWait();
       }
-      run.owner.interrupt();
+      while (!run.isDone()) {
+        run.owner.interrupt();
+        LockSupport.parkNanos(50_000 + random.nextLong(500_000));
+      }
       String where = "seed " + seed + " round " + round + " interrupt after " + k;
       long prefix;
       try {
@@ -157,19 +217,48 @@ class EngineV2ProcessDefectsTest {
 
   @Test
   void d02_finalCommitFails_processThrowsCheckpointExceptionNamingDurable() throws Exception {
+    CountDownLatch firstCommit = new CountDownLatch(1);
+    CountDownLatch gate = new CountDownLatch(1);
+    CheckpointStore gated =
+        new CheckpointStore() {
+          @Override
+          public @Nullable Checkpoint load() {
+            return store.load();
+          }
+
+          @Override
+          public void commit(Checkpoint checkpoint) throws IOException {
+            if (checkpoint.sequence() == 1) {
+              firstCommit.countDown();
+              try {
+                assertTrue(gate.await(30, TimeUnit.SECONDS));
+              } catch (InterruptedException e) {
+                throw new java.io.InterruptedIOException();
+              }
+            }
+            store.commit(checkpoint);
+          }
+        };
+    store.crashAtSequence(2); // every commit past batch 0 fails
     CompletionController<Long> controller = new CompletionController<>();
-    Collector<Long> c = collector(3, options().commitRetry(Retry.NONE));
+    Collector<Long> c =
+        Collecting.open(FakeSource.generated(3, 1), gated, options().commitRetry(Retry.NONE).build());
     BackgroundRun run = BackgroundRun.start(c, 4, controller);
     controller.release(0);
+    assertTrue(firstCommit.await(10, TimeUnit.SECONDS)); // the commit of 1 is held
     controller.release(1);
-    store.awaitSequence(2, WAIT);
-    store.crash(); // every later commit throws
-    controller.release(2); // the source is exhausted: this is the run's last commit
+    controller.release(2); // the source is exhausted; the run waits for its last commit
+    controller.awaitFinished(2, WAIT);
+    await()
+        .atMost(WAIT)
+        .during(Duration.ofMillis(200))
+        .until(() -> run.owner.getState() == Thread.State.WAITING);
+    gate.countDown(); // 1 becomes durable; the final commit, of 3, fails
 
     Throwable thrown = run.awaitFailure(WAIT);
     CheckpointException e = assertInstanceOf(CheckpointException.class, thrown);
-    assertEquals(new Checkpoint(2, "2"), e.durable());
-    assertEquals(new Checkpoint(2, "2"), store.current());
+    assertEquals(new Checkpoint(1, "1"), e.durable());
+    assertEquals(new Checkpoint(1, "1"), store.current());
   }
 
   @Test
@@ -476,11 +565,17 @@ class EngineV2ProcessDefectsTest {
         };
     Collector<Long> c = Collecting.open(FakeSource.generated(20, 1), calling, options().build());
     ref.set(c);
-    BackgroundRun run = BackgroundRun.start(c, 4, batch -> {});
-    assertEquals(20, run.await(WAIT).batches());
-    Thread closer = Thread.ofPlatform().start(c::close);
+    CompletionController<Long> controller = new CompletionController<>();
+    BackgroundRun run = BackgroundRun.start(c, 4, controller);
+    controller.release(0);
+    controller.release(1);
+    controller.awaitStarted(5, WAIT);
+    controller.release(2); // acknowledged while close() runs at the latest: its final commit
+    Thread closer = Thread.ofPlatform().daemon().start(c::close);
     closer.join(10_000);
     assertFalse(closer.isAlive(), "close() deadlocked");
+    assertTrue(run.await(WAIT).stopped());
+    assertEquals(3, store.current().sequence());
   }
 
   // ---- 12: a finished batch waiting for an earlier one holds no records ----------------------
