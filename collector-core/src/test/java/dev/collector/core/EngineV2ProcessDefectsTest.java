@@ -437,6 +437,60 @@ class EngineV2ProcessDefectsTest {
     assertEquals(List.of(), alive, "collector threads alive after process() threw");
   }
 
+  /** Throws {@code error} from {@code acknowledged} only. */
+  private static final class ErrorOnAcknowledged implements Telemetry.Listener {
+    private final Error error;
+
+    ErrorOnAcknowledged(Error error) {
+      this.error = error;
+    }
+
+    @Override
+    public void fetched(int records, long fetchNanos) {}
+
+    @Override
+    public void windowFull(long waitNanos) {}
+
+    @Override
+    public void handled(int records, long nanos, String outcome) {}
+
+    @Override
+    public void acknowledged(int records) {
+      throw error;
+    }
+
+    @Override
+    public void retried() {}
+
+    @Override
+    public void deadLettered() {}
+
+    @Override
+    public void committed(long batches, long nanos) {}
+
+    @Override
+    public void misuse(String kind) {}
+  }
+
+  @Test
+  void d04_listenerThrowsErrorOnAcknowledged_failedBatchIsNotCoveredByTheCheckpoint()
+      throws Exception {
+    Collector<Long> c = collector(10, options().name("ackerror"));
+    var oom = new OutOfMemoryError("simulated");
+    ((OrderedCollector<?>) c).telemetry.listen(new ErrorOnAcknowledged(oom));
+    BackgroundRun run = BackgroundRun.start(c, 1, batch -> {});
+    Throwable thrown = run.awaitFailure(WAIT);
+    BatchFailedException e = assertInstanceOf(BatchFailedException.class, thrown);
+    assertSame(oom, e.getCause());
+    // The exception says "a new run resumes at committed and delivers batch <sequence> again":
+    // that is only true if the failed batch is not below the committed checkpoint.
+    assertTrue(
+        e.committed().sequence() <= e.sequence(),
+        "batch " + e.sequence() + " reported failed but committed through "
+            + e.committed().sequence() + ": " + e.getMessage());
+    assertEquals(e.committed(), store.current());
+  }
+
   // ---- 8: close() during process(), concurrent stop() ----------------------------------------
 
   @Test
@@ -447,8 +501,8 @@ class EngineV2ProcessDefectsTest {
     controller.release(0);
     controller.awaitStarted(3, WAIT);
     store.awaitSequence(1, WAIT);
-    c.close(); // waits until process() returned
-    assertTrue(run.isDone(), "close() returned before process() did");
+    c.close(); // waits until the run ended
+    assertEquals(new Checkpoint(1, "1"), store.current(), "durable when close() returned");
     ProcessSummary summary = run.await(WAIT);
     assertTrue(summary.stopped(), "source not exhausted, run ended by close(): " + summary);
     assertEquals(new Checkpoint(1, "1"), summary.checkpoint());

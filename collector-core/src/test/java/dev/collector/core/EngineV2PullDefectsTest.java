@@ -295,7 +295,7 @@ class EngineV2PullDefectsTest {
   @Test
   void d06_timedAndUntimedNextWaiting_untimedGetsTheRedelivery() throws Exception {
     boolean timedOneTimedOut = false;
-    for (int round = 0; round < 6 && !timedOneTimedOut; round++) {
+    for (int round = 0; round < 10 && !timedOneTimedOut; round++) {
       RecordingCheckpointStore s = new RecordingCheckpointStore();
       Collector<Long> c =
           Collecting.open(
@@ -316,7 +316,10 @@ class EngineV2PullDefectsTest {
             .atMost(WAIT)
             .pollInterval(Duration.ofMillis(2))
             .until(
-                () -> parked(timed.thread) && parked(untimed.thread));
+                () -> timed.result.isDone() || (parked(timed.thread) && parked(untimed.thread)));
+        if (timed.result.isDone()) {
+          continue; // a loaded machine: the timed next() ran out before the other one waited
+        }
         assertTrue(d.fail(new IOException("transient")));
         Delivery<Long> fromTimed = timed.get();
         if (fromTimed != null) {
