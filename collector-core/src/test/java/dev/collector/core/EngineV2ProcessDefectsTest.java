@@ -213,6 +213,107 @@ class EngineV2ProcessDefectsTest {
     }
   }
 
+  @Test
+  @Timeout(value = 180, unit = TimeUnit.SECONDS, threadMode = Timeout.ThreadMode.SEPARATE_THREAD)
+  void d01_interruptStormWithFailingStore_endsCommittedPrefixOrCheckpointExceptionNamingDurable()
+      throws Exception {
+    long seed = Long.getLong("collector.seed", System.nanoTime());
+    System.out.println("d01_interruptStormWithFailingStore seed " + seed);
+    SplittableRandom random = new SplittableRandom(seed);
+    int batches = 40;
+    for (int round = 0; round < 30; round++) {
+      RecordingCheckpointStore s = new RecordingCheckpointStore();
+      SplittableRandom failures = new SplittableRandom(random.nextLong());
+      double p = random.nextDouble() * 0.5;
+      CheckpointStore flaky =
+          new CheckpointStore() {
+            @Override
+            public @Nullable Checkpoint load() {
+              return s.load();
+            }
+
+            @Override
+            public void commit(Checkpoint checkpoint) throws IOException {
+              boolean fail;
+              synchronized (failures) {
+                fail = failures.nextDouble() < p;
+              }
+              LockSupport.parkNanos(1_000_000);
+              if (fail) {
+                throw new IOException("injected failure of " + checkpoint);
+              }
+              s.commit(checkpoint);
+            }
+          };
+      Threads threads = new Threads();
+      Set<Long> handled = ConcurrentHashMap.newKeySet();
+      Collector<Long> c =
+          Collecting.open(
+              FakeSource.generated(batches, 1),
+              flaky,
+              options()
+                  .commitRetry(Retry.of(2, Duration.ZERO, Duration.ZERO))
+                  .build());
+      BackgroundRun run =
+          BackgroundRun.start(
+              c,
+              1 + random.nextInt(8),
+              batch -> {
+                threads.record();
+                LockSupport.parkNanos(100_000);
+                handled.add(batch.sequence());
+              });
+      int k = random.nextBoolean() ? batches : random.nextInt(batches);
+      while (handled.size() < k && !run.isDone()) {
+        Thread.onSpinWait();
+      }
+      while (!run.isDone()) {
+        run.owner.interrupt();
+        LockSupport.parkNanos(50_000 + random.nextLong(500_000));
+      }
+      String where = "seed " + seed + " round " + round + " p=" + p + " k=" + k;
+      long prefix = 0;
+      while (handled.contains(prefix)) {
+        prefix++;
+      }
+      Checkpoint durable = s.current();
+      Throwable outcome;
+      try {
+        run.await(Duration.ofSeconds(20));
+        outcome = null;
+      } catch (AssertionError e) {
+        outcome = e.getCause();
+        if (outcome == null) {
+          throw e;
+        }
+      }
+      run.owner.join(10_000);
+      threads.assertAllEnded();
+      for (long b = 0; b < durable.sequence(); b++) {
+        assertTrue(handled.contains(b), where + ": committed batch " + b + " never handled");
+      }
+      CheckpointException commitFailure =
+          outcome instanceof CheckpointException ce
+              ? ce
+              : outcome == null
+                  ? null
+                  : Arrays.stream(outcome.getSuppressed())
+                      .filter(CheckpointException.class::isInstance)
+                      .map(CheckpointException.class::cast)
+                      .findFirst()
+                      .orElse(null);
+      if (commitFailure != null) {
+        assertEquals(durable, commitFailure.durable(), where + ": " + commitFailure);
+      } else if (outcome == null) {
+        assertEquals(batches, durable.sequence(), where + ": normal summary");
+      } else {
+        assertInstanceOf(InterruptedException.class, outcome, where);
+        assertEquals(prefix, durable.sequence(), where + ": no commit failed, prefix committed");
+      }
+      s.assertNoViolation();
+    }
+  }
+
   // ---- 2: commit failures ---------------------------------------------------------------------
 
   @Test

@@ -205,6 +205,71 @@ class EngineV2PullDefectsTest {
     c.close();
   }
 
+  /** Throws {@code error} from {@code handled} only. */
+  private static final class ErrorOnHandled implements Telemetry.Listener {
+    private final Error error;
+
+    ErrorOnHandled(Error error) {
+      this.error = error;
+    }
+
+    @Override
+    public void fetched(int records, long fetchNanos) {}
+
+    @Override
+    public void windowFull(long waitNanos) {}
+
+    @Override
+    public void handled(int records, long nanos, String outcome) {
+      throw error;
+    }
+
+    @Override
+    public void acknowledged(int records) {}
+
+    @Override
+    public void retried() {}
+
+    @Override
+    public void deadLettered() {}
+
+    @Override
+    public void committed(long batches, long nanos) {}
+
+    @Override
+    public void misuse(String kind) {}
+  }
+
+  @Test
+  void d04_pullListenerErrorInFailWithDeadLetterPolicy_batchIsNotLeftUnsettleable()
+      throws Exception {
+    AtomicInteger deadLettered = new AtomicInteger();
+    Collector<Long> c =
+        collector(
+            10,
+            options()
+                .failurePolicy(
+                    FailurePolicy.retry(Retry.NONE)
+                        .thenDeadLetter((batch, cause) -> deadLettered.incrementAndGet())));
+    var oom = new OutOfMemoryError("simulated");
+    ((OrderedCollector<?>) c).telemetry.listen(new ErrorOnHandled(oom));
+    Delivery<Long> d0 = c.next();
+    try {
+      d0.fail(new IOException("bad"));
+    } catch (OutOfMemoryError e) {
+      assertSame(oom, e); // the Error may reach the caller ...
+    }
+    // ... but the batch must end one way: dead-lettered (the checkpoint can pass it), or the
+    // session fails (next() reports it). Not "being dead-lettered" for ever.
+    if (deadLettered.get() == 0) {
+      Exception e = assertThrows(Exception.class, c::next, "next() went on past batch 0");
+      assertInstanceOf(BatchFailedException.class, e);
+    } else {
+      assertEquals(1, c.awaitCommitted().sequence());
+    }
+    c.close();
+  }
+
   // ---- 5: exactly one outcome under a dead-letter policy -----------------------------------
 
   @Test
