@@ -40,7 +40,7 @@ final class Telemetry {
      * The collector was closed. Called once, never under a lock; an event that raced close()
      * may still arrive after it.
      */
-    void closed();
+    default void closed() {}
 
     void fetched(int records, long fetchNanos);
 
