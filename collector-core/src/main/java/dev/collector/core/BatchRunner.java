@@ -142,6 +142,7 @@ final class BatchRunner<T> implements Runnable {
   /** One handler attempt; returns its failure, or null. A timeout is a failure. */
   private @Nullable Throwable attempt(Batch<T> batch) {
     Watchdog watchdog = run.timeouts();
+    Telemetry.@Nullable BatchHandledEvent event = Telemetry.beginHandled();
     long started = System.nanoTime();
     run.ring().attemptStarted(sequence, started);
     if (watchdog != null) {
@@ -158,6 +159,7 @@ final class BatchRunner<T> implements Runnable {
     run.context()
         .telemetry()
         .handled(
+            event,
             sequence,
             batch.size(),
             nanos,

@@ -174,6 +174,7 @@ final class Committer implements Runnable {
   private boolean commit(Checkpoint checkpoint) {
     Retry retry = context.options().commitRetry();
     long covered = checkpoint.sequence() - ring.committed();
+    Telemetry.@Nullable CommitEvent event = Telemetry.beginCommit();
     long started = System.nanoTime();
     for (int attempt = 1; ; attempt++) {
       try {
@@ -193,7 +194,9 @@ final class Committer implements Runnable {
     }
     ring.committed(checkpoint);
     commits++;
-    context.telemetry().committed(checkpoint.sequence(), covered, System.nanoTime() - started);
+    context
+        .telemetry()
+        .committed(event, checkpoint.sequence(), covered, System.nanoTime() - started);
     onCommitted.run();
     return true;
   }

@@ -290,6 +290,7 @@ final class ProcessRun<T> {
    */
   private boolean awaitRoom() {
     long waitedSince = 0;
+    Telemetry.@Nullable WindowFullEvent event = null;
     while (true) {
       if (!lifecycle.isRunning()) {
         return false;
@@ -297,12 +298,13 @@ final class ProcessRun<T> {
       boolean room = ring.hasRoom();
       if (room && exits.running() < concurrency) {
         if (waitedSince != 0) {
-          context.telemetry().windowFull(Math.max(1, System.nanoTime() - waitedSince));
+          context.telemetry().windowFull(event, Math.max(1, System.nanoTime() - waitedSince));
         }
         return true;
       }
       if (!room && waitedSince == 0) {
         waitedSince = System.nanoTime();
+        event = Telemetry.beginWindowFull();
       }
       if (!room && committer.commitOnCaller()) {
         continue; // only a commit gives room: make it here rather than wake the committer

@@ -15,6 +15,7 @@ import java.lang.System.Logger.Level;
 import java.util.Objects;
 import java.util.concurrent.ThreadLocalRandom;
 import java.util.function.BooleanSupplier;
+import org.jspecify.annotations.Nullable;
 
 /**
  * The pull API's handle on one delivery of one batch. Invariant: exactly one outcome wins —
@@ -46,6 +47,7 @@ final class PullDelivery<T> implements Delivery<T> {
   private final Batch<T> batch;
   private final BooleanSupplier collectorClosed;
   private final long deliveredAt = System.nanoTime();
+  private final Telemetry.@Nullable BatchHandledEvent event = Telemetry.beginHandled();
 
   @GuardedBy("session.lock")
   private State state = State.OPEN;
@@ -100,7 +102,7 @@ final class PullDelivery<T> implements Delivery<T> {
       session.committer().wake();
     }
     Telemetry telemetry = session.context().telemetry();
-    telemetry.handled(sequence, batch.size(), System.nanoTime() - deliveredAt, Telemetry.SUCCESS);
+    telemetry.handled(event, sequence, batch.size(), System.nanoTime() - deliveredAt, Telemetry.SUCCESS);
     telemetry.acknowledged(batch.size());
     return true;
   }
@@ -164,7 +166,7 @@ final class PullDelivery<T> implements Delivery<T> {
       session.lock.unlock();
     }
     if (deadLetter == null) {
-      telemetry.handled(sequence, batch.size(), System.nanoTime() - deliveredAt, Telemetry.FAILURE);
+      telemetry.handled(event, sequence, batch.size(), System.nanoTime() - deliveredAt, Telemetry.FAILURE);
       if (redelivered) {
         telemetry.retried();
       }
@@ -173,7 +175,7 @@ final class PullDelivery<T> implements Delivery<T> {
     // Claimed (DEAD_LETTERING): from here on whatever throws settles the delivery as failed.
     Throwable deadLetterFailure = null;
     try {
-      telemetry.handled(sequence, batch.size(), System.nanoTime() - deliveredAt, Telemetry.FAILURE);
+      telemetry.handled(event, sequence, batch.size(), System.nanoTime() - deliveredAt, Telemetry.FAILURE);
       deadLetter.deadLetter(batch, cause);
     } catch (Throwable t) {
       deadLetterFailure = t;

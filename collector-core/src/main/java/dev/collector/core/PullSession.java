@@ -170,15 +170,17 @@ final class PullSession<T> {
 
   private boolean awaitRoom() {
     long waitedSince = 0;
+    Telemetry.@Nullable WindowFullEvent event = null;
     while (lifecycle.isRunning()) {
       if (ring.hasRoom()) {
         if (waitedSince != 0) {
-          context.telemetry().windowFull(Math.max(1, System.nanoTime() - waitedSince));
+          context.telemetry().windowFull(event, Math.max(1, System.nanoTime() - waitedSince));
         }
         return true;
       }
       if (waitedSince == 0) {
         waitedSince = System.nanoTime();
+        event = Telemetry.beginWindowFull();
       }
       fetchWakeup.arm();
       if (lifecycle.isRunning() && !ring.hasRoom()) {

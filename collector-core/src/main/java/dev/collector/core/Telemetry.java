@@ -7,10 +7,12 @@ import jdk.jfr.Category;
 import jdk.jfr.Description;
 import jdk.jfr.Enabled;
 import jdk.jfr.Event;
+import jdk.jfr.EventType;
 import jdk.jfr.Label;
 import jdk.jfr.Name;
 import jdk.jfr.StackTrace;
 import jdk.jfr.Timespan;
+import org.jspecify.annotations.Nullable;
 
 /**
  * Where a collector reports what it does: JFR events (always, near-free when no recording
@@ -150,7 +152,46 @@ final class Telemetry {
     }
   }
 
-  void windowFull(long waitNanos) {
+  /*
+   * JFR events carry their real duration (begin() when the timed thing starts, end() when it
+   * ends), so that a recording's thresholds can filter them. When no recording enables an event
+   * type, begin...() returns null after one read of the type's enabled flag: no allocation.
+   */
+  private static final EventType HANDLED = EventType.getEventType(BatchHandledEvent.class);
+  private static final EventType COMMIT = EventType.getEventType(CommitEvent.class);
+  private static final EventType WINDOW_FULL = EventType.getEventType(WindowFullEvent.class);
+
+  /** A handler attempt (or pull delivery) starts: its JFR event, if a recording wants it. */
+  static @Nullable BatchHandledEvent beginHandled() {
+    if (!HANDLED.isEnabled()) {
+      return null;
+    }
+    BatchHandledEvent e = new BatchHandledEvent();
+    e.begin();
+    return e;
+  }
+
+  /** A store commit starts: its JFR event, if a recording wants it. */
+  static @Nullable CommitEvent beginCommit() {
+    if (!COMMIT.isEnabled()) {
+      return null;
+    }
+    CommitEvent e = new CommitEvent();
+    e.begin();
+    return e;
+  }
+
+  /** A wait for a full window starts: its JFR event, if a recording wants it. */
+  static @Nullable WindowFullEvent beginWindowFull() {
+    if (!WINDOW_FULL.isEnabled()) {
+      return null;
+    }
+    WindowFullEvent e = new WindowFullEvent();
+    e.begin();
+    return e;
+  }
+
+  void windowFull(@Nullable WindowFullEvent event, long waitNanos) {
     for (Listener l : listeners) {
       try {
         l.windowFull(waitNanos);
@@ -158,15 +199,18 @@ final class Telemetry {
         listenerFailed(e);
       }
     }
-    WindowFullEvent e = new WindowFullEvent();
-    if (e.isEnabled()) {
-      e.collector = collector;
-      e.waited = waitNanos;
-      e.commit();
+    if (event != null) {
+      event.end();
+      if (event.shouldCommit()) {
+        event.collector = collector;
+        event.waited = waitNanos;
+        event.commit();
+      }
     }
   }
 
-  void handled(long sequence, int records, long nanos, String outcome) {
+  void handled(
+      @Nullable BatchHandledEvent event, long sequence, int records, long nanos, String outcome) {
     for (Listener l : listeners) {
       try {
         l.handled(records, nanos, outcome);
@@ -174,14 +218,16 @@ final class Telemetry {
         listenerFailed(e);
       }
     }
-    BatchHandledEvent e = new BatchHandledEvent();
-    if (e.isEnabled()) {
-      e.collector = collector;
-      e.sequence = sequence;
-      e.records = records;
-      e.handlerDuration = nanos;
-      e.outcome = outcome;
-      e.commit();
+    if (event != null) {
+      event.end();
+      if (event.shouldCommit()) {
+        event.collector = collector;
+        event.sequence = sequence;
+        event.records = records;
+        event.handlerDuration = nanos;
+        event.outcome = outcome;
+        event.commit();
+      }
     }
   }
 
@@ -215,7 +261,7 @@ final class Telemetry {
     }
   }
 
-  void committed(long checkpoint, long batches, long nanos) {
+  void committed(@Nullable CommitEvent event, long checkpoint, long batches, long nanos) {
     for (Listener l : listeners) {
       try {
         l.committed(batches, nanos);
@@ -223,13 +269,15 @@ final class Telemetry {
         listenerFailed(e);
       }
     }
-    CommitEvent e = new CommitEvent();
-    if (e.isEnabled()) {
-      e.collector = collector;
-      e.checkpoint = checkpoint;
-      e.batches = batches;
-      e.commitDuration = nanos;
-      e.commit();
+    if (event != null) {
+      event.end();
+      if (event.shouldCommit()) {
+        event.collector = collector;
+        event.checkpoint = checkpoint;
+        event.batches = batches;
+        event.commitDuration = nanos;
+        event.commit();
+      }
     }
   }
 

@@ -34,7 +34,11 @@ class JfrEventsTest {
       var store = new RecordingCheckpointStore();
       Collector<Long> c = Collecting.open(FakeSource.generated(10, 3), store,
           CollectorOptions.builder().name("jfr").build());
-      c.process(1, batch -> {}); // depth 1: the fetcher waits for every commit
+      c.process(1, batch -> { // depth 1: the fetcher waits for every commit
+        if (batch.sequence() == 7) {
+          Thread.sleep(5); // a handler that takes time, so its event has a measurable duration
+        }
+      });
 
       await().atMost(Duration.ofSeconds(20)).until(() -> count(events, "BatchHandled") == 10
           && count(events, "Commit") == store.history().size());
@@ -45,7 +49,9 @@ class JfrEventsTest {
     assertEquals("jfr", handled.getString("collector"));
     assertEquals(3, handled.getInt("records"));
     assertEquals("success", handled.getString("outcome"));
-    assertTrue(handled.getLong("handlerDuration") >= 0);
+    assertTrue(handled.getLong("handlerDuration") >= 5_000_000);
+    // the event itself spans the attempt (begin/end), so recording thresholds can filter it
+    assertTrue(handled.getDuration().toMillis() >= 5, handled.getDuration().toString());
 
     RecordedEvent lastCommit = events.stream()
         .filter(e -> e.getEventType().getName().equals("dev.collector.Commit"))
@@ -60,6 +66,8 @@ class JfrEventsTest {
         .filter(e -> e.getEventType().getName().equals("dev.collector.WindowFull"))
         .findFirst().orElseThrow();
     assertTrue(full.getLong("waited") > 0);
+    assertTrue(count(events, "BatchHandled") > 0
+        && events.stream().allMatch(e -> !e.getEndTime().isBefore(e.getStartTime())));
   }
 
   private static long count(List<RecordedEvent> events, String name) {
