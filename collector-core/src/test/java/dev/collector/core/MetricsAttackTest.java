@@ -786,6 +786,108 @@ class MetricsAttackTest {
     c.close();
   }
 
+  /** Failed commits and fetches that are retried: the commit counter counts durable commits
+   * only (README), the fetch counter counts each batch once, the timers count what happened. */
+  @Test
+  void retriedCommitsAndFetches_countDurableCommitsAndEachBatchOnce() throws Exception {
+    var registry = new SimpleMeterRegistry();
+    var store = new RecordingCheckpointStore();
+    var source = FakeSource.generated(20, 1).failFetch(7, 2);
+    Collector<Long> c = Collecting.open(source, store, CollectorOptions.builder().name("rt")
+        .commitRetry(Retry.of(5, Duration.ZERO, Duration.ZERO))
+        .fetchRetry(Retry.of(5, Duration.ZERO, Duration.ZERO)).build());
+    new CollectorMetrics(c).bindTo(registry);
+    store.failNextCommits(2);
+    ProcessSummary s = c.process(4, b -> {});
+    assertEquals(20, s.batches());
+    assertEquals(20, count(registry, "collector.batches.fetched", "rt"));
+    assertEquals(20, registry.get("collector.fetch.duration").timer().count());
+    assertEquals(store.history().size(), (long) count(registry, "collector.commits", "rt"),
+        "durable commits " + store.history());
+    assertEquals(s.commits(), (long) count(registry, "collector.commits", "rt"));
+    assertEquals(0, count(registry, "collector.batches.failed", "rt"),
+        "a failed fetch or commit is not a failed handler attempt");
+    c.close();
+  }
+
+  /** Timer values are in the right unit and plausible: a handler held 100 ms shows >= 0.1 s,
+   * a pull delivery held 100 ms likewise (README: "or a pull delivery until settled"), a slow
+   * store's commits >= its latency, and the fetcher's window-full wait never exceeds the run. */
+  @Test
+  void timerValues_plausibleAndInTheRightUnit() throws Exception {
+    var registry = new SimpleMeterRegistry();
+    var store = new RecordingCheckpointStore();
+    store.slowCommits(Duration.ofMillis(30));
+    Collector<Long> c = Collecting.open(FakeSource.generated(6, 1), store,
+        CollectorOptions.builder().name("tv").build());
+    new CollectorMetrics(c).bindTo(registry);
+    ProcessSummary s = c.process(1, b -> {
+      if (b.sequence() == 2) {
+        Thread.sleep(100);
+      }
+    });
+    var handler = registry.get("collector.handler.duration").tag("outcome", "success").timer();
+    assertTrue(handler.max(TimeUnit.SECONDS) >= 0.1, "handler max " + handler.max(TimeUnit.SECONDS));
+    assertTrue(handler.max(TimeUnit.SECONDS) < 10);
+    var commit = registry.get("collector.commit.duration").timer();
+    assertTrue(commit.max(TimeUnit.SECONDS) >= 0.03, "commit max " + commit.max(TimeUnit.SECONDS));
+    var wait = registry.get("collector.window.full.wait").timer();
+    assertTrue(wait.count() >= 1, "depth 1: the fetcher waits for every batch");
+    assertTrue(wait.totalTime(TimeUnit.NANOSECONDS) <= s.duration().toNanos(),
+        "waited " + wait.totalTime(TimeUnit.MILLISECONDS) + " ms in a run of " + s.duration());
+
+    Collector<Long> pull = open("tvp", 2);
+    var pullRegistry = new SimpleMeterRegistry();
+    new CollectorMetrics(pull).bindTo(pullRegistry);
+    Delivery<Long> d = pull.next();
+    long t0 = System.nanoTime();
+    await().pollDelay(Duration.ofMillis(100)).until(() -> System.nanoTime() - t0 >= 100_000_000L);
+    d.ack();
+    var pullTimer = pullRegistry.get("collector.handler.duration").tag("outcome", "success")
+        .timer();
+    assertEquals(1, pullTimer.count());
+    assertTrue(pullTimer.totalTime(TimeUnit.SECONDS) >= 0.1,
+        "pull delivery " + pullTimer.totalTime(TimeUnit.SECONDS));
+    pull.close();
+    c.close();
+  }
+
+  /** A misuse racing close(): counted at most once, never throws from the binder, and no meter
+   * is left or re-registered afterwards. */
+  @Test
+  void misuseRacingClose_leavesNoMeters() throws Exception {
+    for (int round = 0; round < 30; round++) {
+      var registry = new SimpleMeterRegistry();
+      Collector<Long> c = open("mc", 5);
+      new CollectorMetrics(c).bindTo(registry);
+      Delivery<Long> d = c.next();
+      d.ack();
+      var start = new CountDownLatch(1);
+      Thread misuser = Thread.startVirtualThread(() -> {
+        try {
+          start.await();
+          d.fail(new IOException("conflict"));
+        } catch (MisuseException expected) {
+          // ConflictingOutcomeException or CollectorClosedException
+        } catch (InterruptedException e) {
+          Thread.currentThread().interrupt();
+        }
+      });
+      Thread closer = Thread.startVirtualThread(() -> {
+        try {
+          start.await();
+        } catch (InterruptedException e) {
+          return;
+        }
+        c.close();
+      });
+      start.countDown();
+      misuser.join();
+      closer.join();
+      assertEquals(List.of(), registry.getMeters(), "round " + round);
+    }
+  }
+
   /** Pull API: ack, repeated ack, fail (retry), repeated fail, abandon by close(), repeated
    * close(), conflicting outcome: counted as documented, each once. */
   @Test
