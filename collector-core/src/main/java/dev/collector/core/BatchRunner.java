@@ -163,7 +163,13 @@ final class BatchRunner<T> implements Runnable {
             sequence,
             batch.size(),
             nanos,
-            timedOut ? Telemetry.TIMEOUT : failure == null ? Telemetry.SUCCESS : Telemetry.FAILURE);
+            timedOut
+                ? Telemetry.TIMEOUT
+                : failure == null
+                    ? Telemetry.SUCCESS
+                    : run.lifecycle().isCancelling() && Lifecycle.causedByInterrupt(failure)
+                        ? Telemetry.CANCELLED // the echo of our own cancellation: no failure
+                        : Telemetry.FAILURE);
     if (timedOut) {
       TimeoutException timeout =
           new TimeoutException(

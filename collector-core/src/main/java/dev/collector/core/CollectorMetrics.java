@@ -285,6 +285,7 @@ public final class CollectorMetrics implements MeterBinder, AutoCloseable {
     public void handled(int recordCount, long nanos, String outcome) {
       switch (outcome) {
         case Telemetry.SUCCESS -> handledSuccess.record(nanos, TimeUnit.NANOSECONDS);
+        case Telemetry.CANCELLED -> {} // interrupted by its own run's cancellation: no failure
         case Telemetry.TIMEOUT -> {
           handledTimeout.record(nanos, TimeUnit.NANOSECONDS);
           failed.increment();

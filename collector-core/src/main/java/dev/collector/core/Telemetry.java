@@ -35,6 +35,8 @@ final class Telemetry {
   static final String SUCCESS = "success";
   static final String FAILURE = "failure";
   static final String TIMEOUT = "timeout";
+  /** An attempt the run interrupted because it was cancelling: not a failure of the batch. */
+  static final String CANCELLED = "cancelled";
 
   /** Receives every event; implemented by the Micrometer binder. */
   interface Listener {
@@ -78,10 +80,14 @@ final class Telemetry {
 
   /**
    * A listener threw: telemetry must never change what a run does, so the event is dropped for
-   * that listener and the first such failure logged. (An Error still propagates: the run fails,
-   * saying so.)
+   * that listener and the first such failure logged — also for errors such as a
+   * NoSuchMethodError from a Micrometer version mismatch. Only a VirtualMachineError (out of
+   * memory, stack overflow) propagates: the run fails, saying so.
    */
-  private void listenerFailed(RuntimeException e) {
+  private void listenerFailed(Throwable e) {
+    if (e instanceof VirtualMachineError vme) {
+      throw vme;
+    }
     if (!listenerFailureLogged) {
       listenerFailureLogged = true;
       RunContext.log(
@@ -136,7 +142,7 @@ final class Telemetry {
     for (Listener l : told) {
       try {
         l.closed();
-      } catch (RuntimeException e) {
+      } catch (Throwable e) {
         listenerFailed(e);
       }
     }
@@ -146,7 +152,7 @@ final class Telemetry {
     for (Listener l : listeners) {
       try {
         l.fetched(records, fetchNanos);
-      } catch (RuntimeException e) {
+      } catch (Throwable e) {
         listenerFailed(e);
       }
     }
@@ -195,7 +201,7 @@ final class Telemetry {
     for (Listener l : listeners) {
       try {
         l.windowFull(waitNanos);
-      } catch (RuntimeException e) {
+      } catch (Throwable e) {
         listenerFailed(e);
       }
     }
@@ -214,7 +220,7 @@ final class Telemetry {
     for (Listener l : listeners) {
       try {
         l.handled(records, nanos, outcome);
-      } catch (RuntimeException e) {
+      } catch (Throwable e) {
         listenerFailed(e);
       }
     }
@@ -235,7 +241,7 @@ final class Telemetry {
     for (Listener l : listeners) {
       try {
         l.acknowledged(records);
-      } catch (RuntimeException e) {
+      } catch (Throwable e) {
         listenerFailed(e);
       }
     }
@@ -245,7 +251,7 @@ final class Telemetry {
     for (Listener l : listeners) {
       try {
         l.retried();
-      } catch (RuntimeException e) {
+      } catch (Throwable e) {
         listenerFailed(e);
       }
     }
@@ -255,7 +261,7 @@ final class Telemetry {
     for (Listener l : listeners) {
       try {
         l.deadLettered();
-      } catch (RuntimeException e) {
+      } catch (Throwable e) {
         listenerFailed(e);
       }
     }
@@ -265,7 +271,7 @@ final class Telemetry {
     for (Listener l : listeners) {
       try {
         l.committed(batches, nanos);
-      } catch (RuntimeException e) {
+      } catch (Throwable e) {
         listenerFailed(e);
       }
     }
@@ -285,7 +291,7 @@ final class Telemetry {
     for (Listener l : listeners) {
       try {
         l.misuse(kind);
-      } catch (RuntimeException e) {
+      } catch (Throwable e) {
         listenerFailed(e);
       }
     }

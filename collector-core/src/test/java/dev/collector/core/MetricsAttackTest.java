@@ -639,8 +639,6 @@ class MetricsAttackTest {
    * (Micrometer is an optional dependency, so the user picks its version). The commit was
    * durable; the run fails and blames the checkpoint store. */
   @Test
-  @Disabled("defect: an Error from a metrics listener after a durable commit fails the run as"
-      + " CheckpointException 'could not commit' (and per batch as BatchFailedException, a poison pill)")
   void listenerError_afterDurableCommit_doesNotFailTheRunAsACheckpointFailure() throws Exception {
     var poison = new PoisonRegistry("collector.commits", () -> new NoSuchMethodError("m"));
     var store = new RecordingCheckpointStore();
@@ -658,17 +656,14 @@ class MetricsAttackTest {
   }
 
   @Test
-  void listenerError_observed_runFailsOnEveryAttempt() throws Exception {
+  void listenerError_onAcknowledged_isDroppedAndTheRunCompletes() throws Exception {
     var poison = new PoisonRegistry("collector.batches.acknowledged",
         () -> new NoSuchMethodError("m"));
     var store = new RecordingCheckpointStore();
     Collector<Long> c = Collecting.open(FakeSource.generated(20, 1), store,
         CollectorOptions.builder().name("le2").build());
     new CollectorMetrics(c).bindTo(poison);
-    for (int attempt = 0; attempt < 3; attempt++) {
-      var e = assertThrows(BatchFailedException.class, () -> c.process(4, b -> {}));
-      assertInstanceOf(NoSuchMethodError.class, e.getCause());
-    }
+    assertEquals(20, c.process(4, b -> {}).batches()); // telemetry never changes what a run does
     c.close();
   }
 
@@ -727,8 +722,6 @@ class MetricsAttackTest {
    * README: collector.batches.failed counts failed handler attempts. One handler fails under
    * fail-fast; three others are interrupted by the run: one failure, not four. */
   @Test
-  @Disabled("defect: fail-fast counts the handlers the run itself interrupted as failed attempts"
-      + " (1 real failure at depth 4 shows as 4; at depth 1024 as up to 1024)")
   void failFast_handlersInterruptedByTheRun_areNotCountedAsFailures() throws Exception {
     var registry = new SimpleMeterRegistry();
     Collector<Long> c = open("ff", 10);
@@ -749,8 +742,6 @@ class MetricsAttackTest {
 
   /** Same question for close() during a run and for an interrupted owner. */
   @Test
-  @Disabled("defect: close() or an interrupt of process() counts every interrupted handler as a"
-      + " failed attempt in collector.batches.failed")
   void cancelledRun_closeOrInterrupt_countsNoFailures() throws Exception {
     Map<String, Double> failedByCancellation = new TreeMap<>();
     for (String how : List.of("close", "interrupt", "stop-zero-drain")) {
