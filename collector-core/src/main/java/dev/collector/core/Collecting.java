@@ -102,8 +102,10 @@ public final class Collecting {
    * i} of a batch (from 0) is number {@code lineFileRecordCount(batch.resumeToken()) -
    * batch.records().size() + i} of the file named by the token's identity (the text before its
    * last {@code @}). Unlike a batch's sequence, that number is the same in every replay, also in
-   * follow mode: a sink that must not write a line twice keeps, per file identity, the highest
-   * number it wrote, and skips records at or below it.
+   * follow mode: a sink that must not write a line twice uses (file identity, record number) as
+   * the line's key (a unique key, an upsert). A sink that writes batches one at a time, in
+   * sequence order, may instead keep the highest number it wrote per file and skip records at
+   * or below it.
    *
    * @param resumeToken a resume token of the line-file source
    * @return the number of records of its file before the token's position

@@ -86,10 +86,17 @@ final class LineFileSource implements BatchSource<String> {
 
   private final Path file;
   private final LineSourceOptions options;
+  private final int bufferSize;
 
   LineFileSource(Path file, LineSourceOptions options) {
+    this(file, options, 64 * 1024);
+  }
+
+  /** With a read buffer of {@code bufferSize} bytes; tests use tiny ones. */
+  LineFileSource(Path file, LineSourceOptions options, int bufferSize) {
     this.file = file.toAbsolutePath();
     this.options = options;
+    this.bufferSize = bufferSize;
   }
 
   static String identityOf(Path file) throws IOException {
@@ -245,7 +252,7 @@ final class LineFileSource implements BatchSource<String> {
   private record Line(String text, long start, long end, long number) {}
 
   private final class Reader implements SourceReader<String> {
-    private final ByteBuffer buffer = ByteBuffer.allocate(64 * 1024).flip();
+    private final ByteBuffer buffer = ByteBuffer.allocate(bufferSize).flip();
     private final CharsetDecoder decoder;
     private FileChannel channel;
     private String identity;
