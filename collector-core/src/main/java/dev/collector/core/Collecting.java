@@ -57,7 +57,16 @@ public final class Collecting {
    * truncated or foreign file makes {@link dev.collector.CheckpointStore#load() load} throw,
    * never start over. The store locks {@code <file>.lock} until {@link
    * dev.collector.CheckpointStore#close() close}: a second store on the same file, in any
-   * process, fails naming the holder.
+   * process and under any name (a symbolic link), fails naming the holder. Opening deletes the
+   * temporary files of commits that were killed mid-write.
+   *
+   * <p>A fresh start is a file that does not exist, on a store that has neither committed nor
+   * loaded a checkpoint: {@code load} returns {@code null} and the collector starts at the
+   * source's beginning. If the file (or its folder) disappears after the store committed or
+   * loaded one, {@code load} throws naming the sequence it knew. To reprocess a source
+   * deliberately, close the store, delete the file, and open a new store. A checkpoint larger
+   * than 16 MiB as a file, or whose token is not valid Unicode, is refused by {@code commit}
+   * before anything is written. Every I/O error names the path.
    *
    * @param file the checkpoint file; its directory is created if missing
    * @param sourceIdentity names the source this checkpoint belongs to (e.g. a path or topic);

@@ -297,4 +297,67 @@ class LineFileSourceTest {
     Files.writeString(file, "new 1\nnew 2\n");
     assertEquals(List.of("old 2", "old 3", "new 1", "new 2"), lines(readAll(source, token)));
   }
+
+  /** A token of the previous format (no record count) still resumes, and numbers records. */
+  @Test
+  void open_tokenWithoutRecordCount_resumesAndCountsTheRecordsBefore() throws Exception {
+    Path file = write("a\nb\r\nc\nd\n");
+    var source = source(file, LineSourceOptions.builder().maxLines(1));
+    String old = LineFileSource.identityOf(file) + "@5";
+    List<SourceBatch<String>> rest = readAll(source, old);
+    assertEquals(List.of("c", "d"), lines(rest));
+    assertEquals(3, Collecting.lineFileRecordCount(rest.get(0).resumeToken()));
+    var e = assertThrows(IOException.class, () -> source.open(LineFileSource.identityOf(file)
+        + "@4"));
+    assertTrue(e.getMessage().contains("byte 4") && e.getMessage().contains(file.toString()),
+        e.getMessage());
+  }
+
+  /** Case 9 in one JVM: a replay may cut batches elsewhere; record numbers stay the same. */
+  @Test
+  void follow_replayAfterGrowth_cutsOtherBatches_butNumbersEveryRecordAlike() throws Exception {
+    Path file = write("r0\nr1\n");
+    var source = source(file, LineSourceOptions.builder().maxLines(3)
+        .follow(Duration.ofMillis(1)));
+    String checkpoint;
+    SourceBatch<String> cutAtTheEnd;
+    try (SourceReader<String> reader = source.open("")) {
+      checkpoint = reader.next().resumeToken(); // r0 r1: the file ended there
+      Files.writeString(file, "r2\n", StandardOpenOption.APPEND);
+      cutAtTheEnd = reader.next(); // r2 alone
+    }
+    Files.writeString(file, "r3\nr4\n", StandardOpenOption.APPEND);
+    SourceBatch<String> replayed;
+    try (SourceReader<String> reader = source.open(checkpoint)) {
+      replayed = reader.next(); // r2 r3 r4: other boundaries than before
+    }
+    assertEquals(List.of("r2"), cutAtTheEnd.records());
+    assertEquals(List.of("r2", "r3", "r4"), replayed.records());
+    for (SourceBatch<String> b : List.of(cutAtTheEnd, replayed)) {
+      long first = Collecting.lineFileRecordCount(b.resumeToken()) - b.records().size();
+      for (int i = 0; i < b.records().size(); i++) {
+        assertEquals("r" + (first + i), b.records().get(i), b.toString());
+      }
+    }
+  }
+
+  /** Rotation with a reader: the old file's unterminated last line, then the new file. */
+  @Test
+  void follow_rotation_deliversTheOldFilesLastLine_thenContinuesInTheNewFile()
+      throws Exception {
+    Path file = write("a\nb");
+    String oldIdentity = LineFileSource.identityOf(file);
+    var source = source(file, LineSourceOptions.builder().follow(Duration.ofMillis(1)));
+    try (SourceReader<String> reader = source.open("")) {
+      assertEquals(List.of("a"), reader.next().records());
+      Files.move(file, dir.resolve("app.log.1"));
+      Files.writeString(file, "c\n");
+      SourceBatch<String> last = reader.next();
+      assertEquals(List.of("b"), last.records());
+      assertEquals(oldIdentity + "@3#2", last.resumeToken());
+      SourceBatch<String> next = reader.next();
+      assertEquals(List.of("c"), next.records());
+      assertEquals(LineFileSource.identityOf(file) + "@2#1", next.resumeToken());
+    }
+  }
 }
