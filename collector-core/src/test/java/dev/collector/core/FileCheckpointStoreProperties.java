@@ -39,11 +39,16 @@ class FileCheckpointStoreProperties {
 
   @AfterContainer
   static void deleteDir() throws IOException {
-    clean();
+    deleteContents(dir);
     Files.delete(dir);
   }
 
   private static void clean() throws IOException {
+    deleteContents(dir);
+  }
+
+  /** Deletes the files in {@code dir} (not recursively); the properties' dirs are flat. */
+  static void deleteContents(Path dir) throws IOException {
     try (Stream<Path> files = Files.list(dir)) {
       for (Path p : files.toList()) {
         Files.delete(p);

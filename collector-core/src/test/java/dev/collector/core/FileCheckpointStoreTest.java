@@ -34,6 +34,34 @@ class FileCheckpointStoreTest {
     return dir.resolve("orders.checkpoint");
   }
 
+  /** A step of {@link FileCheckpointStore.FileOps} a test replaces. */
+  private interface Step {
+    void run(Path from, Path to) throws IOException;
+  }
+
+  /** The default file operations, but for the rename and the directory force. */
+  private static FileCheckpointStore.FileOps ops(Step move, Step forceDirectory) {
+    return new FileCheckpointStore.FileOps() {
+      @Override
+      public void force(FileChannel channel) throws IOException {
+        FileCheckpointStore.DEFAULT_OPS.force(channel);
+      }
+
+      @Override
+      public void moveAtomically(Path from, Path to) throws IOException {
+        move.run(from, to);
+      }
+
+      @Override
+      public void forceDirectory(Path directory) throws IOException {
+        forceDirectory.run(directory, directory);
+      }
+    };
+  }
+
+  private static final Step MOVE = FileCheckpointStore.DEFAULT_OPS::moveAtomically;
+  private static final Step NOTHING = (from, to) -> {};
+
   @Test
   void commit_thenReopen_loadsTheSameCheckpoint() throws Exception {
     var cp = new Checkpoint(42, "offset=1024 \u00e9\n{weird}");
@@ -151,21 +179,9 @@ class FileCheckpointStoreTest {
 
   @Test
   void commit_failedRename_leavesTheOldCheckpointAndNoTempFile() throws Exception {
-    var failingMove =
-        new FileCheckpointStore.FileOps() {
-          @Override
-          public void force(FileChannel channel) throws IOException {
-            channel.force(true);
-          }
-
-          @Override
-          public void moveAtomically(Path from, Path to) throws IOException {
-            throw new IOException("disk full");
-          }
-
-          @Override
-          public void forceDirectory(Path directory) {}
-        };
+    var failingMove = ops((from, to) -> {
+      throw new IOException("disk full");
+    }, NOTHING);
     try (CheckpointStore ok = Collecting.fileStore(file(), "s")) {
       ok.commit(new Checkpoint(5, "five"));
     }
@@ -247,23 +263,9 @@ class FileCheckpointStoreTest {
   @Test
   void commit_directoryForceFailsAfterRename_errorSaysTheNewCheckpointIsInPlace()
       throws Exception {
-    var failingDirForce =
-        new FileCheckpointStore.FileOps() {
-          @Override
-          public void force(FileChannel channel) throws IOException {
-            channel.force(true);
-          }
-
-          @Override
-          public void moveAtomically(Path from, Path to) throws IOException {
-            FileCheckpointStore.DEFAULT_OPS.moveAtomically(from, to);
-          }
-
-          @Override
-          public void forceDirectory(Path directory) throws IOException {
-            throw new IOException("EIO on fsync");
-          }
-        };
+    var failingDirForce = ops(MOVE, (directory, same) -> {
+      throw new IOException("EIO on fsync");
+    });
     try (var store = new FileCheckpointStore(file(), "s", failingDirForce)) {
       var e = assertThrows(IOException.class, () -> store.commit(new Checkpoint(6, "six")));
       assertNames(file(), e);
@@ -277,24 +279,12 @@ class FileCheckpointStoreTest {
   /** Case 4: cleaning up after a failed rename never hides why the rename failed. */
   @Test
   void commit_renameFailsAndTempCannotBeDeleted_theRenameFailureIsReported() throws Exception {
-    var failingMove =
-        new FileCheckpointStore.FileOps() {
-          @Override
-          public void force(FileChannel channel) throws IOException {
-            channel.force(true);
-          }
-
-          @Override
-          public void moveAtomically(Path from, Path to) throws IOException {
-            Files.delete(from); // the temp file becomes something deleteIfExists cannot remove
-            Files.createDirectory(from);
-            Files.writeString(from.resolve("blocker"), "x");
-            throw new IOException("disk full");
-          }
-
-          @Override
-          public void forceDirectory(Path directory) {}
-        };
+    var failingMove = ops((from, to) -> {
+      Files.delete(from); // the temp file becomes something deleteIfExists cannot remove
+      Files.createDirectory(from);
+      Files.writeString(from.resolve("blocker"), "x");
+      throw new IOException("disk full");
+    }, NOTHING);
     try (var store = new FileCheckpointStore(file(), "s", failingMove)) {
       var e = assertThrows(IOException.class, () -> store.commit(new Checkpoint(6, "six")));
       Throwable disk = e;

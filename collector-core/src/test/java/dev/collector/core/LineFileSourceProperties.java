@@ -48,11 +48,7 @@ class LineFileSourceProperties {
 
   @AfterContainer
   static void deleteDir() throws IOException {
-    try (var files = Files.list(dir)) {
-      for (Path p : files.toList()) {
-        Files.delete(p);
-      }
-    }
+    FileCheckpointStoreProperties.deleteContents(dir);
     Files.delete(dir);
   }
 
@@ -115,17 +111,6 @@ class LineFileSourceProperties {
     return file;
   }
 
-  private static List<SourceBatch<String>> readAll(LineFileSource source, String token)
-      throws Exception {
-    List<SourceBatch<String>> batches = new ArrayList<>();
-    try (SourceReader<String> reader = source.open(token)) {
-      for (SourceBatch<String> b; (b = reader.next()) != null; ) {
-        batches.add(b);
-      }
-    }
-    return batches;
-  }
-
   private static long offsetOf(String token) {
     int at = token.lastIndexOf('@');
     return Long.parseLong(token.substring(at + 1, token.indexOf('#', at)));
@@ -150,7 +135,7 @@ class LineFileSourceProperties {
     var source = new LineFileSource(file, LineSourceOptions.builder().maxLines(maxLines)
         .maxBytes(maxBytes).maxLineLength(maxLineLength, LongLines.SPLIT).build(), bufferSize);
 
-    List<SourceBatch<String>> batches = readAll(source, "");
+    List<SourceBatch<String>> batches = LineFileSourceTest.readAll(source, "");
     List<String> expected = model.stream().map(Piece::text).toList();
     assertEquals(expected, batches.stream().flatMap(b -> b.records().stream()).toList());
     long offset = 0;
@@ -170,7 +155,7 @@ class LineFileSourceProperties {
     int consumed = 0;
     for (SourceBatch<String> b : batches) {
       consumed += b.records().size();
-      List<SourceBatch<String>> rest = readAll(source, b.resumeToken());
+      List<SourceBatch<String>> rest = LineFileSourceTest.readAll(source, b.resumeToken());
       assertEquals(expected.subList(consumed, expected.size()),
           rest.stream().flatMap(r -> r.records().stream()).toList(), "resumed at " + b);
       if (!rest.isEmpty()) {
@@ -195,11 +180,11 @@ class LineFileSourceProperties {
         .maxLineLength(maxLineLength, LongLines.FAIL)
         .malformedInput(MalformedInput.REJECT).build(), bufferSize);
     if (tooLong || invalid) {
-      var e = assertThrows(IOException.class, () -> readAll(source, ""));
+      var e = assertThrows(IOException.class, () -> LineFileSourceTest.readAll(source, ""));
       assertTrue(e.getMessage().contains(file.toString()), e.getMessage());
     } else {
-      assertEquals(lines.stream().map(Piece::text).toList(),
-          readAll(source, "").stream().flatMap(b -> b.records().stream()).toList());
+      assertEquals(lines.stream().map(Piece::text).toList(), LineFileSourceTest
+          .readAll(source, "").stream().flatMap(b -> b.records().stream()).toList());
       assertEquals(new String(data, StandardCharsets.UTF_8), String.join("",
           lines.stream().map(p -> p.text() + new String(p.end(), StandardCharsets.UTF_8))
               .toList()), "records plus line ends are the file");

@@ -44,7 +44,7 @@ class LineFileSourceTest {
     return file;
   }
 
-  private static List<SourceBatch<String>> readAll(BatchSource<String> source, String token)
+  static List<SourceBatch<String>> readAll(BatchSource<String> source, String token)
       throws Exception {
     List<SourceBatch<String>> batches = new ArrayList<>();
     try (SourceReader<String> reader = source.open(token)) {
