@@ -82,7 +82,9 @@ class LineFileRotationTest {
       String token = committed.resumeToken();
       assertTrue(token.startsWith(LineFileSource.identityOf(file) + "@" + Files.size(file)),
           "committed the end of the new file: " + token);
-      assertEquals(40, committed.sequence(), "30 old batches and 10 new ones committed");
+      assertEquals(100, Collecting.lineFileRecordCount(token), "every new line committed");
+      assertTrue(committed.sequence() >= 40, "at least 30 old batches and 10 new ones: "
+          + committed);
     }
   }
 
