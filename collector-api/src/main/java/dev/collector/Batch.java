@@ -7,8 +7,11 @@ import java.util.Objects;
  * One batch as a handler or a pull caller sees it.
  *
  * @param sequence the batch's position in the source, assigned by the collector: consecutive,
- *     starting at the committed checkpoint's sequence. Stable across restarts: a replayed
- *     batch has the sequence it had before.
+ *     starting at the committed checkpoint's sequence. Stable across restarts (a replayed
+ *     batch has the sequence it had before) as far as the source cuts batches reproducibly
+ *     from a checkpoint; a source whose batches end where its data ended when read (the
+ *     line-file source in follow mode) may replay a batch with more records, and later
+ *     sequences shift: deduplicate by the source's record positions then.
  * @param records the batch's records, unmodifiable
  * @param resumeToken where the source resumes once this batch is committed
  * @param attempt which attempt at handling this batch this is, from 1; greater after a retry

@@ -27,7 +27,11 @@ public interface CheckpointStore extends AutoCloseable {
    *
    * @param checkpoint the new checkpoint; its sequence is larger than the previous one's
    * @throws IOException if the write failed; the previous checkpoint must then still be the one
-   *     that {@link #load()} returns
+   *     that {@link #load()} returns. The one exception is a write that took place but could
+   *     not be made durable (a file store whose directory could not be forced after the
+   *     rename): its message must then say so and name both checkpoints, since {@link #load()}
+   *     returns the new one and a power failure may bring back the previous one. Either is a
+   *     safe restart point: the collector commits only handled batches
    */
   void commit(Checkpoint checkpoint) throws IOException;
 

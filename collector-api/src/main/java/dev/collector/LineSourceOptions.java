@@ -7,15 +7,16 @@ import java.util.Objects;
  * Settings of the built-in line-file source. Build with {@link #builder()}.
  *
  * @param maxLines lines per batch at most. Default 1000.
- * @param maxBytes bytes per batch at most (a batch always takes at least one line). Default 1
- *     MiB.
- * @param maxLineLength the longest line, in bytes without the line end, held in memory. Default
- *     1 MiB.
+ * @param maxBytes bytes of the file per batch at most, line ends included; a single line larger
+ *     than this is a batch of its own. Default 1 MiB.
+ * @param maxLineLength the longest line, in bytes without its line end ({@code \n} or {@code
+ *     \r\n}), held in memory. Default 1 MiB.
  * @param longLines what happens to a longer line. Default {@link LongLines#FAIL}.
  * @param malformedInput what happens to bytes that are not UTF-8. Default {@link
  *     MalformedInput#REPLACE}.
- * @param follow keep reading as the file grows, like {@code tail -f}, instead of ending at its
- *     end. Default {@code false}.
+ * @param follow keep reading as the file grows and across rotations, like {@code tail -F},
+ *     instead of ending at its end. Batches then end where the file ended when read, so a batch
+ *     replayed after a crash may hold more lines than before. Default {@code false}.
  * @param pollInterval how often a following source looks for new data. Default 200 ms.
  */
 public record LineSourceOptions(
@@ -32,8 +33,9 @@ public record LineSourceOptions(
     /** Fail the fetch with an error naming the line's byte offset. */
     FAIL,
     /**
-     * Deliver it in pieces of {@code maxLineLength} bytes; a character cut in two is decoded per
-     * {@link LineSourceOptions#malformedInput()}.
+     * Deliver it in pieces of {@code maxLineLength} bytes, the last one up to the line end;
+     * every byte is in exactly one piece. A character cut in two is decoded per {@link
+     * LineSourceOptions#malformedInput()}.
      */
     SPLIT
   }

@@ -57,7 +57,16 @@ public final class Collecting {
    * truncated or foreign file makes {@link dev.collector.CheckpointStore#load() load} throw,
    * never start over. The store locks {@code <file>.lock} until {@link
    * dev.collector.CheckpointStore#close() close}: a second store on the same file, in any
-   * process, fails naming the holder.
+   * process and under any name (a symbolic link), fails naming the holder. Opening deletes the
+   * temporary files of commits that were killed mid-write.
+   *
+   * <p>A fresh start is a file that does not exist, on a store that has neither committed nor
+   * loaded a checkpoint: {@code load} returns {@code null} and the collector starts at the
+   * source's beginning. If the file (or its folder) disappears after the store committed or
+   * loaded one, {@code load} throws naming the sequence it knew. To reprocess a source
+   * deliberately, close the store, delete the file, and open a new store. A checkpoint larger
+   * than 16 MiB as a file, or whose token is not valid Unicode, is refused by {@code commit}
+   * before anything is written. Every I/O error names the path.
    *
    * @param file the checkpoint file; its directory is created if missing
    * @param sourceIdentity names the source this checkpoint belongs to (e.g. a path or topic);
@@ -71,18 +80,48 @@ public final class Collecting {
 
   /**
    * A source of the lines of a UTF-8 text file, in batches of up to {@link
-   * LineSourceOptions#maxLines()} lines or {@link LineSourceOptions#maxBytes()} bytes. Its
-   * resume token is the file's identity and the byte offset after the batch's last line, so a
-   * restart continues exactly there; a file replaced or truncated below that offset is
-   * reported, never re-read or skipped. With {@link LineSourceOptions#follow()} it keeps
-   * reading as the file grows, holding a last line without a line end until it is complete.
+   * LineSourceOptions#maxLines()} lines and {@link LineSourceOptions#maxBytes()} bytes. A line
+   * ends at {@code \n} or {@code \r\n}; a lone {@code \r} is part of the line. Its resume
+   * token is {@code <file identity>@<byte offset>#<records>}: the file's identity, the byte
+   * offset after the batch's last record and how many records of the file come before that
+   * offset, so a restart continues exactly there; a file replaced or truncated below that
+   * offset is reported, never re-read or skipped.
+   *
+   * <p>With {@link LineSourceOptions#follow()} it keeps reading as the file grows, holding a
+   * last line without a line end until it is complete, and follows rotation like {@code tail
+   * -F}: when the path names a new file, it first reads the old one to its end (the run goes
+   * on; nothing of the old file is lost or left uncommitted), then continues with the new one.
+   * A checkpoint in a rotated file is found again in the same directory by the file's identity.
+   * A following source cuts a batch where the file ends when it reads it, so a batch replayed
+   * after a crash may hold more lines than before and later sequences shift: deduplicate by
+   * {@link #lineFileRecordCount record number}, not by sequence.
    *
    * @param file the file
    * @param options batch sizes, line limits, decoding and follow mode
-   * @return the source
+   * @return the source; it may be opened from any thread, its readers block on file I/O and,
+   *     when following, poll
    */
   public static BatchSource<String> lineFileSource(Path file, LineSourceOptions options) {
     return new LineFileSource(file, options);
+  }
+
+  /**
+   * The record number at a {@link #lineFileSource line-file source}'s resume token: how many
+   * records (lines, or pieces of split lines) of the token's file come before it. Record {@code
+   * i} of a batch (from 0) is number {@code lineFileRecordCount(batch.resumeToken()) -
+   * batch.records().size() + i} of the file named by the token's identity (the text before its
+   * last {@code @}). Unlike a batch's sequence, that number is the same in every replay, also in
+   * follow mode: a sink that must not write a line twice uses (file identity, record number) as
+   * the line's key (a unique key, an upsert). A sink that writes batches one at a time, in
+   * sequence order, may instead keep the highest number it wrote per file and skip records at
+   * or below it.
+   *
+   * @param resumeToken a resume token of the line-file source
+   * @return the number of records of its file before the token's position
+   * @throws IllegalArgumentException if it is not such a token
+   */
+  public static long lineFileRecordCount(String resumeToken) {
+    return LineFileSource.recordCount(resumeToken);
   }
 
   /**

@@ -14,7 +14,10 @@ import java.nio.charset.CharacterCodingException;
 import java.nio.charset.CharsetDecoder;
 import java.nio.charset.CodingErrorAction;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.DirectoryIteratorException;
+import java.nio.file.DirectoryStream;
 import java.nio.file.Files;
+import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 import java.nio.file.attribute.BasicFileAttributes;
@@ -23,33 +26,77 @@ import java.util.Arrays;
 import java.util.List;
 import org.jspecify.annotations.Nullable;
 
-/** See {@link Collecting#lineFileSource(Path, LineSourceOptions)}. */
+/**
+ * See {@link Collecting#lineFileSource(Path, LineSourceOptions)}.
+ *
+ * <p>Thread-safety: the source is immutable and may be opened from any thread; a reader is used
+ * by one thread at a time (the collector's fetcher).
+ *
+ * <p>Blocking: {@link SourceReader#next()} does file I/O; a following reader with nothing new to
+ * deliver sleeps {@link LineSourceOptions#pollInterval()} at a time and answers an interrupt
+ * with {@link InterruptedException}.
+ *
+ * <p>Failures: an {@link IOException} names the file and the byte offset (a line too long, not
+ * UTF-8, a file truncated below what was delivered, a checkpoint whose file is gone) and says
+ * what to do. A rotated file is not a failure: see the design note.
+ */
 final class LineFileSource implements BatchSource<String> {
 
   /*
-   * Resume token: "<file identity>@<byte offset>", the offset being right after the last line
-   * of the batch (after its '\n'), or after the last piece of a split line. The identity is the
-   * file system's file key (device and inode on Unix), else its creation time: a file replaced
-   * under the same name (log rotation, a restore) has another identity and is reported instead
-   * of being read from a wrong offset. A file now shorter than the offset was truncated: also
-   * reported, never silently re-read or skipped.
+   * Records and bytes. A line ends at "\n" or "\r\n"; a "\r" not followed by "\n" is content.
+   * maxLineLength limits the content (line end excluded). LongLines.SPLIT cuts a longer line
+   * into pieces of maxLineLength bytes: every byte of the file is in exactly one record or line
+   * end, none is invented (no empty piece before a line end, no "\r" dropped). A last line
+   * without a line end is a record when the file is finished: at the end of a finite source,
+   * and at the end of a rotated file; a following reader holds it (and a trailing "\r", which
+   * may yet become a line end) until it is complete. Memory stays bounded: a pending line never
+   * holds more than maxLineLength bytes, whatever the input.
    *
-   * Reading: one FileChannel, a 64 KiB buffer, a byte scan for '\n'. A pending line's bytes
-   * are kept in lineBytes, which never grows past maxLineLength: a longer line fails or is
-   * split before that, so memory is bounded whatever the input (no OutOfMemoryError on a
-   * file without newlines). "\r\n" ends a line like "\n".
+   * Batches: at most maxLines records and at most maxBytes bytes of the file (line ends
+   * included); a single record larger than maxBytes is a batch of its own. A record that does
+   * not fit is held for the next batch. A batch never spans two files.
    *
-   * End of file: a finite source delivers a last line without '\n' as a line; a following
-   * source holds it until its '\n' arrives (it may still be being written), polling every
-   * pollInterval. The poll sleeps interruptibly, so cancelling a run interrupts it at once.
+   * Resume token: "<file identity>@<byte offset>#<records>", the offset right after the batch's
+   * last record and the number of records of that file before it. The identity is the file
+   * system's file key (device and inode on Unix), else its creation time. A file now shorter
+   * than the offset was truncated: reported, never silently re-read or skipped. A token without
+   * "#<records>" (written by an earlier version) is accepted; its records are counted once.
+   *
+   * Follow mode and replays: a following reader cuts a batch where the file ends when it reads
+   * it, so a batch's boundaries depend on timing, and a batch replayed after a crash may hold
+   * more records than it did the first time (later sequences shift). Records do not shift: the
+   * number of a record in its file is reproducible from any checkpoint. A sink that must not
+   * write a record twice deduplicates by (file identity, record number), not by batch sequence:
+   * record i of a batch is number n - size + i, where n is the token's "#<records>"
+   * (Collecting.lineFileRecordCount). Finite sources cut reproducible batches.
+   *
+   * Rotation (like tail -F): the reader keeps the channel of the file it opened. When the path
+   * names another file (rename + new file, as logrotate does), the reader first reads the old
+   * file to its end, delivering an unterminated last line too; it switches to the new file only
+   * once the new file exists and the old one did not grow during one poll interval, since a
+   * writer may still append to the renamed file until it reopens. A line written to the old
+   * file later than that is not read (tail -F has the same limit). The last batch of the old
+   * file has a token of the old file; the new file's batches, tokens of the new one (records
+   * numbered from 0 again). Nothing fails, so the run goes on and commits both files in order.
+   * A checkpoint in a rotated file is found again by its identity among the files of the same
+   * directory (app.log.1): open() reads the rest of it, then the file at the path. If it is no
+   * longer there (deleted, compressed, moved away), open() fails naming the checkpoint.
+   * Copy-and-truncate rotation is reported as truncation.
    */
 
   private final Path file;
   private final LineSourceOptions options;
+  private final int bufferSize;
 
   LineFileSource(Path file, LineSourceOptions options) {
-    this.file = file;
+    this(file, options, 64 * 1024);
+  }
+
+  /** With a read buffer of {@code bufferSize} bytes; tests use tiny ones. */
+  LineFileSource(Path file, LineSourceOptions options, int bufferSize) {
+    this.file = file.toAbsolutePath();
     this.options = options;
+    this.bufferSize = bufferSize;
   }
 
   static String identityOf(Path file) throws IOException {
@@ -58,69 +105,176 @@ final class LineFileSource implements BatchSource<String> {
     return key != null ? key.toString() : "created=" + attributes.creationTime();
   }
 
+  /** The identity of the file now at the path, or null if there is none. */
+  private @Nullable String identityAtPath() throws IOException {
+    try {
+      return identityOf(file);
+    } catch (NoSuchFileException e) {
+      return null;
+    } catch (IOException e) {
+      throw new IOException("could not read the attributes of line file " + file + ": " + e, e);
+    }
+  }
+
+  /** A channel on {@code path} and the identity of the very file it reads. */
+  private record Opened(FileChannel channel, String identity, Path path) {}
+
+  private static Opened openVerified(Path path) throws IOException {
+    for (int attempt = 1; ; attempt++) {
+      FileChannel channel;
+      String before;
+      try {
+        before = identityOf(path);
+        channel = FileChannel.open(path, StandardOpenOption.READ);
+      } catch (IOException e) {
+        throw new IOException("could not open line file " + path + ": " + e, e);
+      }
+      try {
+        if (identityOf(path).equals(before)) {
+          return new Opened(channel, before, path);
+        }
+      } catch (IOException e) {
+        // replaced or removed between the two looks: try again
+      }
+      channel.close();
+      if (attempt == 3) {
+        throw new IOException("line file " + path + " was replaced three times while being"
+            + " opened; open the source again when its rotation is over");
+      }
+    }
+  }
+
+  /** A parsed resume token; {@code records} is -1 for a token of an earlier version. */
+  private record Position(String identity, long offset, long records) {}
+
+  private static @Nullable Position parse(String token) {
+    int at = token.lastIndexOf('@');
+    if (at <= 0) {
+      return null;
+    }
+    int hash = token.indexOf('#', at);
+    try {
+      long offset = Long.parseLong(token.substring(at + 1, hash < 0 ? token.length() : hash));
+      long records = hash < 0 ? -1 : Long.parseLong(token.substring(hash + 1));
+      return offset < 0 || records < -1 ? null
+          : new Position(token.substring(0, at), offset, records);
+    } catch (NumberFormatException e) {
+      return null;
+    }
+  }
+
+  /**
+   * See {@link Collecting#lineFileRecordCount(String)}.
+   *
+   * @throws IllegalArgumentException if the token is not one of this source's
+   */
+  static long recordCount(String resumeToken) {
+    Position position = parse(resumeToken);
+    if (position == null || position.records() < 0) {
+      throw new IllegalArgumentException("\"" + resumeToken + "\" is not a resume token of the"
+          + " line-file source (<file identity>@<byte offset>#<records>)");
+    }
+    return position.records();
+  }
+
   @Override
   public SourceReader<String> open(String resumeToken) throws IOException {
-    FileChannel channel = FileChannel.open(file, StandardOpenOption.READ);
-    try {
-      String identity = identityOf(file);
-      long offset = 0;
-      if (!resumeToken.isEmpty()) {
-        int at = resumeToken.lastIndexOf('@');
-        long parsed = -1;
-        if (at > 0) {
-          try {
-            parsed = Long.parseLong(resumeToken.substring(at + 1));
-          } catch (NumberFormatException e) {
-            parsed = -1;
-          }
-        }
-        if (parsed < 0) {
-          throw new IOException("resume token \"" + resumeToken + "\" is not a line-file"
-              + " position (<file identity>@<byte offset>); was the checkpoint written for"
-              + " another source?");
-        }
-        String tokenIdentity = resumeToken.substring(0, at);
-        if (!tokenIdentity.equals(identity)) {
-          throw new IOException("file " + file + " was replaced since the checkpoint (it was "
-              + tokenIdentity + ", it is now " + identity + "); reading it from byte " + parsed
-              + " would skip or repeat lines. Restore the file, or start this source from a"
-              + " new checkpoint file deliberately");
-        }
-        long size = channel.size();
-        if (size < parsed) {
-          throw truncated(size, parsed);
-        }
-        offset = parsed;
+    if (resumeToken.isEmpty()) {
+      return new Reader(openVerified(file), 0, 0);
+    }
+    Position position = parse(resumeToken);
+    if (position == null) {
+      throw new IOException("resume token \"" + resumeToken + "\" is not a line-file position"
+          + " (<file identity>@<byte offset>#<records>); was the checkpoint written for another"
+          + " source than " + file + "?");
+    }
+    Opened opened;
+    if (position.identity().equals(identityAtPath())) {
+      opened = openVerified(file);
+    } else {
+      Path rotated = findRotated(position.identity());
+      if (rotated == null) {
+        throw new IOException("file " + file + " was replaced since the checkpoint (it was "
+            + position.identity() + ", it is now " + identityAtPath() + "), and no file in "
+            + file.getParent() + " is the checkpoint's file any more (rotated, then deleted,"
+            + " compressed or moved away?). Reading " + file + " from byte " + position.offset()
+            + " would skip or repeat lines. Restore the file, or start this source from a new"
+            + " checkpoint file deliberately");
       }
-      return new Reader(channel, identity, offset);
+      opened = openVerified(rotated);
+    }
+    if (!opened.identity().equals(position.identity())) {
+      opened.channel().close();
+      throw new IOException("line file " + opened.path() + " was replaced while being opened;"
+          + " open the source again");
+    }
+    try {
+      long size = opened.channel().size();
+      if (size < position.offset()) {
+        throw new IOException("file " + opened.path() + " was truncated below the checkpoint:"
+            + " it has " + size + " bytes, the checkpoint is at byte " + position.offset()
+            + ". Lines were lost or will be read twice; restore the file, or start from a new"
+            + " checkpoint file deliberately");
+      }
+      long records = position.records() >= 0 ? position.records()
+          : new Reader(opened, 0, 0).countRecordsTo(position.offset());
+      return new Reader(opened, position.offset(), records);
     } catch (IOException | RuntimeException e) {
-      channel.close();
+      opened.channel().close();
       throw e;
     }
   }
 
-  private IOException truncated(long size, long offset) {
-    return new IOException("file " + file + " was truncated below the checkpoint: it has "
-        + size + " bytes, the checkpoint is at byte " + offset + ". Lines were lost or will be"
-        + " read twice; restore the file, or start from a new checkpoint file deliberately");
+  /** The file of {@code identity} in the path's directory (app.log.1 after a rotation). */
+  private @Nullable Path findRotated(String identity) throws IOException {
+    Path directory = file.getParent();
+    if (directory == null) {
+      return null;
+    }
+    try (DirectoryStream<Path> files = Files.newDirectoryStream(directory)) {
+      for (Path candidate : files) {
+        try {
+          if (Files.isRegularFile(candidate) && identityOf(candidate).equals(identity)) {
+            return candidate;
+          }
+        } catch (IOException e) {
+          // removed while we looked: not the one
+        }
+      }
+    } catch (IOException | DirectoryIteratorException e) {
+      throw new IOException("could not look for the checkpoint's file in " + directory + ": "
+          + e, e);
+    }
+    return null;
   }
 
+  /** One record: its text, where it starts and ends in its file, and its number there. */
+  private record Line(String text, long start, long end, long number) {}
+
   private final class Reader implements SourceReader<String> {
-    private final FileChannel channel;
-    private final String identity;
-    private final ByteBuffer buffer = ByteBuffer.allocate(64 * 1024).flip();
+    private final ByteBuffer buffer = ByteBuffer.allocate(bufferSize).flip();
     private final CharsetDecoder decoder;
+    private FileChannel channel;
+    private String identity;
+    private Path path; // the path the channel was opened at: the file, or its rotated name
     private byte[] lineBytes = new byte[256];
-    private int lineLength;
+    private int lineLength; // content bytes of the pending line, CR of a line end excluded
+    private boolean pendingCr; // a '\r' read after them: content, or the start of "\r\n"
     private long lineStart; // offset of the first byte of the pending line
     private long readPosition; // offset of the next byte to read from the channel
-    private boolean atEnd;
+    private long records; // records of this file before lineStart
+    private long delivered; // end of the last record handed out (or the start offset)
+    private long quietAt = -1; // rotation: readPosition when the old file was last drained
+    private @Nullable Line held; // read, but did not fit the last batch
 
-    Reader(FileChannel channel, String identity, long offset) {
-      this.channel = channel;
-      this.identity = identity;
+    Reader(Opened opened, long offset, long records) {
+      this.channel = opened.channel();
+      this.identity = opened.identity();
+      this.path = opened.path();
       this.lineStart = offset;
       this.readPosition = offset;
+      this.delivered = offset;
+      this.records = records;
       CodingErrorAction action =
           options.malformedInput() == MalformedInput.REPLACE
               ? CodingErrorAction.REPLACE
@@ -134,60 +288,130 @@ final class LineFileSource implements BatchSource<String> {
     @Override
     public @Nullable SourceBatch<String> next() throws IOException, InterruptedException {
       List<String> lines = new ArrayList<>();
-      long bytes = 0;
-      while (lines.size() < options.maxLines() && bytes < options.maxBytes()) {
-        long before = lineStart;
-        String line = readLine();
+      Line first = null;
+      Line last = null;
+      while (lines.size() < options.maxLines()) {
+        Line line = nextLine(first == null);
         if (line == null) {
-          if (!options.follow() && lineLength > 0) {
-            line = decode(); // the last line has no line end: deliver it
-            lineStart = readPosition;
-            lineLength = 0;
-          } else if (!lines.isEmpty()) {
-            break;
-          } else if (!options.follow()) {
-            return null;
-          } else {
-            awaitGrowth();
-            continue;
-          }
+          break;
         }
-        lines.add(line);
-        bytes += lineStart - before;
+        if (first != null && line.end() - first.start() > options.maxBytes()) {
+          held = line;
+          break;
+        }
+        if (first == null) {
+          first = line;
+        }
+        lines.add(line.text());
+        last = line;
       }
-      return new SourceBatch<>(lines, identity + "@" + lineStart);
+      if (last == null) {
+        return null;
+      }
+      delivered = last.end();
+      return new SourceBatch<>(lines, identity + "@" + last.end() + "#" + (last.number() + 1));
     }
 
-    /** The next complete line, or null when the data read so far ends without one. */
-    private @Nullable String readLine() throws IOException {
+    /**
+     * The next record; null when none is available now and {@code wait} is false, or when a
+     * finite source is exhausted. Follows rotations, and waits for growth in follow mode.
+     */
+    private @Nullable Line nextLine(boolean wait) throws IOException, InterruptedException {
+      Line line = held;
+      if (line != null) {
+        held = null;
+        return line;
+      }
+      while (true) {
+        line = readLine(!options.follow());
+        if (line != null || !wait) {
+          return line;
+        }
+        if (rotatedAndDrained()) {
+          line = readLine(true); // the old file's last line, even without a line end
+          if (line != null) {
+            return line;
+          }
+          switchToPath();
+        } else if (!options.follow()) {
+          return null;
+        } else {
+          awaitGrowth();
+        }
+      }
+    }
+
+    /**
+     * The next complete record, or null when the data read so far ends without one. With
+     * {@code finished}, the end of the data also ends a line.
+     */
+    private @Nullable Line readLine(boolean finished) throws IOException {
       while (true) {
         while (buffer.hasRemaining()) {
           byte b = buffer.get(buffer.position());
+          if (pendingCr) {
+            if (b == '\n') {
+              buffer.get();
+              pendingCr = false;
+              return emit(position());
+            }
+            if (lineLength == options.maxLineLength()) {
+              return tooLong(position() - 1); // the '\r' starts the next piece
+            }
+            pendingCr = false;
+            append((byte) '\r');
+            continue;
+          }
           if (b == '\n') {
             buffer.get();
-            String line = decode();
-            lineStart += lineLength + 1;
-            lineLength = 0;
-            return line;
+            return emit(position());
+          }
+          if (b == '\r') {
+            buffer.get();
+            pendingCr = true;
+            continue;
           }
           if (lineLength == options.maxLineLength()) {
-            if (options.longLines() == LongLines.FAIL) {
-              throw new IOException("the line at byte offset " + lineStart + " of " + file
-                  + " is longer than maxLineLength (" + options.maxLineLength() + " bytes);"
-                  + " raise the limit or use LongLines.SPLIT");
-            }
-            String piece = decode();
-            lineStart += lineLength;
-            lineLength = 0;
-            return piece;
+            return tooLong(position());
           }
           buffer.get();
           append(b);
         }
         if (!fill()) {
-          return null;
+          if (!finished || (lineLength == 0 && !pendingCr)) {
+            return null;
+          }
+          if (pendingCr) {
+            if (lineLength == options.maxLineLength()) {
+              return tooLong(position() - 1);
+            }
+            pendingCr = false;
+            append((byte) '\r');
+          }
+          return emit(position());
         }
       }
+    }
+
+    /** The offset of the next unconsumed byte. */
+    private long position() {
+      return readPosition - buffer.remaining();
+    }
+
+    private Line tooLong(long pieceEnd) throws IOException {
+      if (options.longLines() == LongLines.FAIL) {
+        throw new IOException("the line at byte offset " + lineStart + " of " + path
+            + " is longer than maxLineLength (" + options.maxLineLength() + " bytes, line end"
+            + " excluded); raise the limit or use LongLines.SPLIT");
+      }
+      return emit(pieceEnd);
+    }
+
+    private Line emit(long end) throws IOException {
+      Line line = new Line(decode(), lineStart, end, records++);
+      lineStart = end;
+      lineLength = 0;
+      return line;
     }
 
     private void append(byte b) {
@@ -201,44 +425,86 @@ final class LineFileSource implements BatchSource<String> {
     /** Reads more bytes; false at the current end of the file. */
     private boolean fill() throws IOException {
       buffer.clear();
-      int read = channel.read(buffer, readPosition);
-      buffer.flip();
+      int read;
+      try {
+        read = channel.read(buffer, readPosition);
+      } finally {
+        buffer.flip();
+      }
       if (read <= 0) {
-        atEnd = true;
         return false;
       }
-      atEnd = false;
       readPosition += read;
       return true;
     }
 
     private String decode() throws IOException {
-      int length = lineLength;
-      if (length > 0 && lineBytes[length - 1] == '\r') {
-        length--;
-      }
       try {
-        CharBuffer chars = decoder.reset().decode(ByteBuffer.wrap(lineBytes, 0, length));
+        CharBuffer chars = decoder.reset().decode(ByteBuffer.wrap(lineBytes, 0, lineLength));
         return chars.toString();
       } catch (CharacterCodingException e) {
-        throw new IOException("the line at byte offset " + lineStart + " of " + file
+        throw new IOException("the line at byte offset " + lineStart + " of " + path
             + " is not valid UTF-8; use MalformedInput.REPLACE to decode it anyway", e);
       }
     }
 
-    /** Following: waits for the file to grow, reporting truncation and replacement. */
-    private void awaitGrowth() throws IOException, InterruptedException {
-      if (atEnd) {
-        if (channel.size() < readPosition) {
-          throw truncated(channel.size(), readPosition);
-        }
-        if (!identityOf(file).equals(identity)) {
-          throw new IOException("file " + file + " was replaced while being followed (log"
-              + " rotation?); the rest of the old file was read up to byte " + readPosition
-              + ". Start a new collector for the new file");
-        }
-        Thread.sleep(options.pollInterval());
+    /**
+     * Whether the path names another file than the one being read, and this one is done: the
+     * new file exists and (when following) this one did not grow during the last poll.
+     */
+    private boolean rotatedAndDrained() throws IOException {
+      String atPath = identityAtPath();
+      if (atPath == null || atPath.equals(identity)) {
+        quietAt = -1;
+        return false;
       }
+      if (!options.follow() || quietAt == readPosition) {
+        return true;
+      }
+      quietAt = readPosition;
+      return false;
+    }
+
+    private void switchToPath() throws IOException {
+      Opened next = openVerified(file);
+      FileChannel old = channel;
+      channel = next.channel();
+      identity = next.identity();
+      path = next.path();
+      buffer.clear().flip();
+      lineLength = 0;
+      pendingCr = false;
+      lineStart = 0;
+      readPosition = 0;
+      records = 0;
+      delivered = 0;
+      quietAt = -1;
+      old.close();
+    }
+
+    /** Following: waits one poll interval for the file to grow, reporting truncation. */
+    private void awaitGrowth() throws IOException, InterruptedException {
+      long size = channel.size();
+      if (size < readPosition) {
+        throw new IOException("file " + path + " was truncated to " + size + " bytes while"
+            + " being followed; records were delivered up to byte " + delivered + " (the last"
+            + " batch's resume token) and " + (readPosition - delivered) + " more bytes were"
+            + " read. What it holds now is not the continuation: restore the file, or start"
+            + " from a new checkpoint file deliberately");
+      }
+      Thread.sleep(options.pollInterval());
+    }
+
+    /** Opening at a token of an earlier version: the records of the file before offset. */
+    long countRecordsTo(long offset) throws IOException {
+      while (lineStart < offset) {
+        Line line = readLine(true);
+        if (line == null || line.end() > offset) {
+          throw new IOException("byte " + offset + " of " + path + " is not where a record"
+              + " ends; the checkpoint does not belong to this file or these options");
+        }
+      }
+      return records;
     }
 
     @Override

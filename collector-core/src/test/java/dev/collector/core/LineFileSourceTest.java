@@ -44,7 +44,7 @@ class LineFileSourceTest {
     return file;
   }
 
-  private static List<SourceBatch<String>> readAll(BatchSource<String> source, String token)
+  static List<SourceBatch<String>> readAll(BatchSource<String> source, String token)
       throws Exception {
     List<SourceBatch<String>> batches = new ArrayList<>();
     try (SourceReader<String> reader = source.open(token)) {
@@ -66,8 +66,8 @@ class LineFileSourceTest {
     List<SourceBatch<String>> batches = readAll(source, "");
     assertEquals(List.of(List.of("a", "bb"), List.of("ccc", "d")),
         batches.stream().map(SourceBatch::records).toList());
-    assertTrue(batches.get(0).resumeToken().endsWith("@6"), batches.get(0).resumeToken());
-    assertTrue(batches.get(1).resumeToken().endsWith("@" + Files.size(file)));
+    assertEquals(6, offsetOf(batches.get(0).resumeToken()), batches.get(0).resumeToken());
+    assertEquals(Files.size(file), offsetOf(batches.get(1).resumeToken()));
   }
 
   @Test
@@ -86,15 +86,6 @@ class LineFileSourceTest {
             "resuming at " + b.resumeToken() + " with maxLines " + maxLines);
       }
     }
-  }
-
-  @Test
-  void maxBytes_cutsBatchesButTakesAtLeastOneLine() throws Exception {
-    Path file = write("aaaa\nbbbb\ncccccccccccc\nd\n");
-    var source = Collecting.lineFileSource(file,
-        LineSourceOptions.builder().maxBytes(8).build());
-    assertEquals(List.of(List.of("aaaa", "bbbb"), List.of("cccccccccccc"), List.of("d")),
-        readAll(source, "").stream().map(SourceBatch::records).toList());
   }
 
   @Test
@@ -220,5 +211,153 @@ class LineFileSourceTest {
       assertEquals(143 - resumedAt, rest.batches()); // 1000 lines in batches of 7
     }
     assertEquals(1000, seen.stream().distinct().count(), "every line handled");
+  }
+
+  private static BatchSource<String> source(Path file, LineSourceOptions.Builder options) {
+    return Collecting.lineFileSource(file, options.build());
+  }
+
+  private static long offsetOf(String token) {
+    int at = token.lastIndexOf('@');
+    int hash = token.indexOf('#', at);
+    return Long.parseLong(token.substring(at + 1, hash < 0 ? token.length() : hash));
+  }
+
+  /** Case 7: the limit is on the content; CR LF ends a line like LF; SPLIT keeps every byte. */
+  @Test
+  void maxLineLength_excludesTheLineEnd_andSplitNeverLosesOrInventsBytes() throws Exception {
+    Path crlf = write("12345678\r\nnext\r\n");
+    assertEquals(List.of("12345678", "next"), lines(readAll(
+        source(crlf, LineSourceOptions.builder().maxLineLength(8, LongLines.FAIL)), "")));
+    assertEquals(List.of("12345678", "next"), lines(readAll(
+        source(crlf, LineSourceOptions.builder().maxLineLength(8, LongLines.SPLIT)), "")));
+
+    Path cr = write("abc\rdef\n");
+    assertEquals(List.of("abc\r", "def"), lines(readAll(
+        source(cr, LineSourceOptions.builder().maxLineLength(4, LongLines.SPLIT)), "")));
+
+    Path lastCr = write("abcd\r");
+    assertEquals(List.of("abcd", "\r"), lines(readAll(
+        source(lastCr, LineSourceOptions.builder().maxLineLength(4, LongLines.SPLIT)), "")));
+    assertEquals(List.of("abcd\r"), lines(readAll(
+        source(lastCr, LineSourceOptions.builder().maxLineLength(5, LongLines.FAIL)), "")));
+    var tooLong = assertThrows(IOException.class, () -> readAll(
+        source(lastCr, LineSourceOptions.builder().maxLineLength(4, LongLines.FAIL)), ""));
+    assertTrue(tooLong.getMessage().contains(lastCr.toString()), tooLong.getMessage());
+
+    Path loneCr = write("ab\rcd\r\n\r\r\n");
+    assertEquals(List.of("ab\rcd", "\r"), lines(readAll(
+        source(loneCr, LineSourceOptions.builder()), "")));
+  }
+
+  /** Case 8: maxBytes bounds a batch (line ends included); a larger line is alone. */
+  @Test
+  void maxBytes_isAnUpperBound_aLargerLineIsABatchOfItsOwn() throws Exception {
+    Path file = write("aaa\nbbb\ncccccccccccc\nd\nee\n");
+    List<SourceBatch<String>> batches = readAll(
+        source(file, LineSourceOptions.builder().maxBytes(8)), "");
+    assertEquals(List.of(List.of("aaa", "bbb"), List.of("cccccccccccc"), List.of("d", "ee")),
+        batches.stream().map(SourceBatch::records).toList());
+    long start = 0;
+    for (SourceBatch<String> b : batches) {
+      long end = offsetOf(b.resumeToken());
+      assertTrue(end - start <= 8 || b.records().size() == 1, b + " spans " + (end - start));
+      start = end;
+    }
+    Path overshoot = write("aaaa\nbbbb\n");
+    assertEquals(List.of(List.of("aaaa"), List.of("bbbb")), readAll(
+        source(overshoot, LineSourceOptions.builder().maxBytes(8)), "").stream()
+        .map(SourceBatch::records).toList());
+  }
+
+  /** Messages say what was delivered, not what was buffered. */
+  @Test
+  void follow_truncatedUnderTheReader_messageNamesTheDeliveredPosition() throws Exception {
+    Path file = write("line one\npartial");
+    var source = source(file, LineSourceOptions.builder().follow(Duration.ofMillis(5)));
+    try (SourceReader<String> reader = source.open("")) {
+      assertEquals(List.of("line one"), reader.next().records());
+      try (var channel = java.nio.channels.FileChannel.open(file, StandardOpenOption.WRITE)) {
+        channel.truncate(4);
+      }
+      var e = assertThrows(IOException.class, reader::next);
+      assertTrue(e.getMessage().contains(file.toString())
+          && e.getMessage().contains("delivered up to byte 9")
+          && !e.getMessage().contains("byte 16"), e.getMessage());
+    }
+  }
+
+  /** Rotation: a checkpoint in the rotated file resumes there, then continues in the new one. */
+  @Test
+  void open_checkpointInARotatedFile_readsItsRestThenTheNewFile() throws Exception {
+    Path file = write("old 1\nold 2\nold 3\n");
+    var source = source(file, LineSourceOptions.builder().maxLines(1));
+    String token = readAll(source, "").get(0).resumeToken(); // after "old 1"
+    Files.move(file, dir.resolve("app.log.1"));
+    Files.writeString(file, "new 1\nnew 2\n");
+    assertEquals(List.of("old 2", "old 3", "new 1", "new 2"), lines(readAll(source, token)));
+  }
+
+  /** A token of the previous format (no record count) still resumes, and numbers records. */
+  @Test
+  void open_tokenWithoutRecordCount_resumesAndCountsTheRecordsBefore() throws Exception {
+    Path file = write("a\nb\r\nc\nd\n");
+    var source = source(file, LineSourceOptions.builder().maxLines(1));
+    String old = LineFileSource.identityOf(file) + "@5";
+    List<SourceBatch<String>> rest = readAll(source, old);
+    assertEquals(List.of("c", "d"), lines(rest));
+    assertEquals(3, Collecting.lineFileRecordCount(rest.get(0).resumeToken()));
+    var e = assertThrows(IOException.class, () -> source.open(LineFileSource.identityOf(file)
+        + "@4"));
+    assertTrue(e.getMessage().contains("byte 4") && e.getMessage().contains(file.toString()),
+        e.getMessage());
+  }
+
+  /** Case 9 in one JVM: a replay may cut batches elsewhere; record numbers stay the same. */
+  @Test
+  void follow_replayAfterGrowth_cutsOtherBatches_butNumbersEveryRecordAlike() throws Exception {
+    Path file = write("r0\nr1\n");
+    var source = source(file, LineSourceOptions.builder().maxLines(3)
+        .follow(Duration.ofMillis(1)));
+    String checkpoint;
+    SourceBatch<String> cutAtTheEnd;
+    try (SourceReader<String> reader = source.open("")) {
+      checkpoint = reader.next().resumeToken(); // r0 r1: the file ended there
+      Files.writeString(file, "r2\n", StandardOpenOption.APPEND);
+      cutAtTheEnd = reader.next(); // r2 alone
+    }
+    Files.writeString(file, "r3\nr4\n", StandardOpenOption.APPEND);
+    SourceBatch<String> replayed;
+    try (SourceReader<String> reader = source.open(checkpoint)) {
+      replayed = reader.next(); // r2 r3 r4: other boundaries than before
+    }
+    assertEquals(List.of("r2"), cutAtTheEnd.records());
+    assertEquals(List.of("r2", "r3", "r4"), replayed.records());
+    for (SourceBatch<String> b : List.of(cutAtTheEnd, replayed)) {
+      long first = Collecting.lineFileRecordCount(b.resumeToken()) - b.records().size();
+      for (int i = 0; i < b.records().size(); i++) {
+        assertEquals("r" + (first + i), b.records().get(i), b.toString());
+      }
+    }
+  }
+
+  /** Rotation with a reader: the old file's unterminated last line, then the new file. */
+  @Test
+  void follow_rotation_deliversTheOldFilesLastLine_thenContinuesInTheNewFile()
+      throws Exception {
+    Path file = write("a\nb");
+    String oldIdentity = LineFileSource.identityOf(file);
+    var source = source(file, LineSourceOptions.builder().follow(Duration.ofMillis(1)));
+    try (SourceReader<String> reader = source.open("")) {
+      assertEquals(List.of("a"), reader.next().records());
+      Files.move(file, dir.resolve("app.log.1"));
+      Files.writeString(file, "c\n");
+      SourceBatch<String> last = reader.next();
+      assertEquals(List.of("b"), last.records());
+      assertEquals(oldIdentity + "@3#2", last.resumeToken());
+      SourceBatch<String> next = reader.next();
+      assertEquals(List.of("c"), next.records());
+      assertEquals(LineFileSource.identityOf(file) + "@2#1", next.resumeToken());
+    }
   }
 }

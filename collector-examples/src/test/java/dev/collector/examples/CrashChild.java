@@ -5,14 +5,9 @@ import dev.collector.Collector;
 import dev.collector.CollectorOptions;
 import dev.collector.LineSourceOptions;
 import dev.collector.core.Collecting;
-import java.nio.ByteBuffer;
-import java.nio.channels.FileChannel;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
-import java.nio.file.StandardOpenOption;
 import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.locks.LockSupport;
-import java.util.concurrent.locks.ReentrantLock;
 
 /**
  * The process {@link KillNineCrashTest} kills: a collector over a line file with the file store,
@@ -31,9 +26,7 @@ public final class CrashChild {
   public static void main(String[] args) throws Exception {
     Path log = Path.of(args[0]);
     int depth = Integer.parseInt(args[3]);
-    var lock = new ReentrantLock();
-    try (FileChannel handled = FileChannel.open(Path.of(args[2]), StandardOpenOption.CREATE,
-            StandardOpenOption.WRITE, StandardOpenOption.APPEND);
+    try (HandledFile handled = new HandledFile(Path.of(args[2]));
         CheckpointStore store = Collecting.fileStore(Path.of(args[1]), log.toString());
         Collector<String> collector = Collecting.open(
             Collecting.lineFileSource(log, LineSourceOptions.builder().maxLines(10).build()),
@@ -45,16 +38,7 @@ public final class CrashChild {
         for (String record : batch.records()) {
           line.append(' ').append(record.substring(3)); // "id N"
         }
-        ByteBuffer bytes = ByteBuffer.wrap(line.append('\n').toString()
-            .getBytes(StandardCharsets.UTF_8));
-        lock.lock();
-        try {
-          while (bytes.hasRemaining()) {
-            handled.write(bytes); // in the page cache once written: survives kill -9
-          }
-        } finally {
-          lock.unlock();
-        }
+        handled.append(line); // in the page cache once written: survives kill -9
       });
     }
   }
