@@ -114,6 +114,7 @@ class ProcessStormTest {
     volatile @Nullable RunState current;
     final RecordingCheckpointStore store;
     final List<String> strays = new CopyOnWriteArrayList<>();
+    final List<String> problems = new CopyOnWriteArrayList<>();
 
     Chain(long rootSeed, int chain, Map<String, AtomicInteger> outcomes) {
       this.seed = rootSeed ^ (chain * 0x9E3779B97F4A7C15L);
@@ -180,8 +181,9 @@ class ProcessStormTest {
         }
       }
       clean.collector.close();
-      if (!strays.isEmpty()) {
-        fail(String.join("\n", strays));
+      problems.addAll(strays);
+      if (!problems.isEmpty()) {
+        fail(String.join("\n", problems));
       }
       return stormy + 1;
     }
@@ -686,7 +688,7 @@ class ProcessStormTest {
         if (thrown != null) {
           thrown.printStackTrace();
         }
-        fail(String.join("\n", problems));
+        chain.problems.addAll(problems); // later runs still check resume and the other rules
       }
     }
   }
