@@ -66,7 +66,16 @@ class ProcessStormTest {
   private static final long SEED = Long.getLong("collector.seed", System.nanoTime());
   private static final int SCALE = System.getenv("CI") != null ? 5 : 1;
   private static final int CHAINS = Integer.getInteger("collector.storm.chains", 60) * SCALE;
-  private static final Duration HANG = Duration.ofSeconds(20);
+  private static final Duration HANG = Duration.ofSeconds(10);
+
+  /** A run that did not end: the storm stops at the first. */
+  static final class Hang extends AssertionError {
+    private static final long serialVersionUID = 1L;
+
+    Hang(String message) {
+      super(message);
+    }
+  }
 
   enum Action {
     NONE,
@@ -87,6 +96,9 @@ class ProcessStormTest {
     for (int chain = 0; chain < CHAINS; chain++) {
       try {
         runs += new Chain(SEED, chain, outcomes).run();
+      } catch (Hang e) {
+        problems.add(e.getMessage()); // threads may still run: stop the storm here
+        break;
       } catch (AssertionError e) {
         problems.add(e.getMessage()); // the chain's store is suspect now: go on with the next
       }
@@ -577,8 +589,9 @@ class ProcessStormTest {
       try {
         summary = run.await(HANG);
       } catch (TimeoutException e) {
-        fail(where() + "process() hangs after " + HANG + "; progress " + collector.progress()
-            + "; collector threads " + CollectorLeakCheck.liveCollectorThreads());
+        throw new Hang(where() + "process() hangs after " + HANG + "; progress "
+            + collector.progress() + "; collector threads "
+            + CollectorLeakCheck.liveCollectorThreads());
       } catch (AssertionError e) {
         if (!"process() threw".equals(e.getMessage())) {
           throw e;
@@ -590,7 +603,7 @@ class ProcessStormTest {
       fire.countDown();
       trigger.join(HANG.toMillis());
       if (trigger.isAlive()) {
-        fail(where() + "the " + action + " action hangs; collector threads "
+        throw new Hang(where() + "the " + action + " action hangs; collector threads "
             + CollectorLeakCheck.liveCollectorThreads());
       }
       chain.current = null;

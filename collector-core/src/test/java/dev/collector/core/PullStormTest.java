@@ -69,7 +69,8 @@ class PullStormTest {
   private static final long SEED = Long.getLong("collector.seed", System.nanoTime());
   private static final int SCALE = System.getenv("CI") != null ? 5 : 1;
   private static final int ROUNDS = Integer.getInteger("collector.storm.rounds", 40) * SCALE;
-  private static final long JOIN_MILLIS = 20_000;
+  private static final long JOIN_MILLIS = 5_000;
+  private static final long STALL_NANOS = TimeUnit.SECONDS.toNanos(5);
 
   @Test
   void pull_settleStorm_exactlyOneOutcomeAndNothingUnackedCommitted() throws Exception {
@@ -84,6 +85,9 @@ class PullStormTest {
         r.run();
       } catch (AssertionError e) {
         problems.add(e.getMessage());
+        if (r.hung) {
+          break; // threads may still run: stop the storm here
+        }
       }
     }
     List<String> alive = CollectorLeakCheck.liveCollectorThreads();
@@ -138,6 +142,7 @@ class PullStormTest {
     final LinkedBlockingQueue<Runnable> duplicates = new LinkedBlockingQueue<>();
     volatile boolean broken; // a session may have ended: bounds that span sessions are off
     volatile boolean stopping;
+    volatile boolean hung;
     volatile @Nullable Collector<Long> collector;
     final CollectorOptions options;
 
@@ -331,10 +336,16 @@ class PullStormTest {
       Thread duplicator = Thread.ofPlatform().name("pullstorm-duplicator").start(this::duplicate);
       Thread awaiter = Thread.ofPlatform().name("pullstorm-awaiter").start(() -> await(c));
       // close() at a random moment: once this many settles happened, or when the workers end
-      long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(20);
+      long lastSettles = -1;
+      long lastChange = System.nanoTime();
       while (settles.get() < closeAfter && threadsToJoin.stream().anyMatch(Thread::isAlive)) {
-        if (System.nanoTime() > deadline) {
-          violation("the workers made no end in 20 s; progress " + c.progress()
+        long now = System.nanoTime();
+        if (settles.get() != lastSettles) {
+          lastSettles = settles.get();
+          lastChange = now;
+        } else if (now - lastChange > STALL_NANOS) {
+          hung = true;
+          violation("no delivery settled for 5 s: stalled; progress " + c.progress()
               + ", threads " + CollectorLeakCheck.liveCollectorThreads());
           break;
         }
@@ -362,6 +373,7 @@ class PullStormTest {
       for (Thread t : threadsToJoin) {
         t.join(JOIN_MILLIS);
         if (t.isAlive()) {
+          hung = true;
           violation(t.getName() + " still blocked after close(): " + stackOf(t));
           t.interrupt();
         }
@@ -396,24 +408,9 @@ class PullStormTest {
           options.toBuilder().failurePolicy(FailurePolicy.failFast())
               .ackOrdering(AckOrdering.BUFFERED).concurrency(0).build();
       try (Collector<Long> c = Collecting.open(observed(fake(false)), recording, clean)) {
-        boolean first = true;
-        Delivery<Long> d;
-        while ((d = c.next(Duration.ofSeconds(10))) != null) {
-          long s = d.batch().sequence();
-          if (first && s != durable.sequence()) {
-            violation("a new collector resumed at batch " + s + ", not at the durable "
-                + durable);
-          }
-          first = false;
-          ackIntent.incrementAndGet((int) s);
-          d.ack();
-          acked.set((int) s, 1);
-        }
-        if (!c.isExhausted()) {
-          violation("the resuming collector timed out; progress " + c.progress());
-        } else if (first && durable.sequence() != batches) {
-          violation("a new collector delivered nothing from " + durable);
-        }
+        resumeWith(c, durable);
+      } catch (RuntimeException e) {
+        violation("the resuming collector failed: " + e);
       }
       if (recording.current().sequence() != batches) {
         violation("after resuming, the store holds " + recording.current() + " of " + batches);
@@ -422,6 +419,26 @@ class PullStormTest {
         if (acked.get(s) == 0 && deadLettered.get(s) == 0) {
           violation("batch " + s + " was never acknowledged or dead-lettered");
         }
+      }
+    }
+
+    private void resumeWith(Collector<Long> c, Checkpoint durable) throws InterruptedException {
+      boolean first = true;
+      Delivery<Long> d;
+      while ((d = c.next(Duration.ofSeconds(10))) != null) {
+        long s = d.batch().sequence();
+        if (first && s != durable.sequence()) {
+          violation("a new collector resumed at batch " + s + ", not at the durable " + durable);
+        }
+        first = false;
+        ackIntent.incrementAndGet((int) s);
+        d.ack();
+        acked.set((int) s, 1);
+      }
+      if (!c.isExhausted()) {
+        violation("the resuming collector timed out; progress " + c.progress());
+      } else if (first && durable.sequence() != batches) {
+        violation("a new collector delivered nothing from " + durable);
       }
     }
 
