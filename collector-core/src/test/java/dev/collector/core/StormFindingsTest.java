@@ -247,4 +247,62 @@ class StormFindingsTest {
       assertEquals(1, summary.checkpoint().sequence(), summary.toString());
     }
   }
+
+  /**
+   * Storm finding (ProcessStormTest, seed 7 chain 35 run 1; seed 99999 chain 14 run 0): under a
+   * dead-letter policy, a batch whose (genuine, not interrupt-caused) failure exhausts its attempts
+   * while stop()/close() cancels the run makes process() throw BatchFailedException. The policy
+   * never fails a run for a handler failure (only a throwing dead-letter handler does); while
+   * cancelling, BatchRunner skips the dead-letter handler and falls through to
+   * lifecycle.handlerFailed(...), which records it as the run's failure.
+   */
+  @Test
+  void stop_deadLetterPolicy_failureWhileCancelling_doesNotFailTheRun() throws Exception {
+    var started = new CountDownLatch(2);
+    var cancelled = new CountDownLatch(1);
+    var release = new CountDownLatch(1);
+    CollectorOptions options =
+        CollectorOptions.builder()
+            .name("finding4")
+            .drainTimeout(Duration.ZERO)
+            .failurePolicy(
+                dev.collector.FailurePolicy.failFast().thenDeadLetter((batch, cause) -> {}))
+            .build();
+    try (Collector<Long> collector =
+        Collecting.open(FakeSource.generated(2, 1), new RecordingCheckpointStore(), options)) {
+      BackgroundRun run =
+          BackgroundRun.start(
+              collector,
+              4,
+              batch -> {
+                started.countDown();
+                if (batch.sequence() == 1) {
+                  try {
+                    new CountDownLatch(1).await();
+                  } finally {
+                    cancelled.countDown(); // the run interrupted us: it is cancelling
+                  }
+                }
+                boolean interrupted = false;
+                while (true) { // batch 0: a call that ignores interrupts, then fails for real
+                  try {
+                    release.await();
+                    break;
+                  } catch (InterruptedException e) {
+                    interrupted = true;
+                  }
+                }
+                if (interrupted) {
+                  Thread.interrupted(); // not an echo: the failure below is the batch's own
+                }
+                throw new IOException("batch 0 failed on its own");
+              });
+      assertTrue(started.await(10, TimeUnit.SECONDS));
+      assertTrue(collector.stop());
+      assertTrue(cancelled.await(10, TimeUnit.SECONDS));
+      release.countDown();
+      ProcessSummary summary = run.await(Duration.ofSeconds(10)); // BatchFailedException today
+      assertTrue(summary.stopped(), summary.toString());
+    }
+  }
 }
