@@ -129,7 +129,14 @@ final class BatchRunner<T> implements Runnable {
       settle(batch, true);
       return;
     }
-    if (!lifecycle.isCancelling()) {
+    if (lifecycle.isCancelling()) {
+      if (!Lifecycle.causedByInterrupt(failure)) {
+        RunContext.log(
+            Level.INFO,
+            "collector '" + context.name() + "': batch " + sequence + " failed while the run"
+                + " was being cancelled; it stays uncommitted and is delivered again: " + failure);
+      }
+    } else {
       RunContext.log(
           Level.WARNING,
           "collector '" + context.name() + "': batch " + sequence + " failed after "

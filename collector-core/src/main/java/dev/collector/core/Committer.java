@@ -4,6 +4,7 @@ import dev.collector.Checkpoint;
 import dev.collector.CheckpointStore;
 import dev.collector.Retry;
 import com.google.errorprone.annotations.concurrent.GuardedBy;
+import java.util.List;
 import java.util.concurrent.locks.LockSupport;
 import java.util.concurrent.locks.ReentrantLock;
 import org.jspecify.annotations.Nullable;
@@ -46,6 +47,7 @@ final class Committer implements Runnable {
   private volatile boolean parked;
   private volatile boolean finishing;
   private volatile boolean failed;
+  private volatile Lifecycle.@Nullable Failure failure;
   private final ReentrantLock writing = new ReentrantLock();
 
   @GuardedBy("writing")
@@ -78,9 +80,25 @@ final class Committer implements Runnable {
     }
   }
 
-  /** Whether a commit failed for good (the lifecycle holds the failure). */
+  /** Whether a commit failed for good. */
   boolean failed() {
     return failed;
+  }
+
+  /** The commit failure, once {@link #failed()} is true (whatever else failed in the run). */
+  Lifecycle.Failure failure() {
+    Lifecycle.Failure f = failure;
+    if (f == null) {
+      throw new IllegalStateException("no commit failed");
+    }
+    return f;
+  }
+
+  private void failedFor(long sequence, Throwable t) {
+    failure = new Lifecycle.Failure(Lifecycle.Kind.COMMIT, sequence, t, List.of());
+    failed = true; // after `failure`: whoever sees failed sees the failure
+    lifecycle.commitFailed(sequence, t);
+    onCommitted.run();
   }
 
   /** Commits made so far. */
@@ -121,9 +139,7 @@ final class Committer implements Runnable {
     try {
       loop();
     } catch (Throwable t) { // a defect or an Error: the run must still end, and say why
-      failed = true;
-      lifecycle.commitFailed(ring.committed(), t);
-      onCommitted.run();
+      failedFor(ring.committed(), t);
     }
   }
 
@@ -182,9 +198,7 @@ final class Committer implements Runnable {
         break;
       } catch (Throwable t) {
         if (attempt >= retry.maxAttempts()) {
-          failed = true;
-          lifecycle.commitFailed(checkpoint.sequence(), t);
-          onCommitted.run();
+          failedFor(checkpoint.sequence(), t);
           return false;
         }
         RunContext.sleepUninterruptibly(

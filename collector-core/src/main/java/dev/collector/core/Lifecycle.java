@@ -27,15 +27,17 @@ final class Lifecycle {
    *               never cancelled: an interrupt now still gets the acknowledged prefix committed.
    *   DONE        the final commit returned or failed; the outcome is fixed.
    *
-   * Which failures are dropped (the only transitions that may drop one):
-   *   - a handler failure caused by an interrupt, once the run is CANCELLING: the run itself
-   *     interrupted that thread, so the failure is the cancellation's echo; the batch stays
-   *     unsettled and is delivered again by the next run;
-   *   - a fetch failure caused by an interrupt once the run left RUNNING: the run interrupts a
-   *     blocked fetch to stop it.
-   * Nothing else is dropped: commit failures are always recorded (G9), whatever the state, and
-   * a handler that interrupts itself and throws while the run is RUNNING fails normally (its
-   * interrupt status is cleared before a retry).
+   * Which failures do not become the run's failure (the only ones):
+   *   - a handler failure once the run is CANCELLING: the run gives its running batches up, so
+   *     the batch stays unsettled and is delivered again by the next run. If it was caused by
+   *     an interrupt it is the echo of our own cancellation and dropped; otherwise it is kept
+   *     as suppressed for whatever the run throws (a stop() still returns its summary);
+   *   - a fetch failure once the run left RUNNING: fetching was stopping anyway (the run
+   *     interrupts a blocked fetch to stop it); the same rule.
+   * Commit failures are always recorded (G9), whatever the state, and a handler that
+   * interrupts itself and throws while the run is RUNNING fails normally (its interrupt status
+   * is cleared before a retry). Pull deliveries are never interrupted by the run: their
+   * failures are always recorded.
    */
 
   enum State {
@@ -183,8 +185,14 @@ final class Lifecycle {
    * @param suppressed an earlier failure of the same batch to attach, or {@code null}
    */
   void handlerFailed(long sequence, Throwable cause, @Nullable Throwable suppressed) {
-    if (isCancelling() && causedByInterrupt(cause)) {
-      return; // the echo of our own cancellation
+    if (isCancelling()) {
+      // The run is giving up its running batches anyway: this one stays unsettled and is
+      // delivered again. An interrupt-caused failure is the echo of our own cancellation; any
+      // other is kept only to be attached to what the run throws for its own reason.
+      if (!causedByInterrupt(cause)) {
+        later.add(cause);
+      }
+      return;
     }
     record(Kind.HANDLER, sequence, cause, suppressed);
   }
@@ -196,8 +204,13 @@ final class Lifecycle {
 
   /** Fetching batch {@code sequence} failed for good (after the fetch retries). */
   void sourceFailed(long sequence, Throwable cause) {
-    if (!isRunning() && causedByInterrupt(cause)) {
-      return; // we interrupted the fetch to stop it
+    if (!isRunning()) {
+      // Fetching was stopping anyway (we may have interrupted it): nothing was lost, no batch
+      // was fetched. Kept only to be attached to what the run throws for its own reason.
+      if (!causedByInterrupt(cause)) {
+        later.add(cause);
+      }
+      return;
     }
     record(Kind.SOURCE, sequence, cause, null);
   }

@@ -188,7 +188,9 @@ final class ProcessRun<T> {
         ring.committedRecords(),
         committer.commits(),
         Duration.ofNanos(System.nanoTime() - startedNanos),
-        lifecycle.wasStopped() && !exhausted,
+        // stopped: stop() or close() ended the run before it finished the source and committed
+        // everything it had fetched (having read the end of the source is not enough)
+        lifecycle.wasStopped() && !(exhausted && ring.committed() == ring.fetched()),
         ring.fetched() - ring.committed(),
         deadLettered.get(),
         durable);

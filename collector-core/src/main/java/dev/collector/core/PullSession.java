@@ -8,6 +8,7 @@ import dev.collector.Progress;
 import dev.collector.SourceBatch;
 import java.time.Duration;
 import java.util.ArrayDeque;
+import java.util.List;
 import java.util.PriorityQueue;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.atomic.AtomicBoolean;
@@ -348,13 +349,9 @@ final class PullSession<T> {
     }
   }
 
-  /** The exception for a failed commit, naming what is durable. */
+  /** The exception for a failed commit, naming what is durable, even if a delivery failed first. */
   RuntimeException commitFailure() {
-    Lifecycle.Failure f = lifecycle.failure();
-    if (f == null) {
-      throw new IllegalStateException("no failure recorded");
-    }
-    return context.toException(f, ring.durable(), lifecycle.laterFailures());
+    return context.toException(committer.failure(), ring.durable(), List.of());
   }
 
   /** Whether the caller is the one that reports this session's failure (exactly one is). */

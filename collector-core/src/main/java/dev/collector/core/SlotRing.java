@@ -224,9 +224,14 @@ final class SlotRing {
    * @param waiting batches settled behind an unsettled one, as the run counts them
    */
   Progress progress(long running, long waiting, Duration stuckThreshold) {
-    long c = committed();
-    long a = acked();
-    long f = fetched();
+    long c;
+    long a;
+    long f;
+    do { // committed unchanged around the reads: then f <= c + depth and c <= a <= f held
+      c = committed();
+      a = acked();
+      f = fetched();
+    } while (committed() != c);
     long inWindow = f - a;
     long r = Math.max(0, Math.min(running, inWindow));
     long w = Math.max(0, Math.min(waiting, inWindow - r));

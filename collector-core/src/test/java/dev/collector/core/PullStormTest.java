@@ -649,7 +649,8 @@ class PullStormTest {
             violation("awaitCommitted() returned " + got + " beyond the store's "
                 + recording.current());
           }
-          if (got.sequence() < engineAcked) {
+          // a session that ended meanwhile voids its uncommitted acks (Collector#awaitCommitted)
+          if (!brokenBefore && !broken && got.sequence() < engineAcked) {
             violation("awaitCommitted() returned " + got + " below progress().acknowledged() "
                 + engineAcked + " read before the call");
           }
