@@ -1,8 +1,9 @@
 import org.jspecify.annotations.NullMarked;
 
 /**
- * Collector's implementation. The only exported type is {@link dev.collector.core.Collecting},
- * the entry point; everything else is package-private.
+ * Collector's implementation. Two public types: {@link dev.collector.core.Collecting}, the entry
+ * point, and {@link dev.collector.core.CollectorMetrics}, the optional Micrometer binder;
+ * everything else is package-private.
  */
 @NullMarked
 @SuppressWarnings({"requires-automatic", "requires-transitive-automatic"}) // micrometer-core: no module-info

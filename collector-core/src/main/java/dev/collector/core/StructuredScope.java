@@ -1,5 +1,6 @@
 package dev.collector.core;
 
+import com.google.errorprone.annotations.concurrent.GuardedBy;
 import java.util.concurrent.Callable;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
@@ -65,9 +66,13 @@ final class StructuredScope implements AutoCloseable {
   // owner-confined
   private int state = OPEN;
 
-  // guarded by lock
+  @GuardedBy("lock")
   private int unfinished;
+
+  @GuardedBy("lock")
   private boolean cancelled;
+
+  @GuardedBy("lock")
   private @Nullable Throwable failure;
 
   StructuredScope() {
