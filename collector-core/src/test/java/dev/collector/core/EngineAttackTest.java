@@ -2048,6 +2048,7 @@ class EngineAttackTest {
 
 
 
+  @Disabled("defect (intermittent, rarer here): same as progress_inFlightNeverExceedsCapacity_underRetries")
   @Test
   void progress_inFlightNeverExceedsCapacity() throws Exception {
     var store = new RecordingCheckpointStore();
@@ -2100,6 +2101,7 @@ class EngineAttackTest {
     assertNoLeaks();
   }
 
+  @Disabled("defect (intermittent): progress() reports inFlight above capacity, e.g. 'fetched=1545 acked=1545 committed=1505 inFlight=40/6'; Progress promises inFlight at most capacity")
   @Test
   void progress_inFlightNeverExceedsCapacity_underRetries() throws Exception {
     long seed = System.nanoTime();
@@ -2144,6 +2146,290 @@ class EngineAttackTest {
       c.close();
     }
     assertEquals(List.of(), violations.subList(0, Math.min(3, violations.size())), violations.size() + " bad samples, seed=" + seed);
+    assertNoLeaks();
+  }
+
+  // ---------------------------------------------------------------- round 3
+
+  @Test
+  void awaitCommittedAndTryNext_fromProcessHandler_doNotHang() throws Exception {
+    var store = new RecordingCheckpointStore();
+    Collector<Long> c = Collecting.open(FakeSource.generated(10, 1), store, opts("a-hawait").build());
+    List<String> outcomes = new java.util.concurrent.CopyOnWriteArrayList<>();
+    CompletableFuture<ProcessSummary> run =
+        async(
+            "proc",
+            () ->
+                c.process(
+                    2,
+                    b -> {
+                      if (b.sequence() == 3) {
+                        try {
+                          outcomes.add("awaitCommitted=" + c.awaitCommitted());
+                        } catch (RuntimeException e) {
+                          outcomes.add("awaitCommitted threw " + e);
+                        }
+                        try {
+                          outcomes.add("tryNext=" + c.tryNext());
+                        } catch (RuntimeException e) {
+                          outcomes.add("tryNext threw " + e.getClass().getSimpleName());
+                        }
+                        outcomes.add("exhausted=" + c.isExhausted());
+                      }
+                    }));
+    ProcessSummary s = run.get(10, TimeUnit.SECONDS);
+    assertEquals(10, s.checkpoint().sequence());
+    System.out.println("from a handler: " + outcomes);
+    assertTrue(outcomes.get(1).contains("ReentrantCallException") || outcomes.get(1).contains("ConcurrentUseException"), outcomes.toString());
+    c.close();
+    assertNoLeaks();
+  }
+
+  @Test
+  void interrupt_duringBlockingSourceOpen_throwsInterrupted() throws Exception {
+    var store = new RecordingCheckpointStore();
+    CountDownLatch inOpen = new CountDownLatch(1);
+    BatchSource<Long> src =
+        token -> {
+          inOpen.countDown();
+          new CountDownLatch(1).await();
+          throw new AssertionError("unreachable");
+        };
+    Collector<Long> c = Collecting.open(src, store, opts("a-intopen").build());
+    BackgroundRun run = BackgroundRun.start(c, 4, b -> {});
+    assertTrue(inOpen.await(10, TimeUnit.SECONDS));
+    run.owner.interrupt();
+    Throwable t = run.awaitFailure(WAIT);
+    assertInstanceOf(InterruptedException.class, t, "got " + t);
+    assertTrue(run.interruptStatusKept);
+    c.close();
+    assertNoLeaks();
+  }
+
+  @Test
+  void close_duringBlockingSourceOpen_returnsStopped() throws Exception {
+    var store = new RecordingCheckpointStore();
+    CountDownLatch inOpen = new CountDownLatch(1);
+    BatchSource<Long> src =
+        token -> {
+          inOpen.countDown();
+          new CountDownLatch(1).await();
+          throw new AssertionError("unreachable");
+        };
+    Collector<Long> c = Collecting.open(src, store, opts("a-closeopen").build());
+    BackgroundRun run = BackgroundRun.start(c, 4, b -> {});
+    assertTrue(inOpen.await(10, TimeUnit.SECONDS));
+    c.close();
+    assertNoLeaks();
+    Throwable t = null;
+    ProcessSummary s = null;
+    try {
+      s = run.await(WAIT);
+    } catch (AssertionError e) {
+      t = e.getCause();
+    }
+    assertNull(t, "close() during a blocked open(): process() threw " + t);
+    assertTrue(s.stopped(), s.toString());
+  }
+
+  @Test
+  void pullSourceFailure_reportedOnce_thenNewSessionResumes() throws Exception {
+    var store = new RecordingCheckpointStore();
+    var src = FakeSource.generated(6, 1).failFetch(2, 2);
+    try (Collector<Long> c =
+        Collecting.open(src, store, opts("a-psrc").depth(4).fetchRetry(Retry.of(2, Duration.ZERO, Duration.ZERO)).build())) {
+      int sourceFailures = 0;
+      List<Long> rest = new ArrayList<>();
+      while (true) {
+        Delivery<Long> d;
+        try {
+          d = c.next(WAIT);
+        } catch (SourceException e) {
+          sourceFailures++;
+          continue;
+        }
+        if (d == null) {
+          break;
+        }
+        rest.add(d.batch().sequence());
+        d.ack();
+      }
+      assertTrue(c.isExhausted());
+      assertEquals(1, sourceFailures, "the source failure is reported once: " + rest);
+      assertEquals(5L, (long) rest.get(rest.size() - 1));
+      assertTrue(rest.containsAll(List.of(0L, 1L, 2L, 3L, 4L, 5L)), rest.toString());
+      assertEquals(6, c.awaitCommitted().sequence());
+    }
+    assertNoLeaks();
+  }
+
+  @Test
+  void pullCommitFailure_awaitCommittedThrows_nextReportsOnce() throws Exception {
+    var store = new RecordingCheckpointStore();
+    Collector<Long> c =
+        Collecting.open(
+            FakeSource.generated(6, 1), store, opts("a-pcommit").depth(4).commitRetry(Retry.of(2, Duration.ZERO, Duration.ZERO)).build());
+    Delivery<Long> d0 = c.next();
+    assertNotNull(d0);
+    store.failNextCommits(2);
+    d0.ack();
+    CompletableFuture<Checkpoint> awaiter = async("awaiter", c::awaitCommitted);
+    Throwable t = failureOf(awaiter);
+    assertInstanceOf(CheckpointException.class, t);
+    assertThrows(CheckpointException.class, c::next);
+    Delivery<Long> again = c.next(WAIT);
+    assertNotNull(again);
+    assertEquals(0, again.batch().sequence(), "the new session starts at the durable checkpoint");
+    again.ack();
+    assertEquals(1, c.awaitCommitted().sequence());
+    c.close();
+    assertNoLeaks();
+  }
+
+  @Test
+  void interrupt_awaitCommittedCaller_throwsInterrupted() throws Exception {
+    var gate = new GateStore(new RecordingCheckpointStore());
+    gate.blockAt = 1;
+    Collector<Long> c = Collecting.open(FakeSource.generated(6, 1), gate, opts("a-intawait").depth(4).build());
+    Delivery<Long> d0 = c.next();
+    assertNotNull(d0);
+    d0.ack();
+    assertTrue(gate.entered.await(10, TimeUnit.SECONDS));
+    AtomicBoolean gotIe = new AtomicBoolean();
+    Thread w =
+        Thread.ofPlatform()
+            .start(
+                () -> {
+                  try {
+                    c.awaitCommitted();
+                  } catch (InterruptedException e) {
+                    gotIe.set(Thread.currentThread().isInterrupted() || true);
+                  }
+                });
+    awaitBlocked(w);
+    w.interrupt();
+    w.join(10_000);
+    assertTrue(gotIe.get());
+    gate.open.countDown();
+    c.close();
+    assertEquals(1, gate.inner.current().sequence());
+    assertNoLeaks();
+  }
+
+  @Test
+  void batchTimeout_failFast_throwsBatchFailedWithTimeout() throws Exception {
+    var store = new RecordingCheckpointStore();
+    Collector<Long> c =
+        Collecting.open(FakeSource.generated(5, 1), store, opts("a-bt2").batchTimeout(Duration.ofMillis(100)).build());
+    var e =
+        assertThrows(
+            BatchFailedException.class,
+            () -> c.process(1, b -> { if (b.sequence() == 2) { new CountDownLatch(1).await(); } }));
+    assertEquals(2, e.sequence());
+    assertInstanceOf(java.util.concurrent.TimeoutException.class, e.getCause());
+    assertEquals(2, store.current().sequence());
+    c.close();
+    assertNoLeaks();
+  }
+
+  @Test
+  void deliveryClose_afterCollectorClose_neverThrows() throws Exception {
+    var store = new RecordingCheckpointStore();
+    Collector<Long> c = Collecting.open(FakeSource.generated(6, 1), store, opts("a-dcc").depth(4).build());
+    Delivery<Long> d0 = c.next();
+    assertNotNull(d0);
+    c.close();
+    d0.close();
+    d0.close();
+    assertEquals(0, store.current().sequence());
+    assertNoLeaks();
+  }
+
+  @Test
+  void interruptProcess_whileHandlersHeld_commitsExactSettledPrefix() throws Exception {
+    var store = new RecordingCheckpointStore();
+    var ctl = new CompletionController<Long>();
+    Collector<Long> c = Collecting.open(FakeSource.generated(50, 1), store, opts("a-intheld").build());
+    BackgroundRun run = BackgroundRun.start(c, 8, ctl);
+    ctl.awaitStartedCount(8, WAIT);
+    ctl.release(0);
+    ctl.release(1);
+    ctl.release(3);
+    ctl.awaitFinished(3, WAIT);
+    store.awaitSequence(2, WAIT);
+    run.owner.interrupt();
+    assertInstanceOf(InterruptedException.class, run.awaitFailure(WAIT));
+    assertTrue(run.interruptStatusKept);
+    assertEquals(2, store.current().sequence(), "G1/G5: exactly the settled prefix");
+    List<Long> seen = new CopyOnWriteList();
+    c.process(1, b -> seen.add(b.sequence()));
+    assertEquals(2L, seen.get(0));
+    c.close();
+    assertNoLeaks();
+  }
+
+  @Disabled("defect: close() called from the store's commit in a pull session deadlocks; a second close() from another thread hangs too")
+  @Test
+  void close_fromStoreCommit_duringPullSession_doesNotDeadlock() throws Exception {
+    var gate = new GateStore(new RecordingCheckpointStore());
+    AtomicReference<@Nullable Collector<Long>> ref = new AtomicReference<>();
+    AtomicReference<@Nullable Throwable> closeOutcome = new AtomicReference<>();
+    AtomicBoolean once = new AtomicBoolean();
+    gate.onCommit =
+        cp -> {
+          Collector<Long> c = ref.get();
+          if (c != null && once.compareAndSet(false, true)) {
+            try {
+              c.close();
+            } catch (Throwable t) {
+              closeOutcome.set(t);
+            }
+          }
+        };
+    Collector<Long> c = Collecting.open(FakeSource.generated(10, 1), gate, opts("a-pclosestore").depth(4).build());
+    ref.set(c);
+    Delivery<Long> d0 = c.next();
+    assertNotNull(d0);
+    d0.ack();
+    CompletableFuture<Boolean> closer = async("closer", () -> { c.close(); return true; });
+    try {
+      closer.get(10, TimeUnit.SECONDS);
+    } catch (java.util.concurrent.TimeoutException e) {
+      fail("close() from the store's commit in a pull session deadlocked: " + CollectorLeakCheck.liveCollectorThreads());
+    }
+    System.out.println("close() from the store's commit: " + closeOutcome.get());
+    assertNoLeaks();
+  }
+
+  @Test
+  void awaitCommitted_afterProcess_returnsTheRunsDurableCheckpoint() throws Exception {
+    var store = new RecordingCheckpointStore();
+    Collector<Long> c = Collecting.open(FakeSource.generated(10, 1), store, opts("a-awaitafter").build());
+    ProcessSummary s = c.process(2, b -> {});
+    assertEquals(10, s.checkpoint().sequence());
+    // "Without a pull session it returns the committed checkpoint at once."
+    assertEquals(s.checkpoint(), c.awaitCommitted(), "awaitCommitted() after process() returned");
+    c.close();
+    assertNoLeaks();
+  }
+
+  @Disabled("defect: awaitCommitted() during a process() run returns the checkpoint from before the run (0) although the store holds 1..9")
+  @Test
+  void awaitCommitted_fromProcessHandler_isNotBelowDurable() throws Exception {
+    var store = new RecordingCheckpointStore();
+    Collector<Long> c = Collecting.open(FakeSource.generated(10, 1), store, opts("a-awaitin").build());
+    List<String> bad = new java.util.concurrent.CopyOnWriteArrayList<>();
+    c.process(
+        1,
+        b -> {
+          long durable = store.current().sequence();
+          Checkpoint cp = c.awaitCommitted();
+          if (cp.sequence() < durable) {
+            bad.add("batch " + b.sequence() + ": awaitCommitted()=" + cp.sequence() + " < durable " + durable);
+          }
+        });
+    assertEquals(List.of(), bad);
+    c.close();
     assertNoLeaks();
   }
 
