@@ -1525,22 +1525,31 @@ class EngineAttackTest {
     assertNoLeaks();
   }
 
-  @Disabled("defect: close() while the fetch waits in its retry backoff makes process() throw SourceException instead of returning a stopped summary")
+  @Disabled("possible defect (about 1 in 200 iterations): close() racing a failing fetch makes process() throw SourceException instead of returning a stopped summary")
   @Test
   void dayLongFetchBackoff_closeDuringBackoff_returnsStoppedPromptly() throws Exception {
-    var store = new RecordingCheckpointStore();
-    var src = FakeSource.generated(10, 1).failFetch(3, Integer.MAX_VALUE);
-    Collector<Long> c =
-        Collecting.open(
-            src, store, opts("a-dayfetch").fetchRetry(Retry.of(3, Duration.ofDays(1), Duration.ofDays(1))).build());
-    BackgroundRun run = BackgroundRun.start(c, 4, b -> {});
-    store.awaitSequence(3, WAIT);
-    c.close();
-    assertNoLeaks(); // G4: "After close() returns, no thread of the collector runs"
-    ProcessSummary s = run.await(WAIT);
-    assertTrue(s.stopped(), s.toString());
-    assertEquals(3, s.checkpoint().sequence());
-    assertNoLeaks();
+    List<String> wrong = new ArrayList<>();
+    int iterations = 200;
+    for (int it = 0; it < iterations; it++) {
+      var store = new RecordingCheckpointStore();
+      var src = FakeSource.generated(10, 1).failFetch(3, Integer.MAX_VALUE);
+      Collector<Long> c =
+          Collecting.open(
+              src, store, opts("a-dayfetch" + it).fetchRetry(Retry.of(3, Duration.ofDays(1), Duration.ofDays(1))).build());
+      BackgroundRun run = BackgroundRun.start(c, 4, b -> {});
+      store.awaitSequence(3, WAIT);
+      c.close();
+      assertNoLeaks(); // G4: "After close() returns, no thread of the collector runs"
+      try {
+        ProcessSummary s = run.await(WAIT);
+        if (!s.stopped() || s.checkpoint().sequence() != 3) {
+          wrong.add("iteration " + it + ": " + s);
+        }
+      } catch (AssertionError e) {
+        wrong.add("iteration " + it + ": process() threw " + e.getCause());
+      }
+    }
+    assertEquals(List.of(), wrong, wrong.size() + " of " + iterations + " iterations");
   }
 
   @Test
@@ -2431,6 +2440,190 @@ class EngineAttackTest {
     assertEquals(List.of(), bad);
     c.close();
     assertNoLeaks();
+  }
+
+  // ---------------------------------------------------------------- interrupts left by user code
+
+  @Test
+  void handlerInterruptsItselfThenThrowsInterrupted_isAFailureNotCancellation() throws Exception {
+    var store = new RecordingCheckpointStore();
+    Collector<Long> c = Collecting.open(FakeSource.generated(10, 1), store, opts("a-selfie").build());
+    CompletableFuture<ProcessSummary> run =
+        async(
+            "proc",
+            () ->
+                c.process(
+                    1,
+                    b -> {
+                      if (b.sequence() == 2) {
+                        Thread.currentThread().interrupt();
+                        Thread.sleep(1); // throws InterruptedException: the run never interrupted it
+                      }
+                    }));
+    Throwable t = failureOf(run);
+    var e = assertInstanceOf(BatchFailedException.class, t, "got " + t);
+    assertEquals(2, e.sequence());
+    assertInstanceOf(InterruptedException.class, e.getCause());
+    assertEquals(2, store.current().sequence());
+    c.close();
+    assertNoLeaks();
+  }
+
+  @Test
+  void sourceLeavingInterruptOnFetchingThread_doesNotCancelTheRun() throws Exception {
+    var store = new RecordingCheckpointStore();
+    FakeSource<Long> fake = FakeSource.generated(10, 1);
+    BatchSource<Long> src =
+        token -> {
+          SourceReader<Long> r = fake.open(token);
+          return new SourceReader<>() {
+            @Override
+            public @Nullable SourceBatch<Long> next() throws Exception {
+              SourceBatch<Long> b = r.next();
+              if (b != null && b.resumeToken().equals("3")) {
+                Thread.currentThread().interrupt(); // a sloppy client library
+              }
+              return b;
+            }
+
+            @Override
+            public void close() throws IOException {
+              r.close();
+            }
+          };
+        };
+    Collector<Long> c = Collecting.open(src, store, opts("a-srcint").build());
+    CompletableFuture<ProcessSummary> run = async("proc", () -> c.process(4, b -> {}));
+    ProcessSummary s;
+    try {
+      s = run.get(10, TimeUnit.SECONDS);
+    } catch (ExecutionException e) {
+      throw new AssertionError("the caller was never interrupted, yet process() threw " + e.getCause(), e.getCause());
+    }
+    assertEquals(10, s.checkpoint().sequence(), s.toString());
+    c.close();
+    assertNoLeaks();
+  }
+
+  @Test
+  void storeLeavingInterruptOnCommittingThread_doesNotCancelTheRun() throws Exception {
+    var gate = new GateStore(new RecordingCheckpointStore());
+    gate.onCommit =
+        cp -> {
+          if (cp.sequence() == 2) {
+            Thread.currentThread().interrupt();
+          }
+        };
+    Collector<Long> c = Collecting.open(FakeSource.generated(10, 1), gate, opts("a-storeint").build());
+    CompletableFuture<ProcessSummary> run = async("proc", () -> c.process(1, b -> {}));
+    ProcessSummary s;
+    try {
+      s = run.get(10, TimeUnit.SECONDS);
+    } catch (ExecutionException e) {
+      throw new AssertionError("the caller was never interrupted, yet process() threw " + e.getCause(), e.getCause());
+    }
+    assertEquals(10, s.checkpoint().sequence(), s.toString());
+    assertEquals(10, gate.inner.current().sequence());
+    c.close();
+    assertNoLeaks();
+  }
+
+  @Test
+  void pullStoreLeavingInterrupt_sessionGoesOn() throws Exception {
+    var gate = new GateStore(new RecordingCheckpointStore());
+    gate.onCommit =
+        cp -> {
+          if (cp.sequence() == 1) {
+            Thread.currentThread().interrupt();
+          }
+        };
+    try (Collector<Long> c = Collecting.open(FakeSource.generated(5, 1), gate, opts("a-pstoreint").depth(2).build())) {
+      for (int i = 0; i < 5; i++) {
+        Delivery<Long> d = c.next(WAIT);
+        assertNotNull(d, "batch " + i);
+        d.ack();
+      }
+      assertEquals(5, c.awaitCommitted().sequence());
+    }
+    assertNoLeaks();
+  }
+
+  @Test
+  void interruptStorm_onNextWaiters_noDeliveryLost() throws Exception {
+    long seed = System.nanoTime();
+    System.out.println("nextStorm seed=" + seed);
+    var store = new RecordingCheckpointStore();
+    int n = 300;
+    try (Collector<Long> c =
+        Collecting.open(
+            FakeSource.generated(n, 1).fetchLatency(Duration.ofMillis(1)),
+            store,
+            opts("a-nstorm").depth(2).concurrency(1).build())) {
+      AtomicBoolean storming = new AtomicBoolean(true);
+      AtomicInteger interrupts = new AtomicInteger();
+      Set<Long> got = ConcurrentHashMap.newKeySet();
+      Thread consumer =
+          Thread.ofPlatform()
+              .name("consumer")
+              .start(
+                  () -> {
+                    while (true) {
+                      try {
+                        Delivery<Long> d = c.next();
+                        if (d == null) {
+                          return;
+                        }
+                        got.add(d.batch().sequence());
+                        while (true) {
+                          try {
+                            d.ack();
+                            break;
+                          } catch (RuntimeException e) {
+                            throw e;
+                          }
+                        }
+                      } catch (InterruptedException e) {
+                        interrupts.incrementAndGet();
+                      }
+                    }
+                  });
+      Random rnd = new Random(seed);
+      CompletableFuture<Boolean> storm =
+          async(
+              "storm",
+              () -> {
+                while (storming.get() && consumer.isAlive()) {
+                  consumer.interrupt();
+                  for (int i = rnd.nextInt(2000); i > 0; i--) {
+                    Thread.onSpinWait();
+                  }
+                }
+                return true;
+              });
+      consumer.join(20_000);
+      storming.set(false);
+      storm.get(10, TimeUnit.SECONDS);
+      assertFalse(consumer.isAlive(), "consumer stalled: a delivery was lost to an interrupted next(); " + c.progress() + " seed=" + seed);
+      System.out.println("next() storm: " + interrupts.get() + " interrupts");
+      assertEquals(n, got.size(), "seed=" + seed);
+      assertEquals(n, c.awaitCommitted().sequence(), "seed=" + seed);
+    }
+    assertNoLeaks();
+  }
+
+  @Test
+  void close_duringInterruptiblyBlockedFetch_returnsStoppedSummary() throws Exception {
+    var store = new RecordingCheckpointStore();
+    var src = new BlockingSource(3);
+    Collector<Long> c = Collecting.open(src, store, opts("a-closefetch").build());
+    BackgroundRun run = BackgroundRun.start(c, 4, b -> {});
+    assertTrue(src.blocked.await(10, TimeUnit.SECONDS));
+    store.awaitSequence(3, WAIT);
+    c.close();
+    assertNoLeaks();
+    ProcessSummary s = run.await(WAIT);
+    assertTrue(s.stopped(), s.toString());
+    assertEquals(3, s.checkpoint().sequence());
   }
 
   // ---------------------------------------------------------------- reuse
