@@ -2626,6 +2626,126 @@ class EngineAttackTest {
     assertEquals(3, s.checkpoint().sequence());
   }
 
+  // ---------------------------------------------------------------- round 4
+
+  @Test
+  void interruptDuringFinalCommit_thatThenFails_throwsInterruptedWithCheckpointSuppressed() throws Exception {
+    var gate = new GateStore(new RecordingCheckpointStore());
+    gate.blockAt = 3;
+    Collector<Long> c =
+        Collecting.open(FakeSource.generated(3, 1), gate, opts("a-intfail").commitRetry(Retry.NONE).build());
+    BackgroundRun run = BackgroundRun.start(c, 4, b -> {});
+    assertTrue(gate.entered.await(10, TimeUnit.SECONDS));
+    run.owner.interrupt();
+    awaitBlocked(run.owner);
+    gate.inner.crash();
+    gate.open.countDown();
+    Throwable t = run.awaitFailure(WAIT);
+    // "InterruptedException (the caller was interrupted; any run failure is attached as suppressed)"
+    assertInstanceOf(InterruptedException.class, t, "got " + t);
+    assertTrue(run.interruptStatusKept);
+    assertTrue(
+        List.of(t.getSuppressed()).stream().anyMatch(x -> x instanceof CheckpointException),
+        "the failed final commit is attached: " + List.of(t.getSuppressed()));
+    c.close();
+    assertNoLeaks();
+  }
+
+  @Test
+  void waitingBatchesHoldNoRecords_G11() throws Exception {
+    var store = new RecordingCheckpointStore();
+    var ctl = new CompletionController<Long>();
+    int batches = 4_000;
+    Collector<Long> c = Collecting.open(FakeSource.generated(batches + 1, 1_000), store, opts("a-g11").build());
+    CountDownLatch othersDone = new CountDownLatch(batches - 1);
+    BackgroundRun run =
+        BackgroundRun.start(
+            c,
+            batches,
+            b -> {
+              if (b.sequence() == 0) {
+                ctl.handle(b); // held: every later batch finishes and waits for it
+              } else {
+                othersDone.countDown();
+              }
+            });
+    assertTrue(othersDone.await(20, TimeUnit.SECONDS));
+    await().atMost(WAIT).until(() -> c.progress().waiting() >= batches - 1);
+    Runtime rt = Runtime.getRuntime();
+    System.gc();
+    System.gc();
+    long used = (rt.totalMemory() - rt.freeMemory()) / (1024 * 1024);
+    System.out.println("G11: " + c.progress() + " heap used " + used + " MiB");
+    ctl.releaseAll();
+    run.await(WAIT);
+    c.close();
+    // 4 000 waiting batches of 1 000 boxed longs would be > 60 MiB if their records were kept
+    assertTrue(used < 60, "waiting batches seem to keep their records: heap " + used + " MiB");
+    assertNoLeaks();
+  }
+
+  @Test
+  void pullDeadLetterHandler_ackingItsOwnDelivery_getsConflictingOutcome() throws Exception {
+    var store = new RecordingCheckpointStore();
+    AtomicReference<@Nullable Delivery<Long>> ref = new AtomicReference<>();
+    AtomicReference<@Nullable Throwable> fromAck = new AtomicReference<>();
+    var policy =
+        FailurePolicy.failFast()
+            .thenDeadLetter(
+                (b, e) -> {
+                  try {
+                    ref.get().ack();
+                  } catch (Throwable t) {
+                    fromAck.set(t);
+                  }
+                });
+    try (Collector<Long> c =
+        Collecting.open(FakeSource.generated(3, 1), store, opts("a-dlselfack").depth(2).failurePolicy(policy).build())) {
+      Delivery<Long> d0 = c.next();
+      assertNotNull(d0);
+      ref.set(d0);
+      CompletableFuture<Boolean> f = async("failer", () -> d0.fail(new IOException("x")));
+      assertTrue(f.get(10, TimeUnit.SECONDS), "fail() with a dead-letter handler that acks the delivery deadlocked or lost");
+      assertInstanceOf(ConflictingOutcomeException.class, fromAck.get(), "got " + fromAck.get());
+      assertEquals(1, c.awaitCommitted().sequence());
+    }
+    assertNoLeaks();
+  }
+
+  @Test
+  void pullDeadLetterHandler_closingTheCollector_doesNotDeadlock() throws Exception {
+    var store = new RecordingCheckpointStore();
+    AtomicReference<@Nullable Collector<Long>> ref = new AtomicReference<>();
+    AtomicReference<@Nullable Throwable> fromClose = new AtomicReference<>();
+    var policy =
+        FailurePolicy.failFast()
+            .thenDeadLetter(
+                (b, e) -> {
+                  try {
+                    ref.get().close();
+                  } catch (Throwable t) {
+                    fromClose.set(t);
+                  }
+                });
+    Collector<Long> c =
+        Collecting.open(FakeSource.generated(3, 1), store, opts("a-dlpclose").depth(2).failurePolicy(policy).build());
+    ref.set(c);
+    Delivery<Long> d0 = c.next();
+    assertNotNull(d0);
+    CompletableFuture<Boolean> f = async("failer", () -> d0.fail(new IOException("x")));
+    Object outcome;
+    try {
+      outcome = f.get(10, TimeUnit.SECONDS);
+    } catch (ExecutionException e) {
+      outcome = e.getCause();
+    } catch (java.util.concurrent.TimeoutException e) {
+      throw new AssertionError("fail() whose dead-letter handler calls close() deadlocked: " + CollectorLeakCheck.liveCollectorThreads());
+    }
+    System.out.println("close() from a pull dead-letter handler: fail -> " + outcome + ", close -> " + fromClose.get());
+    c.close();
+    assertNoLeaks();
+  }
+
   // ---------------------------------------------------------------- reuse
 
   @Test
