@@ -61,13 +61,22 @@ public record Retry(int maxAttempts, Duration initialBackoff, Duration maxBackof
    *     1))}
    */
   public Duration delay(int failedAttempts, RandomGenerator random) {
-    long initial = initialBackoff.toNanos();
+    long initial = saturatedNanos(initialBackoff);
     if (initial == 0) {
       return Duration.ZERO;
     }
-    long cap = maxBackoff.toNanos();
+    long cap = saturatedNanos(maxBackoff);
     int shift = Math.min(Math.max(failedAttempts - 1, 0), 62);
     long bound = initial > (cap >> shift) ? cap : Math.min(cap, initial << shift);
-    return Duration.ofNanos(random.nextLong(bound + 1));
+    return Duration.ofNanos(random.nextLong(bound == Long.MAX_VALUE ? bound : bound + 1));
+  }
+
+  /** Durations beyond about 292 years count as that long. */
+  private static long saturatedNanos(Duration d) {
+    try {
+      return d.toNanos();
+    } catch (ArithmeticException overflow) {
+      return Long.MAX_VALUE;
+    }
   }
 }

@@ -24,7 +24,9 @@ final class Committer implements Runnable {
    * commit falls out: whatever the frontier is when the committer looks is what it commits.
    *
    * With a commit interval the committer lingers after each commit; finish() cuts the linger
-   * short, so a run's final commit never waits.
+   * short, so a run's final commit never waits, and so does a full window (the fetcher, which
+   * can do nothing until a commit frees a slot, wakes the committer): lingering must never
+   * stall a run.
    *
    * Helping: when a process() owner finds the window full, the only thing that can give it room
    * is a commit. Instead of waking the committer and waiting to be woken in turn (two thread
@@ -71,6 +73,13 @@ final class Committer implements Runnable {
     }
   }
 
+  /** The window is full: stop lingering (commitInterval) and commit now. */
+  void windowFull() {
+    if (lingerNanos > 0) {
+      wake();
+    }
+  }
+
   /** Commit what is acknowledged now and return. */
   void finish() {
     finishing = true;
@@ -78,6 +87,11 @@ final class Committer implements Runnable {
     if (t != null) {
       LockSupport.unpark(t);
     }
+  }
+
+  /** Whether {@code t} is the committer's thread. */
+  boolean runsOn(Thread t) {
+    return thread == t;
   }
 
   /** Whether a commit failed for good. */
@@ -148,7 +162,7 @@ final class Committer implements Runnable {
     while (!failed) {
       long target = ring.acked();
       if (target > ring.committed()) {
-        if (lingerNanos > 0 && !finishing) {
+        if (lingerNanos > 0 && !finishing && ring.hasRoom()) { // a full window never waits
           long wait = lastCommit + lingerNanos - System.nanoTime();
           if (wait > 0) {
             parked = true;

@@ -62,7 +62,9 @@ final class OrderedCollector<T> implements Collector<T> {
     Checkpoint loaded;
     try {
       loaded = store.load();
-    } catch (Exception e) {
+    } catch (VirtualMachineError e) {
+      throw e;
+    } catch (Throwable e) {
       throw new CheckpointException(
           "collector '" + options.name() + "' could not load its checkpoint: " + e
               + "; nothing was processed. Repair or replace the store; the collector never"
@@ -221,6 +223,10 @@ final class OrderedCollector<T> implements Collector<T> {
 
   @Override
   public Checkpoint awaitCommitted() throws InterruptedException {
+    ProcessRun<T> run = process;
+    if (run != null) {
+      return run.ring().durable(); // process() confirms its own final commit (G9)
+    }
     PullSession<T> s = session;
     return s == null ? committed : s.awaitCommitted();
   }
@@ -325,19 +331,29 @@ final class OrderedCollector<T> implements Collector<T> {
   }
 
   private void checkNotReentrant(String call) {
+    Thread current = Thread.currentThread();
     ProcessRun<T> run = process;
-    if (run == null) {
-      return;
+    if (run != null) {
+      long sequence = run.batchRunBy(current);
+      if (sequence >= 0) {
+        throw counted(
+            new ReentrantCallException(
+                sequence,
+                call + " called from the handler of batch " + sequence + " of collector '"
+                    + name() + "': it would wait for a window slot that only this handler's"
+                    + " return can free. Return from the handler instead; to read another"
+                    + " source, use a second collector"));
+      }
     }
-    long sequence = run.batchRunBy(Thread.currentThread());
-    if (sequence >= 0) {
+    PullSession<T> s = session;
+    if ((run != null && run.runsOn(current)) || (s != null && s.runsOn(current))) {
       throw counted(
           new ReentrantCallException(
-              sequence,
-              call + " called from the handler of batch " + sequence + " of collector '"
-                  + name() + "': it would wait for a window slot that only this handler's"
-                  + " return can free. Return from the handler instead; to read another"
-                  + " source, use a second collector"));
+              MisuseException.NO_BATCH,
+              call + " called on collector '" + name() + "' from one of its own threads (in the"
+                  + " checkpoint store's commit, the source's next() or a telemetry listener):"
+                  + " it would wait for the run that waits for this call. Call it from"
+                  + " another thread"));
     }
   }
 

@@ -122,6 +122,15 @@ final class ProcessRun<T> {
     return -1;
   }
 
+  /**
+   * Whether {@code t} is one of this run's own threads (owner, committer, watchdog, a handler):
+   * from there, a call that waits for the run would wait for itself.
+   */
+  boolean runsOn(Thread t) {
+    Watchdog w = watchdog;
+    return t == owner || committer.runsOn(t) || (w != null && w.runsOn(t)) || batchRunBy(t) >= 0;
+  }
+
   private void lifecycleChanged() {
     ownerWakeup.wake();
     fetcher.interruptIfFetching();
@@ -308,8 +317,11 @@ final class ProcessRun<T> {
         waitedSince = System.nanoTime();
         event = Telemetry.beginWindowFull();
       }
-      if (!room && committer.commitOnCaller()) {
-        continue; // only a commit gives room: make it here rather than wake the committer
+      if (!room) {
+        if (committer.commitOnCaller()) {
+          continue; // only a commit gives room: make it here rather than wake the committer
+        }
+        committer.windowFull(); // a lingering committer (commitInterval) must not stall the run
       }
       ownerWakeup.arm();
       if (lifecycle.isRunning() && !(ring.hasRoom() && exits.running() < concurrency)) {

@@ -169,6 +169,11 @@ final class PullSession<T> {
     }
   }
 
+  /** Whether {@code t} is one of this session's own threads (fetcher, committer, watchdog). */
+  boolean runsOn(Thread t) {
+    return t == fetchThread || t == commitThread || t == watchThread;
+  }
+
   private boolean awaitRoom() {
     long waitedSince = 0;
     Telemetry.@Nullable WindowFullEvent event = null;
@@ -183,6 +188,7 @@ final class PullSession<T> {
         waitedSince = System.nanoTime();
         event = Telemetry.beginWindowFull();
       }
+      committer.windowFull(); // a lingering committer (commitInterval) must not stall the run
       fetchWakeup.arm();
       if (lifecycle.isRunning() && !ring.hasRoom()) {
         fetchWakeup.park();

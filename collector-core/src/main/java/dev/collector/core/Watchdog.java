@@ -110,6 +110,11 @@ final class Watchdog implements Runnable {
     }
   }
 
+  /** Whether {@code t} is the watchdog's thread. */
+  boolean runsOn(Thread t) {
+    return thread == t;
+  }
+
   void stop() {
     stopped = true;
     Thread t = thread;
