@@ -73,7 +73,8 @@ class CrashRestartTest {
   /** 1: a source of the user's own, with what it yields; the ledger checks every record. */
   @Test
   void anySource_withExpectedRecords_everyRecordHandled_endReached() throws Exception {
-    List<String> lines = LongStream.range(0, 120).mapToObj(i -> "line " + i).toList();
+    // 200 batches: 6 crashes at most 2 * depth apart each always fit before the end
+    List<String> lines = LongStream.range(0, 600).mapToObj(i -> "line " + i).toList();
     Ledger<String> ledger =
         CrashHarness.over(new OffsetSource(lines, 3, false), Collecting::open)
             .expecting(lines).depth(8).crashes(6).seed(SEED)
