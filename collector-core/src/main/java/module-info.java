@@ -6,14 +6,17 @@ import org.jspecify.annotations.NullMarked;
  * everything else is package-private.
  */
 @NullMarked
-@SuppressWarnings({"requires-automatic", "requires-transitive-automatic"}) // micrometer-core: no module-info
+@SuppressWarnings("requires-automatic") // micrometer-core: no module-info
 module dev.collector.core {
   requires transitive dev.collector.api;
   requires static org.jspecify;
   requires static com.google.errorprone.annotations;
   requires jdk.jfr;
-  // optional at run time: only CollectorMetrics uses it
-  requires static transitive micrometer.core;
+  // Optional at compile and run time: only CollectorMetrics uses it. Not transitive: a modular
+  // user project that requires dev.collector.core must compile without Micrometer (see
+  // ModularUserProjectTest in collector-examples). Code that uses CollectorMetrics requires
+  // micrometer.core itself, as it does anyway to have a MeterRegistry (ADR 0006).
+  requires static micrometer.core;
 
   exports dev.collector.core;
 }

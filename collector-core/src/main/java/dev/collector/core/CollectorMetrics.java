@@ -44,6 +44,10 @@ import java.util.function.ToDoubleFunction;
  * identity and mix, so the second {@link #bindTo} throws {@link IllegalStateException}. Once
  * the first is closed (or garbage-collected), the name is free again. Thread-safe.
  */
+// "exports": MeterBinder and MeterRegistry come from micrometer.core, which this module does not
+// require transitively on purpose (Micrometer is optional; ADR 0006). A caller of bindTo has a
+// MeterRegistry, so it requires micrometer.core already.
+@SuppressWarnings("exports")
 public final class CollectorMetrics implements MeterBinder, AutoCloseable {
 
   /** The misuse kinds, one counter each: the simple names of the MisuseException subclasses. */

@@ -16,6 +16,20 @@ import org.jspecify.annotations.Nullable;
  * A handler that holds every batch until the test releases it, so a test scripts the order in
  * which batches finish: {@code release(3); release(1); release(2)}.
  *
+ * <p>Wrap your own handler with {@link #wrap(BatchHandler)}, and run the collector in the
+ * background with {@link CollectorRun}, which closes it first and never waits for ever:
+ *
+ * {@snippet :
+ * var controller = new CompletionController<Long>();
+ * try (var run = CollectorRun.start(collector, 3, controller.wrap(sink::write))) {
+ *   controller.awaitStartedCount(3, Duration.ofSeconds(10));
+ *   controller.release(2);
+ *   controller.release(0);
+ *   controller.release(1);
+ *   run.await();
+ * }
+ * }
+ *
  * <p>Thread-safe. A held handler waits interruptibly: cancelling the run interrupts it and it
  * throws {@link InterruptedException}, as a well-behaved handler does. Releasing a batch before
  * it started is allowed; it then runs straight through.
@@ -54,6 +68,22 @@ public final class CompletionController<T> implements BatchHandler<T> {
 
   @Override
   public void handle(Batch<T> batch) throws Exception {
+    hold(batch, delegate);
+  }
+
+  /**
+   * Your handler, held by this controller: each batch waits until the test releases (or fails)
+   * it, then runs {@code handler}. Use it instead of the constructor when the handler is only at
+   * hand where the run starts: {@code CollectorRun.start(collector, 8, controller.wrap(sink))}.
+   *
+   * @param handler the handler under test
+   * @return a handler that waits for this controller, then runs {@code handler}
+   */
+  public BatchHandler<T> wrap(BatchHandler<T> handler) {
+    return batch -> hold(batch, handler);
+  }
+
+  private void hold(Batch<T> batch, BatchHandler<T> delegate) throws Exception {
     long sequence = batch.sequence();
     Verdict verdict;
     lock.lock();

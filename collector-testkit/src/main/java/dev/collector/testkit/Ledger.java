@@ -3,16 +3,26 @@ package dev.collector.testkit;
 import dev.collector.Batch;
 import dev.collector.Checkpoint;
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.HashSet;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.Set;
+import java.util.TreeMap;
 import java.util.TreeSet;
 import java.util.concurrent.locks.ReentrantLock;
+import org.jspecify.annotations.Nullable;
 
 /**
- * What a {@link CrashHarness} run did: every handler completion per run, where each run
- * started and where its crash left the durable checkpoint, and every commit. Its assertions
- * check the guarantees a handler relies on and print the seed to rerun with.
+ * What a {@link CrashHarness} run did, run by run: the records of every batch each run handled,
+ * in the order the handlers finished, which of them were replays, every failed handler attempt,
+ * where each run started and where its crash left the durable checkpoint, every commit, and
+ * whether the last run reached the end of the source. Its assertions check the guarantees a
+ * handler relies on; every message and the {@link #summary()} carry the {@link #seed()}.
+ *
+ * <p>Two ledgers of the same seed, source and handler are equal run by run ({@link #runs()})
+ * and have the same summary: see {@link CrashHarness} for what a seed fixes.
  *
  * <p>Thread-safe.
  *
@@ -20,30 +30,119 @@ import java.util.concurrent.locks.ReentrantLock;
  */
 public final class Ledger<T> {
 
-  /** One run: from an open at {@code start} until a crash (or the end of the source). */
-  public record Run(int number, Checkpoint start, Checkpoint end, boolean crashed,
-      Set<Long> handled) {}
+  /**
+   * One failed handler attempt.
+   *
+   * @param sequence the batch
+   * @param attempt which attempt of it, from 1
+   * @param replay whether an earlier run had handled the batch already
+   * @param failure what the handler threw ({@code toString()})
+   */
+  public record FailedAttempt(long sequence, int attempt, boolean replay, String failure) {}
+
+  /**
+   * One run: from an open at {@code start} until a crash, a failure or the end of the source.
+   *
+   * @param number 0 for the first run
+   * @param start the checkpoint it started at
+   * @param end the durable checkpoint when it ended
+   * @param crashed whether the store's crash switch ended it
+   * @param completed the batches whose handler returned, in the order they returned
+   * @param records the records of each batch in {@code completed}
+   * @param replayed the batches in {@code completed} that an earlier run had handled already
+   * @param failedAttempts the handler attempts that threw (the run's own cancellation excluded)
+   * @param <T> the record type
+   */
+  public record Run<T>(
+      int number,
+      Checkpoint start,
+      Checkpoint end,
+      boolean crashed,
+      List<Long> completed,
+      Map<Long, List<T>> records,
+      Set<Long> replayed,
+      List<FailedAttempt> failedAttempts) {
+
+    /** Copies the components. */
+    public Run {
+      completed = List.copyOf(completed);
+      records = java.util.Collections.unmodifiableMap(new TreeMap<>(records));
+      replayed = java.util.Collections.unmodifiableSet(new TreeSet<>(replayed));
+      failedAttempts = List.copyOf(failedAttempts);
+    }
+
+    /**
+     * The handled batches this run left uncommitted: those at or after its end checkpoint, which
+     * the next run delivers again.
+     *
+     * @return how many
+     */
+    public long leftUncommitted() {
+      return completed.stream().filter(s -> s >= end.sequence()).distinct().count();
+    }
+  }
 
   private final ReentrantLock lock = new ReentrantLock();
   private final long seed;
-  private final FakeSource<T> source;
-  private final List<Run> runs = new ArrayList<>();
-  private final Set<Long> everHandled = new HashSet<>();
-  private Set<Long> current = new TreeSet<>();
+  private final int depth;
+  private final int crashesRequested;
+  private final @Nullable List<T> expectedRecords;
+  private final long expectedCount;
+  private final List<Run<T>> runs = new ArrayList<>();
+  /** The first records handled under each sequence. */
+  private final Map<Long, List<T>> firstRecords = new HashMap<>();
+  /** Which run first handled each sequence. */
+  private final Map<Long, Integer> firstRun = new HashMap<>();
+  private final List<String> inconsistencies = new ArrayList<>();
+  private int runNumber = -1;
   private Checkpoint currentStart = Checkpoint.INITIAL;
+  private List<Long> completed = new ArrayList<>();
+  private Map<Long, List<T>> records = new LinkedHashMap<>();
+  private Set<Long> replayed = new HashSet<>();
+  private List<FailedAttempt> failed = new ArrayList<>();
   private long handlings;
+  private boolean reachedEnd;
   private List<Checkpoint> commits = List.of();
 
-  Ledger(long seed, FakeSource<T> source) {
+  Ledger(long seed, int depth, int crashesRequested, @Nullable List<T> expectedRecords,
+      long expectedCount) {
     this.seed = seed;
-    this.source = source;
+    this.depth = depth;
+    this.crashesRequested = crashesRequested;
+    this.expectedRecords = expectedRecords == null ? null : List.copyOf(expectedRecords);
+    this.expectedCount = expectedCount;
   }
 
   void startRun(Checkpoint start) {
     lock.lock();
     try {
-      current = new TreeSet<>();
+      runNumber++;
       currentStart = start;
+      completed = new ArrayList<>();
+      records = new LinkedHashMap<>();
+      replayed = new HashSet<>();
+      failed = new ArrayList<>();
+    } finally {
+      lock.unlock();
+    }
+  }
+
+  /** Whether an earlier run handled {@code sequence} (for failure messages, from handlers). */
+  boolean isReplay(long sequence) {
+    lock.lock();
+    try {
+      Integer first = firstRun.get(sequence);
+      return first != null && first < runNumber;
+    } finally {
+      lock.unlock();
+    }
+  }
+
+  /** The run that first handled {@code sequence}, or -1. */
+  int firstRunOf(long sequence) {
+    lock.lock();
+    try {
+      return firstRun.getOrDefault(sequence, -1);
     } finally {
       lock.unlock();
     }
@@ -52,9 +151,33 @@ public final class Ledger<T> {
   void handled(Batch<T> batch) {
     lock.lock();
     try {
-      current.add(batch.sequence());
-      everHandled.add(batch.sequence());
+      long s = batch.sequence();
       handlings++;
+      completed.add(s);
+      records.put(s, batch.records());
+      Integer first = firstRun.putIfAbsent(s, runNumber);
+      if (first != null && first < runNumber) {
+        replayed.add(s);
+        List<T> before = firstRecords.get(s);
+        if (before != null && !before.equals(batch.records()) && inconsistencies.size() < 10) {
+          inconsistencies.add("batch " + s + " replayed by run " + runNumber + " holds "
+              + abbreviate(batch.records()) + " but run " + first + " handled "
+              + abbreviate(before) + " under that sequence: the source did not resume where its"
+              + " resume token said");
+        }
+      } else {
+        firstRecords.put(s, batch.records());
+      }
+    } finally {
+      lock.unlock();
+    }
+  }
+
+  void failedAttempt(Batch<T> batch, Throwable failure) {
+    lock.lock();
+    try {
+      failed.add(new FailedAttempt(batch.sequence(), batch.attempt(), isReplay(batch.sequence()),
+          failure.toString()));
     } finally {
       lock.unlock();
     }
@@ -63,7 +186,7 @@ public final class Ledger<T> {
   boolean wasHandled(long sequence) {
     lock.lock();
     try {
-      return everHandled.contains(sequence);
+      return firstRun.containsKey(sequence);
     } finally {
       lock.unlock();
     }
@@ -72,27 +195,48 @@ public final class Ledger<T> {
   void endRun(Checkpoint end, boolean crashed) {
     lock.lock();
     try {
-      runs.add(new Run(runs.size(), currentStart, end, crashed, Set.copyOf(current)));
+      runs.add(new Run<>(runNumber, currentStart, end, crashed, completed, records, replayed,
+          failed));
     } finally {
       lock.unlock();
     }
   }
 
-  void commits(List<Checkpoint> history) {
+  void finish(List<Checkpoint> history, boolean reachedEnd) {
     lock.lock();
     try {
-      commits = List.copyOf(history);
+      this.commits = List.copyOf(history);
+      this.reachedEnd = reachedEnd;
     } finally {
       lock.unlock();
     }
   }
 
   /**
-   * The runs, in order; the last one reached the end of the source.
+   * The seed of the harness run: pass it to {@link CrashHarness#seed(long)} (or {@code
+   * -Dcollector.seed}) to get the same ledger again.
+   *
+   * @return the seed
+   */
+  public long seed() {
+    return seed;
+  }
+
+  /**
+   * The depth the harness ran with; {@link #assertAll()} checks the replay bound against it.
+   *
+   * @return the depth
+   */
+  public int depth() {
+    return depth;
+  }
+
+  /**
+   * The runs, in order; the last one reached the end of the source if {@link #reachedEnd()}.
    *
    * @return the runs
    */
-  public List<Run> runs() {
+  public List<Run<T>> runs() {
     lock.lock();
     try {
       return List.copyOf(runs);
@@ -111,7 +255,7 @@ public final class Ledger<T> {
   }
 
   /**
-   * How many handler calls completed, replays included.
+   * How many handler calls returned normally, replays included.
    *
    * @return the count
    */
@@ -125,28 +269,98 @@ public final class Ledger<T> {
   }
 
   /**
-   * How many batches were handled again after a crash: per crash, the batches its run handled
-   * at or after the checkpoint the crash left durable.
+   * How many batches were handled again by a later run (replays), over all runs.
    *
-   * @return the sum over all crashes
+   * @return the count
    */
   public long replayed() {
-    return runs().stream().filter(Run::crashed).mapToLong(this::replayOf).sum();
-  }
-
-  private long replayOf(Run run) {
-    return run.handled().stream().filter(s -> s >= run.end().sequence()).count();
+    return runs().stream().mapToLong(r -> r.replayed().size()).sum();
   }
 
   /**
-   * Every batch of the source was handled at least once (at-least-once, G2).
+   * Whether the last run returned normally at the end of the source (not stopped, not failed).
    *
-   * @throws AssertionError naming the first missing batch and the seed
+   * @return {@code true} if the source was read to its end
+   */
+  public boolean reachedEnd() {
+    lock.lock();
+    try {
+      return reachedEnd;
+    } finally {
+      lock.unlock();
+    }
+  }
+
+  /**
+   * The records handled under each sequence, as first handled, in sequence order.
+   *
+   * @return a copy
+   */
+  public Map<Long, List<T>> records() {
+    lock.lock();
+    try {
+      return java.util.Collections.unmodifiableMap(new TreeMap<>(firstRecords));
+    } finally {
+      lock.unlock();
+    }
+  }
+
+  /**
+   * The last run reached the end of the source.
+   *
+   * @throws AssertionError with the seed, if it did not
+   */
+  public void assertReachedEnd() {
+    if (!reachedEnd()) {
+      throw failure("the last run did not reach the end of the source");
+    }
+  }
+
+  /**
+   * Every record the harness was told to expect was handled at least once (at-least-once, G2),
+   * and nothing else was: with {@link CrashHarness#expecting}, no record outside the expected
+   * ones; with {@link CrashHarness#expectingCount}, exactly that many records over the distinct
+   * batches. Also checks that a replayed batch held the same records as its first handling (a
+   * source that resumes elsewhere than its token says fails here).
+   *
+   * @throws AssertionError naming the first missing or unexpected record and the seed
    */
   public void assertEveryRecordHandled() {
-    for (long s = 0; s < source.batches(); s++) {
-      if (!wasHandled(s)) {
-        throw failure("batch " + s + " (records " + source.batch(s) + ") was never handled");
+    Map<Long, List<T>> handled = records();
+    List<String> wrong;
+    lock.lock();
+    try {
+      wrong = List.copyOf(inconsistencies);
+    } finally {
+      lock.unlock();
+    }
+    if (!wrong.isEmpty()) {
+      throw failure(wrong.get(0));
+    }
+    List<T> expected = expectedRecords;
+    if (expected != null) {
+      Set<T> seen = new HashSet<>();
+      handled.values().forEach(seen::addAll);
+      for (T record : expected) {
+        if (!seen.contains(record)) {
+          throw failure("record " + record + " was never handled (" + seen.size() + " distinct"
+              + " records were)");
+        }
+      }
+      Set<T> wanted = new HashSet<>(expected);
+      for (Map.Entry<Long, List<T>> e : handled.entrySet()) {
+        for (T record : e.getValue()) {
+          if (!wanted.contains(record)) {
+            throw failure("batch " + e.getKey() + " held record " + record + ", which was not"
+                + " expected");
+          }
+        }
+      }
+    } else if (expectedCount >= 0) {
+      long count = handled.values().stream().mapToLong(List::size).sum();
+      if (count != expectedCount) {
+        throw failure("the distinct batches handled held " + count + " records, expected "
+            + expectedCount);
       }
     }
   }
@@ -154,12 +368,12 @@ public final class Ledger<T> {
   /**
    * No crash left more than {@code depth} handled-but-uncommitted batches to be replayed (G3).
    *
-   * @param depth the depth the harness ran with
+   * @param depth the bound to check against; {@link #assertAll()} uses {@link #depth()}
    * @throws AssertionError naming the crash and the seed
    */
   public void assertReplayAtMost(int depth) {
-    for (Run run : runs()) {
-      long replay = replayOf(run);
+    for (Run<T> run : runs()) {
+      long replay = run.leftUncommitted();
       if (run.crashed() && replay > depth) {
         throw failure("the crash ending run " + run.number() + " left " + replay
             + " handled batches uncommitted (checkpoint " + run.end().sequence() + "), more"
@@ -197,33 +411,50 @@ public final class Ledger<T> {
   }
 
   /**
-   * All of the above.
+   * All of the above, with the depth the harness ran with: commits in order, every expected
+   * record handled and nothing else, replay at most {@link #depth()} per crash, the end of the
+   * source reached.
    *
-   * @param depth the depth the harness ran with
+   * @throws AssertionError with the seed and the summary
    */
-  public void assertAll(int depth) {
+  public void assertAll() {
     assertCommitsInOrder();
     assertEveryRecordHandled();
     assertReplayAtMost(depth);
+    assertReachedEnd();
   }
 
-  private AssertionError failure(String what) {
-    return new AssertionError(what + "; seed " + seed + ", rerun with the same harness and .seed("
-        + seed + "L); " + summary());
+  AssertionError failure(String what) {
+    return new AssertionError(what + "; " + rerun(seed) + "; " + summary());
+  }
+
+  static String rerun(long seed) {
+    return "seed " + seed + " (rerun with CrashHarness.seed(" + seed + "L), or with -D"
+        + CrashHarness.SEED_PROPERTY + "=" + seed + " where the test sets no seed)";
   }
 
   /**
-   * A one-line summary: crashes, handled, replayed.
+   * A one-line summary that starts with the seed: crashes, runs, handler calls, replays, the
+   * final checkpoint and whether the source's end was reached.
    *
    * @return the summary
    */
   public String summary() {
-    return crashes() + " crashes, " + handled() + " handler calls, " + replayed()
-        + " batches replayed, " + runs().size() + " runs";
+    List<Run<T>> all = runs();
+    long finalSequence = all.isEmpty() ? 0 : all.get(all.size() - 1).end().sequence();
+    return "seed " + seed + ": " + crashes() + " of " + crashesRequested + " crashes, "
+        + all.size() + " runs, " + handled() + " handler calls, " + replayed()
+        + " batches replayed, depth " + depth + ", checkpoint " + finalSequence
+        + (reachedEnd() ? " (end of source)" : " (end of source NOT reached)");
   }
 
   @Override
   public String toString() {
     return "Ledger[" + summary() + "]";
+  }
+
+  private static String abbreviate(List<?> records) {
+    String s = records.toString();
+    return s.length() <= 80 ? s : s.substring(0, 77) + "...";
   }
 }
