@@ -38,8 +38,8 @@ class SlotRingLincheckTest {
   @Test
   void modelCheck() {
     new ModelCheckingOptions()
-        .iterations(30)
-        .invocationsPerIteration(2_000)
+        .iterations(15)
+        .invocationsPerIteration(1_000)
         .threads(3)
         .actorsPerThread(3)
         .actorsBefore(2)
