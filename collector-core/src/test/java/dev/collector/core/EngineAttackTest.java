@@ -2812,6 +2812,33 @@ class EngineAttackTest {
     assertNoLeaks();
   }
 
+  @Test
+  void timedAndUntimedWaiters_redeliveryAfterBackoff_wakesTheUntimedOne() throws Exception {
+    var store = new RecordingCheckpointStore();
+    var policy = FailurePolicy.retry(Retry.of(3, Duration.ofMillis(300), Duration.ofMillis(300)));
+    try (Collector<Long> c =
+        Collecting.open(FakeSource.generated(1, 1), store, opts("a-wakeup").depth(1).failurePolicy(policy).build())) {
+      Delivery<Long> d0 = c.next();
+      assertNotNull(d0);
+      CompletableFuture<@Nullable Delivery<Long>> timed = async("w-timed", () -> c.next(Duration.ofMillis(150)));
+      CompletableFuture<@Nullable Delivery<Long>> untimed = async("w-untimed", c::next);
+      assertTrue(d0.fail(new IOException("retry me")));
+      Delivery<Long> t = timed.get(10, TimeUnit.SECONDS);
+      if (t != null) {
+        // the backoff's jitter drew under 150 ms: the timed waiter got it
+        t.ack();
+        assertNull(untimed.get(10, TimeUnit.SECONDS));
+      } else {
+        Delivery<Long> u = untimed.get(10, TimeUnit.SECONDS); // issue 10 #6: never woken
+        assertNotNull(u, "the untimed waiter was not given the due redelivery");
+        assertEquals(0, u.batch().sequence());
+        u.ack();
+      }
+      assertEquals(1, c.awaitCommitted().sequence());
+    }
+    assertNoLeaks();
+  }
+
   // ---------------------------------------------------------------- reuse
 
   @Test
