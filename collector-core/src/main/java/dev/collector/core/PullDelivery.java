@@ -197,6 +197,9 @@ final class PullDelivery<T> implements Delivery<T> {
       if (session.fenced()) {
         state = State.FAILED;
         session.failed(sequence);
+        if (collectorClosed.getAsBoolean()) {
+          throw closed("fail()");
+        }
         throw stale("fail()", "while its dead-letter handler ran");
       }
       state = State.DEAD_LETTERED;
@@ -236,15 +239,20 @@ final class PullDelivery<T> implements Delivery<T> {
   private void checkUsable(String call) {
     long sequence = batch.sequence();
     if (collectorClosed.getAsBoolean()) {
-      throw new CollectorClosedException(
-          sequence,
-          call + " of batch " + sequence + " on collector '" + name() + "' after close(). Open"
-              + " a new collector on the same checkpoint store; it resumes at the committed"
-              + " checkpoint and delivers batch " + sequence + " again");
+      throw closed(call);
     }
     if (session.fenced()) {
       throw stale(call, "");
     }
+  }
+
+  private CollectorClosedException closed(String call) {
+    long sequence = batch.sequence();
+    return new CollectorClosedException(
+        sequence,
+        call + " of batch " + sequence + " on collector '" + name() + "' after close(). Open a"
+            + " new collector on the same checkpoint store; it resumes at the committed"
+            + " checkpoint and delivers batch " + sequence + " again");
   }
 
   private StaleDeliveryException stale(String call, String when) {

@@ -2790,7 +2790,6 @@ class EngineAttackTest {
     assertNoLeaks();
   }
 
-  @Disabled("defect: awaitCommitted() from another thread while process() runs returns the pre-run checkpoint, below the durable one")
   @Test
   void awaitCommitted_fromOtherThreadDuringProcess_isNotBelowDurable() throws Exception {
     var store = new RecordingCheckpointStore();
