@@ -237,7 +237,6 @@ final class PullDelivery<T> implements Delivery<T> {
 
   @GuardedBy("session.lock")
   private void checkUsable(String call) {
-    long sequence = batch.sequence();
     if (collectorClosed.getAsBoolean()) {
       throw closed(call);
     }
