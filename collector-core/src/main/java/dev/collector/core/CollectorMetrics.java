@@ -176,6 +176,9 @@ public final class CollectorMetrics implements MeterBinder, AutoCloseable {
   /**
    * Removes this binder's meters from every registry it bound them to and stops feeding them.
    * Closing the collector does the same. Idempotent; {@link #bindTo} throws afterwards.
+   *
+   * @throws RuntimeException the first exception a registry threw while removing a meter (a
+   *     meter-removed listener), after every other meter was removed
    */
   @Override
   public void close() {
@@ -188,9 +191,21 @@ public final class CollectorMetrics implements MeterBinder, AutoCloseable {
     } finally {
       BINDING.unlock();
     }
-    for (Binding b : removed) {
+    @Nullable RuntimeException failure = null;
+    for (Binding b : removed) { // every registry, also when removing from one of them throws
       telemetry.unlisten(b);
-      b.release();
+      try {
+        b.release();
+      } catch (RuntimeException e) {
+        if (failure == null) {
+          failure = e;
+        } else {
+          failure.addSuppressed(e);
+        }
+      }
+    }
+    if (failure != null) {
+      throw failure;
     }
   }
 

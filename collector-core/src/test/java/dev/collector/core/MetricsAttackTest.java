@@ -466,6 +466,32 @@ class MetricsAttackTest {
     assertEquals(List.of(), b.getMeters());
   }
 
+  /** A registry whose meter-removed listener throws: the binder's close still removes every
+   * other meter from it and every meter from the other registry, frees the name in both, and
+   * reports the failure. */
+  @Test
+  void binderClose_registryRemovalThrows_otherMetersAndRegistriesStillCleaned() {
+    var failing = new SimpleMeterRegistry();
+    var other = new SimpleMeterRegistry();
+    failing.config().onMeterRemoved(m -> {
+      if (m.getId().getName().equals("collector.commits")) {
+        throw new IllegalStateException("listener broke");
+      }
+    });
+    Collector<Long> c = open("rm", 2);
+    var binder = new CollectorMetrics(c);
+    binder.bindTo(failing);
+    binder.bindTo(other);
+    assertThrows(IllegalStateException.class, binder::close);
+    assertEquals(List.of(), failing.getMeters(), "removed before its listener threw");
+    assertEquals(List.of(), other.getMeters());
+    Collector<Long> next = open("rm", 2);
+    new CollectorMetrics(next).bindTo(failing); // the name is free again
+    new CollectorMetrics(next).bindTo(other);
+    c.close();
+    next.close();
+  }
+
   /** Child registry added to a composite after binding, and a composite with two children. */
   @Test
   void compositeRegistry_childrenGetTheMeters_closeRemovesThemFromEveryChild() throws Exception {
