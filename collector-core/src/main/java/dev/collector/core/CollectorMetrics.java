@@ -16,13 +16,20 @@ import java.lang.ref.WeakReference;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.Collections;
 import java.util.HashMap;
+import java.util.IdentityHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
+import java.util.WeakHashMap;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.locks.ReentrantLock;
+import java.util.function.Supplier;
 import java.util.function.ToDoubleFunction;
+import java.util.function.UnaryOperator;
+import org.jspecify.annotations.Nullable;
 
 /**
  * Micrometer meters for one collector, tagged {@code collector=<name>}. Micrometer is optional:
@@ -39,10 +46,16 @@ import java.util.function.ToDoubleFunction;
  * read NaN until its meters are removed).
  *
  * <p>One collector may be bound to several registries; each gets every event. Binding it to the
- * same registry again changes nothing. Two live collectors with the same {@linkplain
- * CollectorOptions#name() name} cannot be bound to one registry: their meters would share one
- * identity and mix, so the second {@link #bindTo} throws {@link IllegalStateException}. Once
- * the first is closed (or garbage-collected), the name is free again. Thread-safe.
+ * same registry again changes nothing, also through another binder of the same collector. Two
+ * live collectors with the same {@linkplain CollectorOptions#name() name} cannot be bound to one
+ * registry: their meters would share one identity and mix, so the second {@link #bindTo} throws
+ * {@link IllegalStateException}. The check reads which collector bound the name, never the
+ * registry's meters, so a MeterFilter that denies or renames meters does not change it. Once the
+ * first is closed and its meters are removed (or it is garbage-collected), the name is free
+ * again; a {@code bindTo} racing that {@code close()} is refused, never left without meters.
+ * Only the meters a binder registered are ever removed, each once: a binder closed late never
+ * removes the meters of a newer collector with that name. If a registration throws half-way,
+ * the meters registered so far are removed again. Thread-safe.
  */
 // "exports": MeterBinder and MeterRegistry come from micrometer.core, which this module does not
 // require transitively on purpose (Micrometer is optional; ADR 0006). A caller of bindTo has a
@@ -56,8 +69,20 @@ public final class CollectorMetrics implements MeterBinder, AutoCloseable {
           .map(Class::getSimpleName)
           .toList();
 
-  /** Serializes binding across binders, so two collectors cannot both take one name. */
+  /**
+   * Guards {@link #CLAIMS} and every {@link Claim#released}: serializes binding across binders,
+   * so two collectors cannot both take one name. Never held while meters are removed.
+   */
   private static final ReentrantLock BINDING = new ReentrantLock();
+
+  /**
+   * Which collector name is taken in which registry, and by which meters: the one-live-collector-
+   * per-name check reads this, never the registry (whose meters a MeterFilter may deny or
+   * rename). Keyed weakly by registry (MeterRegistry does not override equals, so by identity);
+   * a claim holds no reference to its registry, so a dropped registry is still collected.
+   * Guarded by {@link #BINDING}.
+   */
+  private static final Map<MeterRegistry, Map<String, Claim>> CLAIMS = new WeakHashMap<>();
 
   private final WeakReference<OrderedCollector<?>> collector;
   private final Telemetry telemetry;
@@ -86,14 +111,18 @@ public final class CollectorMetrics implements MeterBinder, AutoCloseable {
   }
 
   /**
-   * Registers the collector's meters in {@code registry}. Does nothing if they are registered
-   * there already by this binder, or if the collector is closed.
+   * Registers the collector's meters in {@code registry}. Does nothing if the collector's meters
+   * are registered there already (by this binder or another one of the same collector), or if
+   * the collector is closed. If registering a meter throws, the meters registered so far are
+   * removed again and the name stays free.
    *
-   * @throws IllegalStateException if another live collector with the same name is bound to
-   *     {@code registry}, or if this binder is closed
+   * @throws IllegalStateException if another collector with the same name is bound to {@code
+   *     registry} and is neither closed nor garbage-collected, or its meters are still being
+   *     removed; or if this binder is closed
    */
   @Override
   public void bindTo(MeterRegistry registry) {
+    @Nullable Binding unused = null;
     BINDING.lock();
     try {
       if (closed) {
@@ -104,21 +133,56 @@ public final class CollectorMetrics implements MeterBinder, AutoCloseable {
       if (c == null || bindings.containsKey(registry)) {
         return;
       }
-      claimName(registry);
-      Binding binding = new Binding(registry, c);
+      Map<String, Claim> claims = CLAIMS.computeIfAbsent(registry, r -> new HashMap<>());
+      @Nullable Claim held = claims.get(name);
+      if (held != null) {
+        @Nullable OrderedCollector<?> owner = held.owner.get();
+        if (owner == c) {
+          return; // bound there already, by another binder: changes nothing
+        }
+        if (owner != null || held.released) {
+          throw new IllegalStateException(
+              "another collector named '" + name + "' is bound to this registry"
+                  + (held.released ? " and its meters are still being removed" : "")
+                  + ": their meters would share one name and mix. Give each collector its own"
+                  + " name (CollectorOptions.builder().name(...)), or close the other one first");
+        }
+      }
+      Binding binding;
+      try {
+        if (held != null) {
+          // garbage-collected without being closed (its gauges read NaN): remove exactly its
+          // meters, here, before ours of the same ids are registered
+          held.released = true;
+          claims.remove(name);
+          held.removeFrom(registry);
+        }
+        binding = new Binding(registry, c);
+      } finally {
+        if (claims.isEmpty()) {
+          CLAIMS.remove(registry);
+        }
+      }
+      CLAIMS.computeIfAbsent(registry, r -> new HashMap<>()).put(name, binding.claim);
       if (telemetry.listen(binding)) {
         bindings.put(registry, binding);
       } else {
-        binding.remove(); // the collector was closed: it has nothing more to report
+        unused = binding; // the collector was closed: it has nothing more to report
       }
     } finally {
       BINDING.unlock();
+    }
+    if (unused != null) {
+      unused.release();
     }
   }
 
   /**
    * Removes this binder's meters from every registry it bound them to and stops feeding them.
    * Closing the collector does the same. Idempotent; {@link #bindTo} throws afterwards.
+   *
+   * @throws RuntimeException the first exception a registry threw while removing a meter (a
+   *     meter-removed listener), after every other meter was removed
    */
   @Override
   public void close() {
@@ -131,31 +195,58 @@ public final class CollectorMetrics implements MeterBinder, AutoCloseable {
     } finally {
       BINDING.unlock();
     }
-    for (Binding b : removed) {
+    @Nullable RuntimeException failure = null;
+    for (Binding b : removed) { // every registry, also when removing from one of them throws
       telemetry.unlisten(b);
-      b.remove();
+      try {
+        b.release();
+      } catch (RuntimeException e) {
+        if (failure == null) {
+          failure = e;
+        } else {
+          failure.addSuppressed(e);
+        }
+      }
+    }
+    if (failure != null) {
+      throw failure;
     }
   }
 
   /**
-   * Fails if a live collector with this name has meters in {@code registry}; removes the meters
-   * of one that was garbage-collected without being closed (its gauges read NaN).
+   * The meters one binding registered in one registry, and the collector they belong to. Holds
+   * neither the registry nor the collector strongly.
    */
-  private void claimName(MeterRegistry registry) {
-    Gauge taken = registry.find("collector.capacity").tags(tags).gauge();
-    if (taken == null) {
-      return;
+  private static final class Claim {
+    final WeakReference<OrderedCollector<?>> owner;
+    /** Exactly the meters the binding registered; complete before the claim is published. */
+    final List<Meter> meters = new ArrayList<>();
+    /**
+     * Set (under {@link #BINDING}) by whoever removes the meters, exactly once: a meter is
+     * removed by id, so removing it again could remove a later collector's meter of that id.
+     */
+    boolean released;
+
+    Claim(OrderedCollector<?> owner) {
+      this.owner = new WeakReference<>(owner);
     }
-    if (!Double.isNaN(taken.value())) {
-      throw new IllegalStateException(
-          "another live collector named '" + name + "' is bound to this registry: their meters"
-              + " would share one name and mix. Give each collector its own name"
-              + " (CollectorOptions.builder().name(...)), or close the other one first");
-    }
-    for (Meter m : List.copyOf(registry.getMeters())) {
-      if (m.getId().getName().startsWith("collector.")
-          && name.equals(m.getId().getTag("collector"))) {
-        registry.remove(m);
+
+    /** Removes every meter, also when one removal throws (the first failure is rethrown). */
+    void removeFrom(MeterRegistry registry) {
+      @Nullable RuntimeException failure = null;
+      for (Meter m : meters) {
+        try {
+          registry.remove(m);
+        } catch (RuntimeException e) {
+          if (failure == null) {
+            failure = e;
+          } else {
+            failure.addSuppressed(e);
+          }
+        }
+      }
+      if (failure != null) {
+        throw failure;
       }
     }
   }
@@ -163,7 +254,10 @@ public final class CollectorMetrics implements MeterBinder, AutoCloseable {
   /** The meters in one registry, fed by the collector's events. */
   private final class Binding implements Telemetry.Listener {
     private final MeterRegistry registry;
-    private final List<Meter> meters = new ArrayList<>();
+    private final Claim claim;
+    private final List<Meter> meters;
+    /** The pre-filter id of the meter being registered, while it is. */
+    private Meter.@Nullable Id pending;
     private final Counter fetched;
     private final Counter acknowledged;
     private final Counter failed;
@@ -179,99 +273,173 @@ public final class CollectorMetrics implements MeterBinder, AutoCloseable {
     private final Timer handledTimeout;
     private final Map<String, Counter> misuse;
 
-    /** Registers every meter; {@code c} is only handed to the gauges, which hold it weakly. */
+    /**
+     * Registers every meter; {@code c} is only handed to the gauges, which hold it weakly. If a
+     * registration throws (a registry or meter listener refusing it), removes the meters
+     * registered so far, and the one that threw if the registry added it, then rethrows.
+     */
     Binding(MeterRegistry registry, OrderedCollector<?> c) {
       this.registry = registry;
-      gauge(c, "collector.fetched", "sequence of the next batch to fetch", Progress::fetched);
-      gauge(c, "collector.committed", "sequence of the durable checkpoint",
-          Progress::committed);
-      gauge(c, "collector.in.flight", "batches fetched but not committed", Progress::inFlight);
-      gauge(c, "collector.waiting",
-          "batches done but waiting for an earlier one (out-of-order buffer)",
-          Progress::waiting);
-      gauge(c, "collector.capacity", "window depth of the active run", Progress::capacity);
-      gauge(c, "collector.stuck", "running batches older than the stuck threshold",
-          Progress::stuck);
-      meters.add(TimeGauge.builder("collector.oldest.running", c, TimeUnit.NANOSECONDS,
-              x -> x.progress().oldestRunning().toNanos())
-          .tags(tags)
-          .description("age of the oldest running batch, from its handler's start")
-          .register(registry));
-      fetched = counter("collector.batches.fetched", "batches read from the source");
-      acknowledged = counter("collector.batches.acknowledged", "batches handled successfully");
-      failed = counter("collector.batches.failed", "failed handler attempts, timeouts included");
-      retried = counter("collector.batches.retried", "attempts retried by the failure policy");
-      deadLettered = counter("collector.batches.dead.lettered",
-          "batches handed to the dead-letter handler");
-      records = counter("collector.records", "records in acknowledged batches");
-      commits = counter("collector.commits", "durable checkpoint commits");
-      fetch = register(timer("collector.fetch.duration", "time to read one batch"));
-      commit = register(timer("collector.commit.duration", "time to make one checkpoint durable")
-          .publishPercentileHistogram()
-          .minimumExpectedValue(Duration.ofMillis(1))
-          .maximumExpectedValue(Duration.ofSeconds(10)));
-      windowFull = register(timer("collector.window.full.wait",
-          "time the fetcher waited for a full window to drain (head-of-line blocking)"));
-      handledSuccess = handlerTimer(Telemetry.SUCCESS);
-      handledFailure = handlerTimer(Telemetry.FAILURE);
-      handledTimeout = handlerTimer(Telemetry.TIMEOUT);
-      Map<String, Counter> byKind = new HashMap<>();
-      for (String kind : MISUSE_KINDS) {
-        Counter counter = Counter.builder("collector.misuse").tags(tags).tag("kind", kind)
-            .description("API misuses rejected, by exception").register(registry);
-        meters.add(counter);
-        byKind.put(kind, counter);
+      this.claim = new Claim(c);
+      this.meters = claim.meters;
+      Set<Meter> before = Collections.newSetFromMap(new IdentityHashMap<>());
+      before.addAll(registry.getMeters());
+      try {
+        gauge(c, "collector.fetched", "sequence of the next batch to fetch", Progress::fetched);
+        gauge(c, "collector.committed", "sequence of the durable checkpoint",
+            Progress::committed);
+        gauge(c, "collector.in.flight", "batches fetched but not committed",
+            Progress::inFlight);
+        gauge(c, "collector.waiting",
+            "batches done but waiting for an earlier one (out-of-order buffer)",
+            Progress::waiting);
+        gauge(c, "collector.capacity", "window depth of the active run", Progress::capacity);
+        gauge(c, "collector.stuck", "running batches older than the stuck threshold",
+            Progress::stuck);
+        add("collector.oldest.running", tags, Meter.Type.GAUGE,
+            () -> TimeGauge.builder("collector.oldest.running", c, TimeUnit.NANOSECONDS,
+                    x -> x.progress().oldestRunning().toNanos())
+                .tags(tags)
+                .description("age of the oldest running batch, from its handler's start")
+                .register(registry));
+        fetched = counter("collector.batches.fetched", "batches read from the source");
+        acknowledged = counter("collector.batches.acknowledged",
+            "batches handled successfully");
+        failed = counter("collector.batches.failed",
+            "failed handler attempts, timeouts included");
+        retried = counter("collector.batches.retried", "attempts retried by the failure policy");
+        deadLettered = counter("collector.batches.dead.lettered",
+            "batches handed to the dead-letter handler");
+        records = counter("collector.records", "records in acknowledged batches");
+        commits = counter("collector.commits", "durable checkpoint commits");
+        fetch = timer("collector.fetch.duration", "time to read one batch", b -> b);
+        commit = timer("collector.commit.duration", "time to make one checkpoint durable",
+            b -> b.publishPercentileHistogram()
+                .minimumExpectedValue(Duration.ofMillis(1))
+                .maximumExpectedValue(Duration.ofSeconds(10)));
+        windowFull = timer("collector.window.full.wait",
+            "time the fetcher waited for a full window to drain (head-of-line blocking)",
+            b -> b);
+        handledSuccess = handlerTimer(Telemetry.SUCCESS);
+        handledFailure = handlerTimer(Telemetry.FAILURE);
+        handledTimeout = handlerTimer(Telemetry.TIMEOUT);
+        Map<String, Counter> byKind = new HashMap<>();
+        for (String kind : MISUSE_KINDS) {
+          Tags kindTags = tags.and("kind", kind);
+          byKind.put(kind, add("collector.misuse", kindTags, Meter.Type.COUNTER,
+              () -> Counter.builder("collector.misuse").tags(kindTags)
+                  .description("API misuses rejected, by exception").register(registry)));
+        }
+        misuse = Map.copyOf(byKind);
+      } catch (RuntimeException | Error e) {
+        try {
+          claim.removeFrom(registry);
+          removePending(before);
+        } catch (RuntimeException suppressed) {
+          e.addSuppressed(suppressed);
+        }
+        throw e;
       }
-      misuse = Map.copyOf(byKind);
+    }
+
+    /** Registers one meter and keeps it; {@code tags} are all of its tags, before any filter. */
+    private <M extends Meter> M add(String meter, Tags allTags, Meter.Type type,
+        Supplier<M> register) {
+      pending = new Meter.Id(meter, allTags, null, null, type);
+      M registered = register.get();
+      meters.add(registered);
+      pending = null;
+      return registered;
+    }
+
+    /**
+     * A registration threw. Micrometer may have added that meter before a meter-added listener
+     * threw: remove it by its pre-filter id, but only if a meter we had not seen appeared (so a
+     * meter of that id that was there before, e.g. one of another type, is left alone).
+     */
+    private void removePending(Set<Meter> before) {
+      Meter.Id id = pending;
+      if (id == null) {
+        return;
+      }
+      for (Meter m : registry.getMeters()) {
+        if (!before.contains(m) && !meters.contains(m)) {
+          registry.removeByPreFilterId(id);
+          return;
+        }
+      }
     }
 
     private void gauge(OrderedCollector<?> c, String meter, String description,
         ToDoubleFunction<Progress> value) {
       // the gauge holds c weakly (Micrometer's default); the function must not capture it
-      meters.add(Gauge.builder(meter, c, x -> value.applyAsDouble(x.progress()))
-          .tags(tags)
-          .description(description)
-          .register(registry));
+      add(meter, tags, Meter.Type.GAUGE,
+          () -> Gauge.builder(meter, c, x -> value.applyAsDouble(x.progress()))
+              .tags(tags)
+              .description(description)
+              .register(registry));
     }
 
     private Counter counter(String meter, String description) {
-      Counter counter = Counter.builder(meter).tags(tags).description(description)
-          .register(registry);
-      meters.add(counter);
-      return counter;
+      return add(meter, tags, Meter.Type.COUNTER,
+          () -> Counter.builder(meter).tags(tags).description(description).register(registry));
     }
 
-    private Timer.Builder timer(String meter, String description) {
-      return Timer.builder(meter).tags(tags).description(description);
+    private Timer timer(String meter, String description, UnaryOperator<Timer.Builder> options) {
+      return timer(meter, tags, description, options);
     }
 
-    private Timer register(Timer.Builder builder) {
-      Timer timer = builder.register(registry);
-      meters.add(timer);
-      return timer;
+    private Timer timer(String meter, Tags allTags, String description,
+        UnaryOperator<Timer.Builder> options) {
+      return add(meter, allTags, Meter.Type.TIMER,
+          () -> options.apply(Timer.builder(meter).tags(allTags).description(description))
+              .register(registry));
     }
 
     /** Buckets from 1 ms to 60 s, the default stuck threshold, for p99 by outcome. */
     private Timer handlerTimer(String outcome) {
-      return register(timer("collector.handler.duration",
-              "handler attempt (or pull delivery) time by outcome")
-          .tag("outcome", outcome)
-          .publishPercentileHistogram()
-          .minimumExpectedValue(Duration.ofMillis(1))
-          .maximumExpectedValue(Duration.ofSeconds(60)));
+      return timer("collector.handler.duration", tags.and("outcome", outcome),
+          "handler attempt (or pull delivery) time by outcome",
+          b -> b.publishPercentileHistogram()
+              .minimumExpectedValue(Duration.ofMillis(1))
+              .maximumExpectedValue(Duration.ofSeconds(60)));
     }
 
-    /** Removes every meter of this binding from its registry. Idempotent. */
-    void remove() {
-      for (Meter m : meters) {
-        registry.remove(m);
+    /**
+     * Removes this binding's meters, once, whoever asks first (the collector's close, the
+     * binder's close, a bindTo over a garbage-collected collector). The name stays taken until
+     * they are all removed, so a new collector of that name cannot register meters of the same
+     * ids meanwhile (it is refused instead); the removal itself runs outside {@link #BINDING}.
+     */
+    void release() {
+      BINDING.lock();
+      try {
+        if (claim.released) {
+          return;
+        }
+        claim.released = true;
+      } finally {
+        BINDING.unlock();
+      }
+      try {
+        claim.removeFrom(registry);
+      } finally {
+        BINDING.lock();
+        try {
+          Map<String, Claim> claims = CLAIMS.get(registry);
+          if (claims != null && claims.remove(name, claim) && claims.isEmpty()) {
+            CLAIMS.remove(registry);
+          }
+        } finally {
+          BINDING.unlock();
+        }
       }
     }
 
     @Override
     public void closed() {
       bindings.remove(registry, this);
-      remove();
+      release();
     }
 
     @Override
