@@ -42,6 +42,8 @@ final class BackgroundRun {
       return result.get(timeout.toMillis(), TimeUnit.MILLISECONDS);
     } catch (ExecutionException e) {
       throw new AssertionError("process() threw", e.getCause());
+    } finally {
+      joinOwner(timeout);
     }
   }
 
@@ -51,6 +53,15 @@ final class BackgroundRun {
       throw new AssertionError("process() returned " + s + " but was expected to throw");
     } catch (ExecutionException e) {
       return e.getCause();
+    } finally {
+      joinOwner(timeout);
+    }
+  }
+
+  /** The outcome is set a few instructions before the thread ends: leak checks come after. */
+  private void joinOwner(Duration timeout) throws InterruptedException {
+    if (result.isDone()) {
+      owner.join(timeout);
     }
   }
 
