@@ -193,6 +193,11 @@ final class BatchRunner<T> implements Runnable {
 
   /** Waits out a retry backoff; false if the run started cancelling meanwhile. */
   private boolean backOff(Duration backoff) {
+    // The run sets CANCELLING before it interrupts: if the interrupt status we just cleared
+    // was the run's, this check sees it; if the interrupt comes later, it ends the sleep.
+    if (run.lifecycle().isCancelling()) {
+      return false;
+    }
     try {
       Thread.sleep(backoff);
     } catch (InterruptedException e) {
