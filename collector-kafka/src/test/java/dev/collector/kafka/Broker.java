@@ -123,8 +123,14 @@ final class Broker implements AutoCloseable {
     }
   }
 
+  private boolean closed;
+
   @Override
   public void close() throws IOException {
+    if (closed) {
+      return;
+    }
+    closed = true;
     server.shutdown();
     server.awaitShutdown();
     try (Stream<Path> files = Files.walk(dir)) {
