@@ -44,7 +44,7 @@ class ScaleOutTest {
     System.out.println("ScaleOutTest " + context);
     String topic = Kit.unique("scale-" + protocol);
     Kit.createTopic(broker, topic, PARTITIONS);
-    long total = Kit.produce(broker, topic, 40_000, i -> "k" + (i % 5_000));
+    long total = Kit.produce(broker, topic, 30_000, i -> "k" + (i % 5_000));
     String group = Kit.unique("g");
     var ledger = new Kit.Ledger();
     Map<String, AtomicLong> handledBy = new ConcurrentHashMap<>();
