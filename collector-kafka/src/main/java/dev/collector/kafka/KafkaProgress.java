@@ -10,8 +10,8 @@ import java.util.List;
  *     capacity}
  * @param capacity the active run's {@code depth}, 0 when no run is active
  * @param running handlers running
- * @param handled units handled (acknowledged or dead-lettered) since the collector was opened
- * @param committed units committed since the collector was opened
+ * @param handled units handled (acknowledged or dead-lettered) in the active run
+ * @param committed units committed in the active run
  * @param fenced completions that arrived for a revoked or lost partition and were ignored
  * @param partitions the assigned partitions, ordered by topic and partition
  */

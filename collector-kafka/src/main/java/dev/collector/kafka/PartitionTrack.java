@@ -99,6 +99,14 @@ final class PartitionTrack {
     return units;
   }
 
+  PartitionProgress progress() {
+    long end = endOffset;
+    long base = committed >= 0 ? committed : fetched;
+    long lag = end < 0 || base < 0 ? -1 : Math.max(0, end - base);
+    return new PartitionProgress(partition.topic(), partition.partition(), epoch, fetched,
+        committed, uncommittedUnits(), running, waiting(), lag);
+  }
+
   boolean stopped() {
     return revoking || fenced;
   }

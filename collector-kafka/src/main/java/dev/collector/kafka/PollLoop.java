@@ -250,7 +250,9 @@ final class PollLoop<K, V> implements ConsumerRebalanceListener {
       int i = 0;
       while (i < list.size()) {
         if (track == null || phase != Phase.RUNNING || window.room() <= 0) {
-          consumer.seek(tp, list.get(i).offset()); // not kept: fetched again when there is room
+          if (consumer.assignment().contains(tp)) {
+            consumer.seek(tp, list.get(i).offset()); // not kept: fetched again when there is room
+          }
           break;
         }
         int end = cut(list, i);

@@ -411,12 +411,8 @@ final class Window {
     lock.lock();
     try {
       List<PartitionProgress> list = new ArrayList<>();
-      for (PartitionTrack t : tracks.values()) {
-        long end = t.endOffset;
-        long base = t.committed >= 0 ? t.committed : t.fetched;
-        long lag = end < 0 || base < 0 ? -1 : Math.max(0, end - base);
-        list.add(new PartitionProgress(t.partition.topic(), t.partition.partition(), t.epoch,
-            t.fetched, t.committed, t.uncommittedUnits(), t.running, t.waiting(), lag));
+      for (PartitionTrack track : tracks.values()) {
+        list.add(track.progress());
       }
       list.sort(Comparator.comparing(PartitionProgress::topic)
           .thenComparingInt(PartitionProgress::partition));

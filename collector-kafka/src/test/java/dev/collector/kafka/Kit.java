@@ -41,7 +41,8 @@ final class Kit {
         var description = admin.describeTopics(List.of(topic)).allTopicNames().get().get(topic);
         if (description.partitions().size() == partitions
             && description.partitions().stream().allMatch(p -> p.leader() != null
-                && !p.leader().isEmpty())) {
+                && !p.leader().isEmpty())
+            && logsReady(admin, topic, partitions)) {
           break;
         }
         if (System.nanoTime() > deadline) {
@@ -49,6 +50,21 @@ final class Kit {
         }
         Thread.sleep(20); // polling the broker's state, not ordering events
       }
+    }
+  }
+
+  /** Whether the leader hosts every partition's log (a list-offsets request succeeds). */
+  private static boolean logsReady(Admin admin, String topic, int partitions)
+      throws InterruptedException {
+    Map<TopicPartition, OffsetSpec> request = new HashMap<>();
+    for (int p = 0; p < partitions; p++) {
+      request.put(new TopicPartition(topic, p), OffsetSpec.latest());
+    }
+    try {
+      admin.listOffsets(request).all().get();
+      return true;
+    } catch (java.util.concurrent.ExecutionException e) {
+      return false;
     }
   }
 
