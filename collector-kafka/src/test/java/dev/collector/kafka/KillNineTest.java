@@ -55,7 +55,7 @@ class KillNineTest {
     long started = System.nanoTime();
     for (int run = 0; run < KILLS; run++) {
       Path file = dir.resolve("handled-" + run + ".txt");
-      int more = random.nextInt(60); // 0: killed while starting up
+      int more = random.nextInt(40); // 0: killed while starting up
       Process child = start(broker, topic, group, file);
       try {
         await().atMost(Duration.ofSeconds(30)).pollInterval(Duration.ofMillis(2))
