@@ -127,17 +127,18 @@ final class PollLoop<K, V> implements ConsumerRebalanceListener {
       throw new InterruptedException("collector '" + name + "' was interrupted; committed "
           + committer.durableToken() + (error == null ? "" : "; also: " + error));
     }
-    Throwable failure = window.failure();
-    WorkUnit failed = window.failedUnit();
-    if (failed != null && failure != null) {
+    Window.Failure failure = window.failure();
+    WorkUnit failed = failure == null ? null : failure.unit();
+    if (failure != null && failed != null) {
       TopicPartition tp = failed.track.partition;
-      throw new BatchFailedException(name + "', partition '" + tp, failed.firstOffset, failure,
+      throw new BatchFailedException(name + "', partition '" + tp, failed.firstOffset,
+          failure.cause(),
           new Checkpoint(Math.max(0, committer.durableOffset(tp)), committer.durableToken()));
     }
     if (error != null) {
       throw error;
     }
-    if (failure instanceof RuntimeException e) {
+    if (failure != null && failure.cause() instanceof RuntimeException e) {
       throw e; // a commit in a revoke callback failed
     }
     Window.Totals totals = window.totals();

@@ -376,19 +376,13 @@ final class Window {
     }
   }
 
-  @Nullable Throwable failure() {
-    lock.lock();
-    try {
-      return failure;
-    } finally {
-      lock.unlock();
-    }
-  }
+  /** What ended the run: a unit that failed for good (with its cause), or a commit failure. */
+  record Failure(@Nullable WorkUnit unit, Throwable cause) {}
 
-  @Nullable WorkUnit failedUnit() {
+  @Nullable Failure failure() {
     lock.lock();
     try {
-      return failed;
+      return failure == null ? null : new Failure(failed, failure);
     } finally {
       lock.unlock();
     }

@@ -1,12 +1,10 @@
 package dev.collector.kafka;
 
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.BitSet;
 import java.util.HashMap;
-import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.TreeSet;
@@ -119,11 +117,8 @@ public final class KafkaDemo {
   private static Handled handled(Path file) throws java.io.IOException {
     Map<TopicPartition, BitSet> offsets = new HashMap<>();
     long total = 0;
-    if (Files.exists(file)) {
-      String text = Files.readString(file, StandardCharsets.UTF_8);
-      int end = text.lastIndexOf('\n');
-      List<String> lines = end < 0 ? List.of() : text.substring(0, end).lines().toList();
-      for (String line : lines) {
+    {
+      for (String line : KillNineTest.lines(file)) {
         String[] parts = line.split(" ");
         BitSet set = offsets.computeIfAbsent(new TopicPartition("demo",
             Integer.parseInt(parts[0])), k -> new BitSet());

@@ -119,7 +119,7 @@ class KillNineTest {
   }
 
   /** Complete lines only: a kill may cut the last one. */
-  private static List<String> lines(Path file) throws IOException {
+  static List<String> lines(Path file) throws IOException {
     if (!Files.exists(file)) {
       return List.of();
     }
