@@ -3,10 +3,13 @@ package dev.collector.kafka;
 import dev.collector.BatchHandler;
 import dev.collector.CollectorClosedException;
 import dev.collector.CollectorOptions;
+import dev.collector.Checkpoint;
 import dev.collector.ConcurrentUseException;
+import dev.collector.Delivery;
 import dev.collector.MisuseException;
 import dev.collector.ProcessSummary;
 import dev.collector.ReentrantCallException;
+import dev.collector.StaleDeliveryException;
 import java.lang.System.Logger.Level;
 import java.time.Duration;
 import java.util.HashMap;
@@ -58,8 +61,14 @@ import org.jspecify.annotations.Nullable;
  * it to {@code true} is rejected): the collector commits. Runs end by leaving the group; a
  * collector can run again after a run returned.
  *
- * <p>The pull API ({@code next()}/{@code Delivery}) of {@link dev.collector.Collector} is not
- * supported for Kafka yet, which is why this class does not implement that interface.
+ * <p><b>Pull.</b> {@link #next(Duration)} hands out batches as {@link Delivery} handles from a
+ * background poll thread, with {@link KafkaCollectorOptions#pullDepth()} batches of read-ahead;
+ * settle each with {@code ack()} or {@code fail()}. A delivery whose partition was revoked (after
+ * the drain bound) or lost, or whose session ended, is stale: settling it throws {@link
+ * StaleDeliveryException} and commits nothing. In pull mode {@code fail()} goes straight to the
+ * dead-letter handler if there is one, else it ends the session (retries are the caller's).
+ * This class does not implement {@link dev.collector.Collector}: a Kafka run has no end of
+ * source ({@code isExhausted}) and its checkpoint is per partition.
  *
  * @param <K> the key type
  * @param <V> the value type
@@ -81,6 +90,7 @@ public final class KafkaCollector<K, V> implements AutoCloseable {
   private final ReentrantLock state = new ReentrantLock();
   private final Condition idle = state.newCondition();
   private volatile @Nullable PollLoop<K, V> active;
+  private @Nullable PullSession<K, V> pull;
   private boolean closed;
 
   private KafkaCollector(String bootstrap, Consumer<K, V> consumer, KafkaCollectorOptions options,
@@ -217,7 +227,8 @@ public final class KafkaCollector<K, V> implements AutoCloseable {
             + "' is already running; one collector serves one run at a time (open another"
             + " collector in the same group to consume in parallel)");
       }
-      loop = new PollLoop<>(name(), bootstrap, consumer, options, ordering, depth, observer);
+      loop = new PollLoop<>(name(), bootstrap, consumer, options, ordering, depth, false,
+          observer);
       active = loop;
     } finally {
       state.unlock();
@@ -232,6 +243,128 @@ public final class KafkaCollector<K, V> implements AutoCloseable {
       } finally {
         state.unlock();
       }
+    }
+  }
+
+  /**
+   * Pull API: the next batch, waiting at most {@code timeout}. The first call starts a pull
+   * session: a background thread polls, with up to {@link KafkaCollectorOptions#pullDepth()}
+   * batches uncommitted, and commits settled batches in order per partition.
+   *
+   * @param timeout how long to wait at most
+   * @return the next delivery, or {@code null} if none came in time
+   * @throws dev.collector.BatchFailedException once, after a delivery of the session was failed
+   *     without a dead-letter handler (also {@code SourceException}, {@code CheckpointException});
+   *     the call after that starts a new session at the committed offsets
+   * @throws ConcurrentUseException while {@link #process} runs
+   * @throws ReentrantCallException if called from one of this collector's handlers
+   * @throws CollectorClosedException if the collector was closed
+   * @throws InterruptedException if interrupted while waiting
+   */
+  public @Nullable Delivery<ConsumerRecord<K, V>> next(Duration timeout)
+      throws InterruptedException {
+    long deadline = System.nanoTime() + timeout.toNanos();
+    PullSession<K, V> session = pullSession();
+    WorkUnit unit = session.loop.window().takePulled(deadline);
+    if (unit == null) {
+      if (session.done) {
+        return next(Duration.ofNanos(Math.max(0, deadline - System.nanoTime()))); // reports it
+      }
+      return null;
+    }
+    return new PulledDelivery<>(name(), session.loop.window(), unit,
+        options.failurePolicy().deadLetter());
+  }
+
+  /**
+   * Pull API: waits until every batch acknowledged so far, up to the first unsettled one of each
+   * partition, is committed to the group (or its partition was revoked or lost).
+   *
+   * @return the offsets the session committed ({@code topic-partition=offset,...})
+   * @throws InterruptedException if interrupted while waiting
+   */
+  public Checkpoint awaitCommitted() throws InterruptedException {
+    PullSession<K, V> session;
+    state.lock();
+    try {
+      session = pull;
+    } finally {
+      state.unlock();
+    }
+    if (session == null) {
+      return new Checkpoint(0, "");
+    }
+    session.loop.commitSoon();
+    session.loop.window().awaitCommitted();
+    return session.loop.committer().checkpoint();
+  }
+
+  private PullSession<K, V> pullSession() {
+    if (HandlerThreads.CURRENT.get() == this) {
+      throw new ReentrantCallException(MisuseException.NO_BATCH, "a handler of collector '"
+          + name() + "' called next() on its own collector; settle its own batch by returning");
+    }
+    state.lock();
+    try {
+      if (closed) {
+        throw new CollectorClosedException(MisuseException.NO_BATCH, "collector '" + name()
+            + "' is closed; open a new one (it resumes at the group's committed offsets)");
+      }
+      PullSession<K, V> session = pull;
+      if (session != null && session.done) {
+        pull = null;
+        RuntimeException failure = session.failure;
+        if (failure != null) {
+          throw failure; // once; the next call starts a new session
+        }
+        session = null;
+      }
+      if (session == null) {
+        if (active != null) {
+          throw new ConcurrentUseException(MisuseException.NO_BATCH, "collector '" + name()
+              + "' is running process(); the pull API and process() cannot share a collector");
+        }
+        PollLoop<K, V> loop = new PollLoop<>(name(), bootstrap, consumer, options, null,
+            options.pullDepth(), true, observer);
+        session = new PullSession<>(loop);
+        active = loop;
+        pull = session;
+        PullSession<K, V> started = session;
+        Thread.ofPlatform().name(name() + "-poll").daemon(true).start(() -> runPull(started));
+      }
+      return session;
+    } finally {
+      state.unlock();
+    }
+  }
+
+  private void runPull(PullSession<K, V> session) {
+    try {
+      session.loop.run(UnitHandler.batches(batch -> {}), 0, this);
+    } catch (RuntimeException e) {
+      session.failure = e;
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt(); // nobody interrupts the poll thread; end the session
+    } finally {
+      state.lock();
+      try {
+        session.done = true;
+        active = null;
+        idle.signalAll();
+      } finally {
+        state.unlock();
+      }
+    }
+  }
+
+  /** A pull session: its poll loop, and how it ended. */
+  private static final class PullSession<K, V> {
+    final PollLoop<K, V> loop;
+    volatile boolean done;
+    volatile @Nullable RuntimeException failure;
+
+    PullSession(PollLoop<K, V> loop) {
+      this.loop = loop;
     }
   }
 

@@ -33,6 +33,7 @@ import org.jspecify.annotations.Nullable;
  *     with a {@link dev.collector.SourceException} (default 30 s)
  * @param pollTimeout the longest one {@code poll} blocks; bounds how fast a stop, a freed slot or
  *     a pending commit is noticed (default 10 ms)
+ * @param pullDepth the pull API's window: batches fetched but not yet committed (default 64)
  */
 public record KafkaCollectorOptions(
     String name,
@@ -47,7 +48,8 @@ public record KafkaCollectorOptions(
     Duration commitTimeout,
     Retry commitRetry,
     Duration startupTimeout,
-    Duration pollTimeout) {
+    Duration pollTimeout,
+    int pullDepth) {
 
   /**
    * Validates the settings.
@@ -76,6 +78,7 @@ public record KafkaCollectorOptions(
     positive("commitTimeout", commitTimeout, false);
     positive("startupTimeout", startupTimeout, false);
     positive("pollTimeout", pollTimeout, false);
+    dev.collector.CollectorOptions.checkDepth(pullDepth);
   }
 
   private static void positive(String setting, Duration value, boolean zeroAllowed) {
@@ -110,6 +113,7 @@ public record KafkaCollectorOptions(
     private Retry commitRetry = Retry.of(5, Duration.ofMillis(100), Duration.ofSeconds(2));
     private Duration startupTimeout = Duration.ofSeconds(30);
     private Duration pollTimeout = Duration.ofMillis(10);
+    private int pullDepth = 64;
 
     private Builder() {}
 
@@ -239,6 +243,17 @@ public record KafkaCollectorOptions(
     }
 
     /**
+     * Sets the pull API's window.
+     *
+     * @param depth batches fetched but not yet committed at most
+     * @return this builder
+     */
+    public Builder pullDepth(int depth) {
+      this.pullDepth = depth;
+      return this;
+    }
+
+    /**
      * Builds the options.
      *
      * @return the options
@@ -247,7 +262,7 @@ public record KafkaCollectorOptions(
     public KafkaCollectorOptions build() {
       return new KafkaCollectorOptions(name, topics, pattern, maxBatchRecords, maxBatchBytes,
           failurePolicy, drainTimeout, revokeDrainTimeout, commitInterval, commitTimeout,
-          commitRetry, startupTimeout, pollTimeout);
+          commitRetry, startupTimeout, pollTimeout, pullDepth);
     }
   }
 }

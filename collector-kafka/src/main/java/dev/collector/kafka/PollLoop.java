@@ -64,6 +64,8 @@ final class PollLoop<K, V> implements ConsumerRebalanceListener {
   private final Committer committer;
   private final int resumeAt;
 
+  private final boolean pull;
+  private volatile boolean commitNow;
   private volatile boolean stopRequested;
   private volatile boolean stopNow;
   private volatile boolean cancelled;
@@ -76,8 +78,9 @@ final class PollLoop<K, V> implements ConsumerRebalanceListener {
   private long nextLag;
 
   PollLoop(String name, String bootstrap, Consumer<K, V> consumer, KafkaCollectorOptions options,
-      @Nullable Ordering ordering, int depth, Committer.CommitObserver observer) {
+      @Nullable Ordering ordering, int depth, boolean pull, Committer.CommitObserver observer) {
     this.name = name;
+    this.pull = pull;
     this.bootstrap = bootstrap;
     this.consumer = consumer;
     this.options = options;
@@ -90,6 +93,15 @@ final class PollLoop<K, V> implements ConsumerRebalanceListener {
 
   Window window() {
     return window;
+  }
+
+  Committer committer() {
+    return committer;
+  }
+
+  /** Pull API: commit the handled prefixes at the next turn instead of after the interval. */
+  void commitSoon() {
+    commitNow = true;
   }
 
   void requestStop(boolean now) {
@@ -185,6 +197,9 @@ final class PollLoop<K, V> implements ConsumerRebalanceListener {
         drainDeadline = System.nanoTime() + options.drainTimeout().toNanos();
       }
       if (phase != Phase.RUNNING) {
+        if (pull) {
+          window.abandonPulled(); // the session ends: unsettled deliveries are delivered again
+        }
         if (window.totals().running() == 0) {
           return;
         }
@@ -305,9 +320,10 @@ final class PollLoop<K, V> implements ConsumerRebalanceListener {
 
   private void maybeCommit() throws InterruptedException {
     long now = System.nanoTime();
-    if (phase == Phase.RUNNING && window.room() > 0 && now - nextCommit < 0) {
+    if (phase == Phase.RUNNING && window.room() > 0 && now - nextCommit < 0 && !commitNow) {
       return;
     }
+    commitNow = false;
     nextCommit = now + options.commitInterval().toNanos();
     committer.commit(window.commitPoints(null));
   }

@@ -117,6 +117,19 @@ final class Window {
    * is closed. Units of stopped tracks, or any unit while draining, are dropped instead.
    */
   @Nullable WorkUnit take() throws InterruptedException {
+    return next(Thread.currentThread(), Long.MAX_VALUE);
+  }
+
+  /**
+   * Pull API: the next ready unit, marked running with no runner thread (a pull caller is never
+   * interrupted), or {@code null} at the deadline or once the window is closed.
+   */
+  @Nullable WorkUnit takePulled(long deadlineNanos) throws InterruptedException {
+    return next(null, deadlineNanos);
+  }
+
+  private @Nullable WorkUnit next(@Nullable Thread runner, long deadlineNanos)
+      throws InterruptedException {
     lock.lock();
     try {
       while (true) {
@@ -125,7 +138,15 @@ final class Window {
           if (closed) {
             return null;
           }
-          work.await();
+          if (deadlineNanos == Long.MAX_VALUE) {
+            work.await();
+          } else {
+            long left = deadlineNanos - System.nanoTime();
+            if (left <= 0) {
+              return null;
+            }
+            work.await(left, TimeUnit.NANOSECONDS);
+          }
           continue;
         }
         if (draining || unit.track.stopped()) {
@@ -134,11 +155,77 @@ final class Window {
           continue;
         }
         unit.state = WorkUnit.State.RUNNING;
-        unit.runner = Thread.currentThread();
+        unit.runner = runner;
         unit.startedNanos = System.nanoTime();
         unit.track.running++;
         running++;
         return unit;
+      }
+    } finally {
+      lock.unlock();
+    }
+  }
+
+  /**
+   * Pull API: settles a delivered unit, unless its epoch has ended.
+   *
+   * @return {@code false} if the unit is stale: its partition was revoked or lost, or the session
+   *     ended; nothing was committed for it
+   */
+  boolean settlePulled(WorkUnit unit, boolean done, boolean deadLetter,
+      @Nullable Throwable cause) {
+    lock.lock();
+    try {
+      if (unit.state != WorkUnit.State.RUNNING) {
+        return false; // abandoned when the session ended
+      }
+      if (unit.track.fenced) {
+        complete(unit, false, false, null); // releases its slot, counts a fenced completion
+        return false;
+      }
+      complete(unit, done, deadLetter, cause);
+      return true;
+    } finally {
+      lock.unlock();
+    }
+  }
+
+  /** Pull API, session ending: delivered units nobody settled become gaps (delivered again). */
+  void abandonPulled() {
+    lock.lock();
+    try {
+      for (PartitionTrack track : List.copyOf(tracks.values())) {
+        for (WorkUnit unit : List.copyOf(track.inFlight)) {
+          if (unit.state == WorkUnit.State.RUNNING && unit.runner == null) {
+            complete(unit, false, false, null);
+          }
+        }
+      }
+    } finally {
+      lock.unlock();
+    }
+  }
+
+  /**
+   * Waits until every live partition's handled prefix at the time of the call is committed (or
+   * the partition was fenced, or the run failed).
+   */
+  void awaitCommitted() throws InterruptedException {
+    lock.lock();
+    try {
+      Map<PartitionTrack, Long> targets = new HashMap<>();
+      for (PartitionTrack track : tracks.values()) {
+        if (track.acked > track.committed) {
+          targets.put(track, track.acked);
+        }
+      }
+      while (failure == null && !closed) {
+        targets.entrySet().removeIf(e -> e.getKey().fenced
+            || e.getKey().committed >= e.getValue());
+        if (targets.isEmpty()) {
+          return;
+        }
+        changed.await();
       }
     } finally {
       lock.unlock();
@@ -214,6 +301,7 @@ final class Window {
       closed = true;
       draining = true;
       work.signalAll();
+      changed.signalAll();
     } finally {
       lock.unlock();
     }
