@@ -38,8 +38,13 @@ final class Kit {
       // Producing before every partition has a leader confuses the idempotent producer.
       long deadline = System.nanoTime() + Duration.ofSeconds(30).toNanos();
       while (true) {
-        var description = admin.describeTopics(List.of(topic)).allTopicNames().get().get(topic);
-        if (description.partitions().size() == partitions
+        org.apache.kafka.clients.admin.TopicDescription description;
+        try {
+          description = admin.describeTopics(List.of(topic)).allTopicNames().get().get(topic);
+        } catch (java.util.concurrent.ExecutionException e) {
+          description = null; // not in the metadata yet
+        }
+        if (description != null && description.partitions().size() == partitions
             && description.partitions().stream().allMatch(p -> p.leader() != null
                 && !p.leader().isEmpty())
             && logsReady(admin, topic, partitions)) {
