@@ -1,0 +1,436 @@
+package dev.collector.kafka;
+
+import dev.collector.BatchHandler;
+import dev.collector.CollectorClosedException;
+import dev.collector.CollectorOptions;
+import dev.collector.Checkpoint;
+import dev.collector.ConcurrentUseException;
+import dev.collector.Delivery;
+import dev.collector.MisuseException;
+import dev.collector.ProcessSummary;
+import dev.collector.ReentrantCallException;
+import dev.collector.StaleDeliveryException;
+import java.lang.System.Logger.Level;
+import java.time.Duration;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Objects;
+import java.util.concurrent.locks.Condition;
+import java.util.concurrent.locks.ReentrantLock;
+import org.apache.kafka.clients.consumer.CloseOptions;
+import org.apache.kafka.clients.consumer.Consumer;
+import org.apache.kafka.clients.consumer.ConsumerConfig;
+import org.apache.kafka.clients.consumer.ConsumerRecord;
+import org.apache.kafka.clients.consumer.KafkaConsumer;
+import org.apache.kafka.common.KafkaException;
+import org.apache.kafka.common.serialization.Deserializer;
+import org.jspecify.annotations.Nullable;
+
+/**
+ * Consumes Kafka topics with bounded read-ahead, runs a handler per batch or per record on
+ * virtual threads, and commits each partition's offset to the consumer group strictly in order.
+ *
+ * {@snippet :
+ * var options = KafkaCollectorOptions.builder().name("orders").topics("orders").build();
+ * try (var collector = KafkaCollector.open(consumerConfig, new StringDeserializer(),
+ *     new StringDeserializer(), options)) {
+ *   collector.process(64, batch -> sink.write(batch.records()));   // until stop()
+ * }
+ * }
+ *
+ * <p><b>Batch mode</b> ({@link #process}): a batch is records of one partition from one poll, at
+ * most {@link KafkaCollectorOptions#maxBatchRecords()} records and {@link
+ * KafkaCollectorOptions#maxBatchBytes()} bytes; {@code depth} counts batches. {@link
+ * dev.collector.Batch#sequence()} is the offset of the batch's first record. <b>Record mode</b>
+ * ({@link #processRecords}): a handler per record, {@code depth} counts records, an {@link
+ * Ordering} says which may run together and {@code concurrency} bounds how many run.
+ *
+ * <p><b>Guarantees.</b> A partition's committed offset only moves forward, and only over records
+ * whose handler returned (or that the failure policy dead-lettered). At most {@code depth} units
+ * are fetched and uncommitted over all partitions of the collector; when the window is full the
+ * partitions are paused and the consumer keeps polling, so the member stays in its group. On a
+ * revoke, running handlers of the revoked partitions get {@link
+ * KafkaCollectorOptions#revokeDrainTimeout()} to finish, their handled prefix is committed, and
+ * the partitions are fenced: a completion that arrives later commits nothing. Lost partitions are
+ * fenced without a commit. A run returns (or throws) after every handler thread ended and its
+ * final commit is confirmed by the group.
+ *
+ * <p><b>The consumer.</b> One {@link KafkaConsumer} per collector, used only by the thread that
+ * runs {@code process}; handlers never see it. {@code enable.auto.commit} is always off (setting
+ * it to {@code true} is rejected): the collector commits. Runs end by leaving the group; a
+ * collector can run again after a run returned.
+ *
+ * <p><b>Pull.</b> {@link #next(Duration)} hands out batches as {@link Delivery} handles from a
+ * background poll thread, with {@link KafkaCollectorOptions#pullDepth()} batches of read-ahead;
+ * settle each with {@code ack()} or {@code fail()}. A delivery whose partition was revoked (after
+ * the drain bound) or lost, or whose session ended, is stale: settling it throws {@link
+ * StaleDeliveryException} and commits nothing. In pull mode {@code fail()} goes straight to the
+ * dead-letter handler if there is one, else it ends the session (retries are the caller's).
+ * This class does not implement {@link dev.collector.Collector}: a Kafka run has no end of
+ * source ({@code isExhausted}) and its checkpoint is per partition.
+ *
+ * @param <K> the key type
+ * @param <V> the value type
+ */
+public final class KafkaCollector<K, V> implements AutoCloseable {
+
+  /*
+   * Invariant: at most one run (PollLoop) is active, and the consumer is used by the active
+   * run's thread only -- or, when none is active, by close(). `state` guards `active` and
+   * `closed`; close() waits on `idle` for the active run to return before closing the consumer.
+   */
+
+  private static final System.Logger LOG = System.getLogger(KafkaCollector.class.getName());
+
+  private final String bootstrap;
+  private final Consumer<K, V> consumer;
+  private final KafkaCollectorOptions options;
+  private final Committer.CommitObserver observer;
+  private final ReentrantLock state = new ReentrantLock();
+  private final Condition idle = state.newCondition();
+  private volatile @Nullable PollLoop<K, V> active;
+  private @Nullable PullSession<K, V> pull;
+  private boolean closed;
+
+  private KafkaCollector(String bootstrap, Consumer<K, V> consumer, KafkaCollectorOptions options,
+      Committer.CommitObserver observer) {
+    this.bootstrap = bootstrap;
+    this.consumer = consumer;
+    this.options = options;
+    this.observer = observer;
+  }
+
+  /**
+   * Opens a collector with its own consumer. Nothing is contacted yet: a run checks the brokers
+   * and the topics when it starts.
+   *
+   * @param consumerConfig the consumer's configuration; {@code bootstrap.servers} and {@code
+   *     group.id} are required, {@code enable.auto.commit} is set to {@code false}
+   * @param keys the key deserializer
+   * @param values the value deserializer
+   * @param options topics and behaviour
+   * @param <K> the key type
+   * @param <V> the value type
+   * @return the collector
+   * @throws IllegalArgumentException if {@code group.id} is missing, {@code enable.auto.commit} is
+   *     {@code true}, or the revoke drain bound is not below {@code max.poll.interval.ms}
+   */
+  public static <K, V> KafkaCollector<K, V> open(Map<String, ?> consumerConfig,
+      Deserializer<K> keys, Deserializer<V> values, KafkaCollectorOptions options) {
+    return open(consumerConfig, keys, values, options, Committer.CommitObserver.NONE);
+  }
+
+  static <K, V> KafkaCollector<K, V> open(Map<String, ?> consumerConfig, Deserializer<K> keys,
+      Deserializer<V> values, KafkaCollectorOptions options, Committer.CommitObserver observer) {
+    Objects.requireNonNull(options, "options");
+    Map<String, Object> config = new HashMap<>(consumerConfig);
+    Object group = config.get(ConsumerConfig.GROUP_ID_CONFIG);
+    if (group == null || group.toString().isBlank()) {
+      throw new IllegalArgumentException("collector '" + options.name() + "' needs "
+          + ConsumerConfig.GROUP_ID_CONFIG + ": offsets are committed to a consumer group");
+    }
+    Object autoCommit = config.get(ConsumerConfig.ENABLE_AUTO_COMMIT_CONFIG);
+    if (autoCommit != null && Boolean.parseBoolean(autoCommit.toString())) {
+      throw new IllegalArgumentException("collector '" + options.name() + "': "
+          + ConsumerConfig.ENABLE_AUTO_COMMIT_CONFIG + "=true would commit records before"
+          + " their handlers returned; remove it (the collector commits in order itself)");
+    }
+    config.put(ConsumerConfig.ENABLE_AUTO_COMMIT_CONFIG, false);
+    Object interval = config.get(ConsumerConfig.MAX_POLL_INTERVAL_MS_CONFIG);
+    Duration maxPollInterval = Duration.ofMillis(
+        interval == null ? 300_000 : Long.parseLong(interval.toString()));
+    if (options.revokeDrainTimeout().compareTo(maxPollInterval) >= 0) {
+      throw new IllegalArgumentException("collector '" + options.name() + "': revokeDrainTimeout "
+          + options.revokeDrainTimeout() + " must be below max.poll.interval.ms ("
+          + maxPollInterval + "), or the group evicts the member while it drains");
+    }
+    String bootstrap = String.valueOf(config.get(ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG));
+    return new KafkaCollector<>(bootstrap, new KafkaConsumer<>(config, keys, values), options,
+        observer);
+  }
+
+  /**
+   * The collector's name.
+   *
+   * @return {@link KafkaCollectorOptions#name()}
+   */
+  public String name() {
+    return options.name();
+  }
+
+  /**
+   * Batch mode: consumes until {@link #stop()} (or a failure, or an interrupt), running {@code
+   * handler} for each batch on a virtual thread, with up to {@code depth} batches uncommitted.
+   *
+   * @param depth uncommitted batches over all partitions at most, 1 to {@link
+   *     CollectorOptions#MAX_DEPTH}; also how many handlers may run
+   * @param handler the work per batch
+   * @return what the run did; {@link ProcessSummary#checkpoint()}'s token lists the offsets the
+   *     run committed ({@code topic-partition=offset,...}) and its sequence counts the committed
+   *     batches
+   * @throws dev.collector.BatchFailedException if a batch failed for good; its sequence is the
+   *     batch's first offset and its message names the partition
+   * @throws dev.collector.SourceException if the brokers did not answer within {@link
+   *     KafkaCollectorOptions#startupTimeout()} or a topic does not exist
+   * @throws dev.collector.CheckpointException if a commit failed after its retries
+   * @throws ConcurrentUseException if a run is active
+   * @throws ReentrantCallException if called from one of this collector's handlers
+   * @throws CollectorClosedException if the collector was closed
+   * @throws InterruptedException if the calling thread was interrupted; the handled prefix was
+   *     committed first
+   */
+  public ProcessSummary process(int depth, BatchHandler<ConsumerRecord<K, V>> handler)
+      throws InterruptedException {
+    Objects.requireNonNull(handler, "handler");
+    return run(depth, depth, null, UnitHandler.batches(handler));
+  }
+
+  /**
+   * Record mode: like {@link #process}, with a handler per record; {@code depth} counts records.
+   *
+   * @param depth uncommitted records over all partitions at most, 1 to {@link
+   *     CollectorOptions#MAX_DEPTH}
+   * @param concurrency handlers running at most, at least 1
+   * @param ordering which records may run at the same time
+   * @param handler the work per record
+   * @return what the run did (batches count records)
+   * @throws InterruptedException if the calling thread was interrupted
+   */
+  public ProcessSummary processRecords(int depth, int concurrency, Ordering ordering,
+      RecordHandler<K, V> handler) throws InterruptedException {
+    Objects.requireNonNull(ordering, "ordering");
+    Objects.requireNonNull(handler, "handler");
+    if (concurrency < 1) {
+      throw new IllegalArgumentException("concurrency must be >= 1, was " + concurrency);
+    }
+    return run(depth, concurrency, ordering, UnitHandler.records(handler));
+  }
+
+  private ProcessSummary run(int depth, int concurrency, @Nullable Ordering ordering,
+      UnitHandler handler) throws InterruptedException {
+    if (HandlerThreads.CURRENT.get() == this) {
+      throw new ReentrantCallException(MisuseException.NO_BATCH, "a handler of collector '"
+          + name() + "' started a run on its own collector; it would wait for itself."
+          + " Hand the work to another thread or another collector");
+    }
+    CollectorOptions.checkDepth(depth);
+    PollLoop<K, V> loop;
+    state.lock();
+    try {
+      if (closed) {
+        throw new CollectorClosedException(MisuseException.NO_BATCH, "collector '" + name()
+            + "' is closed; open a new one (it resumes at the group's committed offsets)");
+      }
+      if (active != null) {
+        throw new ConcurrentUseException(MisuseException.NO_BATCH, "collector '" + name()
+            + "' is already running; one collector serves one run at a time (open another"
+            + " collector in the same group to consume in parallel)");
+      }
+      loop = new PollLoop<>(name(), bootstrap, consumer, options, ordering, depth, false,
+          observer);
+      active = loop;
+    } finally {
+      state.unlock();
+    }
+    try {
+      return loop.run(handler, Math.min(concurrency, depth), this);
+    } finally {
+      state.lock();
+      try {
+        active = null;
+        idle.signalAll();
+      } finally {
+        state.unlock();
+      }
+    }
+  }
+
+  /**
+   * Pull API: the next batch, waiting at most {@code timeout}. The first call starts a pull
+   * session: a background thread polls, with up to {@link KafkaCollectorOptions#pullDepth()}
+   * batches uncommitted, and commits settled batches in order per partition.
+   *
+   * @param timeout how long to wait at most
+   * @return the next delivery, or {@code null} if none came in time
+   * @throws dev.collector.BatchFailedException once, after a delivery of the session was failed
+   *     without a dead-letter handler (also {@code SourceException}, {@code CheckpointException});
+   *     the call after that starts a new session at the committed offsets
+   * @throws ConcurrentUseException while {@link #process} runs
+   * @throws ReentrantCallException if called from one of this collector's handlers
+   * @throws CollectorClosedException if the collector was closed
+   * @throws InterruptedException if interrupted while waiting
+   */
+  public @Nullable Delivery<ConsumerRecord<K, V>> next(Duration timeout)
+      throws InterruptedException {
+    long deadline = System.nanoTime() + timeout.toNanos();
+    PullSession<K, V> session = pullSession();
+    WorkUnit unit = session.loop.window().takePulled(deadline);
+    if (unit == null) {
+      if (session.done) {
+        return next(Duration.ofNanos(Math.max(0, deadline - System.nanoTime()))); // reports it
+      }
+      return null;
+    }
+    return new PulledDelivery<>(name(), session.loop.window(), unit,
+        options.failurePolicy().deadLetter());
+  }
+
+  /**
+   * Pull API: waits until every batch acknowledged so far, up to the first unsettled one of each
+   * partition, is committed to the group (or its partition was revoked or lost).
+   *
+   * @return the offsets the session committed ({@code topic-partition=offset,...})
+   * @throws InterruptedException if interrupted while waiting
+   */
+  public Checkpoint awaitCommitted() throws InterruptedException {
+    PullSession<K, V> session;
+    state.lock();
+    try {
+      session = pull;
+    } finally {
+      state.unlock();
+    }
+    if (session == null) {
+      return new Checkpoint(0, "");
+    }
+    session.loop.commitSoon();
+    session.loop.window().awaitCommitted();
+    return session.loop.committer().checkpoint();
+  }
+
+  private PullSession<K, V> pullSession() {
+    if (HandlerThreads.CURRENT.get() == this) {
+      throw new ReentrantCallException(MisuseException.NO_BATCH, "a handler of collector '"
+          + name() + "' called next() on its own collector; settle its own batch by returning");
+    }
+    state.lock();
+    try {
+      if (closed) {
+        throw new CollectorClosedException(MisuseException.NO_BATCH, "collector '" + name()
+            + "' is closed; open a new one (it resumes at the group's committed offsets)");
+      }
+      PullSession<K, V> session = pull;
+      if (session != null && session.done) {
+        pull = null;
+        RuntimeException failure = session.failure;
+        if (failure != null) {
+          throw failure; // once; the next call starts a new session
+        }
+        session = null;
+      }
+      if (session == null) {
+        if (active != null) {
+          throw new ConcurrentUseException(MisuseException.NO_BATCH, "collector '" + name()
+              + "' is running process(); the pull API and process() cannot share a collector");
+        }
+        PollLoop<K, V> loop = new PollLoop<>(name(), bootstrap, consumer, options, null,
+            options.pullDepth(), true, observer);
+        session = new PullSession<>(loop);
+        active = loop;
+        pull = session;
+        PullSession<K, V> started = session;
+        Thread.ofPlatform().name(name() + "-poll").daemon(true).start(() -> runPull(started));
+      }
+      return session;
+    } finally {
+      state.unlock();
+    }
+  }
+
+  private void runPull(PullSession<K, V> session) {
+    try {
+      session.loop.run(UnitHandler.batches(batch -> {}), 0, this);
+    } catch (RuntimeException e) {
+      session.failure = e;
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt(); // nobody interrupts the poll thread; end the session
+    } finally {
+      state.lock();
+      try {
+        session.done = true;
+        active = null;
+        idle.signalAll();
+      } finally {
+        state.unlock();
+      }
+    }
+  }
+
+  /** A pull session: its poll loop, and how it ended. */
+  private static final class PullSession<K, V> {
+    final PollLoop<K, V> loop;
+    volatile boolean done;
+    volatile @Nullable RuntimeException failure;
+
+    PullSession(PollLoop<K, V> loop) {
+      this.loop = loop;
+    }
+  }
+
+  /**
+   * Asks the active run to stop gracefully: dispatch nothing more, let running handlers finish
+   * (bounded by {@link KafkaCollectorOptions#drainTimeout()}), commit, leave the group, return.
+   * Does not wait.
+   *
+   * @return {@code true} if a run was active
+   */
+  public boolean stop() {
+    PollLoop<K, V> loop = active;
+    if (loop == null) {
+      return false;
+    }
+    loop.requestStop(false);
+    return true;
+  }
+
+  /**
+   * A snapshot of the active run, per partition.
+   *
+   * @return the progress; empty with capacity 0 when no run is active
+   */
+  public KafkaProgress progress() {
+    PollLoop<K, V> loop = active;
+    if (loop == null) {
+      return new KafkaProgress(0, 0, 0, 0, 0, 0, List.of());
+    }
+    Window window = loop.window();
+    Window.Totals t = window.totals();
+    return new KafkaProgress(t.uncommitted(), window.depth(), t.running(), t.handled(),
+        t.committed(), t.fenced(), window.partitions());
+  }
+
+  /**
+   * Closes the collector: an active run is stopped without drain (its handlers are interrupted,
+   * the handled prefix committed) and this call waits for it to return; then the consumer is
+   * closed. Closing again does nothing.
+   *
+   * @throws ReentrantCallException if called from one of this collector's handlers
+   */
+  @Override
+  public void close() {
+    if (HandlerThreads.CURRENT.get() == this) {
+      throw new ReentrantCallException(MisuseException.NO_BATCH, "a handler of collector '"
+          + name() + "' tried to close it; it would wait for itself. Call stop() instead");
+    }
+    state.lock();
+    try {
+      if (closed) {
+        return;
+      }
+      closed = true;
+      PollLoop<K, V> loop;
+      while ((loop = active) != null) {
+        loop.requestStop(true);
+        idle.awaitUninterruptibly(); // a run ends in bounded time once told to stop now
+      }
+    } finally {
+      state.unlock();
+    }
+    try {
+      consumer.close(CloseOptions.timeout(options.commitTimeout()));
+    } catch (KafkaException e) {
+      LOG.log(Level.WARNING, "{0}: closing the consumer failed: {1}", name(), e.toString());
+    }
+  }
+}

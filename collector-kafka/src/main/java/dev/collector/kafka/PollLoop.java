@@ -1,0 +1,409 @@
+package dev.collector.kafka;
+
+import dev.collector.BatchFailedException;
+import dev.collector.Checkpoint;
+import dev.collector.CheckpointException;
+import dev.collector.ProcessSummary;
+import dev.collector.SourceException;
+import java.lang.System.Logger.Level;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Collection;
+import java.util.List;
+import java.util.OptionalLong;
+import java.util.Set;
+import org.apache.kafka.clients.consumer.Consumer;
+import org.apache.kafka.clients.consumer.ConsumerRebalanceListener;
+import org.apache.kafka.clients.consumer.ConsumerRecord;
+import org.apache.kafka.clients.consumer.ConsumerRecords;
+import org.apache.kafka.common.KafkaException;
+import org.apache.kafka.common.PartitionInfo;
+import org.apache.kafka.common.TopicPartition;
+import org.apache.kafka.common.errors.InterruptException;
+import org.apache.kafka.common.errors.TimeoutException;
+import org.apache.kafka.common.errors.UnknownTopicOrPartitionException;
+import org.jspecify.annotations.Nullable;
+
+/** One run: the poll thread that owns the consumer, dispatches, pauses, commits and rebalances. */
+final class PollLoop<K, V> implements ConsumerRebalanceListener {
+
+  /*
+   * Invariant: the KafkaConsumer is touched by this thread only (the thread that called process);
+   * handlers see records, never the consumer. Everything that changes which offsets the group
+   * holds -- commits, revoke commits, fencing -- happens here, between polls or inside the
+   * rebalance callbacks that poll runs, so a commit and a fence never race.
+   *
+   * Phases: RUNNING dispatches; STOPPING (stop(), close()) dispatches nothing more, lets running
+   * handlers finish until the drain deadline, then interrupts them; CANCELLING (a failure, an
+   * interrupt) interrupts at once. In every phase the loop keeps polling -- with every partition
+   * paused -- so the member stays in the group, heartbeats and takes part in rebalances while it
+   * waits. When the window is full the partitions are paused the same way, and resumed once an
+   * eighth of the depth is free again (a little hysteresis, so a single free slot does not fetch
+   * a whole poll only to seek most of it back).
+   *
+   * A poll can return more than the window has room for; what does not fit is not kept: the
+   * partition is seeked back to the first record left out and fetched again later. That keeps
+   * depth a hard bound on what the collector holds (Kafka's own fetch buffer aside).
+   */
+
+  private static final System.Logger LOG = System.getLogger(KafkaCollector.class.getName());
+  private static final long LAG_EVERY_NANOS = Duration.ofMillis(200).toNanos();
+
+  private enum Phase {
+    RUNNING,
+    STOPPING,
+    CANCELLING
+  }
+
+  private final String name;
+  private final String bootstrap;
+  private final Consumer<K, V> consumer;
+  private final KafkaCollectorOptions options;
+  private final @Nullable Ordering ordering;
+  private final Window window;
+  private final Committer committer;
+  private final int resumeAt;
+
+  private final boolean pull;
+  private volatile boolean commitNow;
+  private volatile boolean stopRequested;
+  private volatile boolean stopNow;
+  private volatile boolean cancelled;
+  private Phase phase = Phase.RUNNING;
+  private long drainDeadline;
+  private boolean handlersInterrupted;
+  private boolean interrupted;
+  private boolean pausedForRoom;
+  private long nextCommit;
+  private long nextLag;
+
+  PollLoop(String name, String bootstrap, Consumer<K, V> consumer, KafkaCollectorOptions options,
+      @Nullable Ordering ordering, int depth, boolean pull, Committer.CommitObserver observer) {
+    this.name = name;
+    this.pull = pull;
+    this.bootstrap = bootstrap;
+    this.consumer = consumer;
+    this.options = options;
+    this.ordering = ordering;
+    this.window = new Window(depth);
+    this.committer = new Committer(name, consumer, window, options.commitRetry(),
+        options.commitTimeout(), observer);
+    this.resumeAt = Math.max(1, depth / 8);
+  }
+
+  Window window() {
+    return window;
+  }
+
+  Committer committer() {
+    return committer;
+  }
+
+  /** Pull API: commit the handled prefixes at the next turn instead of after the interval. */
+  void commitSoon() {
+    commitNow = true;
+  }
+
+  void requestStop(boolean now) {
+    stopNow |= now;
+    stopRequested = true;
+  }
+
+  ProcessSummary run(UnitHandler handler, int concurrency, Object owner)
+      throws InterruptedException {
+    long started = System.nanoTime();
+    checkTopics();
+    if (options.pattern() != null) {
+      consumer.subscribe(options.pattern(), this);
+    } else {
+      consumer.subscribe(options.topics(), this);
+    }
+    RuntimeException error = null;
+    HandlerThreads threads = new HandlerThreads(name, window, handler, options.failurePolicy(),
+        owner, () -> cancelled, concurrency);
+    try {
+      loop();
+    } catch (RuntimeException e) { // a commit failed for good, or the consumer did
+      error = e;
+      cancel();
+    } finally {
+      threads.close(); // every handler thread has ended after this
+    }
+    if (error == null) {
+      error = finalCommit();
+    }
+    long uncommitted = window.totals().uncommitted();
+    leaveGroup();
+    if (interrupted) {
+      Thread.currentThread().interrupt();
+      throw new InterruptedException("collector '" + name + "' was interrupted; committed "
+          + committer.durableToken() + (error == null ? "" : "; also: " + error));
+    }
+    Window.Failure failure = window.failure();
+    WorkUnit failed = failure == null ? null : failure.unit();
+    if (failure != null && failed != null) {
+      TopicPartition tp = failed.track.partition;
+      throw new BatchFailedException(name + "', partition '" + tp, failed.firstOffset,
+          failure.cause(),
+          new Checkpoint(Math.max(0, committer.durableOffset(tp)), committer.durableToken()));
+    }
+    if (error != null) {
+      throw error;
+    }
+    if (failure != null && failure.cause() instanceof RuntimeException e) {
+      throw e; // a commit in a revoke callback failed
+    }
+    Window.Totals totals = window.totals();
+    return new ProcessSummary(totals.committed(), totals.committedRecords(), committer.commits(),
+        Duration.ofNanos(System.nanoTime() - started), stopRequested, uncommitted,
+        totals.deadLettered(), committer.checkpoint());
+  }
+
+  private void checkTopics() throws InterruptedException {
+    try {
+      if (options.pattern() != null) {
+        consumer.listTopics(options.startupTimeout());
+        return;
+      }
+      for (String topic : options.topics()) {
+        List<PartitionInfo> partitions = consumer.partitionsFor(topic, options.startupTimeout());
+        if (partitions == null || partitions.isEmpty()) {
+          throw new SourceException(name, 0, Checkpoint.INITIAL,
+              new UnknownTopicOrPartitionException("topic '" + topic
+                  + "' does not exist on the brokers at " + bootstrap + "; create it first"));
+        }
+      }
+    } catch (TimeoutException e) {
+      throw new SourceException(name, 0, Checkpoint.INITIAL, new TimeoutException(
+          "no broker answered at " + bootstrap + " within " + options.startupTimeout()
+              + " (startupTimeout); is it running and is bootstrap.servers right?", e));
+    } catch (InterruptException e) {
+      Thread.interrupted();
+      throw new InterruptedException("interrupted while waiting for the brokers at " + bootstrap);
+    }
+  }
+
+  private void loop() throws InterruptedException {
+    while (true) {
+      if (Thread.interrupted() || (interrupted && phase != Phase.CANCELLING)) {
+        onInterrupt(); // the thread, or a wait inside a rebalance callback, was interrupted
+      }
+      if (window.failure() != null && phase != Phase.CANCELLING) {
+        cancel();
+      }
+      if (phase == Phase.RUNNING && stopRequested) {
+        phase = Phase.STOPPING;
+        window.drain();
+        drainDeadline = System.nanoTime() + options.drainTimeout().toNanos();
+      }
+      if (phase != Phase.RUNNING) {
+        if (pull) {
+          window.abandonPulled(); // the session ends: unsettled deliveries are delivered again
+        }
+        if (window.totals().running() == 0) {
+          return;
+        }
+        if (!handlersInterrupted && (stopNow || System.nanoTime() - drainDeadline >= 0)) {
+          window.interruptRunning(null);
+          handlersInterrupted = true;
+        }
+      }
+      ConsumerRecords<K, V> records;
+      try {
+        pauseOrResume();
+        records = consumer.poll(options.pollTimeout());
+      } catch (InterruptException e) {
+        Thread.interrupted();
+        onInterrupt();
+        continue;
+      }
+      if (!records.isEmpty()) {
+        dispatch(records);
+      }
+      updateLag();
+      try {
+        maybeCommit();
+      } catch (InterruptedException e) {
+        onInterrupt();
+      }
+    }
+  }
+
+  private void onInterrupt() {
+    interrupted = true;
+    if (phase != Phase.CANCELLING) {
+      cancel();
+    }
+  }
+
+  private void cancel() {
+    phase = Phase.CANCELLING;
+    cancelled = true;
+    window.drain();
+    window.interruptRunning(null);
+    handlersInterrupted = true;
+  }
+
+  private void pauseOrResume() {
+    Set<TopicPartition> assigned = consumer.assignment();
+    if (assigned.isEmpty()) {
+      return;
+    }
+    int room = window.room();
+    if (phase != Phase.RUNNING || room <= 0) {
+      pausedForRoom = true;
+      consumer.pause(assigned);
+    } else if (pausedForRoom && room >= resumeAt) {
+      pausedForRoom = false;
+      consumer.resume(consumer.paused());
+    }
+  }
+
+  private void dispatch(ConsumerRecords<K, V> records) {
+    for (TopicPartition tp : records.partitions()) {
+      List<ConsumerRecord<K, V>> list = records.records(tp);
+      PartitionTrack track = window.live(tp);
+      int i = 0;
+      while (i < list.size()) {
+        if (track == null || phase != Phase.RUNNING || window.room() <= 0) {
+          if (consumer.assignment().contains(tp)) {
+            consumer.seek(tp, list.get(i).offset()); // not kept: fetched again when there is room
+          }
+          break;
+        }
+        int end = cut(list, i);
+        List<ConsumerRecord<?, ?>> part = new ArrayList<>(list.subList(i, end));
+        Object lane = ordering == null ? null : Lanes.laneOf(ordering, track, part.get(0));
+        window.dispatch(new WorkUnit(track, part, lane));
+        i = end;
+      }
+    }
+  }
+
+  /** The end (exclusive) of the unit starting at {@code from}. */
+  private int cut(List<ConsumerRecord<K, V>> list, int from) {
+    if (ordering != null) {
+      return from + 1;
+    }
+    long bytes = 0;
+    int end = from;
+    while (end < list.size() && end - from < options.maxBatchRecords()) {
+      ConsumerRecord<K, V> r = list.get(end);
+      bytes += Math.max(0, r.serializedKeySize()) + Math.max(0, r.serializedValueSize());
+      if (end > from && bytes > options.maxBatchBytes()) {
+        break;
+      }
+      end++;
+    }
+    return end;
+  }
+
+  private void updateLag() {
+    long now = System.nanoTime();
+    if (now - nextLag < 0) {
+      return;
+    }
+    nextLag = now + LAG_EVERY_NANOS;
+    for (TopicPartition tp : consumer.assignment()) {
+      PartitionTrack track = window.live(tp);
+      OptionalLong lag = consumer.currentLag(tp);
+      if (track == null || lag.isEmpty()) {
+        continue;
+      }
+      try {
+        track.endOffset = consumer.position(tp, Duration.ZERO) + lag.getAsLong();
+      } catch (KafkaException e) {
+        // position unknown right now (just assigned or reset); try again next time
+      }
+    }
+  }
+
+  private void maybeCommit() throws InterruptedException {
+    long now = System.nanoTime();
+    if (phase == Phase.RUNNING && window.room() > 0 && now - nextCommit < 0 && !commitNow) {
+      return;
+    }
+    commitNow = false;
+    nextCommit = now + options.commitInterval().toNanos();
+    committer.commit(window.commitPoints(null));
+  }
+
+  private @Nullable RuntimeException finalCommit() {
+    boolean wasInterrupted = Thread.interrupted();
+    interrupted |= wasInterrupted;
+    for (int tries = 0; ; tries++) {
+      try {
+        committer.commit(window.commitPoints(null));
+        return null;
+      } catch (CheckpointException e) {
+        return e;
+      } catch (InterruptedException e) {
+        interrupted = true; // commit the acknowledged prefix all the same, then report it
+        if (tries > 0) {
+          return null;
+        }
+      }
+    }
+  }
+
+  private void leaveGroup() {
+    try {
+      consumer.unsubscribe(); // runs onPartitionsRevoked: nothing runs, so it only fences
+    } catch (InterruptException e) {
+      Thread.interrupted();
+      interrupted = true;
+    } catch (KafkaException e) {
+      LOG.log(Level.WARNING, "{0}: leaving the group failed: {1}", name, e.toString());
+    }
+  }
+
+  @Override
+  public void onPartitionsAssigned(Collection<TopicPartition> partitions) {
+    for (TopicPartition tp : partitions) {
+      window.assign(tp);
+    }
+    if (!partitions.isEmpty()) {
+      LOG.log(Level.DEBUG, "{0}: assigned {1}", name, partitions);
+    }
+  }
+
+  @Override
+  public void onPartitionsRevoked(Collection<TopicPartition> partitions) {
+    if (partitions.isEmpty()) {
+      return;
+    }
+    window.beginRevoke(partitions);
+    boolean idle;
+    try {
+      idle = window.awaitIdle(partitions,
+          System.nanoTime() + options.revokeDrainTimeout().toNanos());
+    } catch (InterruptedException e) {
+      interrupted = true;
+      idle = false;
+    }
+    if (!idle) {
+      window.interruptRunning(partitions);
+      LOG.log(Level.WARNING, "{0}: partitions {1} revoked while handlers still ran after {2}"
+          + " (revokeDrainTimeout); interrupted them, their records go to the next owner",
+          name, partitions, options.revokeDrainTimeout());
+    }
+    try {
+      committer.commit(window.commitPoints(partitions));
+    } catch (CheckpointException e) {
+      window.fail(e);
+    } catch (InterruptedException e) {
+      interrupted = true;
+    }
+    window.fence(partitions, false);
+    LOG.log(Level.DEBUG, "{0}: revoked {1}", name, partitions);
+  }
+
+  @Override
+  public void onPartitionsLost(Collection<TopicPartition> partitions) {
+    window.fence(partitions, true);
+    if (!partitions.isEmpty()) {
+      LOG.log(Level.WARNING, "{0}: lost {1} without a chance to commit; their handled but"
+          + " uncommitted records are handled again by the next owner", name, partitions);
+    }
+  }
+}
