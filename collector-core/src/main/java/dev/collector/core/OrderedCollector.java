@@ -264,7 +264,7 @@ final class OrderedCollector<T> implements Collector<T> {
       stateLock.unlock();
     }
     if (!first) {
-      awaitCloseDone(); // closing again waits for the first close, then does nothing
+      RunContext.awaitUninterruptibly(closeDone); // closing again waits for the first close
       return;
     }
     RuntimeException failure = null;
@@ -300,20 +300,7 @@ final class OrderedCollector<T> implements Collector<T> {
     }
   }
 
-  private void awaitCloseDone() {
-    boolean interrupted = false;
-    while (true) {
-      try {
-        closeDone.await();
-        break;
-      } catch (InterruptedException e) {
-        interrupted = true;
-      }
-    }
-    if (interrupted) {
-      Thread.currentThread().interrupt();
-    }
-  }
+
 
   @GuardedBy("stateLock")
   private void checkNotClosed(String call) {

@@ -371,7 +371,7 @@ final class PullSession<T> {
    */
   void end() {
     if (!ending.compareAndSet(false, true)) {
-      awaitEndUninterruptibly();
+      RunContext.awaitUninterruptibly(ended);
       return;
     }
     try {
@@ -399,20 +399,7 @@ final class PullSession<T> {
     }
   }
 
-  private void awaitEndUninterruptibly() {
-    boolean interrupted = false;
-    while (true) {
-      try {
-        ended.await();
-        break;
-      } catch (InterruptedException e) {
-        interrupted = true;
-      }
-    }
-    if (interrupted) {
-      Thread.currentThread().interrupt();
-    }
-  }
+
 
   Progress progress() {
     long acked = ring.acked();

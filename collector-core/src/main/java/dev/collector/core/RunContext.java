@@ -169,4 +169,20 @@ final class RunContext<T> {
       Thread.currentThread().interrupt();
     }
   }
+
+  /** Waits for {@code latch}, ignoring interrupts but keeping the interrupt status. */
+  static void awaitUninterruptibly(java.util.concurrent.CountDownLatch latch) {
+    boolean interrupted = false;
+    while (true) {
+      try {
+        latch.await();
+        break;
+      } catch (InterruptedException e) {
+        interrupted = true;
+      }
+    }
+    if (interrupted) {
+      Thread.currentThread().interrupt();
+    }
+  }
 }
