@@ -646,4 +646,108 @@ class TestkitAttackTest {
     ledger.assertReachedEnd();
     ledger.assertCommitsInOrder();
   }
+
+  // ------------------------------------------------------------------ round 2
+
+  @Test
+  void blockingHandler_stepTimeout_failsWithSeed() throws Exception {
+    CountDownLatch never = new CountDownLatch(1);
+    long t0 = System.nanoTime();
+    AssertionError e = assertThrows(AssertionError.class,
+        () -> CrashHarness.over(FakeSource.generated(10, 1), Collecting::open)
+            .depth(2).crashes(1).seed(9).stepTimeout(Duration.ofMillis(300))
+            .run(b -> {
+              if (b.sequence() == 2) {
+                never.await(); // interruptible
+              }
+            }));
+    assertTrue(e.getMessage().contains("timed out") && e.getMessage().contains("seed 9"),
+        e.getMessage());
+    assertTrue(System.nanoTime() - t0 < TimeUnit.SECONDS.toNanos(10));
+  }
+
+  @Test
+  void inOrder_completesInSequenceOrderWithinEachRun() throws Exception {
+    for (long seed = 1; seed <= 4; seed++) {
+      Ledger<Long> ledger = CrashHarness.over(FakeSource.generated(30, 1), Collecting::open)
+          .depth(6).crashes(4).seed(seed).inOrder().run(b -> {});
+      ledger.assertAll();
+      for (Ledger.Run<Long> run : ledger.runs()) {
+        List<Long> sorted = run.completed().stream().sorted().toList();
+        assertEquals(sorted, run.completed(), "seed " + seed + " run " + run.number());
+      }
+    }
+  }
+
+  @Test
+  void sameSeed_sameLedger_withSeededRandomFetchFailures() throws Exception {
+    List<Ledger.Run<Long>> first = null;
+    for (int i = 0; i < 5; i++) {
+      FakeSource<Long> source = FakeSource.generated(40, 1).failRandomly(0.15, 3);
+      Ledger<Long> ledger = CrashHarness.over(source, Collecting::open)
+          .depth(4).crashes(4).seed(12)
+          .options(CollectorOptions.defaults().toBuilder()
+              .fetchRetry(Retry.of(50, Duration.ZERO, Duration.ZERO)).build())
+          .run(b -> {});
+      ledger.assertAll();
+      if (first == null) {
+        first = ledger.runs();
+      } else {
+        assertEquals(first, ledger.runs());
+      }
+    }
+  }
+
+  @Test
+  void sameHarness_runTwice_sameLedger() throws Exception {
+    var harness = CrashHarness.over(FakeSource.generated(30, 1), Collecting::open)
+        .depth(4).crashes(4).seed(77);
+    assertEquals(harness.run(b -> {}).runs(), harness.run(b -> {}).runs());
+  }
+
+  @Test
+  void leakCheck_properlyClosedRun_notBlamed() throws Exception {
+    var check = new CollectorLeakCheck();
+    ExtensionContext a = context("tidy", new HashMap<>());
+    check.beforeEach(a);
+    var controller = new CompletionController<Long>();
+    Collector<Long> collector = Collecting.open(FakeSource.generated(10, 1),
+        Collecting.inMemoryStore(), CollectorOptions.defaults());
+    try (CollectorRun run = CollectorRun.start(collector, 2, controller)) {
+      controller.awaitStartedCount(2, Duration.ofSeconds(10));
+      assertFalse(run.isDone());
+    }
+    check.afterEach(a);
+  }
+
+  @Test
+  void feedSource_readerInterruptible_feedAfterEndRefused_resumes() throws Exception {
+    var feed = new dev.collector.testkit.FeedSource<String>();
+    feed.feed(List.of("a")).feed(List.of("b"));
+    SourceReader<String> reader = feed.open("1");
+    assertEquals(List.of("b"), reader.next().records());
+    var caught = new java.util.concurrent.CompletableFuture<Throwable>();
+    Thread t = Thread.ofPlatform().start(() -> {
+      try {
+        reader.next();
+        caught.complete(null);
+      } catch (Throwable x) {
+        caught.complete(x);
+      }
+    });
+    t.interrupt();
+    assertTrue(caught.get(10, TimeUnit.SECONDS) instanceof InterruptedException);
+    feed.end();
+    assertThrows(IllegalStateException.class, () -> feed.feed(List.of("c")));
+    assertEquals(null, feed.open("2").next());
+  }
+
+  @Test
+  void fakeSource_failFetchTimes_exact() throws Exception {
+    FakeSource<Long> source = FakeSource.generated(3, 1).failFetch(1, 2);
+    SourceReader<Long> reader = source.open("1");
+    assertThrows(IOException.class, reader::next);
+    assertThrows(IOException.class, reader::next);
+    assertEquals(List.of(1L), reader.next().records());
+  }
 }
