@@ -750,4 +750,46 @@ class TestkitAttackTest {
     assertThrows(IOException.class, reader::next);
     assertEquals(List.of(1L), reader.next().records());
   }
+
+  // ------------------------------------------------------------------ round 3
+
+  @Test
+  void quietCrashes_acrossSettings_logNoWarnings() throws Exception {
+    try (var log = new LogCapture()) {
+      for (int depth : new int[] {1, 3, 16}) {
+        for (boolean inOrder : new boolean[] {false, true}) {
+          var h = CrashHarness.over(FakeSource.generated(40, 1), Collecting::open)
+              .depth(depth).crashes(6).seed(depth * 31L);
+          if (inOrder) {
+            h.inOrder();
+          }
+          h.run(b -> {}).assertAll();
+        }
+      }
+      assertEquals(List.of(), log.warnings());
+    }
+  }
+
+  @Test
+  void leakCheck_threadInsideProcess_whateverItsName_isACollectorThread() throws Exception {
+    var controller = new CompletionController<Long>();
+    Collector<Long> collector = Collecting.open(FakeSource.generated(10, 1),
+        Collecting.inMemoryStore(), CollectorOptions.defaults());
+    Thread t = Thread.ofPlatform().name("my-app-thread").start(() -> {
+      try {
+        collector.process(2, controller);
+      } catch (Exception ignored) {
+        // interrupted at the end of the test
+      }
+    });
+    try {
+      controller.awaitStartedCount(2, Duration.ofSeconds(10));
+      assertTrue(CollectorLeakCheck.liveCollectorThreads().contains("my-app-thread"),
+          CollectorLeakCheck.liveCollectorThreads().toString());
+    } finally {
+      t.interrupt();
+      t.join(10_000);
+      collector.close();
+    }
+  }
 }
