@@ -792,4 +792,69 @@ class TestkitAttackTest {
       collector.close();
     }
   }
+
+  // ------------------------------------------------------------------ round 4
+
+  @Test
+  void handlerThrowingAssertionError_isReportedNotHung() {
+    AssertionError e = assertThrows(AssertionError.class,
+        () -> CrashHarness.over(FakeSource.generated(10, 1), Collecting::open)
+            .depth(3).crashes(0).seed(4).stepTimeout(Duration.ofSeconds(10))
+            .run(b -> assertFalse(b.sequence() == 3, "user assertion in handler")));
+    assertTrue(e.getMessage().contains("batch 3") && e.getMessage().contains("seed 4"),
+        e.getMessage());
+  }
+
+  @Test
+  void constantToken_goingBackwards_isCaught() throws Exception {
+    BatchSource<String> good = lineSource(LINES, 0);
+    BatchSource<String> constant = token -> {
+      SourceReader<String> r = good.open(""); // always from the start
+      return new SourceReader<>() {
+        @Override
+        public @Nullable SourceBatch<String> next() throws Exception {
+          SourceBatch<String> b = r.next();
+          return b == null ? null : new SourceBatch<>(b.records(), "");
+        }
+
+        @Override
+        public void close() throws IOException {
+          r.close();
+        }
+      };
+    };
+    Ledger<String> ledger = CrashHarness.over(constant, Collecting::open)
+        .expecting(LINES).depth(4).crashes(3).seed(2).run(b -> {});
+    AssertionError e = assertThrows(AssertionError.class, ledger::assertAll);
+    assertTrue(e.getMessage().contains("seed 2"), e.getMessage());
+  }
+
+  @Test
+  void interruptingTheHarnessThread_endsEverything_noLeak() throws Exception {
+    var check = new CollectorLeakCheck();
+    ExtensionContext ctx = context("interrupted-harness", new HashMap<>());
+    check.beforeEach(ctx);
+    CountDownLatch blocked = new CountDownLatch(1);
+    var outcome = new java.util.concurrent.CompletableFuture<Throwable>();
+    Thread t = Thread.ofPlatform().start(() -> {
+      try {
+        CrashHarness.over(FakeSource.generated(20, 1), Collecting::open)
+            .depth(2).crashes(0).seed(1).inOrder()
+            .run(b -> {
+              if (b.sequence() == 5) {
+                blocked.countDown();
+                new CountDownLatch(1).await();
+              }
+            });
+        outcome.complete(null);
+      } catch (Throwable x) {
+        outcome.complete(x);
+      }
+    });
+    assertTrue(blocked.await(10, TimeUnit.SECONDS));
+    t.interrupt();
+    Throwable x = outcome.get(20, TimeUnit.SECONDS);
+    assertTrue(x instanceof InterruptedException, String.valueOf(x));
+    check.afterEach(ctx);
+  }
 }
