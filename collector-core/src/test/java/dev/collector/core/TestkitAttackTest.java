@@ -857,4 +857,50 @@ class TestkitAttackTest {
     assertTrue(x instanceof InterruptedException, String.valueOf(x));
     check.afterEach(ctx);
   }
+
+  // ------------------------------------------------------------------ round 5
+
+  @Test
+  void crashPoints_withinDocumentedWindow() throws Exception {
+    for (int depth : new int[] {1, 2, 5, 9}) {
+      for (long seed = 0; seed < 4; seed++) {
+        Ledger<Long> ledger = CrashHarness.over(FakeSource.generated(60, 1), Collecting::open)
+            .depth(depth).crashes(5).seed(seed).run(b -> {});
+        ledger.assertAll();
+        for (Ledger.Run<Long> run : ledger.runs()) {
+          if (run.crashed()) {
+            long start = run.start().sequence();
+            long end = run.end().sequence();
+            assertTrue(end >= start && end <= start + 2L * depth - 1,
+                "depth " + depth + " seed " + seed + " run " + run);
+          }
+        }
+      }
+    }
+  }
+
+  @Test
+  void emptySource_passes() throws Exception {
+    Ledger<String> ledger = CrashHarness.over(FakeSource.<String>of(List.of()), Collecting::open)
+        .depth(3).crashes(3).seed(1).run(b -> {});
+    ledger.assertAll();
+    assertEquals(0, ledger.handled());
+  }
+
+  @org.junit.jupiter.api.Nested
+  @org.junit.jupiter.api.extension.ExtendWith(CollectorLeakCheck.class)
+  class AsExtension {
+    @Test
+    void injectsAFreshController(CompletionController<Long> controller) throws Exception {
+      Collector<Long> collector = Collecting.open(FakeSource.generated(3, 1),
+          Collecting.inMemoryStore(), CollectorOptions.defaults());
+      try (CollectorRun run = CollectorRun.start(collector, 3, controller)) {
+        controller.awaitStartedCount(3, Duration.ofSeconds(10));
+        controller.release(2);
+        controller.release(0);
+        controller.release(1);
+        assertEquals(3, run.await(Duration.ofSeconds(10)).checkpoint().sequence());
+      }
+    }
+  }
 }
