@@ -903,4 +903,26 @@ class TestkitAttackTest {
       }
     }
   }
+
+  @Test
+  void feedSource_underTheHarness() throws Exception {
+    var feed = new dev.collector.testkit.FeedSource<String>();
+    for (int i = 0; i < 20; i++) {
+      feed.feed(LINES.subList(3 * i, 3 * i + 3));
+    }
+    feed.end();
+    CrashHarness.over(feed, Collecting::open).expecting(LINES).depth(4).crashes(4).seed(3)
+        .run(b -> {}).assertAll();
+  }
+
+  @Test
+  void followSourceNeverEnding_failsAfterStepTimeout_withSeed() {
+    var feed = new dev.collector.testkit.FeedSource<String>();
+    feed.feed(List.of("a")).feed(List.of("b"));
+    AssertionError e = assertThrows(AssertionError.class,
+        () -> CrashHarness.over(feed, Collecting::open).expecting(List.of("a", "b"))
+            .depth(4).crashes(0).seed(3).stepTimeout(Duration.ofMillis(300)).run(b -> {}));
+    assertTrue(e.getMessage().contains("timed out") && e.getMessage().contains("seed 3"),
+        e.getMessage());
+  }
 }
