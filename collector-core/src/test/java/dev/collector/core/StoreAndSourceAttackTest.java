@@ -1021,4 +1021,25 @@ class StoreAndSourceAttackTest {
     }
     fail("resumed at byte 11 of another file with the same inode: " + rest);
   }
+
+  /** A line exactly maxLineLength long, its CRLF at every position around buffer sizes. */
+  @Test
+  void source_lineExactlyAtTheLimit_crlfAcrossBufferBoundaries() throws Exception {
+    for (int boundary : new int[] {4096, 8192, 16384, 65536}) {
+      for (int shift = -3; shift <= 3; shift++) {
+        int len = boundary + shift;
+        String line = "z".repeat(len);
+        Path file = dir.resolve("x.log");
+        Files.writeString(file, line + "\r\nnext\r\n");
+        String what = "length " + len;
+        assertEquals(List.of(line, "next"), lines(readAll(source(file, LineSourceOptions
+            .builder().maxLineLength(len, LongLines.FAIL)), "")), what);
+        assertEquals(List.of(line, "next"), lines(readAll(source(file, LineSourceOptions
+            .builder().maxLineLength(len, LongLines.SPLIT)), "")), what);
+        List<String> pieces = lines(readAll(source(file, LineSourceOptions.builder()
+            .maxLineLength(len - 1, LongLines.SPLIT)), ""));
+        assertEquals(List.of("z".repeat(len - 1), "z", "next"), pieces, what);
+      }
+    }
+  }
 }
