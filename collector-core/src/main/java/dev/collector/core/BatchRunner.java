@@ -222,7 +222,7 @@ final class BatchRunner<T> implements Runnable {
     }
     settled = true;
     if (run.ring().settle(sequence)) {
-      run.committer().wake();
+      run.frontierMoved();
     }
   }
 }

@@ -225,7 +225,7 @@ final class OrderedCollector<T> implements Collector<T> {
   public Checkpoint awaitCommitted() throws InterruptedException {
     ProcessRun<T> run = process;
     if (run != null) {
-      return run.ring().durable(); // process() confirms its own final commit (G9)
+      return run.awaitCommitted();
     }
     PullSession<T> s = session;
     return s == null ? committed : s.awaitCommitted();

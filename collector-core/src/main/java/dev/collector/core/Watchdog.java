@@ -157,7 +157,7 @@ final class Watchdog implements Runnable {
             Level.WARNING,
             "collector '" + name + "': batch " + s + " has been running for "
                 + Duration.ofNanos(age).toMillis() + " ms"
-                + (runner == null ? "" : " (thread " + runner.getName() + ")")
+                + (runner == null ? "" : " (thread #" + runner.threadId() + ")")
                 + "; it holds back the checkpoint and " + Math.max(0, to - s - 1)
                 + " later batches");
       }
