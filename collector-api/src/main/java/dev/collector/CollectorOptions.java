@@ -6,7 +6,8 @@ import java.util.Objects;
 /**
  * Immutable collector settings. Build with {@link #builder()}; every field has a default.
  *
- * @param name names threads ({@code orders-handler-42}), log lines and metric tags; letters,
+ * @param name names the collector's own threads ({@code orders-owner}, {@code orders-committer}; handler
+ *     threads, one per batch, are unnamed), log lines and metric tags; letters,
  *     digits, {@code . _ -}, 1 to 64 characters. Default {@code "collector"}.
  * @param depth the pull API's window: how many batches may be fetched but not yet committed, 1
  *     to {@link #MAX_DEPTH}. {@link Collector#process} takes its own depth. Default 16.

@@ -22,7 +22,7 @@ final class ProcessRun<T> {
    *
    *   caller  ── joins ──▶ <name>-owner: fetches, starts handlers, drains, finalizes
    *                          ├─ scope: <name>-committer, <name>-watchdog (if configured)
-   *                          └─ <name>-handler-<sequence>, one per batch (BatchRunner)
+   *                          └─ an unnamed handler thread per batch (BatchRunner)
    *
    * The owner fetches and starts handlers itself, like Gatherers.mapConcurrent: no relay
    * between a fetcher and a dispatcher. It waits (Wakeup) only when the window is full (the
