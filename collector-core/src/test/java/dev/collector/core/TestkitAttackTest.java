@@ -33,7 +33,6 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.stream.IntStream;
 import org.jspecify.annotations.Nullable;
-import org.junit.jupiter.api.Disabled;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.extension.ExtensionContext;
@@ -205,8 +204,6 @@ class TestkitAttackTest {
   }
 
   @Test
-  @Disabled("defect: a malformed -Dcollector.seed (e.g. '42L', as the messages spell the seed) is"
-      + " silently ignored and a random seed is used")
   void malformedSeedProperty_isNotSilentlyReplacedByARandomSeed() throws Exception {
     String old = System.getProperty(CrashHarness.SEED_PROPERTY);
     try {
@@ -280,8 +277,6 @@ class TestkitAttackTest {
    * run later fails for an unrelated reason (the source).
    */
   @Test
-  @Disabled("defect: run-failure message blames the first batch that ever failed an attempt"
-      + " (then retried fine) instead of the real cause (the source)")
   void runFailureMessage_namesTheRealCause_notAnEarlierRetriedBatch() {
     FakeSource<Long> source = FakeSource.generated(10, 1).failFetch(6, Integer.MAX_VALUE);
     AssertionError e = assertThrows(AssertionError.class,
@@ -397,8 +392,6 @@ class TestkitAttackTest {
    * blamed because the check only compares thread sets before/after each test.
    */
   @Test
-  @Disabled("defect: under parallel execution a collector leaked by one test fails every test"
-      + " running concurrently with it (blame by before/after thread sets, not by owner)")
   void leakCheck_parallelTests_blameOnlyTheLeaker() throws Exception {
     var check = new CollectorLeakCheck();
     Map<Object, Object> store = new ConcurrentHashMap<>();
@@ -526,8 +519,6 @@ class TestkitAttackTest {
   }
 
   @Test
-  @Disabled("defect: a CommitCheck that throws anything but AssertionError refuses the commit"
-      + " but is not kept: assertNoViolation() then passes")
   void store_invariantThrowingRuntimeException_isReportedByAssertNoViolation() throws Exception {
     var store = new RecordingCheckpointStore(null, (previous, next) -> {
       if (next.sequence() == 2) {
@@ -627,8 +618,6 @@ class TestkitAttackTest {
    * and one poison batch fails inside run().
    */
   @Test
-  @Disabled("defect: with a dead-letter policy, run() fails: the harness's commit check says the"
-      + " commit past a dead-lettered batch 'covers unhandled batch'")
   void deadLetterPolicy_poisonBatch_isSupportedByTheHarness() throws Exception {
     List<Long> deadLettered = new java.util.concurrent.CopyOnWriteArrayList<>();
     Ledger<Long> ledger = CrashHarness.over(FakeSource.generated(10, 1), Collecting::open)

@@ -10,9 +10,11 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Set;
 import java.util.concurrent.locks.LockSupport;
+import java.util.concurrent.locks.ReentrantLock;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import java.util.stream.Collectors;
+import org.jspecify.annotations.Nullable;
 import org.junit.jupiter.api.extension.AfterEachCallback;
 import org.junit.jupiter.api.extension.BeforeEachCallback;
 import org.junit.jupiter.api.extension.ExtensionContext;
@@ -35,6 +37,17 @@ import org.junit.jupiter.api.extension.ParameterResolver;
  * <p><b>Which test is blamed.</b> Each test is compared with itself: the collector threads alive
  * before it are taken, and only threads that appeared during the test and are still alive after
  * it fail it. A leak in one test therefore fails that test only, never the tests after it.
+ *
+ * <p><b>Tests running in parallel.</b> A thread dump cannot tell which of two concurrently
+ * running tests opened a collector, so a test that overlapped another one is never blamed on
+ * its own. The extension counts the tests running at once (across all test classes of the
+ * JUnit run); tests that overlap, directly or through a chain of overlapping tests, form a
+ * group. A test that ran alone is checked as above. A test of a group passes the check when
+ * others of its group are still running; when the last one of the group ends, collector threads
+ * that appeared since the first one of the group started and are still alive fail that last
+ * test, once, with a message naming every test of the group as a candidate. So a leak never
+ * fails an innocent overlapping test on its own, and is never lost; run the named tests alone
+ * to find the leaker.
  *
  * <p><b>What a collector thread is.</b> Not a name: a thread whose stack runs the collector's
  * own run code ({@code dev.collector.core} classes {@code ProcessRun}, {@code BatchRunner},
@@ -68,17 +81,96 @@ public final class CollectorLeakCheck
   /** Creates the extension; JUnit does this for {@code @ExtendWith}. */
   public CollectorLeakCheck() {}
 
+  /** Used when the context has no root to share state through (a hand-made context). */
+  private final Tests local = new Tests();
+
+  /** The tests running now, shared by every instance of the extension in one JUnit run. */
+  static final class Tests {
+    private final ReentrantLock lock = new ReentrantLock();
+    private @Nullable Group group;
+
+  }
+
+  /** Tests that overlapped, directly or through a chain of overlapping tests. */
+  private static final class Group {
+    /** The collector threads alive before the first test of the group started. */
+    final Set<Long> baseline;
+    final List<String> members = new ArrayList<>();
+    int running;
+
+    Group(Set<Long> baseline) {
+      this.baseline = baseline;
+    }
+  }
+
+  /** What a running test keeps in its store. */
+  private record Started(Set<Long> before, Group group) {}
+
+  private Tests tests(ExtensionContext context) {
+    ExtensionContext root;
+    try {
+      root = context.getRoot();
+    } catch (UnsupportedOperationException e) {
+      return local; // a hand-made context: this instance's own state
+    }
+    return root.getStore(NAMESPACE).getOrComputeIfAbsent(Tests.class, k -> new Tests(),
+        Tests.class);
+  }
+
   @Override
   public void beforeEach(ExtensionContext context) {
     Set<Long> before =
         collectorThreads().stream().map(CollectorThread::id).collect(Collectors.toSet());
-    context.getStore(NAMESPACE).put(context.getUniqueId(), before);
+    Tests tests = tests(context);
+    Group group;
+    tests.lock.lock();
+    try {
+      group = tests.group;
+      if (group == null || group.running == 0) {
+        group = new Group(before);
+        tests.group = group;
+      }
+      group.running++;
+      group.members.add(context.getDisplayName());
+    } finally {
+      tests.lock.unlock();
+    }
+    context.getStore(NAMESPACE).put(context.getUniqueId(), new Started(before, group));
   }
 
   @Override
   public void afterEach(ExtensionContext context) {
     Object stored = context.getStore(NAMESPACE).remove(context.getUniqueId());
-    Set<?> before = stored instanceof Set<?> set ? set : Set.of();
+    if (!(stored instanceof Started started)) {
+      check(Set.of(), context.getDisplayName() + " left collector threads running: ");
+      return;
+    }
+    Tests tests = tests(context);
+    Group group = started.group();
+    boolean alone;
+    boolean last;
+    List<String> members;
+    tests.lock.lock();
+    try {
+      group.running--;
+      alone = group.members.size() == 1;
+      last = group.running == 0;
+      members = List.copyOf(group.members);
+    } finally {
+      tests.lock.unlock();
+    }
+    if (alone) {
+      check(started.before(), context.getDisplayName() + " left collector threads running: ");
+    } else if (last) {
+      check(group.baseline, "one of the tests that ran concurrently, " + members + ", left"
+          + " collector threads running (a leak cannot be told apart between tests that"
+          + " overlap; it is reported once, by the last of them to end, "
+          + context.getDisplayName() + "; run them alone to find the leaker): ");
+    }
+    // else: it overlapped tests still running; the last of them checks for the whole group
+  }
+
+  private static void check(Set<?> before, String what) {
     List<CollectorThread> leaked = leakedSince(before);
     long deadline = System.nanoTime() + GRACE_NANOS;
     while (!leaked.isEmpty() && System.nanoTime() < deadline) {
@@ -86,10 +178,8 @@ public final class CollectorLeakCheck
       leaked = leakedSince(before);
     }
     if (!leaked.isEmpty()) {
-      throw new AssertionError(
-          context.getDisplayName() + " left collector threads running: "
-              + leaked.stream().map(CollectorThread::name).toList() + ". Close every collector"
-              + " (try-with-resources) and make handlers end on interrupt");
+      throw new AssertionError(what + leaked.stream().map(CollectorThread::name).toList()
+          + ". Close every collector (try-with-resources) and make handlers end on interrupt");
     }
   }
 

@@ -59,7 +59,9 @@ import org.jspecify.annotations.Nullable;
  * What a seed cannot fix: what your handler or source does on its own (its own randomness or
  * clock), and a fault policy's backoff times (timing only, not outcomes). Without {@link
  * #seed(long)} the seed is {@code -Dcollector.seed} if set, else drawn at random; it is in
- * every summary and assertion message.
+ * every summary and assertion message. The property is a decimal {@code long}, with an optional
+ * trailing {@code L} ({@code -Dcollector.seed=42L}, as the messages print it); any other value
+ * makes {@link #over} throw {@link IllegalArgumentException} rather than run with a random seed.
  *
  * <p><b>Options it overrides.</b> Commit retries are off (a crashed store stays dead), {@code
  * concurrency} is the depth, {@code batchTimeout} and {@code stuckThreshold} are off (held
@@ -89,8 +91,32 @@ public final class CrashHarness<T> {
   private CrashHarness(BatchSource<T> source, CollectorFactory<T> factory) {
     this.source = source;
     this.factory = factory;
-    Long property = Long.getLong(SEED_PROPERTY);
+    Long property = seedProperty();
     this.seed = property != null ? property : new SplittableRandom().nextLong();
+  }
+
+  /**
+   * The seed {@code -Dcollector.seed} asks for: a decimal {@code long}, optionally with a
+   * trailing {@code L} or {@code l} as the messages print it ({@code seed(42L)}).
+   *
+   * @throws IllegalArgumentException if the property is set but is not such a number: a seed the
+   *     user asked for is never silently replaced by a random one
+   */
+  private static @Nullable Long seedProperty() {
+    String value = System.getProperty(SEED_PROPERTY);
+    if (value == null) {
+      return null;
+    }
+    String digits = value.strip();
+    if (digits.endsWith("L") || digits.endsWith("l")) {
+      digits = digits.substring(0, digits.length() - 1);
+    }
+    try {
+      return Long.parseLong(digits);
+    } catch (NumberFormatException e) {
+      throw new IllegalArgumentException("-D" + SEED_PROPERTY + "=" + value + " is not a seed:"
+          + " expected a long such as 42 or 42L", e);
+    }
   }
 
   /**
@@ -100,6 +126,8 @@ public final class CrashHarness<T> {
    * @param factory {@code Collecting::open}, or a lambda
    * @param <T> the record type
    * @return the harness
+   * @throws IllegalArgumentException if {@code -Dcollector.seed} is set but is not a {@code long}
+   *     (optionally ending in {@code L})
    */
   public static <T> CrashHarness<T> over(BatchSource<T> source, CollectorFactory<T> factory) {
     return new CrashHarness<>(source, factory);
@@ -237,9 +265,9 @@ public final class CrashHarness<T> {
             null,
             (previous, next) -> {
               for (long s = previous.sequence(); s < next.sequence(); s++) {
-                if (!ledger.wasHandled(s)) {
-                  throw new AssertionError("commit " + next + " covers unhandled batch " + s
-                      + "; " + Ledger.rerun(seed));
+                if (!ledger.wasSettled(s)) {
+                  throw new AssertionError("commit " + next + " covers batch " + s + ", neither"
+                      + " handled nor dead-lettered; " + Ledger.rerun(seed));
                 }
               }
             });
@@ -278,6 +306,8 @@ public final class CrashHarness<T> {
 
   private record Outcome(@Nullable ProcessSummary summary, @Nullable Throwable failure) {}
 
+  private record FailedForGood(Batch<?> batch, Throwable failure) {}
+
   private Outcome runOnce(Script script, RecordingCheckpointStore store, Ledger<T> ledger,
       BatchHandler<T> handler) throws InterruptedException {
     CollectorOptions runOptions =
@@ -286,7 +316,7 @@ public final class CrashHarness<T> {
             .concurrency(0)
             .batchTimeout(Duration.ZERO)
             .stuckThreshold(Duration.ZERO)
-            .failurePolicy(signalling(options.failurePolicy(), script))
+            .failurePolicy(signalling(options.failurePolicy(), script, ledger))
             .build();
     Collector<T> collector = factory.open(script.source(source), script.store(store), runOptions);
     BatchHandler<T> held =
@@ -297,7 +327,7 @@ public final class CrashHarness<T> {
           } catch (Throwable t) {
             if (!(t instanceof InterruptedException && script.isEnding())) {
               ledger.failedAttempt(batch, t);
-              script.failed(batch, options.failurePolicy());
+              script.failed(batch, t, options.failurePolicy());
             }
             script.finished(batch.sequence(), false);
             throw t;
@@ -320,7 +350,12 @@ public final class CrashHarness<T> {
     }
   }
 
-  private FailurePolicy signalling(FailurePolicy policy, Script script) {
+  /**
+   * Wraps the user's dead-letter handler: once it returns, the batch is settled, for the script
+   * (the frontier may pass it) and for the ledger (a commit past it is legal, and it is listed
+   * as dead-lettered). The ledger learns it before the engine may commit past the batch.
+   */
+  private FailurePolicy signalling(FailurePolicy policy, Script script, Ledger<T> ledger) {
     DeadLetterHandler deadLetter = policy.deadLetter();
     if (deadLetter == null) {
       return policy;
@@ -329,12 +364,18 @@ public final class CrashHarness<T> {
         policy.retry(),
         (batch, cause) -> {
           deadLetter.deadLetter(batch, cause);
+          ledger.deadLettered(batch);
           script.settledWithoutAck(batch.sequence());
         });
   }
 
+  /**
+   * The message of a run that failed without a simulated crash. It names a batch only if that
+   * batch failed for good (its last attempt, no dead-letter handler) and so ended the run; a
+   * batch that failed an attempt and then succeeded on a retry is not the cause.
+   */
   private AssertionError runFailed(Ledger<T> ledger, Script script, Throwable failure) {
-    Batch<?> batch = script.failedBatch();
+    Batch<?> batch = script.failedForGood(failure);
     String what;
     if (batch != null) {
       long s = batch.sequence();
@@ -374,7 +415,8 @@ public final class CrashHarness<T> {
     private final Set<Long> settled = new HashSet<>();
     /** Failed its last attempt without a dead-letter handler: the run is ending. */
     private final Set<Long> failedForGood = new HashSet<>();
-    private @Nullable Batch<?> failedBatch;
+    /** The batches in {@link #failedForGood} with their last failure, in the order they failed. */
+    private final List<FailedForGood> lastFailures = new ArrayList<>();
     private boolean ended;
     private boolean ending;
 
@@ -413,21 +455,32 @@ public final class CrashHarness<T> {
       }
     }
 
-    void failed(Batch<?> batch, FailurePolicy policy) {
+    void failed(Batch<?> batch, Throwable failure, FailurePolicy policy) {
       signal(() -> {
-        if (failedBatch == null) {
-          failedBatch = batch;
-        }
         if (batch.attempt() >= policy.retry().maxAttempts() && policy.deadLetter() == null) {
           failedForGood.add(batch.sequence());
+          lastFailures.add(new FailedForGood(batch, failure));
         }
       });
     }
 
-    @Nullable Batch<?> failedBatch() {
+    /**
+     * The batch that ended the run with {@code runFailure}: the one whose last failure is
+     * {@code runFailure} or one of its causes, else the first batch that failed for good, else
+     * {@code null} (the run failed for another reason: the source, the store, the collector).
+     */
+    @Nullable Batch<?> failedForGood(Throwable runFailure) {
       lock.lock();
       try {
-        return failedBatch;
+        for (FailedForGood f : lastFailures) {
+          Throwable t = runFailure;
+          for (int depth = 0; t != null && depth < 32; depth++, t = t.getCause()) {
+            if (t == f.failure()) {
+              return f.batch();
+            }
+          }
+        }
+        return lastFailures.isEmpty() ? null : lastFailures.get(0).batch();
       } finally {
         lock.unlock();
       }

@@ -93,6 +93,11 @@ public final class Ledger<T> {
   private final Map<Long, List<T>> firstRecords = new HashMap<>();
   /** Which run first handled each sequence. */
   private final Map<Long, Integer> firstRun = new HashMap<>();
+  /**
+   * The batches the failure policy's dead-letter handler took (and returned from), with their
+   * records; a dead-lettered batch is settled, so a commit may pass it.
+   */
+  private final Map<Long, List<?>> deadLettered = new TreeMap<>();
   private final List<String> inconsistencies = new ArrayList<>();
   private int runNumber = -1;
   private Checkpoint currentStart = Checkpoint.INITIAL;
@@ -183,10 +188,22 @@ public final class Ledger<T> {
     }
   }
 
-  boolean wasHandled(long sequence) {
+  /** The dead-letter handler took {@code batch} and returned: the batch is settled. */
+  void deadLettered(Batch<?> batch) {
     lock.lock();
     try {
-      return firstRun.containsKey(sequence);
+      deadLettered.putIfAbsent(batch.sequence(),
+          java.util.Collections.unmodifiableList(new ArrayList<>(batch.records())));
+    } finally {
+      lock.unlock();
+    }
+  }
+
+  /** Whether {@code sequence} was settled: handled by some run, or dead-lettered. */
+  boolean wasSettled(long sequence) {
+    lock.lock();
+    try {
+      return firstRun.containsKey(sequence) || deadLettered.containsKey(sequence);
     } finally {
       lock.unlock();
     }
@@ -292,6 +309,23 @@ public final class Ledger<T> {
   }
 
   /**
+   * The batches the failure policy's dead-letter handler took (its handler failed every
+   * attempt, and the dead-letter handler returned), in sequence order. They are settled: a
+   * commit may pass them, and {@link #assertCommitsInOrder()} accepts that. A batch that a later
+   * run handled after all (a replay after a crash) is listed here and in {@link #records()}.
+   *
+   * @return the sequences, empty if none
+   */
+  public Set<Long> deadLettered() {
+    lock.lock();
+    try {
+      return java.util.Collections.unmodifiableSet(new TreeSet<>(deadLettered.keySet()));
+    } finally {
+      lock.unlock();
+    }
+  }
+
+  /**
    * The records handled under each sequence, as first handled, in sequence order.
    *
    * @return a copy
@@ -321,7 +355,10 @@ public final class Ledger<T> {
    * and nothing else was: with {@link CrashHarness#expecting}, no record outside the expected
    * ones; with {@link CrashHarness#expectingCount}, exactly that many records over the distinct
    * batches. Also checks that a replayed batch held the same records as its first handling (a
-   * source that resumes elsewhere than its token says fails here).
+   * source that resumes elsewhere than its token says fails here). A dead-lettered batch was not
+   * handled: its records fail this check (the message says the batch was dead-lettered), so a
+   * test with a poison batch checks the others with {@link #assertCommitsInOrder()}, {@link
+   * #assertReplayAtMost(int)}, {@link #assertReachedEnd()} and {@link #deadLettered()}.
    *
    * @throws AssertionError naming the first missing or unexpected record and the seed
    */
@@ -343,8 +380,8 @@ public final class Ledger<T> {
       handled.values().forEach(seen::addAll);
       for (T record : expected) {
         if (!seen.contains(record)) {
-          throw failure("record " + record + " was never handled (" + seen.size() + " distinct"
-              + " records were)");
+          throw failure("record " + record + " was never handled" + deadLetteredIn(record)
+              + " (" + seen.size() + " distinct records were)");
         }
       }
       Set<T> wanted = new HashSet<>(expected);
@@ -382,9 +419,24 @@ public final class Ledger<T> {
     }
   }
 
+  private String deadLetteredIn(Object record) {
+    lock.lock();
+    try {
+      for (Map.Entry<Long, List<?>> e : deadLettered.entrySet()) {
+        if (e.getValue().contains(record)) {
+          return ": batch " + e.getKey() + ", which held it, was dead-lettered";
+        }
+      }
+      return "";
+    } finally {
+      lock.unlock();
+    }
+  }
+
   /**
    * The checkpoint only moved forward, and every batch below each committed checkpoint had
-   * been handled (G1).
+   * been settled (G1): handled, or dead-lettered by the failure policy ({@link
+   * #deadLettered()}).
    *
    * @throws AssertionError naming the commit and the seed
    */
@@ -402,8 +454,9 @@ public final class Ledger<T> {
         throw failure("commit " + c + " did not move forward from " + previous);
       }
       for (long s = previous; s < c.sequence(); s++) {
-        if (!wasHandled(s)) {
-          throw failure("commit " + c + " covers batch " + s + ", which was never handled");
+        if (!wasSettled(s)) {
+          throw failure("commit " + c + " covers batch " + s + ", which was never handled nor"
+              + " dead-lettered" + deadLetteredNote());
         }
       }
       previous = c.sequence();
@@ -424,6 +477,12 @@ public final class Ledger<T> {
     assertReachedEnd();
   }
 
+  /** ", dead-lettered [3, 7]" if any batch was, else empty. */
+  private String deadLetteredNote() {
+    Set<Long> dead = deadLettered();
+    return dead.isEmpty() ? "" : " (dead-lettered: " + dead + ")";
+  }
+
   AssertionError failure(String what) {
     return new AssertionError(what + "; " + rerun(seed) + "; " + summary());
   }
@@ -435,7 +494,8 @@ public final class Ledger<T> {
 
   /**
    * A one-line summary that starts with the seed: crashes, runs, handler calls, replays, the
-   * final checkpoint and whether the source's end was reached.
+   * dead-lettered batches (if any), the final checkpoint and whether the source's end was
+   * reached.
    *
    * @return the summary
    */
@@ -444,8 +504,14 @@ public final class Ledger<T> {
     long finalSequence = all.isEmpty() ? 0 : all.get(all.size() - 1).end().sequence();
     return "seed " + seed + ": " + crashes() + " of " + crashesRequested + " crashes, "
         + all.size() + " runs, " + handled() + " handler calls, " + replayed()
-        + " batches replayed, depth " + depth + ", checkpoint " + finalSequence
+        + " batches replayed" + deadLetteredSummary() + ", depth " + depth + ", checkpoint "
+        + finalSequence
         + (reachedEnd() ? " (end of source)" : " (end of source NOT reached)");
+  }
+
+  private String deadLetteredSummary() {
+    Set<Long> dead = deadLettered();
+    return dead.isEmpty() ? "" : ", " + dead.size() + " dead-lettered " + dead;
   }
 
   @Override

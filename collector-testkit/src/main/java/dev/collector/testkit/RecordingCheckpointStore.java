@@ -14,9 +14,10 @@ import org.jspecify.annotations.Nullable;
  * An in-memory checkpoint store that records every commit and checks, on each one, that the
  * checkpoint moves strictly forward and that a test-supplied invariant holds.
  *
- * <p>Thread-safe. A violated check throws {@link AssertionError} from {@link #commit}, which
- * fails the run, and is kept so the test can report it from its own thread with {@link
- * #assertNoViolation()}.
+ * <p>Thread-safe. A violated check throws from {@link #commit} (the store's own forward check
+ * throws {@link AssertionError}; a {@link CommitCheck} may throw {@link AssertionError} or any
+ * {@link RuntimeException}), which refuses the commit and fails the run, and the first one is
+ * kept so the test can report it from its own thread with {@link #assertNoViolation()}.
  */
 public final class RecordingCheckpointStore implements CheckpointStore {
 
@@ -28,7 +29,9 @@ public final class RecordingCheckpointStore implements CheckpointStore {
      *
      * @param previous the checkpoint before it
      * @param next the checkpoint being committed
-     * @throws AssertionError if the commit breaks the test's invariant
+     * @throws AssertionError if the commit breaks the test's invariant; any {@link
+     *     RuntimeException} is treated the same way: the commit is refused and the exception is
+     *     kept for {@link #assertNoViolation()}
      */
     void check(Checkpoint previous, Checkpoint next);
   }
@@ -39,7 +42,7 @@ public final class RecordingCheckpointStore implements CheckpointStore {
   private final CommitCheck check;
   private Checkpoint current;
   private boolean empty;
-  private @Nullable AssertionError violation;
+  private @Nullable Throwable violation;
   private long crashAtSequence = Long.MAX_VALUE;
   private boolean crashed;
   private int failuresToInject;
@@ -102,7 +105,7 @@ public final class RecordingCheckpointStore implements CheckpointStore {
               "checkpoint moved backwards or stood still: " + current + " -> " + next);
         }
         check.check(current, next);
-      } catch (AssertionError e) {
+      } catch (AssertionError | RuntimeException e) {
         if (violation == null) {
           violation = e;
         }
@@ -263,9 +266,10 @@ public final class RecordingCheckpointStore implements CheckpointStore {
   }
 
   /**
-   * Rethrows the first violated check, if any.
+   * Reports the first violated check, if any: an {@link AssertionError} or {@link
+   * RuntimeException} thrown by the forward check or the {@link CommitCheck}.
    *
-   * @throws AssertionError the violation
+   * @throws AssertionError with the violation as its cause
    */
   public void assertNoViolation() {
     lock.lock();
