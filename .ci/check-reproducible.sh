@@ -3,7 +3,7 @@
 # project.build.outputTimestamp set, two builds of one commit must produce identical jars.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-modules=(collector-api collector-core collector-testkit)
+modules=(collector-api collector-core collector-testkit collector-kafka)
 out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT
 for round in 1 2; do
