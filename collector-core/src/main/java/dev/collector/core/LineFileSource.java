@@ -248,6 +248,78 @@ final class LineFileSource implements BatchSource<String> {
     return null;
   }
 
+  /** A file of the directory and its identity when it was listed. */
+  private record Named(Path path, String identity) {}
+
+  /**
+   * The rotated files of the path in its directory ({@code <name>.<N>}, the logrotate naming),
+   * oldest first (highest N first), with their identities; files that vanish while listed are
+   * left out.
+   */
+  private List<Named> rotatedFilesOldestFirst() throws IOException {
+    Path directory = file.getParent();
+    Path fileName = file.getFileName();
+    List<Path> numbered = new ArrayList<>();
+    if (directory == null || fileName == null) {
+      return List.of();
+    }
+    String prefix = fileName + ".";
+    try (DirectoryStream<Path> files = Files.newDirectoryStream(directory)) {
+      for (Path candidate : files) {
+        String name = String.valueOf(candidate.getFileName());
+        if (name.startsWith(prefix) && name.length() > prefix.length()
+            && name.length() - prefix.length() <= 9
+            && name.substring(prefix.length()).chars().allMatch(c -> c >= '0' && c <= '9')) {
+          numbered.add(candidate);
+        }
+      }
+    } catch (IOException | DirectoryIteratorException e) {
+      throw new IOException("could not list the rotated files of " + file + " in " + directory
+          + ": " + e, e);
+    }
+    numbered.sort((a, b) -> Integer.compare(rotationNumber(b, prefix), rotationNumber(a, prefix)));
+    List<Named> result = new ArrayList<>();
+    for (Path candidate : numbered) {
+      try {
+        if (Files.isRegularFile(candidate)) {
+          result.add(new Named(candidate, identityOf(candidate)));
+        }
+      } catch (IOException e) {
+        // removed while we looked: not one of them any more
+      }
+    }
+    return result;
+  }
+
+  private static int rotationNumber(Path rotated, String prefix) {
+    return Integer.parseInt(String.valueOf(rotated.getFileName()).substring(prefix.length()));
+  }
+
+  /**
+   * The file that comes after the one of {@code identity} in rotation order: the next younger
+   * numbered rotated file ({@code app.log.2} after {@code app.log.3}), else the file at the
+   * path. Null when the one after it is the file at the path (or it is not a numbered rotated
+   * file: its successor cannot be known, so the path is next).
+   *
+   * @param identity the identity of the file just read to its end
+   */
+  private @Nullable Named successorOf(String identity) throws IOException {
+    List<Named> rotated = rotatedFilesOldestFirst();
+    String atPath = identityAtPath();
+    for (int i = 0; i < rotated.size(); i++) {
+      if (rotated.get(i).identity().equals(identity)) {
+        for (int j = i + 1; j < rotated.size(); j++) {
+          Named next = rotated.get(j);
+          if (!next.identity().equals(identity) && !next.identity().equals(atPath)) {
+            return next;
+          }
+        }
+        return null;
+      }
+    }
+    return null;
+  }
+
   /** One record: its text, where it starts and ends in its file, and its number there. */
   private record Line(String text, long start, long end, long number) {}
 
@@ -465,8 +537,26 @@ final class LineFileSource implements BatchSource<String> {
       return false;
     }
 
+    /**
+     * Continues with the file after this one in rotation order: a younger rotated file that
+     * is still there (two rotations between two looks), else the file at the path.
+     */
     private void switchToPath() throws IOException {
-      Opened next = openVerified(file);
+      Opened next = null;
+      for (int attempt = 1; next == null; attempt++) {
+        Named successor = successorOf(identity);
+        Opened opened = openVerified(successor == null ? file : successor.path());
+        if (successor == null || opened.identity().equals(successor.identity())) {
+          next = opened;
+        } else {
+          opened.channel().close(); // rotated again while we looked
+          if (attempt == 3) {
+            throw new IOException("the rotated files of " + file + " were renamed three times"
+                + " while looking for the one after " + path + "; open the source again when"
+                + " its rotation is over");
+          }
+        }
+      }
       FileChannel old = channel;
       channel = next.channel();
       identity = next.identity();

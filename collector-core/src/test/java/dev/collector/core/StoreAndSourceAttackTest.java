@@ -781,8 +781,6 @@ class StoreAndSourceAttackTest {
 
   /** Two rotations between two reads: the middle file must not vanish silently. */
   @Test
-  @Disabled("defect: two rotations within one poll (app.log -> .1 -> .2) lose the middle "
-      + "file's lines silently; README: 'nothing is lost'")
   void follow_twoRotationsBetweenReads_middleFileIsNotLost() throws Exception {
     Path file = dir.resolve("app.log");
     Files.writeString(file, "A1\n");
@@ -814,8 +812,6 @@ class StoreAndSourceAttackTest {
 
   /** Collector down during two rotations: the checkpoint is in app.log.2. */
   @Test
-  @Disabled("defect: a checkpoint two rotations back (app.log.2) resumes there then jumps to "
-      + "app.log, skipping app.log.1 entirely without an error")
   void open_checkpointTwoRotationsBack_middleFileIsNotSkipped() throws Exception {
     Path file = dir.resolve("app.log");
     Files.writeString(file, "A1\nA2\n");
