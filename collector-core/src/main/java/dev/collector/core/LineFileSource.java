@@ -23,7 +23,9 @@ import java.nio.file.StandardOpenOption;
 import java.nio.file.attribute.BasicFileAttributes;
 import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.HexFormat;
 import java.util.List;
+import java.util.zip.CRC32C;
 import org.jspecify.annotations.Nullable;
 
 /**
@@ -84,6 +86,9 @@ final class LineFileSource implements BatchSource<String> {
    * Copy-and-truncate rotation is reported as truncation.
    */
 
+  /** Bytes at the start of a file whose CRC32C a token carries. */
+  static final int HEAD_BYTES = 4096;
+
   private final Path file;
   private final LineSourceOptions options;
   private final int bufferSize;
@@ -124,9 +129,16 @@ final class LineFileSource implements BatchSource<String> {
       FileChannel channel;
       String before;
       try {
+        if (Files.isDirectory(path)) {
+          throw new IOException("line file " + path + " is a directory; give the path of the"
+              + " text file to read");
+        }
         before = identityOf(path);
         channel = FileChannel.open(path, StandardOpenOption.READ);
       } catch (IOException e) {
+        if (Files.isDirectory(path)) {
+          throw e;
+        }
         throw new IOException("could not open line file " + path + ": " + e, e);
       }
       try {
@@ -144,8 +156,38 @@ final class LineFileSource implements BatchSource<String> {
     }
   }
 
-  /** A parsed resume token; {@code records} is -1 for a token of an earlier version. */
-  private record Position(String identity, long offset, long records) {}
+  /** How a record ends, and so what a token after it points at. */
+  private enum End {
+    /** At a line end: the token's offset is a line start. Token kind {@code l}. */
+    LINE('l'),
+    /** A piece of a split long line: the offset is inside a line. Token kind {@code s}. */
+    PIECE('s'),
+    /** A last line without a line end, delivered as the end of the data. Token kind {@code u}. */
+    UNTERMINATED('u');
+
+    final char kind;
+
+    End(char kind) {
+      this.kind = kind;
+    }
+
+    static @Nullable End of(char kind) {
+      for (End end : values()) {
+        if (end.kind == kind) {
+          return end;
+        }
+      }
+      return null;
+    }
+  }
+
+  /**
+   * A parsed resume token; {@code records} is -1 for a token of the first version ({@code
+   * id@offset}), {@code end} and {@code fingerprint} are null for a token without the {@code
+   * /<kind><crc32c>} suffix (earlier versions).
+   */
+  private record Position(String identity, long offset, long records, @Nullable End end,
+      @Nullable Integer fingerprint) {}
 
   private static @Nullable Position parse(String token) {
     int at = token.lastIndexOf('@');
@@ -153,14 +195,56 @@ final class LineFileSource implements BatchSource<String> {
       return null;
     }
     int hash = token.indexOf('#', at);
+    int slash = hash < 0 ? -1 : token.indexOf('/', hash);
     try {
       long offset = Long.parseLong(token.substring(at + 1, hash < 0 ? token.length() : hash));
-      long records = hash < 0 ? -1 : Long.parseLong(token.substring(hash + 1));
-      return offset < 0 || records < -1 ? null
-          : new Position(token.substring(0, at), offset, records);
+      long records = hash < 0 ? -1
+          : Long.parseLong(token.substring(hash + 1, slash < 0 ? token.length() : slash));
+      if (offset < 0 || (hash >= 0 && records < 0)) {
+        return null;
+      }
+      End end = null;
+      Integer fingerprint = null;
+      if (slash >= 0) {
+        String suffix = token.substring(slash + 1);
+        if (suffix.length() != 9 || !suffix.substring(1).chars().allMatch(
+            c -> (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) {
+          return null;
+        }
+        end = End.of(suffix.charAt(0));
+        if (end == null) {
+          return null;
+        }
+        fingerprint = (int) Long.parseLong(suffix.substring(1), 16);
+      }
+      return new Position(token.substring(0, at), offset, records, end, fingerprint);
     } catch (NumberFormatException e) {
       return null;
     }
+  }
+
+  /** The fingerprint of a file: CRC32C of its first {@code length} bytes. */
+  private static int fingerprint(byte[] head, int length) {
+    CRC32C crc = new CRC32C();
+    crc.update(head, 0, length);
+    return (int) crc.getValue();
+  }
+
+  /** Reads bytes {@code [0, length)} of the channel; fewer if the file is shorter. */
+  private static int readHead(FileChannel channel, byte[] head, int length) throws IOException {
+    ByteBuffer target = ByteBuffer.wrap(head, 0, length);
+    while (target.hasRemaining()) {
+      if (channel.read(target, target.position()) <= 0) {
+        break;
+      }
+    }
+    return target.position();
+  }
+
+  /** The byte at {@code offset}, or -1 past the end. */
+  private static int byteAt(FileChannel channel, long offset) throws IOException {
+    ByteBuffer one = ByteBuffer.allocate(1);
+    return channel.read(one, offset) == 1 ? one.get(0) & 0xFF : -1;
   }
 
   /**
@@ -216,9 +300,44 @@ final class LineFileSource implements BatchSource<String> {
             + ". Lines were lost or will be read twice; restore the file, or start from a new"
             + " checkpoint file deliberately");
       }
-      long records = position.records() >= 0 ? position.records()
-          : new Reader(opened, 0, 0).countRecordsTo(position.offset());
-      return new Reader(opened, position.offset(), records);
+      long offset = position.offset();
+      Reader reader;
+      if (position.records() >= 0) {
+        reader = new Reader(opened, offset, position.records());
+      } else {
+        reader = new Reader(opened, offset,
+            new Reader(opened, 0, 0).countRecordsTo(offset));
+      }
+      int headLength = (int) Math.min(offset, HEAD_BYTES);
+      if (readHead(opened.channel(), reader.head, headLength) < headLength) {
+        throw new IOException("file " + opened.path() + " was truncated below the checkpoint"
+            + " while being opened (byte " + offset + "); restore the file, or start from a"
+            + " new checkpoint file deliberately");
+      }
+      reader.headLength = headLength;
+      Integer expected = position.fingerprint();
+      if (expected != null && expected != fingerprint(reader.head, headLength)) {
+        throw new IOException("file " + opened.path() + " is not the checkpoint's content any"
+            + " more: its first " + headLength + " bytes changed since the checkpoint at byte "
+            + offset + " was taken (the file was truncated and written again, or deleted and"
+            + " a new file got the old one's identity). Reading on from byte " + offset
+            + " would skip or repeat lines; restore the file, or start this source from a new"
+            + " checkpoint file deliberately");
+      }
+      End end = position.end();
+      if (end == End.UNTERMINATED) {
+        reader.continuing = true;
+        reader.crBefore = offset > 0 && byteAt(opened.channel(), offset - 1) == '\r';
+      } else if (offset > 0 && end != End.PIECE
+          && !(end == null && options.longLines() == LongLines.SPLIT)
+          && byteAt(opened.channel(), offset - 1) != '\n') {
+        throw new IOException("resume token \"" + resumeToken + "\" points at byte " + offset
+            + " of " + opened.path() + ", which is not the start of a line (the byte before it"
+            + " is not a line end): resuming there would deliver the rest of a line as a record"
+            + " of its own. The checkpoint does not belong to this file (or was edited);"
+            + " restore it, or start this source from a new checkpoint file deliberately");
+      }
+      return reader;
     } catch (IOException | RuntimeException e) {
       opened.channel().close();
       throw e;
@@ -321,7 +440,7 @@ final class LineFileSource implements BatchSource<String> {
   }
 
   /** One record: its text, where it starts and ends in its file, and its number there. */
-  private record Line(String text, long start, long end, long number) {}
+  private record Line(String text, long start, long end, long number, End ending) {}
 
   private final class Reader implements SourceReader<String> {
     private final ByteBuffer buffer = ByteBuffer.allocate(bufferSize).flip();
@@ -338,6 +457,11 @@ final class LineFileSource implements BatchSource<String> {
     private long delivered; // end of the last record handed out (or the start offset)
     private long quietAt = -1; // rotation: readPosition when the old file was last drained
     private @Nullable Line held; // read, but did not fit the last batch
+    final byte[] head = new byte[HEAD_BYTES]; // the file's first bytes, for fingerprints
+    int headLength; // bytes of head known: min(readPosition, HEAD_BYTES)
+    private boolean atEnd; // the last read found the end of the file
+    boolean continuing; // opened after a delivered unterminated line: its end may follow
+    boolean crBefore; // ... and that line's last byte was '\r'
 
     Reader(Opened opened, long offset, long records) {
       this.channel = opened.channel();
@@ -381,7 +505,10 @@ final class LineFileSource implements BatchSource<String> {
         return null;
       }
       delivered = last.end();
-      return new SourceBatch<>(lines, identity + "@" + last.end() + "#" + (last.number() + 1));
+      int fingerprinted = (int) Math.min(last.end(), HEAD_BYTES);
+      return new SourceBatch<>(lines, identity + "@" + last.end() + "#" + (last.number() + 1)
+          + "/" + last.ending().kind
+          + HexFormat.of().toHexDigits(fingerprint(head, fingerprinted)));
     }
 
     /**
@@ -395,12 +522,12 @@ final class LineFileSource implements BatchSource<String> {
         return line;
       }
       while (true) {
-        line = readLine(!options.follow());
+        line = afterContinuation(readLine(!options.follow()));
         if (line != null || !wait) {
           return line;
         }
         if (rotatedAndDrained()) {
-          line = readLine(true); // the old file's last line, even without a line end
+          line = afterContinuation(readLine(true)); // the old file's last line, unterminated
           if (line != null) {
             return line;
           }
@@ -411,6 +538,31 @@ final class LineFileSource implements BatchSource<String> {
           awaitGrowth();
         }
       }
+    }
+
+    /**
+     * {@code line}, unless it is the line end of an unterminated line delivered before this
+     * reader was opened: then the record after it (read now), or null if none is complete yet.
+     * A continuation with content is reported: the delivered record was cut short.
+     */
+    private @Nullable Line afterContinuation(@Nullable Line line) throws IOException {
+      if (!continuing || line == null) {
+        return line;
+      }
+      continuing = false;
+      boolean lineEndOnly = line.ending() == End.LINE && line.text().isEmpty()
+          && !(crBefore && line.end() - line.start() == 1);
+      if (!lineEndOnly) {
+        throw new IOException("the last line of " + path + ", delivered without a line end as"
+            + " the end of the data (it ends at byte " + line.start() + ", the checkpoint), was"
+            + " continued later: the file now holds more of that line after byte "
+            + line.start() + ". The delivered record was cut short, and resuming would deliver"
+            + " the rest as a record of its own. Read a file that is still being written in"
+            + " follow mode, which holds a last line until it is complete; to go on, start this"
+            + " source from a new checkpoint file deliberately");
+      }
+      records--; // the line end belongs to the record delivered before
+      return readLine(!options.follow());
     }
 
     /**
@@ -425,7 +577,7 @@ final class LineFileSource implements BatchSource<String> {
             if (b == '\n') {
               buffer.get();
               pendingCr = false;
-              return emit(position());
+              return emit(position(), End.LINE);
             }
             if (lineLength == options.maxLineLength()) {
               return tooLong(position() - 1); // the '\r' starts the next piece
@@ -436,7 +588,7 @@ final class LineFileSource implements BatchSource<String> {
           }
           if (b == '\n') {
             buffer.get();
-            return emit(position());
+            return emit(position(), End.LINE);
           }
           if (b == '\r') {
             buffer.get();
@@ -460,7 +612,7 @@ final class LineFileSource implements BatchSource<String> {
             pendingCr = false;
             append((byte) '\r');
           }
-          return emit(position());
+          return emit(position(), End.UNTERMINATED);
         }
       }
     }
@@ -476,11 +628,11 @@ final class LineFileSource implements BatchSource<String> {
             + " is longer than maxLineLength (" + options.maxLineLength() + " bytes, line end"
             + " excluded); raise the limit or use LongLines.SPLIT");
       }
-      return emit(pieceEnd);
+      return emit(pieceEnd, End.PIECE);
     }
 
-    private Line emit(long end) throws IOException {
-      Line line = new Line(decode(), lineStart, end, records++);
+    private Line emit(long end, End ending) throws IOException {
+      Line line = new Line(decode(), lineStart, end, records++, ending);
       lineStart = end;
       lineLength = 0;
       return line;
@@ -504,7 +656,17 @@ final class LineFileSource implements BatchSource<String> {
         buffer.flip();
       }
       if (read <= 0) {
+        atEnd = true;
         return false;
+      }
+      if (atEnd) {
+        atEnd = false;
+        verifyHead(); // grown after the reader caught up: still the same file's bytes?
+      }
+      if (readPosition < HEAD_BYTES) {
+        int n = (int) Math.min(read, HEAD_BYTES - readPosition);
+        buffer.get(buffer.position(), head, (int) readPosition, n);
+        headLength = (int) (readPosition + n);
       }
       readPosition += read;
       return true;
@@ -566,10 +728,32 @@ final class LineFileSource implements BatchSource<String> {
       pendingCr = false;
       lineStart = 0;
       readPosition = 0;
+      headLength = 0;
+      atEnd = false;
+      continuing = false;
       records = 0;
       delivered = 0;
       quietAt = -1;
       old.close();
+    }
+
+    /**
+     * Reports a copy-and-truncate rotation whose new content already reaches past the read
+     * position: the first bytes read earlier are no longer in the file.
+     */
+    private void verifyHead() throws IOException {
+      if (headLength == 0) {
+        return;
+      }
+      byte[] now = new byte[headLength];
+      int got = readHead(channel, now, headLength);
+      if (got < headLength || !Arrays.equals(now, 0, headLength, head, 0, headLength)) {
+        throw new IOException("file " + path + " was truncated and written again while being"
+            + " read (copy-and-truncate rotation?): its first " + headLength + " bytes changed."
+            + " Records were delivered up to byte " + delivered + " (the last batch's resume"
+            + " token); what the file holds now is not the continuation. Restore the file, or"
+            + " start from a new checkpoint file deliberately");
+      }
     }
 
     /** Following: waits one poll interval for the file to grow, reporting truncation. */
