@@ -102,6 +102,25 @@ final class FileCheckpointStore implements CheckpointStore {
    * is never used for I/O after locking, so an interrupt of a committing thread cannot close it
    * and drop the lock. If anything fails after the lock file was opened, the constructor closes
    * it before throwing.
+   *
+   * A lock file is found by name, so on its own it does not hold against a second name for the
+   * checkpoint file that is not a symbolic link (a hard link: another "<name>.lock"), nor
+   * against a cleanup job that deletes "<file>.lock" while it is held (the next store creates
+   * and locks a new one). So the store also locks the checkpoint file itself: at open the file
+   * now at the path (if it is a regular file), and at each commit the new file, locked before
+   * the rename gives it the checkpoint's name; the channel stays open until the next commit or
+   * close. A second store, under any name, fails on that lock. And a store remembers the file
+   * key of the lock file it locked: a commit finding another file (or none) at "<file>.lock"
+   * fails, writing nothing, and says so. Limits: not on Windows (its locks are mandatory and
+   * would block reading and renaming; the lock file alone applies there); before the first
+   * commit of a fresh start only the lock file guards; and POSIX drops a process's lock on a
+   * file when any of its descriptors for that file closes, so after load() (which reads the
+   * file) the checkpoint-file lock holds only inside this JVM until the next commit re-takes
+   * it. The lock file remains the main guard.
+   *
+   * Order: commit refuses a checkpoint whose sequence is not above the highest this store
+   * committed or loaded (like the in-memory store), naming both, before writing anything. A
+   * store that neither loaded nor committed has nothing to compare with.
    */
 
   private static final String MAGIC = "collector-checkpoint 1";

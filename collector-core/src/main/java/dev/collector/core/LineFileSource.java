@@ -58,11 +58,20 @@ final class LineFileSource implements BatchSource<String> {
    * included); a single record larger than maxBytes is a batch of its own. A record that does
    * not fit is held for the next batch. A batch never spans two files.
    *
-   * Resume token: "<file identity>@<byte offset>#<records>", the offset right after the batch's
-   * last record and the number of records of that file before it. The identity is the file
-   * system's file key (device and inode on Unix), else its creation time. A file now shorter
-   * than the offset was truncated: reported, never silently re-read or skipped. A token without
-   * "#<records>" (written by an earlier version) is accepted; its records are counted once.
+   * Resume token: "<file identity>@<byte offset>#<records>/<kind><crc>", the offset right after
+   * the batch's last record, the number of records of that file before it, what the offset is
+   * (l: a line start; s: after a piece of a split line; u: after a last line delivered without
+   * a line end), and the CRC32C of the file's first min(offset, HEAD_BYTES) bytes. The identity
+   * is the file system's file key (device and inode on Unix), else its creation time; the
+   * fingerprint tells a file that reused a deleted file's inode, or was truncated and written
+   * again, from the checkpoint's file. A file now shorter than the offset was truncated, one
+   * whose fingerprint differs was replaced or rewritten: reported, never silently re-read or
+   * skipped. An "l" offset must follow a '\n' (or be 0). A "u" token resumes after a line that
+   * may have been incomplete: if the file now holds just its line end there, that is skipped;
+   * if it continues the line, open()'s reader reports it (the record delivered was cut short).
+   * Tokens of earlier versions open: without "/<kind><crc>" there is no fingerprint check and
+   * the offset must be a line start (with LongLines.SPLIT a piece boundary is taken on trust);
+   * without "#<records>" the records are counted once, which checks the offset.
    *
    * Follow mode and replays: a following reader cuts a batch where the file ends when it reads
    * it, so a batch's boundaries depend on timing, and a batch replayed after a crash may hold
@@ -83,7 +92,13 @@ final class LineFileSource implements BatchSource<String> {
    * A checkpoint in a rotated file is found again by its identity among the files of the same
    * directory (app.log.1): open() reads the rest of it, then the file at the path. If it is no
    * longer there (deleted, compressed, moved away), open() fails naming the checkpoint.
-   * Copy-and-truncate rotation is reported as truncation.
+   * After a rotated file, the next one is the next younger numbered rotated file
+   * (<name>.<N>, highest N oldest) still in the directory, found by identity, then the file at
+   * the path: two rotations between reads, or since the checkpoint, lose nothing. Other naming
+   * schemes are not ordered: the checkpoint's file is followed by the file at the path.
+   * Copy-and-truncate rotation is reported as truncation: below the position when the reader
+   * waits, and, when the file grows after the reader had caught up with its end, by reading the
+   * first bytes again (kept in head) and comparing.
    */
 
   /** Bytes at the start of a file whose CRC32C a token carries. */
