@@ -57,8 +57,12 @@ public final class Collecting {
    * truncated or foreign file makes {@link dev.collector.CheckpointStore#load() load} throw,
    * never start over. The store locks {@code <file>.lock} until {@link
    * dev.collector.CheckpointStore#close() close}: a second store on the same file, in any
-   * process and under any name (a symbolic link), fails naming the holder. Opening deletes the
-   * temporary files of commits that were killed mid-write.
+   * process and under any name (a symbolic link), fails naming the holder; outside Windows the
+   * store also locks the checkpoint file itself, so a hard link, or a lock file deleted while
+   * held, does not let a second store in, and a store whose lock file was deleted or replaced
+   * refuses its next commit. A commit whose sequence is not above the highest committed or
+   * loaded one is refused. Opening deletes the temporary files of commits that were killed
+   * mid-write.
    *
    * <p>A fresh start is a file that does not exist, on a store that has neither committed nor
    * loaded a checkpoint: {@code load} returns {@code null} and the collector starts at the
@@ -82,15 +86,21 @@ public final class Collecting {
    * A source of the lines of a UTF-8 text file, in batches of up to {@link
    * LineSourceOptions#maxLines()} lines and {@link LineSourceOptions#maxBytes()} bytes. A line
    * ends at {@code \n} or {@code \r\n}; a lone {@code \r} is part of the line. Its resume
-   * token is {@code <file identity>@<byte offset>#<records>}: the file's identity, the byte
-   * offset after the batch's last record and how many records of the file come before that
-   * offset, so a restart continues exactly there; a file replaced or truncated below that
-   * offset is reported, never re-read or skipped.
+   * token is {@code <file identity>@<byte offset>#<records>/<kind><crc>}: the file's identity,
+   * the byte offset after the batch's last record, how many records of the file come before
+   * that offset, whether the offset is a line start, inside a split line or after an
+   * unterminated last line, and a CRC32C of the file's first bytes (up to 4 KiB), so a restart
+   * continues exactly there; a file replaced (also by one that reused the inode), truncated
+   * below that offset or rewritten is reported, never re-read or skipped, and so is an offset
+   * in the middle of a line. A finite source delivers a last line without a line end; if the
+   * file later continues that line, resuming after it is an error (read a file that is still
+   * being written in follow mode).
    *
    * <p>With {@link LineSourceOptions#follow()} it keeps reading as the file grows, holding a
    * last line without a line end until it is complete, and follows rotation like {@code tail
    * -F}: when the path names a new file, it first reads the old one to its end (the run goes
-   * on; nothing of the old file is lost or left uncommitted), then continues with the new one.
+   * on; nothing of the old file is lost or left uncommitted), then any younger numbered rotated
+   * file ({@code <file>.<N>}), then the new one.
    * A checkpoint in a rotated file is found again in the same directory by the file's identity.
    * A following source cuts a batch where the file ends when it reads it, so a batch replayed
    * after a crash may hold more lines than before and later sequences shift: deduplicate by

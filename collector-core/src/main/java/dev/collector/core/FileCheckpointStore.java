@@ -29,6 +29,7 @@ import java.util.List;
 import java.util.Locale;
 import java.util.Objects;
 import java.util.concurrent.ThreadLocalRandom;
+import java.util.concurrent.atomic.AtomicReference;
 import java.util.regex.Pattern;
 import java.util.zip.CRC32C;
 import org.jspecify.annotations.Nullable;
@@ -101,6 +102,25 @@ final class FileCheckpointStore implements CheckpointStore {
    * is never used for I/O after locking, so an interrupt of a committing thread cannot close it
    * and drop the lock. If anything fails after the lock file was opened, the constructor closes
    * it before throwing.
+   *
+   * A lock file is found by name, so on its own it does not hold against a second name for the
+   * checkpoint file that is not a symbolic link (a hard link: another "<name>.lock"), nor
+   * against a cleanup job that deletes "<file>.lock" while it is held (the next store creates
+   * and locks a new one). So the store also locks the checkpoint file itself: at open the file
+   * now at the path (if it is a regular file), and at each commit the new file, locked before
+   * the rename gives it the checkpoint's name; the channel stays open until the next commit or
+   * close. A second store, under any name, fails on that lock. And a store remembers the file
+   * key of the lock file it locked: a commit finding another file (or none) at "<file>.lock"
+   * fails, writing nothing, and says so. Limits: not on Windows (its locks are mandatory and
+   * would block reading and renaming; the lock file alone applies there); before the first
+   * commit of a fresh start only the lock file guards; and POSIX drops a process's lock on a
+   * file when any of its descriptors for that file closes, so after load() (which reads the
+   * file) the checkpoint-file lock holds only inside this JVM until the next commit re-takes
+   * it. The lock file remains the main guard.
+   *
+   * Order: commit refuses a checkpoint whose sequence is not above the highest this store
+   * committed or loaded (like the in-memory store), naming both, before writing anything. A
+   * store that neither loaded nor committed has nothing to compare with.
    */
 
   private static final String MAGIC = "collector-checkpoint 1";
@@ -157,6 +177,11 @@ final class FileCheckpointStore implements CheckpointStore {
   private final Pattern tempName;
   private final FileChannel lockChannel;
   private final FileLock lock;
+  private final Path lockFile;
+  private final @Nullable Object lockKey; // the identity of the lock file this store locked
+  // A channel on the checkpoint file now at the path, holding an exclusive lock on it (none on
+  // Windows, or before the file exists). Swapped at each commit; closed by close().
+  private final AtomicReference<@Nullable FileChannel> fileLock = new AtomicReference<>();
   private volatile @Nullable Checkpoint known; // the highest checkpoint committed or loaded
 
   FileCheckpointStore(Path file, String sourceIdentity, FileOps ops) throws IOException {
@@ -178,6 +203,7 @@ final class FileCheckpointStore implements CheckpointStore {
     String fileName = String.valueOf(target.getFileName());
     this.tempName = Pattern.compile(Pattern.quote("." + fileName + ".tmp-") + "[0-9a-f]{1,16}");
     Path lockFile = directory.resolve(fileName + ".lock");
+    this.lockFile = lockFile;
     FileChannel channel = io("open the lock file", lockFile, () -> FileChannel.open(
         lockFile, StandardOpenOption.CREATE, StandardOpenOption.READ, StandardOpenOption.WRITE));
     try {
@@ -194,6 +220,13 @@ final class FileCheckpointStore implements CheckpointStore {
                 + " collector its own checkpoint file");
       }
       this.lock = acquired;
+      Object keyAfter = fileKeyOf(lockFile);
+      if (keyAfter == null && !WINDOWS) {
+        throw new IOException("checkpoint store " + name + ": the lock file " + lockFile
+            + " was deleted while it was being locked; open the store again");
+      }
+      this.lockKey = keyAfter;
+      lockTheCheckpointFile();
       ProcessHandle self = ProcessHandle.current();
       String holder =
           "pid " + self.pid() + " (" + self.info().command().orElse("java") + ") since "
@@ -206,12 +239,85 @@ final class FileCheckpointStore implements CheckpointStore {
     } catch (IOException | RuntimeException | Error e) {
       try {
         channel.close(); // closing releases the lock, if it was taken
+        closeFileLock();
       } catch (IOException closing) {
         e.addSuppressed(closing);
       }
       throw e;
     }
     this.lockChannel = channel;
+  }
+
+  private static final boolean WINDOWS =
+      System.getProperty("os.name", "").startsWith("Windows");
+
+  /** The file key of {@code path} (null if it is gone, or the file system has none). */
+  private static @Nullable Object fileKeyOf(Path path) {
+    try {
+      return Files.readAttributes(path, BasicFileAttributes.class, LinkOption.NOFOLLOW_LINKS)
+          .fileKey();
+    } catch (IOException e) {
+      return null;
+    }
+  }
+
+  /**
+   * Locks the checkpoint file now at the path, if it is a regular file, and keeps that lock:
+   * a second store reaching the same file under another name (a hard link), or after the lock
+   * file was deleted under this one, fails on it. Not on Windows, whose locks are mandatory.
+   */
+  private void lockTheCheckpointFile() throws IOException {
+    if (WINDOWS || !Files.isRegularFile(target, LinkOption.NOFOLLOW_LINKS)) {
+      return;
+    }
+    FileChannel channel;
+    try {
+      channel = FileChannel.open(target, StandardOpenOption.READ, StandardOpenOption.WRITE);
+    } catch (NoSuchFileException e) {
+      return; // removed meanwhile: a fresh start, or load() reports it
+    } catch (IOException e) {
+      throw io("open", e);
+    }
+    FileLock acquired;
+    try {
+      acquired = channel.tryLock();
+    } catch (OverlappingFileLockException inThisJvm) {
+      acquired = null;
+    } catch (IOException e) {
+      closeQuietly(channel, e);
+      throw io("lock", e);
+    } catch (RuntimeException e) {
+      closeQuietly(channel, e);
+      throw e;
+    }
+    if (acquired == null) {
+      IOException held = new IOException("checkpoint file " + name + " is locked by another"
+          + " store, which reaches it under another name (a hard link) or holds a lock file "
+          + lockFile + " that was deleted or replaced under it; only one collector may commit"
+          + " to a checkpoint file at a time. Stop that one, or give this collector its own"
+          + " checkpoint file (not a hard link to another one)");
+      closeQuietly(channel, held);
+      throw held;
+    }
+    FileChannel previous = fileLock.getAndSet(channel);
+    if (previous != null) {
+      previous.close();
+    }
+  }
+
+  private static void closeQuietly(FileChannel channel, Throwable failure) {
+    try {
+      channel.close();
+    } catch (IOException e) {
+      failure.addSuppressed(e);
+    }
+  }
+
+  private void closeFileLock() throws IOException {
+    FileChannel held = fileLock.getAndSet(null);
+    if (held != null) {
+      held.close();
+    }
   }
 
   /** The real path of {@code file}: its directory's real path, and symbolic links followed. */
@@ -434,10 +540,23 @@ final class FileCheckpointStore implements CheckpointStore {
     }
     String refused = "refusing to commit sequence " + checkpoint.sequence() + " to checkpoint"
         + " file " + name + ": ";
+    Checkpoint seen = known;
+    if (seen != null && checkpoint.sequence() <= seen.sequence()) {
+      throw new IOException(refused + "this store already committed or loaded sequence "
+          + seen.sequence() + ", and a checkpoint must move forward. Nothing was written; "
+          + committedSoFar() + ". Commit a higher sequence");
+    }
     if (encodeStrictly(checkpoint.resumeToken()) == null) {
       throw new IOException(refused + "its resume token is not valid Unicode (a lone"
           + " surrogate?), so it would not load back unchanged. Nothing was written; "
           + committedSoFar() + ". This is a bug of the source that made the token");
+    }
+    if (lockKey != null && !lockKey.equals(fileKeyOf(lockFile))) {
+      throw new IOException(refused + "its lock file " + lockFile + " was deleted or replaced"
+          + " while this store held it (a cleanup job?), so another store may have opened the"
+          + " same checkpoint. Nothing was written; " + committedSoFar() + ". Make sure no"
+          + " other collector uses this checkpoint file, keep cleanup jobs away from "
+          + lockFile + ", and open the store again");
     }
     byte[] bytes = format(sourceIdentity, checkpoint).getBytes(StandardCharsets.UTF_8);
     if (bytes.length > MAX_FILE_BYTES) {
@@ -449,8 +568,13 @@ final class FileCheckpointStore implements CheckpointStore {
     }
     Path temp = directory.resolve("." + target.getFileName() + ".tmp-"
         + String.format(Locale.ROOT, "%016x", ThreadLocalRandom.current().nextLong()));
-    try (FileChannel out = io("create the temporary file", temp, () -> FileChannel.open(
-        temp, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE))) {
+    FileChannel out = io("create the temporary file", temp, () -> FileChannel.open(
+        temp, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE));
+    try {
+      if (!WINDOWS) {
+        // the new file is locked before it takes the checkpoint's name, and stays locked
+        io("lock the temporary file", temp, () -> Objects.requireNonNull(out.tryLock()));
+      }
       ByteBuffer buffer = ByteBuffer.wrap(bytes);
       while (buffer.hasRemaining()) {
         io("write the temporary file", temp, () -> out.write(buffer));
@@ -460,6 +584,7 @@ final class FileCheckpointStore implements CheckpointStore {
         return temp;
       });
     } catch (IOException | RuntimeException | Error e) {
+      closeQuietly(out, e);
       deleteAfterFailure(temp, e);
       throw e;
     }
@@ -470,17 +595,31 @@ final class FileCheckpointStore implements CheckpointStore {
           "the file system of " + directory + " cannot rename atomically; the file store of "
               + name + " needs that to survive a crash mid-commit. Nothing was committed; "
               + committedSoFar(), e);
+      closeQuietly(out, failure);
       deleteAfterFailure(temp, failure);
       throw failure;
     } catch (IOException e) {
       IOException failure = new IOException("could not rename " + temp + " over checkpoint"
           + " file " + name + " to commit sequence " + checkpoint.sequence() + ": " + e
           + ". Nothing was committed; " + committedSoFar(), e);
+      closeQuietly(out, failure);
       deleteAfterFailure(temp, failure);
       throw failure;
     } catch (RuntimeException | Error e) {
+      closeQuietly(out, e);
       deleteAfterFailure(temp, e);
       throw e;
+    }
+    FileChannel replaced = fileLock.getAndSet(WINDOWS ? null : out);
+    try {
+      if (replaced != null) {
+        replaced.close(); // the lock of the file the rename replaced
+      }
+      if (WINDOWS) {
+        out.close();
+      }
+    } catch (IOException e) {
+      // a channel on a file no longer at the path: nothing depends on closing it cleanly
     }
     Checkpoint previous = known;
     remember(checkpoint);
@@ -509,6 +648,7 @@ final class FileCheckpointStore implements CheckpointStore {
   @Override
   public void close() throws IOException {
     try {
+      closeFileLock();
       if (lock.isValid()) {
         lock.release();
       }

@@ -23,7 +23,9 @@ import java.nio.file.StandardOpenOption;
 import java.nio.file.attribute.BasicFileAttributes;
 import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.HexFormat;
 import java.util.List;
+import java.util.zip.CRC32C;
 import org.jspecify.annotations.Nullable;
 
 /**
@@ -56,11 +58,20 @@ final class LineFileSource implements BatchSource<String> {
    * included); a single record larger than maxBytes is a batch of its own. A record that does
    * not fit is held for the next batch. A batch never spans two files.
    *
-   * Resume token: "<file identity>@<byte offset>#<records>", the offset right after the batch's
-   * last record and the number of records of that file before it. The identity is the file
-   * system's file key (device and inode on Unix), else its creation time. A file now shorter
-   * than the offset was truncated: reported, never silently re-read or skipped. A token without
-   * "#<records>" (written by an earlier version) is accepted; its records are counted once.
+   * Resume token: "<file identity>@<byte offset>#<records>/<kind><crc>", the offset right after
+   * the batch's last record, the number of records of that file before it, what the offset is
+   * (l: a line start; s: after a piece of a split line; u: after a last line delivered without
+   * a line end), and the CRC32C of the file's first min(offset, HEAD_BYTES) bytes. The identity
+   * is the file system's file key (device and inode on Unix), else its creation time; the
+   * fingerprint tells a file that reused a deleted file's inode, or was truncated and written
+   * again, from the checkpoint's file. A file now shorter than the offset was truncated, one
+   * whose fingerprint differs was replaced or rewritten: reported, never silently re-read or
+   * skipped. An "l" offset must follow a '\n' (or be 0). A "u" token resumes after a line that
+   * may have been incomplete: if the file now holds just its line end there, that is skipped;
+   * if it continues the line, open()'s reader reports it (the record delivered was cut short).
+   * Tokens of earlier versions open: without "/<kind><crc>" there is no fingerprint check and
+   * the offset must be a line start (with LongLines.SPLIT a piece boundary is taken on trust);
+   * without "#<records>" the records are counted once, which checks the offset.
    *
    * Follow mode and replays: a following reader cuts a batch where the file ends when it reads
    * it, so a batch's boundaries depend on timing, and a batch replayed after a crash may hold
@@ -81,8 +92,17 @@ final class LineFileSource implements BatchSource<String> {
    * A checkpoint in a rotated file is found again by its identity among the files of the same
    * directory (app.log.1): open() reads the rest of it, then the file at the path. If it is no
    * longer there (deleted, compressed, moved away), open() fails naming the checkpoint.
-   * Copy-and-truncate rotation is reported as truncation.
+   * After a rotated file, the next one is the next younger numbered rotated file
+   * (<name>.<N>, highest N oldest) still in the directory, found by identity, then the file at
+   * the path: two rotations between reads, or since the checkpoint, lose nothing. Other naming
+   * schemes are not ordered: the checkpoint's file is followed by the file at the path.
+   * Copy-and-truncate rotation is reported as truncation: below the position when the reader
+   * waits, and, when the file grows after the reader had caught up with its end, by reading the
+   * first bytes again (kept in head) and comparing.
    */
+
+  /** Bytes at the start of a file whose CRC32C a token carries. */
+  static final int HEAD_BYTES = 4096;
 
   private final Path file;
   private final LineSourceOptions options;
@@ -124,9 +144,16 @@ final class LineFileSource implements BatchSource<String> {
       FileChannel channel;
       String before;
       try {
+        if (Files.isDirectory(path)) {
+          throw new IOException("line file " + path + " is a directory; give the path of the"
+              + " text file to read");
+        }
         before = identityOf(path);
         channel = FileChannel.open(path, StandardOpenOption.READ);
       } catch (IOException e) {
+        if (Files.isDirectory(path)) {
+          throw e;
+        }
         throw new IOException("could not open line file " + path + ": " + e, e);
       }
       try {
@@ -144,8 +171,38 @@ final class LineFileSource implements BatchSource<String> {
     }
   }
 
-  /** A parsed resume token; {@code records} is -1 for a token of an earlier version. */
-  private record Position(String identity, long offset, long records) {}
+  /** How a record ends, and so what a token after it points at. */
+  private enum End {
+    /** At a line end: the token's offset is a line start. Token kind {@code l}. */
+    LINE('l'),
+    /** A piece of a split long line: the offset is inside a line. Token kind {@code s}. */
+    PIECE('s'),
+    /** A last line without a line end, delivered as the end of the data. Token kind {@code u}. */
+    UNTERMINATED('u');
+
+    final char kind;
+
+    End(char kind) {
+      this.kind = kind;
+    }
+
+    static @Nullable End of(char kind) {
+      for (End end : values()) {
+        if (end.kind == kind) {
+          return end;
+        }
+      }
+      return null;
+    }
+  }
+
+  /**
+   * A parsed resume token; {@code records} is -1 for a token of the first version ({@code
+   * id@offset}), {@code end} and {@code fingerprint} are null for a token without the {@code
+   * /<kind><crc32c>} suffix (earlier versions).
+   */
+  private record Position(String identity, long offset, long records, @Nullable End end,
+      @Nullable Integer fingerprint) {}
 
   private static @Nullable Position parse(String token) {
     int at = token.lastIndexOf('@');
@@ -153,14 +210,56 @@ final class LineFileSource implements BatchSource<String> {
       return null;
     }
     int hash = token.indexOf('#', at);
+    int slash = hash < 0 ? -1 : token.indexOf('/', hash);
     try {
       long offset = Long.parseLong(token.substring(at + 1, hash < 0 ? token.length() : hash));
-      long records = hash < 0 ? -1 : Long.parseLong(token.substring(hash + 1));
-      return offset < 0 || records < -1 ? null
-          : new Position(token.substring(0, at), offset, records);
+      long records = hash < 0 ? -1
+          : Long.parseLong(token.substring(hash + 1, slash < 0 ? token.length() : slash));
+      if (offset < 0 || (hash >= 0 && records < 0)) {
+        return null;
+      }
+      End end = null;
+      Integer fingerprint = null;
+      if (slash >= 0) {
+        String suffix = token.substring(slash + 1);
+        if (suffix.length() != 9 || !suffix.substring(1).chars().allMatch(
+            c -> (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) {
+          return null;
+        }
+        end = End.of(suffix.charAt(0));
+        if (end == null) {
+          return null;
+        }
+        fingerprint = (int) Long.parseLong(suffix.substring(1), 16);
+      }
+      return new Position(token.substring(0, at), offset, records, end, fingerprint);
     } catch (NumberFormatException e) {
       return null;
     }
+  }
+
+  /** The fingerprint of a file: CRC32C of its first {@code length} bytes. */
+  private static int fingerprint(byte[] head, int length) {
+    CRC32C crc = new CRC32C();
+    crc.update(head, 0, length);
+    return (int) crc.getValue();
+  }
+
+  /** Reads bytes {@code [0, length)} of the channel; fewer if the file is shorter. */
+  private static int readHead(FileChannel channel, byte[] head, int length) throws IOException {
+    ByteBuffer target = ByteBuffer.wrap(head, 0, length);
+    while (target.hasRemaining()) {
+      if (channel.read(target, target.position()) <= 0) {
+        break;
+      }
+    }
+    return target.position();
+  }
+
+  /** The byte at {@code offset}, or -1 past the end. */
+  private static int byteAt(FileChannel channel, long offset) throws IOException {
+    ByteBuffer one = ByteBuffer.allocate(1);
+    return channel.read(one, offset) == 1 ? one.get(0) & 0xFF : -1;
   }
 
   /**
@@ -216,9 +315,44 @@ final class LineFileSource implements BatchSource<String> {
             + ". Lines were lost or will be read twice; restore the file, or start from a new"
             + " checkpoint file deliberately");
       }
-      long records = position.records() >= 0 ? position.records()
-          : new Reader(opened, 0, 0).countRecordsTo(position.offset());
-      return new Reader(opened, position.offset(), records);
+      long offset = position.offset();
+      Reader reader;
+      if (position.records() >= 0) {
+        reader = new Reader(opened, offset, position.records());
+      } else {
+        reader = new Reader(opened, offset,
+            new Reader(opened, 0, 0).countRecordsTo(offset));
+      }
+      int headLength = (int) Math.min(offset, HEAD_BYTES);
+      if (readHead(opened.channel(), reader.head, headLength) < headLength) {
+        throw new IOException("file " + opened.path() + " was truncated below the checkpoint"
+            + " while being opened (byte " + offset + "); restore the file, or start from a"
+            + " new checkpoint file deliberately");
+      }
+      reader.headLength = headLength;
+      Integer expected = position.fingerprint();
+      if (expected != null && expected != fingerprint(reader.head, headLength)) {
+        throw new IOException("file " + opened.path() + " is not the checkpoint's content any"
+            + " more: its first " + headLength + " bytes changed since the checkpoint at byte "
+            + offset + " was taken (the file was truncated and written again, or deleted and"
+            + " a new file got the old one's identity). Reading on from byte " + offset
+            + " would skip or repeat lines; restore the file, or start this source from a new"
+            + " checkpoint file deliberately");
+      }
+      End end = position.end();
+      if (end == End.UNTERMINATED) {
+        reader.continuing = true;
+        reader.crBefore = offset > 0 && byteAt(opened.channel(), offset - 1) == '\r';
+      } else if (offset > 0 && end != End.PIECE
+          && !(end == null && options.longLines() == LongLines.SPLIT)
+          && byteAt(opened.channel(), offset - 1) != '\n') {
+        throw new IOException("resume token \"" + resumeToken + "\" points at byte " + offset
+            + " of " + opened.path() + ", which is not the start of a line (the byte before it"
+            + " is not a line end): resuming there would deliver the rest of a line as a record"
+            + " of its own. The checkpoint does not belong to this file (or was edited);"
+            + " restore it, or start this source from a new checkpoint file deliberately");
+      }
+      return reader;
     } catch (IOException | RuntimeException e) {
       opened.channel().close();
       throw e;
@@ -248,8 +382,80 @@ final class LineFileSource implements BatchSource<String> {
     return null;
   }
 
+  /** A file of the directory and its identity when it was listed. */
+  private record Named(Path path, String identity) {}
+
+  /**
+   * The rotated files of the path in its directory ({@code <name>.<N>}, the logrotate naming),
+   * oldest first (highest N first), with their identities; files that vanish while listed are
+   * left out.
+   */
+  private List<Named> rotatedFilesOldestFirst() throws IOException {
+    Path directory = file.getParent();
+    Path fileName = file.getFileName();
+    List<Path> numbered = new ArrayList<>();
+    if (directory == null || fileName == null) {
+      return List.of();
+    }
+    String prefix = fileName + ".";
+    try (DirectoryStream<Path> files = Files.newDirectoryStream(directory)) {
+      for (Path candidate : files) {
+        String name = String.valueOf(candidate.getFileName());
+        if (name.startsWith(prefix) && name.length() > prefix.length()
+            && name.length() - prefix.length() <= 9
+            && name.substring(prefix.length()).chars().allMatch(c -> c >= '0' && c <= '9')) {
+          numbered.add(candidate);
+        }
+      }
+    } catch (IOException | DirectoryIteratorException e) {
+      throw new IOException("could not list the rotated files of " + file + " in " + directory
+          + ": " + e, e);
+    }
+    numbered.sort((a, b) -> Integer.compare(rotationNumber(b, prefix), rotationNumber(a, prefix)));
+    List<Named> result = new ArrayList<>();
+    for (Path candidate : numbered) {
+      try {
+        if (Files.isRegularFile(candidate)) {
+          result.add(new Named(candidate, identityOf(candidate)));
+        }
+      } catch (IOException e) {
+        // removed while we looked: not one of them any more
+      }
+    }
+    return result;
+  }
+
+  private static int rotationNumber(Path rotated, String prefix) {
+    return Integer.parseInt(String.valueOf(rotated.getFileName()).substring(prefix.length()));
+  }
+
+  /**
+   * The file that comes after the one of {@code identity} in rotation order: the next younger
+   * numbered rotated file ({@code app.log.2} after {@code app.log.3}), else the file at the
+   * path. Null when the one after it is the file at the path (or it is not a numbered rotated
+   * file: its successor cannot be known, so the path is next).
+   *
+   * @param identity the identity of the file just read to its end
+   */
+  private @Nullable Named successorOf(String identity) throws IOException {
+    List<Named> rotated = rotatedFilesOldestFirst();
+    String atPath = identityAtPath();
+    for (int i = 0; i < rotated.size(); i++) {
+      if (rotated.get(i).identity().equals(identity)) {
+        for (int j = i + 1; j < rotated.size(); j++) {
+          Named next = rotated.get(j);
+          if (!next.identity().equals(identity) && !next.identity().equals(atPath)) {
+            return next;
+          }
+        }
+        return null;
+      }
+    }
+    return null;
+  }
+
   /** One record: its text, where it starts and ends in its file, and its number there. */
-  private record Line(String text, long start, long end, long number) {}
+  private record Line(String text, long start, long end, long number, End ending) {}
 
   private final class Reader implements SourceReader<String> {
     private final ByteBuffer buffer = ByteBuffer.allocate(bufferSize).flip();
@@ -266,6 +472,11 @@ final class LineFileSource implements BatchSource<String> {
     private long delivered; // end of the last record handed out (or the start offset)
     private long quietAt = -1; // rotation: readPosition when the old file was last drained
     private @Nullable Line held; // read, but did not fit the last batch
+    final byte[] head = new byte[HEAD_BYTES]; // the file's first bytes, for fingerprints
+    int headLength; // bytes of head known: min(readPosition, HEAD_BYTES)
+    private boolean atEnd; // the last read found the end of the file
+    boolean continuing; // opened after a delivered unterminated line: its end may follow
+    boolean crBefore; // ... and that line's last byte was '\r'
 
     Reader(Opened opened, long offset, long records) {
       this.channel = opened.channel();
@@ -309,7 +520,10 @@ final class LineFileSource implements BatchSource<String> {
         return null;
       }
       delivered = last.end();
-      return new SourceBatch<>(lines, identity + "@" + last.end() + "#" + (last.number() + 1));
+      int fingerprinted = (int) Math.min(last.end(), HEAD_BYTES);
+      return new SourceBatch<>(lines, identity + "@" + last.end() + "#" + (last.number() + 1)
+          + "/" + last.ending().kind
+          + HexFormat.of().toHexDigits(fingerprint(head, fingerprinted)));
     }
 
     /**
@@ -323,12 +537,12 @@ final class LineFileSource implements BatchSource<String> {
         return line;
       }
       while (true) {
-        line = readLine(!options.follow());
+        line = afterContinuation(readLine(!options.follow()));
         if (line != null || !wait) {
           return line;
         }
         if (rotatedAndDrained()) {
-          line = readLine(true); // the old file's last line, even without a line end
+          line = afterContinuation(readLine(true)); // the old file's last line, unterminated
           if (line != null) {
             return line;
           }
@@ -339,6 +553,31 @@ final class LineFileSource implements BatchSource<String> {
           awaitGrowth();
         }
       }
+    }
+
+    /**
+     * {@code line}, unless it is the line end of an unterminated line delivered before this
+     * reader was opened: then the record after it (read now), or null if none is complete yet.
+     * A continuation with content is reported: the delivered record was cut short.
+     */
+    private @Nullable Line afterContinuation(@Nullable Line line) throws IOException {
+      if (!continuing || line == null) {
+        return line;
+      }
+      continuing = false;
+      boolean lineEndOnly = line.ending() == End.LINE && line.text().isEmpty()
+          && !(crBefore && line.end() - line.start() == 1);
+      if (!lineEndOnly) {
+        throw new IOException("the last line of " + path + ", delivered without a line end as"
+            + " the end of the data (it ends at byte " + line.start() + ", the checkpoint), was"
+            + " continued later: the file now holds more of that line after byte "
+            + line.start() + ". The delivered record was cut short, and resuming would deliver"
+            + " the rest as a record of its own. Read a file that is still being written in"
+            + " follow mode, which holds a last line until it is complete; to go on, start this"
+            + " source from a new checkpoint file deliberately");
+      }
+      records--; // the line end belongs to the record delivered before
+      return readLine(!options.follow());
     }
 
     /**
@@ -353,7 +592,7 @@ final class LineFileSource implements BatchSource<String> {
             if (b == '\n') {
               buffer.get();
               pendingCr = false;
-              return emit(position());
+              return emit(position(), End.LINE);
             }
             if (lineLength == options.maxLineLength()) {
               return tooLong(position() - 1); // the '\r' starts the next piece
@@ -364,7 +603,7 @@ final class LineFileSource implements BatchSource<String> {
           }
           if (b == '\n') {
             buffer.get();
-            return emit(position());
+            return emit(position(), End.LINE);
           }
           if (b == '\r') {
             buffer.get();
@@ -388,7 +627,7 @@ final class LineFileSource implements BatchSource<String> {
             pendingCr = false;
             append((byte) '\r');
           }
-          return emit(position());
+          return emit(position(), End.UNTERMINATED);
         }
       }
     }
@@ -404,11 +643,11 @@ final class LineFileSource implements BatchSource<String> {
             + " is longer than maxLineLength (" + options.maxLineLength() + " bytes, line end"
             + " excluded); raise the limit or use LongLines.SPLIT");
       }
-      return emit(pieceEnd);
+      return emit(pieceEnd, End.PIECE);
     }
 
-    private Line emit(long end) throws IOException {
-      Line line = new Line(decode(), lineStart, end, records++);
+    private Line emit(long end, End ending) throws IOException {
+      Line line = new Line(decode(), lineStart, end, records++, ending);
       lineStart = end;
       lineLength = 0;
       return line;
@@ -432,7 +671,17 @@ final class LineFileSource implements BatchSource<String> {
         buffer.flip();
       }
       if (read <= 0) {
+        atEnd = true;
         return false;
+      }
+      if (atEnd) {
+        atEnd = false;
+        verifyHead(); // grown after the reader caught up: still the same file's bytes?
+      }
+      if (readPosition < HEAD_BYTES) {
+        int n = (int) Math.min(read, HEAD_BYTES - readPosition);
+        buffer.get(buffer.position(), head, (int) readPosition, n);
+        headLength = (int) (readPosition + n);
       }
       readPosition += read;
       return true;
@@ -465,8 +714,26 @@ final class LineFileSource implements BatchSource<String> {
       return false;
     }
 
+    /**
+     * Continues with the file after this one in rotation order: a younger rotated file that
+     * is still there (two rotations between two looks), else the file at the path.
+     */
     private void switchToPath() throws IOException {
-      Opened next = openVerified(file);
+      Opened next = null;
+      for (int attempt = 1; next == null; attempt++) {
+        Named successor = successorOf(identity);
+        Opened opened = openVerified(successor == null ? file : successor.path());
+        if (successor == null || opened.identity().equals(successor.identity())) {
+          next = opened;
+        } else {
+          opened.channel().close(); // rotated again while we looked
+          if (attempt == 3) {
+            throw new IOException("the rotated files of " + file + " were renamed three times"
+                + " while looking for the one after " + path + "; open the source again when"
+                + " its rotation is over");
+          }
+        }
+      }
       FileChannel old = channel;
       channel = next.channel();
       identity = next.identity();
@@ -476,10 +743,32 @@ final class LineFileSource implements BatchSource<String> {
       pendingCr = false;
       lineStart = 0;
       readPosition = 0;
+      headLength = 0;
+      atEnd = false;
+      continuing = false;
       records = 0;
       delivered = 0;
       quietAt = -1;
       old.close();
+    }
+
+    /**
+     * Reports a copy-and-truncate rotation whose new content already reaches past the read
+     * position: the first bytes read earlier are no longer in the file.
+     */
+    private void verifyHead() throws IOException {
+      if (headLength == 0) {
+        return;
+      }
+      byte[] now = new byte[headLength];
+      int got = readHead(channel, now, headLength);
+      if (got < headLength || !Arrays.equals(now, 0, headLength, head, 0, headLength)) {
+        throw new IOException("file " + path + " was truncated and written again while being"
+            + " read (copy-and-truncate rotation?): its first " + headLength + " bytes changed."
+            + " Records were delivered up to byte " + delivered + " (the last batch's resume"
+            + " token); what the file holds now is not the continuation. Restore the file, or"
+            + " start from a new checkpoint file deliberately");
+      }
     }
 
     /** Following: waits one poll interval for the file to grow, reporting truncation. */

@@ -31,7 +31,6 @@ import java.util.Random;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
-import org.junit.jupiter.api.Disabled;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
@@ -213,8 +212,6 @@ class StoreAndSourceAttackTest {
   }
 
   @Test
-  @Disabled("defect: the file store accepts a commit whose sequence is equal or lower (the "
-      + "committed checkpoint moves backward); the in-memory store refuses it")
   void store_nonIncreasingSequence_isRefusedAndNothingMoves() throws Exception {
     Path file = dir.resolve("cp");
     try (CheckpointStore store = Collecting.fileStore(file, "id")) {
@@ -289,8 +286,6 @@ class StoreAndSourceAttackTest {
 
   /** A hard link is another name for the same file: "under any name". */
   @Test
-  @Disabled("defect: a second store through a hard link to the checkpoint file opens (lock is"
-      + " per name); 'a second store on the same file ... under any name ... fails'")
   void store_secondStoreThroughAHardLink_failsOnTheLock() throws Exception {
     Path real = dir.resolve("cp");
     try (CheckpointStore store = Collecting.fileStore(real, "id")) {
@@ -308,9 +303,6 @@ class StoreAndSourceAttackTest {
 
   /** The lock file removed by a cleanup job while held: a second store must still be refused. */
   @Test
-  @Disabled("defect: deleting <file>.lock while a store holds it lets a second store open and"
-      + " commit to the same file (G8: 'Two collectors cannot commit to one file at "
-      + "once')")
   void store_lockFileDeletedWhileHeld_secondStoreStillRefused() throws Exception {
     Path file = dir.resolve("cp");
     try (CheckpointStore store = Collecting.fileStore(file, "id")) {
@@ -657,8 +649,6 @@ class StoreAndSourceAttackTest {
    * ({@code id@4}) at the same kind of offset is refused naming the byte.
    */
   @Test
-  @Disabled("defect: a resume token (with record count) in the middle of a line is accepted; the"
-      + " line's tail is delivered as an invented record")
   void open_tokenInTheMiddleOfALine_isReported() throws Exception {
     Path file = dir.resolve("c.log");
     Files.writeString(file, "aaa\r\ncd\n");
@@ -672,8 +662,6 @@ class StoreAndSourceAttackTest {
 
   /** open() and lineFileRecordCount disagree on a negative record count. */
   @Test
-  @Disabled("defect: open() accepts a token with a negative record count (#-1) that"
-      + " lineFileRecordCount refuses as not a token")
   void open_negativeRecordCount_refusedLikeLineFileRecordCount() throws Exception {
     Path file = dir.resolve("n.log");
     Files.writeString(file, "aaa\nbbb\n");
@@ -690,9 +678,6 @@ class StoreAndSourceAttackTest {
    * resuming there must not deliver the rest of that line as a record of its own.
    */
   @Test
-  @Disabled("defect: a finite source delivers an unterminated last line; after the writer "
-      + "completes it, resuming at that token delivers the line's rest ('o' of 'two') as "
-      + "a record of its own, silently")
   void finite_unterminatedLastLineCompletedLater_resumeDoesNotInventARecord() throws Exception {
     Path file = dir.resolve("g.log");
     Files.writeString(file, "one\ntw");
@@ -713,9 +698,6 @@ class StoreAndSourceAttackTest {
 
   /** The same identity, content rewritten (copy-truncate + regrowth) before a restart. */
   @Test
-  @Disabled("defect: a file truncated and rewritten past the checkpoint (same inode) is "
-      + "resumed at the old byte offset: new lines are skipped silently although "
-      + "'truncated below that offset is reported, never re-read or skipped'")
   void open_fileTruncatedAndRegrownPastTheCheckpoint_isReported() throws Exception {
     Path file = dir.resolve("ct.log");
     Files.writeString(file, "old line 1\nold line 2\n");
@@ -739,9 +721,6 @@ class StoreAndSourceAttackTest {
 
   /** Copy-truncate under a following reader, the file regrown past its position. */
   @Test
-  @Disabled("defect: copy-truncate under a follower, regrown past its position before the "
-      + "next poll, is not reported (ADR 0007: 'reported as truncation'); the new file's "
-      + "first line is skipped silently")
   void follow_copyTruncateRegrownPastThePosition_isReportedNotSkipped() throws Exception {
     Path file = dir.resolve("f.log");
     Files.writeString(file, "old line 1\n");
@@ -781,8 +760,6 @@ class StoreAndSourceAttackTest {
 
   /** Two rotations between two reads: the middle file must not vanish silently. */
   @Test
-  @Disabled("defect: two rotations within one poll (app.log -> .1 -> .2) lose the middle "
-      + "file's lines silently; README: 'nothing is lost'")
   void follow_twoRotationsBetweenReads_middleFileIsNotLost() throws Exception {
     Path file = dir.resolve("app.log");
     Files.writeString(file, "A1\n");
@@ -814,8 +791,6 @@ class StoreAndSourceAttackTest {
 
   /** Collector down during two rotations: the checkpoint is in app.log.2. */
   @Test
-  @Disabled("defect: a checkpoint two rotations back (app.log.2) resumes there then jumps to "
-      + "app.log, skipping app.log.1 entirely without an error")
   void open_checkpointTwoRotationsBack_middleFileIsNotSkipped() throws Exception {
     Path file = dir.resolve("app.log");
     Files.writeString(file, "A1\nA2\n");
@@ -959,8 +934,6 @@ class StoreAndSourceAttackTest {
   }
 
   @Test
-  @Disabled("defect (message): a line-file source on a directory fails with a bare"
-      + " 'IOException: Is a directory', naming neither the path nor what to do")
   void source_directoryInPlaceOfTheFile_failsNamingThePath() {
     var e = assertThrows(Exception.class,
         () -> readAll(source(dir, LineSourceOptions.builder()), ""));
@@ -999,9 +972,6 @@ class StoreAndSourceAttackTest {
    * (file systems reuse them at once), the token's identity matches a different file.
    */
   @Test
-  @Disabled("defect: identity is (dev, inode) only; a deleted file's inode reused by a new file at"
-      + " the path makes open() resume at the old byte offset in the new file, silently skipping"
-      + " its first lines")
   void open_newFileReusingTheOldInode_isNotTakenForTheCheckpointsFile() throws Exception {
     Path file = dir.resolve("app.log");
     Files.writeString(file, "old line 1\nold line 2\n");
