@@ -111,7 +111,10 @@ class StoreAndSourceAttackKillNineTest {
           throw new AssertionError(context + "kill " + kill + ": checkpoint unreadable", e);
         }
         assertNotNull(loaded, context + "kill " + kill + ": no checkpoint after " + acked);
-        assertTrue(loaded.sequence() == acked || loaded.sequence() == acked + 1,
+        // Durable: never older than a commit that returned. (What the parent read of the child's
+        // stdout can lag what the child committed by more than one line at the kill, so the
+        // upper bound is not observable here; the token check below catches a torn file.)
+        assertTrue(loaded.sequence() >= acked,
             context + "kill " + kill + ": acknowledged " + acked + ", loaded " + loaded.sequence());
         assertTrue(loaded.resumeToken().endsWith("|" + loaded.sequence()),
             context + "token of another commit: " + loaded.sequence());
