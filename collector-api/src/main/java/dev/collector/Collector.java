@@ -166,7 +166,9 @@ public interface Collector<T> extends AutoCloseable {
    *
    * <p><b>Races.</b> Racing {@link #close()}, it returns once close's final commit covers the
    * acknowledged prefix (never a checkpoint below it), or throws {@link CheckpointException} if
-   * that commit failed. Without a pull session (none started, or it ended: closed, or its
+   * that commit failed. During a {@link #process} run it waits until the batches settled at the
+   * time of the call are committed (or the run ended). Without a pull session (none started,
+   * or it ended: closed, or its
    * failure was reported by {@link #next()}) it returns the committed checkpoint at once: the
    * acknowledgements of an ended session that were not committed are void, and their batches
    * are delivered again.
