@@ -334,9 +334,9 @@ final class ProcessRun<T> {
       }
       waitingForRoom = false;
       ownerWakeup.disarm();
-      if (!room && ring.acked() > ring.committed()) {
-        committer.wake(); // a frontier move that woke us, not the committer, is never left behind
-      }
+      // A frontier move that woke us rather than the committer is committed at the top of the
+      // loop (commitOnCaller), by the committer if it holds the store, or, if the run is
+      // leaving RUNNING, by the final commit: nothing to hand on here.
     }
   }
 

@@ -94,7 +94,7 @@ final class PullDelivery<T> implements Delivery<T> {
         throw new OutOfOrderAckException(sequence, session.ring().acked(), name());
       }
       state = State.ACKED;
-      moved = session.settled(sequence, false);
+      moved = session.settled(sequence);
     } finally {
       session.lock.unlock();
     }
@@ -203,7 +203,7 @@ final class PullDelivery<T> implements Delivery<T> {
         throw stale("fail()", "while its dead-letter handler ran");
       }
       state = State.DEAD_LETTERED;
-      moved = session.settled(sequence, true);
+      moved = session.settled(sequence);
     } finally {
       session.lock.unlock();
     }

@@ -83,7 +83,6 @@ final class PullSession<T> {
 
   private final AtomicInteger running = new AtomicInteger();
   private final AtomicLong settledCount = new AtomicLong();
-  private final AtomicLong deadLettered = new AtomicLong();
 
   /** A failed delivery waiting for its backoff. */
   private record Redelivery<T>(long due, Batch<T> batch) implements Comparable<Redelivery<T>> {
@@ -303,12 +302,9 @@ final class PullSession<T> {
 
   /** A delivery was acknowledged or dead-lettered: it may be committed. */
   @GuardedBy("lock")
-  boolean settled(long sequence, boolean deadLetter) {
+  boolean settled(long sequence) {
     running.decrementAndGet();
     settledCount.incrementAndGet();
-    if (deadLetter) {
-      deadLettered.incrementAndGet();
-    }
     boolean moved = ring.settle(sequence);
     changed.signalAll();
     return moved;
@@ -407,7 +403,5 @@ final class PullSession<T> {
     return ring.progress(running.get(), settledAhead, context.options().stuckThreshold());
   }
 
-  long deadLettered() {
-    return deadLettered.get();
-  }
+
 }
