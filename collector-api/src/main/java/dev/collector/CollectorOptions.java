@@ -2,71 +2,47 @@ package dev.collector;
 
 import java.time.Duration;
 import java.util.Objects;
+import org.jspecify.annotations.Nullable;
 
 /**
- * Immutable collector settings. Build with {@link #builder()}; every field has a default.
+ * Immutable collector settings. Build with {@link #builder()}; every setting has a default.
+ * Change some settings of existing options with {@link #toBuilder()}.
  *
- * @param name names the collector's own threads ({@code orders-owner}, {@code orders-committer}; handler
- *     threads, one per batch, are unnamed), log lines and metric tags; letters,
- *     digits, {@code . _ -}, 1 to 64 characters. Default {@code "collector"}.
- * @param depth the pull API's window: how many batches may be fetched but not yet committed, 1
- *     to {@link #MAX_DEPTH}. {@link Collector#process} takes its own depth. Default 16.
- * @param ackOrdering how the pull API treats out-of-order acknowledgements. Default {@link
- *     AckOrdering#BUFFERED}.
- * @param drainTimeout how long {@link Collector#stop()} lets running handlers finish before
- *     interrupting them; zero interrupts at once. Default 30 seconds.
- * @param failurePolicy how a failed batch is settled. Default {@link FailurePolicy#failFast()}.
- * @param batchTimeout how long one handler attempt may run before its thread is interrupted and
- *     the attempt counts as failed with {@link java.util.concurrent.TimeoutException}; zero means
- *     no limit. Checked a few times per timeout period, so it fires up to a quarter late.
- *     {@link Collector#process} only. Default zero.
- * @param stuckThreshold a batch running longer than this (from handler start or delivery) is
- *     logged once as stuck at WARNING; zero turns the check off. Default 60 seconds.
- * @param fetchRetry how a failed fetch is retried (the reader is reopened at the last fetched
- *     position) before the run fails with {@link SourceException}. Default 3 attempts, 10 ms to
- *     1 s apart.
- * @param commitRetry how a failed commit is retried before the run fails with {@link
- *     CheckpointException}. Default 3 attempts, 10 ms to 1 s apart.
- * @param concurrency how many batches may run at once (handlers in {@link Collector#process},
- *     unsettled deliveries in the pull API), 1 to {@link #MAX_DEPTH}, or 0 for "as many as the
- *     depth allows". A run uses {@code min(concurrency, depth)}: read ahead 1024 batches but run
- *     64 against a rate-limited sink. Default 0.
- * @param commitInterval how long the committer lingers after a commit before the next one, so
- *     that a fast source commits less often (each commit still covers the newest contiguous
- *     acknowledged prefix); zero commits as soon as there is something to commit. The final
- *     commit of a run never lingers. Default zero.
+ * <p>A final class rather than a record, so that a setting can be added in a minor release
+ * without breaking callers (no public constructor, no deconstruction pattern): see {@code
+ * docs/adr/0008-evolvable-api-types.md}. Instances are immutable and safe to share between
+ * threads; {@link #equals} compares every setting.
  */
-public record CollectorOptions(
-    String name,
-    int depth,
-    AckOrdering ackOrdering,
-    Duration drainTimeout,
-    FailurePolicy failurePolicy,
-    Duration batchTimeout,
-    Duration stuckThreshold,
-    Retry fetchRetry,
-    Retry commitRetry,
-    int concurrency,
-    Duration commitInterval) {
+public final class CollectorOptions {
 
   /** The largest supported depth: 1 048 576 batches. */
   public static final int MAX_DEPTH = 1 << 20;
 
-  /**
-   * Validates the settings.
-   *
-   * @throws IllegalArgumentException naming the parameter and the value, if one is out of range
-   */
-  public CollectorOptions {
-    Objects.requireNonNull(name, "name");
-    Objects.requireNonNull(ackOrdering, "ackOrdering");
-    Objects.requireNonNull(drainTimeout, "drainTimeout");
-    Objects.requireNonNull(failurePolicy, "failurePolicy");
-    Objects.requireNonNull(batchTimeout, "batchTimeout");
-    Objects.requireNonNull(stuckThreshold, "stuckThreshold");
-    Objects.requireNonNull(fetchRetry, "fetchRetry");
-    Objects.requireNonNull(commitRetry, "commitRetry");
-    Objects.requireNonNull(commitInterval, "commitInterval");
+  private final String name;
+  private final int depth;
+  private final AckOrdering ackOrdering;
+  private final Duration drainTimeout;
+  private final FailurePolicy failurePolicy;
+  private final Duration batchTimeout;
+  private final Duration stuckThreshold;
+  private final Retry fetchRetry;
+  private final Retry commitRetry;
+  private final int concurrency;
+  private final Duration commitInterval;
+
+  /** Validates the builder's settings; the messages name the setting and the value. */
+  private CollectorOptions(Builder b) {
+    this.name = Objects.requireNonNull(b.name, "name");
+    this.depth = b.depth;
+    this.ackOrdering = Objects.requireNonNull(b.ackOrdering, "ackOrdering");
+    this.drainTimeout = Objects.requireNonNull(b.drainTimeout, "drainTimeout");
+    this.failurePolicy = Objects.requireNonNull(b.failurePolicy, "failurePolicy");
+    this.batchTimeout = Objects.requireNonNull(b.batchTimeout, "batchTimeout");
+    this.stuckThreshold = Objects.requireNonNull(b.stuckThreshold, "stuckThreshold");
+    this.fetchRetry = Objects.requireNonNull(b.fetchRetry, "fetchRetry");
+    this.commitRetry = Objects.requireNonNull(b.commitRetry, "commitRetry");
+    this.concurrency = b.concurrency;
+    this.commitInterval = Objects.requireNonNull(b.commitInterval, "commitInterval");
     if (!name.matches("[A-Za-z0-9._-]{1,64}")) {
       throw new IllegalArgumentException(
           "name must be 1 to 64 letters, digits, '.', '_' or '-', was \"" + name + "\"");
@@ -81,6 +57,179 @@ public record CollectorOptions(
           "concurrency must be between 1 and " + MAX_DEPTH + ", or 0 for the depth, was "
               + concurrency);
     }
+  }
+
+  /**
+   * Names the collector's own threads ({@code orders-owner}, {@code orders-committer}; handler
+   * threads, one per batch, are unnamed), log lines and metric tags; letters, digits, {@code . _
+   * -}, 1 to 64 characters. Default {@code "collector"}.
+   *
+   * @return the name
+   */
+  public String name() {
+    return name;
+  }
+
+  /**
+   * The pull API's window: how many batches may be fetched but not yet committed, 1 to {@link
+   * #MAX_DEPTH}. {@link Collector#process} takes its own depth. Default 16.
+   *
+   * @return the depth
+   */
+  public int depth() {
+    return depth;
+  }
+
+  /**
+   * How the pull API treats out-of-order acknowledgements. Default {@link AckOrdering#BUFFERED}.
+   *
+   * @return the ordering
+   */
+  public AckOrdering ackOrdering() {
+    return ackOrdering;
+  }
+
+  /**
+   * How long {@link Collector#stop()} lets running handlers finish before interrupting them;
+   * zero interrupts at once. Default 30 seconds.
+   *
+   * @return the drain timeout
+   */
+  public Duration drainTimeout() {
+    return drainTimeout;
+  }
+
+  /**
+   * How a failed batch is settled. Default {@link FailurePolicy#failFast()}.
+   *
+   * @return the policy
+   */
+  public FailurePolicy failurePolicy() {
+    return failurePolicy;
+  }
+
+  /**
+   * How long one handler attempt may run before its thread is interrupted and the attempt counts
+   * as failed with {@link java.util.concurrent.TimeoutException}; zero means no limit. Checked a
+   * few times per timeout period, so it fires up to a quarter late. {@link Collector#process}
+   * only. Default zero.
+   *
+   * @return the limit per handler attempt
+   */
+  public Duration batchTimeout() {
+    return batchTimeout;
+  }
+
+  /**
+   * A batch running longer than this (from handler start or delivery) is logged once as stuck at
+   * WARNING; zero turns the check off. Default 60 seconds.
+   *
+   * @return the threshold
+   */
+  public Duration stuckThreshold() {
+    return stuckThreshold;
+  }
+
+  /**
+   * How a failed fetch is retried (the reader is reopened at the last fetched position) before
+   * the run fails with {@link SourceException}. Default 3 attempts, 10 ms to 1 s apart.
+   *
+   * @return attempts and backoff for fetches
+   */
+  public Retry fetchRetry() {
+    return fetchRetry;
+  }
+
+  /**
+   * How a failed commit is retried before the run fails with {@link CheckpointException}.
+   * Default 3 attempts, 10 ms to 1 s apart.
+   *
+   * @return attempts and backoff for commits
+   */
+  public Retry commitRetry() {
+    return commitRetry;
+  }
+
+  /**
+   * How many batches may run at once (handlers in {@link Collector#process}, unsettled
+   * deliveries in the pull API), 1 to {@link #MAX_DEPTH}, or 0 for "as many as the depth
+   * allows". A run uses {@code min(concurrency, depth)}: read ahead 1024 batches but run 64
+   * against a rate-limited sink. Default 0.
+   *
+   * @return the concurrency, or 0
+   */
+  public int concurrency() {
+    return concurrency;
+  }
+
+  /**
+   * How long the committer lingers after a commit before the next one, so that a fast source
+   * commits less often (each commit still covers the newest contiguous acknowledged prefix); zero
+   * commits as soon as there is something to commit. The final commit of a run never lingers.
+   * Default zero.
+   *
+   * @return the linger between commits
+   */
+  public Duration commitInterval() {
+    return commitInterval;
+  }
+
+  /**
+   * Equal if every setting is equal.
+   *
+   * @param o the other object
+   * @return whether {@code o} is a {@code CollectorOptions} with the same settings
+   */
+  @Override
+  public boolean equals(@Nullable Object o) {
+    return o instanceof CollectorOptions other
+        && name.equals(other.name)
+        && depth == other.depth
+        && ackOrdering == other.ackOrdering
+        && drainTimeout.equals(other.drainTimeout)
+        && failurePolicy.equals(other.failurePolicy)
+        && batchTimeout.equals(other.batchTimeout)
+        && stuckThreshold.equals(other.stuckThreshold)
+        && fetchRetry.equals(other.fetchRetry)
+        && commitRetry.equals(other.commitRetry)
+        && concurrency == other.concurrency
+        && commitInterval.equals(other.commitInterval);
+  }
+
+  @Override
+  public int hashCode() {
+    return Objects.hash(
+        name,
+        depth,
+        ackOrdering,
+        drainTimeout,
+        failurePolicy,
+        batchTimeout,
+        stuckThreshold,
+        fetchRetry,
+        commitRetry,
+        concurrency,
+        commitInterval);
+  }
+
+  /**
+   * Every setting, in the format records use: {@code CollectorOptions[name=collector, depth=16,
+   * ...]}.
+   */
+  @Override
+  public String toString() {
+    return "CollectorOptions[name=" + name
+        + ", depth=" + depth
+        + ", ackOrdering=" + ackOrdering
+        + ", drainTimeout=" + drainTimeout
+        + ", failurePolicy=" + failurePolicy
+        + ", batchTimeout=" + batchTimeout
+        + ", stuckThreshold=" + stuckThreshold
+        + ", fetchRetry=" + fetchRetry
+        + ", commitRetry=" + commitRetry
+        + ", concurrency=" + concurrency
+        + ", commitInterval=" + commitInterval
+        + "]";
   }
 
   /**
@@ -153,7 +302,10 @@ public record CollectorOptions(
         .commitInterval(commitInterval);
   }
 
-  /** Builds {@link CollectorOptions}; validation happens in {@link #build()}. */
+  /**
+   * Builds {@link CollectorOptions}; validation happens in {@link #build()}. One setter per
+   * setting, named like its accessor. Not thread-safe; build on one thread.
+   */
   public static final class Builder {
     private String name = "collector";
     private int depth = 16;
@@ -297,18 +449,7 @@ public record CollectorOptions(
      * @throws IllegalArgumentException if a setting is out of range
      */
     public CollectorOptions build() {
-      return new CollectorOptions(
-          name,
-          depth,
-          ackOrdering,
-          drainTimeout,
-          failurePolicy,
-          batchTimeout,
-          stuckThreshold,
-          fetchRetry,
-          commitRetry,
-          concurrency,
-          commitInterval);
+      return new CollectorOptions(this);
     }
   }
 }

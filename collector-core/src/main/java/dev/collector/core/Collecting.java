@@ -4,7 +4,6 @@ import dev.collector.BatchSource;
 import dev.collector.CheckpointStore;
 import dev.collector.Collector;
 import dev.collector.CollectorOptions;
-import dev.collector.LineSourceOptions;
 import java.io.IOException;
 import java.nio.file.Path;
 import java.util.List;

@@ -1,11 +1,10 @@
 package dev.collector.core;
 
 import dev.collector.BatchSource;
-import dev.collector.LineSourceOptions;
-import dev.collector.LineSourceOptions.LongLines;
-import dev.collector.LineSourceOptions.MalformedInput;
 import dev.collector.SourceBatch;
 import dev.collector.SourceReader;
+import dev.collector.core.LineSourceOptions.LongLines;
+import dev.collector.core.LineSourceOptions.MalformedInput;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.CharBuffer;

@@ -244,7 +244,7 @@ final class OrderedCollector<T> implements Collector<T> {
       return s.progress();
     }
     long at = committed.sequence();
-    return new Progress(at, at, at, 0, 0, 0, 0, Duration.ZERO, 0);
+    return Progress.builder().fetched(at).acknowledged(at).committed(at).build();
   }
 
   @Override

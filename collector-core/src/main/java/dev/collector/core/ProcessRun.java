@@ -196,17 +196,18 @@ final class ProcessRun<T> {
               + " sequence " + durable.sequence(),
           defect);
     }
-    return new ProcessSummary(
-        ring.committed() - ring.start().sequence(),
-        ring.committedRecords(),
-        committer.commits(),
-        Duration.ofNanos(System.nanoTime() - startedNanos),
+    return ProcessSummary.builder()
+        .batches(ring.committed() - ring.start().sequence())
+        .records(ring.committedRecords())
+        .commits(committer.commits())
+        .duration(Duration.ofNanos(System.nanoTime() - startedNanos))
         // stopped: stop() or close() ended the run before it finished the source and committed
         // everything it had fetched (having read the end of the source is not enough)
-        lifecycle.wasStopped() && !(exhausted && ring.committed() == ring.fetched()),
-        ring.fetched() - ring.committed(),
-        deadLettered.get(),
-        durable);
+        .stopped(lifecycle.wasStopped() && !(exhausted && ring.committed() == ring.fetched()))
+        .uncommitted(ring.fetched() - ring.committed())
+        .deadLettered(deadLettered.get())
+        .checkpoint(durable)
+        .build();
   }
 
   /** Asks the run to stop gracefully; see {@link dev.collector.Collector#stop()}. */

@@ -249,8 +249,17 @@ final class SlotRing {
         }
       }
     }
-    return new Progress(
-        f, a, c, (int) (f - c), (int) r, (int) w, depth, Duration.ofNanos(oldest), stuck);
+    return Progress.builder()
+        .fetched(f)
+        .acknowledged(a)
+        .committed(c)
+        .inFlight((int) (f - c))
+        .running((int) r)
+        .waiting((int) w)
+        .capacity(depth)
+        .oldestRunning(Duration.ofNanos(oldest))
+        .stuck(stuck)
+        .build();
   }
 
   // ---- committer ----------------------------------------------------------------------------

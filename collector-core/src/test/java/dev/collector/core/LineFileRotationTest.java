@@ -9,7 +9,6 @@ import dev.collector.Checkpoint;
 import dev.collector.CheckpointStore;
 import dev.collector.Collector;
 import dev.collector.CollectorOptions;
-import dev.collector.LineSourceOptions;
 import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
 import java.nio.charset.StandardCharsets;

@@ -4,11 +4,10 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import dev.collector.LineSourceOptions;
-import dev.collector.LineSourceOptions.LongLines;
-import dev.collector.LineSourceOptions.MalformedInput;
 import dev.collector.SourceBatch;
 import dev.collector.SourceReader;
+import dev.collector.core.LineSourceOptions.LongLines;
+import dev.collector.core.LineSourceOptions.MalformedInput;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
