@@ -13,7 +13,6 @@ import dev.collector.StaleDeliveryException;
 import java.lang.System.Logger.Level;
 import java.time.Duration;
 import java.util.HashMap;
-import java.util.List;
 import java.util.Map;
 import java.util.Objects;
 import java.util.concurrent.locks.Condition;
@@ -392,12 +391,19 @@ public final class KafkaCollector<K, V> implements AutoCloseable {
   public KafkaProgress progress() {
     PollLoop<K, V> loop = active;
     if (loop == null) {
-      return new KafkaProgress(0, 0, 0, 0, 0, 0, List.of());
+      return KafkaProgress.builder().build();
     }
     Window window = loop.window();
     Window.Totals t = window.totals();
-    return new KafkaProgress(t.uncommitted(), window.depth(), t.running(), t.handled(),
-        t.committed(), t.fenced(), window.partitions());
+    return KafkaProgress.builder()
+        .uncommitted(t.uncommitted())
+        .capacity(window.depth())
+        .running(t.running())
+        .handled(t.handled())
+        .committed(t.committed())
+        .fenced(t.fenced())
+        .partitions(window.partitions())
+        .build();
   }
 
   /**

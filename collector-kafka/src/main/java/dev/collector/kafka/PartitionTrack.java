@@ -103,8 +103,17 @@ final class PartitionTrack {
     long end = endOffset;
     long base = committed >= 0 ? committed : fetched;
     long lag = end < 0 || base < 0 ? -1 : Math.max(0, end - base);
-    return new PartitionProgress(partition.topic(), partition.partition(), epoch, fetched,
-        committed, uncommittedUnits(), running, waiting(), lag);
+    return PartitionProgress.builder()
+        .topic(partition.topic())
+        .partition(partition.partition())
+        .epoch(epoch)
+        .fetched(fetched)
+        .committed(committed)
+        .inFlight(uncommittedUnits())
+        .running(running)
+        .waiting(waiting())
+        .lag(lag)
+        .build();
   }
 
   boolean stopped() {

@@ -154,9 +154,16 @@ final class PollLoop<K, V> implements ConsumerRebalanceListener {
       throw e; // a commit in a revoke callback failed
     }
     Window.Totals totals = window.totals();
-    return new ProcessSummary(totals.committed(), totals.committedRecords(), committer.commits(),
-        Duration.ofNanos(System.nanoTime() - started), stopRequested, uncommitted,
-        totals.deadLettered(), committer.checkpoint());
+    return ProcessSummary.builder()
+        .batches(totals.committed())
+        .records(totals.committedRecords())
+        .commits(committer.commits())
+        .duration(Duration.ofNanos(System.nanoTime() - started))
+        .stopped(stopRequested)
+        .uncommitted(uncommitted)
+        .deadLettered(totals.deadLettered())
+        .checkpoint(committer.checkpoint())
+        .build();
   }
 
   private void checkTopics() throws InterruptedException {
