@@ -133,10 +133,12 @@ class CollectorOptionsTest {
   }
 
   private static void assertMessage(String message, CollectorOptions.Builder builder) {
-    assertEquals(message, assertThrows(IllegalArgumentException.class, builder::build).getMessage());
+    assertEquals(
+        message, assertThrows(IllegalArgumentException.class, builder::build).getMessage());
   }
 
   private static void assertNull(String message, CollectorOptions.Builder builder) {
-    assertEquals(message, assertThrows(NullPointerException.class, builder::build).getMessage());
+    assertEquals(
+        message, assertThrows(NullPointerException.class, builder::build).getMessage());
   }
 }

@@ -114,6 +114,7 @@ class ProgressTest {
   }
 
   private static void assertMessage(String message, Progress.Builder builder) {
-    assertEquals(message, assertThrows(IllegalArgumentException.class, builder::build).getMessage());
+    assertEquals(
+        message, assertThrows(IllegalArgumentException.class, builder::build).getMessage());
   }
 }

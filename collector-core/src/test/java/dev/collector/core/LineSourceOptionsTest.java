@@ -91,10 +91,12 @@ class LineSourceOptionsTest {
   }
 
   private static void assertMessage(String message, LineSourceOptions.Builder builder) {
-    assertEquals(message, assertThrows(IllegalArgumentException.class, builder::build).getMessage());
+    assertEquals(
+        message, assertThrows(IllegalArgumentException.class, builder::build).getMessage());
   }
 
   private static void assertNull(String message, LineSourceOptions.Builder builder) {
-    assertEquals(message, assertThrows(NullPointerException.class, builder::build).getMessage());
+    assertEquals(
+        message, assertThrows(NullPointerException.class, builder::build).getMessage());
   }
 }

@@ -106,7 +106,8 @@ class KafkaValueTypesTest {
         options().revokeDrainTimeout(Duration.ofSeconds(-1)));
     assertMessage("commitInterval must be >= 0, was PT-1S",
         options().commitInterval(Duration.ofSeconds(-1)));
-    assertMessage("commitTimeout must be > 0, was PT0S", options().commit(Duration.ZERO, Retry.NONE));
+    assertMessage("commitTimeout must be > 0, was PT0S",
+        options().commit(Duration.ZERO, Retry.NONE));
     assertMessage("startupTimeout must be > 0, was PT0S", options().startupTimeout(Duration.ZERO));
     assertMessage("pollTimeout must be > 0, was PT0S", options().pollTimeout(Duration.ZERO));
     assertMessage("depth must be between 1 and 1048576 (CollectorOptions.MAX_DEPTH), was 0",
@@ -229,6 +230,7 @@ class KafkaValueTypesTest {
   }
 
   private static void assertMessage(String message, KafkaCollectorOptions.Builder builder) {
-    assertEquals(message, assertThrows(IllegalArgumentException.class, builder::build).getMessage());
+    assertEquals(
+        message, assertThrows(IllegalArgumentException.class, builder::build).getMessage());
   }
 }
