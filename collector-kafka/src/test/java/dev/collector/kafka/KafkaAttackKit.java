@@ -106,6 +106,18 @@ final class KafkaAttackKit {
     }
   }
 
+  /** How a finished call ended, for assertion messages. */
+  static String describe(Bg<?> bg) {
+    if (!bg.done()) {
+      return "still running";
+    }
+    try {
+      return "returned " + bg.result.getNow(null);
+    } catch (java.util.concurrent.CompletionException e) {
+      return "threw " + e.getCause();
+    }
+  }
+
   static String stack(Thread thread) {
     StringBuilder s = new StringBuilder();
     for (StackTraceElement e : thread.getStackTrace()) {

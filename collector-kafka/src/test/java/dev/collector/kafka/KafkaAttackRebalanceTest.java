@@ -78,7 +78,7 @@ class KafkaAttackRebalanceTest {
             bHandled.incrementAndGet();
           }));
       await().atMost(Duration.ofSeconds(40)).until(() -> bHandled.get() > 0 || runB.done());
-      assertFalse(runB.done(), "B ended: " + runB.failure(0));
+      assertFalse(runB.done(), () -> "B ended: " + KafkaAttackKit.describe(runB));
       gate.countDown();
       Map<TopicPartition, Long> ends = Kit.endOffsets(broker, topic, 2);
       await().atMost(Duration.ofSeconds(40)).until(() -> Kit.committed(broker,
@@ -87,8 +87,8 @@ class KafkaAttackRebalanceTest {
       for (Thread t : hammers) {
         t.join();
       }
-      assertFalse(runA.done(), "A ended: " + runA.failure(0));
-      assertFalse(runB.done(), "B ended: " + runB.failure(0));
+      assertFalse(runA.done(), () -> "A ended: " + KafkaAttackKit.describe(runA));
+      assertFalse(runB.done(), () -> "B ended: " + KafkaAttackKit.describe(runB));
       a.stop();
       b.stop();
       runA.value(30);

@@ -36,6 +36,7 @@ import org.apache.kafka.common.header.internals.RecordHeaders;
 import org.apache.kafka.common.serialization.ByteArrayDeserializer;
 import org.apache.kafka.common.serialization.Deserializer;
 import org.apache.kafka.common.serialization.StringDeserializer;
+import org.junit.jupiter.api.Disabled;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.extension.ExtendWith;
@@ -79,7 +80,7 @@ class KafkaAttackRecordsTest {
     var run = new KafkaAttackKit.Bg<>("run", () -> c.processRecords(total, 16, ordering,
         lanes::handle));
     await().atMost(Duration.ofSeconds(40)).until(() -> run.done() || lanes.done.get() >= total);
-    assertFalse(run.done(), "run ended: " + run.failure(0));
+    assertFalse(run.done(), () -> "run ended: " + KafkaAttackKit.describe(run));
     assertTrue(c.stop());
     run.value(30);
     assertEquals(List.of(), lanes.violations);
@@ -128,6 +129,8 @@ class KafkaAttackRecordsTest {
    * offset never moves past the unread record) and the run does not hang or skip it silently.
    */
   @Test
+  @Disabled("defect: a deserializer failure escapes process() as Kafka's raw "
+      + "RecordDeserializationException, not a CollectorException")
   void poisonPill_deserializerThrows_runFailsInBoundedTime_offsetNotPassed(Broker broker)
       throws Exception {
     String topic = Kit.unique("poison");
@@ -147,12 +150,14 @@ class KafkaAttackRecordsTest {
       var run = new KafkaAttackKit.Bg<>("run", () -> c.processRecords(16, 1,
           Ordering.PARTITION, r -> handled.add(r.offset())));
       Throwable failure = run.failure(45);
-      System.out.println("poison pill -> " + failure + "; handled " + handled);
-      assertInstanceOf(CollectorException.class, failure);
+      long committed = committed(broker, config, topic, 0);
+      System.out.println("poison pill -> " + failure + "; handled " + handled
+          + "; committed " + committed);
+      assertTrue(committed <= 7, "the offset moved past the unreadable record: " + committed);
+      assertFalse(handled.contains(7L));
+      assertInstanceOf(CollectorException.class, failure,
+          "a run ends with a summary, InterruptedException or a CollectorException");
     }
-    long committed = committed(broker, config, topic, 0);
-    assertTrue(committed <= 7, "the offset moved past the unreadable record: " + committed);
-    assertFalse(handled.contains(7L));
   }
 
   /** kafka.md: the dead letter carries the original key, value and headers, nulls included. */
@@ -168,7 +173,8 @@ class KafkaAttackRecordsTest {
       h0.add("h", "x".getBytes(StandardCharsets.UTF_8));
       h0.add("h", "second".getBytes(StandardCharsets.UTF_8)); // repeated header
       p.send(new ProducerRecord<String, String>(topic, 0, (String) null, "v0", h0)).get();
-      p.send(new ProducerRecord<String, String>(topic, 0, "k1", (String) null, new RecordHeaders())).get();
+      p.send(new ProducerRecord<String, String>(topic, 0, "k1", (String) null,
+          new RecordHeaders())).get();
       p.send(new ProducerRecord<String, String>(topic, 0, (String) null, (String) null,
           new RecordHeaders())).get();
     }
@@ -185,7 +191,7 @@ class KafkaAttackRecordsTest {
             }));
         await().atMost(Duration.ofSeconds(30)).until(() -> run.done()
             || committed(broker, config, topic, 0) == 3);
-        assertFalse(run.done(), "run ended: " + run.failure(0));
+        assertFalse(run.done(), () -> "run ended: " + KafkaAttackKit.describe(run));
         c.stop();
         assertEquals(3, run.value(30).deadLettered());
       }
@@ -215,6 +221,8 @@ class KafkaAttackRecordsTest {
    * max.block.ms (60 s) later.
    */
   @Test
+  @Disabled("defect: DeadLetterTopic's sendTimeout does not bound producer.send()'s metadata "
+      + "wait: the run fails only after max.block.ms (60 s)")
   void deadLetterTopicMissing_failsRunWithinSendTimeout(Broker broker) throws Exception {
     String topic = Kit.unique("dl-missing-src");
     Kit.createTopic(broker, topic, 1);
@@ -275,6 +283,30 @@ class KafkaAttackRecordsTest {
           "handler failure not attached as suppressed: " + e);
     }
     assertTrue(committed(broker, config, topic, 0) <= 0);
+  }
+
+  /** kafka.md: a batch always takes at least one record; sequence and resumeToken format. */
+  @Test
+  void batchMode_maxBatchBytesOne_oneRecordPerBatch_sequenceAndToken(Broker broker)
+      throws Exception {
+    String topic = Kit.unique("tiny-batches");
+    Kit.createTopic(broker, topic, 1);
+    Kit.produce(broker, topic, 20, i -> "k" + i);
+    var shapes = new CopyOnWriteArrayList<String>();
+    var opts = KafkaCollectorOptions.builder().name("tiny").topics(topic).maxBatch(500, 1)
+        .build();
+    try (var c = KafkaAttackKit.open(config(broker), opts)) {
+      var run = new KafkaAttackKit.Bg<>("run", () -> c.process(8, b -> {
+        long first = b.records().get(0).offset();
+        shapes.add(b.size() + ":" + (b.sequence() == first) + ":"
+            + b.resumeToken().equals(topic + "-0@" + (first + 1)));
+      }));
+      await().atMost(Duration.ofSeconds(30)).until(() -> run.done() || shapes.size() >= 20);
+      assertFalse(run.done(), () -> "run ended: " + KafkaAttackKit.describe(run));
+      assertTrue(c.stop());
+      assertEquals(20, run.value(30).batches());
+    }
+    assertEquals(java.util.Collections.nCopies(20, "1:true:true"), shapes);
   }
 
   private static List<String> values(ConsumerRecord<?, ?> record, String header) {
