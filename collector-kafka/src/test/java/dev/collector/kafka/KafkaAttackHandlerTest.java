@@ -321,4 +321,91 @@ class KafkaAttackHandlerTest {
         "records of the lane started between offset 4's failed attempt and its retry: " + order);
     assertEquals(40, committed(broker, config, topic, 0));
   }
+
+  /** G7: a dead-letter handler that throws (an Error here) fails the run like fail-fast. */
+  @Test
+  void deadLetterHandlerThrowsError_failsRun_handlerFailureSuppressed(Broker broker)
+      throws Exception {
+    String topic = topic(broker, "dlt-error", 1, 20);
+    var config = config(broker);
+    var handlerFailure = new IllegalStateException("handler failed");
+    var opts = options(topic).failurePolicy(FailurePolicy.failFast()
+        .thenDeadLetter((batch, cause) -> {
+          throw new AttackError("dead-letter handler broke");
+        })).build();
+    try (var c = open(config, opts)) {
+      var run = new KafkaAttackKit.Bg<>("run", () -> c.processRecords(8, 1, Ordering.PARTITION,
+          r -> {
+            if (r.offset() == 5) {
+              throw handlerFailure;
+            }
+          }));
+      var e = assertInstanceOf(BatchFailedException.class, run.failure(30));
+      assertEquals(5, e.sequence());
+      assertInstanceOf(AttackError.class, e.getCause());
+      assertTrue(java.util.Arrays.asList(e.getSuppressed()).contains(handlerFailure)
+          || java.util.Arrays.asList(e.getCause().getSuppressed()).contains(handlerFailure),
+          "handler failure not attached as suppressed");
+    }
+    assertEquals(5, committed(broker, config, topic, 0));
+  }
+
+  /** G6: close() from a collector's own (dead-letter) handler throws instead of deadlocking. */
+  @Test
+  void closeFromDeadLetterHandler_throwsReentrantCall(Broker broker) throws Exception {
+    String topic = topic(broker, "dlt-close", 1, 20);
+    var seen = new AtomicReference<Throwable>();
+    var holder = new AtomicReference<AutoCloseable>();
+    var opts = options(topic).failurePolicy(FailurePolicy.failFast()
+        .thenDeadLetter((batch, cause) -> {
+          try {
+            holder.get().close();
+            seen.set(new AssertionError("close() returned"));
+          } catch (Throwable t) {
+            seen.set(t);
+          }
+        })).build();
+    try (var c = open(config(broker), opts)) {
+      holder.set(c);
+      var run = new KafkaAttackKit.Bg<>("run", () -> c.processRecords(8, 1, Ordering.PARTITION,
+          r -> {
+            if (r.offset() == 5) {
+              throw new IllegalStateException("to the dead-letter handler");
+            }
+          }));
+      await().atMost(Duration.ofSeconds(30)).until(() -> seen.get() != null || run.done());
+      assertInstanceOf(dev.collector.ReentrantCallException.class, seen.get());
+      assertTrue(c.stop());
+      run.value(30);
+    }
+  }
+
+  /** G3 at the smallest windows: an eighth of a window below 8 is less than one unit. */
+  @Test
+  void tinyWindows_depth1to7_neverOverfetch_allCommitted(Broker broker) throws Exception {
+    for (int depth : new int[] {1, 3, 7}) {
+      String topic = topic(broker, "tiny-window-" + depth, 2, 60);
+      var config = config(broker);
+      var handled = new AtomicInteger();
+      List<String> over = new CopyOnWriteArrayList<>();
+      try (var c = open(config, options(topic).build())) {
+        var run = new KafkaAttackKit.Bg<>("run", () -> c.processRecords(depth, depth,
+            Ordering.UNORDERED, r -> {
+              var p = c.progress();
+              if (p.uncommitted() > depth) {
+                over.add(p.toString());
+              }
+              handled.incrementAndGet();
+            }));
+        await().atMost(Duration.ofSeconds(40)).until(() -> run.done() || handled.get() >= 60);
+        assertFalse(run.done(), () -> "run ended: " + KafkaAttackKit.describe(run));
+        assertTrue(c.stop());
+        assertTrue(c.stop() || run.done(), "repeated stop() while the run is active");
+        run.value(30);
+      }
+      assertEquals(List.of(), over, "depth " + depth);
+      assertEquals(60, committed(broker, config, topic, 0) + committed(broker, config, topic, 1),
+          "depth " + depth);
+    }
+  }
 }

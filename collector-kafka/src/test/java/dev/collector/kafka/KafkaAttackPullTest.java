@@ -7,6 +7,7 @@ import static dev.collector.kafka.KafkaAttackKit.topic;
 import static org.awaitility.Awaitility.await;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertInstanceOf;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
@@ -338,5 +339,72 @@ class KafkaAttackPullTest {
       }
       assertEquals(1, wins);
     }
+  }
+
+  /**
+   * Delivery.fail: "If the session ended while the dead-letter handler ran, this call throws
+   * StaleDeliveryException"; and the batch is not committed.
+   */
+  @Test
+  void closeWhileFailRunsDeadLetterHandler_failThrowsStale_nothingCommitted(Broker broker)
+      throws Exception {
+    String topic = topic(broker, "close-during-dlt", 1, 20);
+    var config = config(broker);
+    var inHandler = new CountDownLatch(1);
+    var release = new CountDownLatch(1);
+    var opts = options(topic).failurePolicy(FailurePolicy.failFast()
+        .thenDeadLetter((batch, cause) -> {
+          inHandler.countDown();
+          release.await();
+        })).build();
+    var c = open(config, opts);
+    var d = take(c);
+    var failing = new KafkaAttackKit.Bg<>("fail", () -> d.fail(new RuntimeException("x")));
+    assertTrue(inHandler.await(20, TimeUnit.SECONDS));
+    var closing = new KafkaAttackKit.Bg<>("close", () -> {
+      c.close();
+      return null;
+    });
+    Throwable closeFailure = null;
+    try {
+      closing.result.get(10, TimeUnit.SECONDS);
+    } catch (java.util.concurrent.TimeoutException waitsForHandler) {
+      closeFailure = waitsForHandler; // close may wait for the dead-letter handler; allowed
+    }
+    release.countDown();
+    closing.value(20);
+    Throwable failFailure = failing.failure(20);
+    System.out.println("close while dead-lettering: close waited=" + (closeFailure != null)
+        + ", fail() -> " + (failFailure == null ? failing.result.getNow(null) : failFailure));
+    if (closeFailure == null) {
+      // close returned while the dead-letter handler ran: the session ended under it
+      assertInstanceOf(StaleDeliveryException.class, failFailure);
+      assertTrue(committed(broker, config, topic, 0) <= 0, "a stale dead letter was committed");
+    }
+  }
+
+  /** Collector.awaitCommitted: racing close(), it returns once close's final commit covers it. */
+  @Test
+  void awaitCommittedRacingClose_returnsCoveredByFinalCommit(Broker broker) throws Exception {
+    String topic = topic(broker, "await-vs-close", 1, 20);
+    var config = config(broker);
+    var c = open(config, options(topic).commitInterval(Duration.ofMinutes(10)).build());
+    var d1 = take(c);
+    take(c); // unsettled
+    assertTrue(d1.ack());
+    var go = new CountDownLatch(1);
+    var awaiting = new KafkaAttackKit.Bg<>("await", () -> {
+      go.await();
+      return c.awaitCommitted();
+    });
+    var closing = new KafkaAttackKit.Bg<>("close", () -> {
+      go.await();
+      c.close();
+      return null;
+    });
+    go.countDown();
+    closing.value(30);
+    awaiting.failure(30);
+    assertEquals(end(d1), committed(broker, config, topic, 0));
   }
 }
