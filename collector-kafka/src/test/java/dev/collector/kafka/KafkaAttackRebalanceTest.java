@@ -37,10 +37,14 @@ class KafkaAttackRebalanceTest {
   }
 
   private void scenario(Broker broker, boolean hammer) throws Exception {
+    scenario(broker, hammer, "classic");
+  }
+
+  private void scenario(Broker broker, boolean hammer, String protocol) throws Exception {
     String topic = Kit.unique("rebalance-full");
     Kit.createTopic(broker, topic, 2);
     long total = Kit.produce(broker, topic, 40, i -> "k" + i);
-    var config = Kit.consumerConfig(broker.bootstrap(), Kit.unique("g"), "classic");
+    var config = Kit.consumerConfig(broker.bootstrap(), Kit.unique("g"), protocol);
     var ledger = new Kit.Ledger();
     var gate = new CountDownLatch(1);
     var bHandled = new AtomicInteger();
@@ -97,6 +101,60 @@ class KafkaAttackRebalanceTest {
     assertEquals(List.of(), ledger.violations);
     assertEquals(total, ledger.distinct());
     assertEquals(List.of(), progressViolations);
+  }
+
+  /**
+   * kafka.md: handlers of a revoked partition that ignore the interrupt still count in the window
+   * ("uncommitted ... including handlers of revoked partitions still running"); their late
+   * completions are fenced (counted in fenced()) and commit nothing.
+   */
+  @Test
+  void revokedHandlersIgnoringInterrupt_countInWindow_lateCompletionsFenced(Broker broker)
+      throws Exception {
+    String topic = Kit.unique("rebalance-zombie");
+    Kit.createTopic(broker, topic, 2);
+    long total = Kit.produce(broker, topic, 40, i -> "k" + i);
+    var config = Kit.consumerConfig(broker.bootstrap(), Kit.unique("g"), "classic");
+    var ledger = new Kit.Ledger();
+    var release = new CountDownLatch(1);
+    var interrupted = new CountDownLatch(4);
+    var options = KafkaCollectorOptions.builder().topics(topic)
+        .revokeDrainTimeout(Duration.ofSeconds(1));
+    try (var a = Kit.open(config, options.name("A").build(), ledger::committed);
+        var b = Kit.open(config, options.name("B").build(), ledger::committed)) {
+      var runA = new KafkaAttackKit.Bg<>("A", () -> a.processRecords(4, 4, Ordering.UNORDERED,
+          r -> {
+            if (release.getCount() > 0) {
+              KafkaAttackKit.awaitIgnoringInterrupts(release, interrupted);
+            }
+            ledger.handled(new TopicPartition(r.topic(), r.partition()), r.offset());
+          }));
+      await().atMost(Duration.ofSeconds(30)).until(() -> a.progress().running() == 4);
+      var runB = new KafkaAttackKit.Bg<>("B", () -> b.processRecords(4, 4, Ordering.UNORDERED,
+          r -> ledger.handled(new TopicPartition(r.topic(), r.partition()), r.offset())));
+      assertTrue(interrupted.await(40, TimeUnit.SECONDS), "revoked handlers interrupted");
+      var during = a.progress();
+      assertTrue(during.uncommitted() >= 4 && during.uncommitted() <= 4, during.toString());
+      assertEquals(0, during.fenced(), during.toString());
+      release.countDown();
+      await().atMost(Duration.ofSeconds(20)).until(() -> a.progress().fenced() >= 4);
+      Map<TopicPartition, Long> ends = Kit.endOffsets(broker, topic, 2);
+      await().atMost(Duration.ofSeconds(40)).until(() -> Kit.committed(broker,
+          (String) config.get("group.id")).equals(ends) || runA.done() || runB.done());
+      assertFalse(runA.done(), () -> "A ended: " + KafkaAttackKit.describe(runA));
+      assertFalse(runB.done(), () -> "B ended: " + KafkaAttackKit.describe(runB));
+      a.stop();
+      b.stop();
+      runA.value(30);
+      runB.value(30);
+    }
+    assertEquals(List.of(), ledger.violations);
+    assertEquals(total, ledger.distinct());
+  }
+
+  @Test
+  void rebalanceWhileWindowFull_consumerProtocol_nothingLost(Broker broker) throws Exception {
+    scenario(broker, false, "consumer");
   }
 
   private static void check(KafkaProgress p, String who, List<String> violations) {
