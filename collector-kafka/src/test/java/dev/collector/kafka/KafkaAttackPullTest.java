@@ -407,4 +407,48 @@ class KafkaAttackPullTest {
     awaiting.failure(30);
     assertEquals(end(d1), committed(broker, config, topic, 0));
   }
+
+  /** next() javadoc: InterruptedException if interrupted while waiting; the session goes on. */
+  @Test
+  void interruptBlockedNext_throwsInterrupted_sessionGoesOn(Broker broker) throws Exception {
+    String topic = topic(broker, "next-interrupt", 1, 5);
+    var config = config(broker);
+    try (var c = open(config, options(topic).build())) {
+      var d = take(c);
+      assertTrue(d.ack());
+      var waiting = new KafkaAttackKit.Bg<>("next", () -> c.next(Duration.ofSeconds(60)));
+      await().atMost(Duration.ofSeconds(10)).until(() -> waiting.done()
+          || waiting.thread.getState() == Thread.State.TIMED_WAITING);
+      waiting.thread.interrupt();
+      assertInstanceOf(InterruptedException.class, waiting.failure(10));
+      Kit.produce(broker, topic, 5, i -> "later" + i);
+      var next = take(c);
+      assertEquals(5, next.batch().sequence(), "the session goes on where it was");
+      assertTrue(next.ack());
+      c.awaitCommitted();
+    }
+    assertEquals(10, committed(broker, config, topic, 0));
+  }
+
+  /** After stop() ended a pull session, process() may run ("one run at a time"). */
+  @Test
+  void processAfterPullSessionStopped_runs(Broker broker) throws Exception {
+    String topic = topic(broker, "pull-then-process", 1, 30);
+    var config = config(broker);
+    var handled = new java.util.concurrent.atomic.AtomicInteger();
+    try (var c = open(config, options(topic).build())) {
+      var d = take(c);
+      assertTrue(d.ack());
+      assertTrue(c.stop());
+      await().atMost(Duration.ofSeconds(30)).until(() -> c.progress().capacity() == 0);
+      var run = new KafkaAttackKit.Bg<>("run", () -> c.process(4, b -> handled.addAndGet(
+          b.size())));
+      await().atMost(Duration.ofSeconds(30)).until(() -> run.done() || handled.get() >= 25);
+      assertFalse(run.done(), () -> "run ended: " + KafkaAttackKit.describe(run));
+      assertTrue(c.stop());
+      run.value(30);
+    }
+    assertEquals(25, handled.get(), "process resumed after the acked pull batch");
+    assertEquals(30, committed(broker, config, topic, 0));
+  }
 }

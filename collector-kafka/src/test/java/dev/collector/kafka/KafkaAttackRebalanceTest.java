@@ -157,6 +157,49 @@ class KafkaAttackRebalanceTest {
     scenario(broker, false, "consumer");
   }
 
+  /**
+   * G5 during a revoke drain: the caller of process is interrupted while the rebalance callback
+   * waits for the revoked partitions' handlers. It must throw InterruptedException (not one of
+   * Kafka's runtime exceptions) with the status set, and leave no handler thread behind.
+   */
+  @Test
+  void interruptDuringRevokeDrain_throwsInterruptedException_noThreadLeft(Broker broker)
+      throws Exception {
+    String topic = Kit.unique("revoke-interrupt");
+    Kit.createTopic(broker, topic, 2);
+    Kit.produce(broker, topic, 40, i -> "k" + i);
+    var config = Kit.consumerConfig(broker.bootstrap(), Kit.unique("g"), "classic");
+    var ledger = new Kit.Ledger();
+    var threads = new CopyOnWriteArrayList<Thread>();
+    var options = KafkaCollectorOptions.builder().topics(topic)
+        .revokeDrainTimeout(Duration.ofSeconds(15));
+    try (var a = Kit.open(config, options.name("A").build(), ledger::committed);
+        var b = Kit.open(config, options.name("B").build(), ledger::committed)) {
+      var runA = new KafkaAttackKit.Bg<>("A", () -> a.processRecords(4, 4, Ordering.UNORDERED,
+          r -> {
+            threads.add(Thread.currentThread());
+            new CountDownLatch(1).await();
+          }));
+      await().atMost(Duration.ofSeconds(30)).until(() -> a.progress().running() == 4);
+      var runB = new KafkaAttackKit.Bg<>("B", () -> b.processRecords(4, 4, Ordering.UNORDERED,
+          r -> ledger.handled(new TopicPartition(r.topic(), r.partition()), r.offset())));
+      await().atMost(Duration.ofSeconds(30)).until(() -> runA.done()
+          || KafkaAttackKit.stack(runA.thread).contains("onPartitionsRevoked"));
+      assertFalse(runA.done(), () -> "A ended: " + KafkaAttackKit.describe(runA));
+      runA.thread.interrupt();
+      Throwable failure = runA.failure(30);
+      assertTrue(failure instanceof InterruptedException,
+          "expected InterruptedException, got " + failure);
+      assertTrue(runA.interruptedAtEnd, "interrupt status kept");
+      for (Thread t : threads) {
+        assertFalse(t.isAlive(), "handler thread alive after process threw (G4)");
+      }
+      b.stop();
+      runB.value(30);
+    }
+    assertEquals(List.of(), ledger.violations);
+  }
+
   private static void check(KafkaProgress p, String who, List<String> violations) {
     if (p.uncommitted() > p.capacity() || p.uncommitted() < 0 || p.running() < 0
         || p.running() > p.capacity()) {
