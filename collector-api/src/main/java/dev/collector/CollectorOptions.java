@@ -35,6 +35,11 @@ import java.util.Objects;
  *     that a fast source commits less often (each commit still covers the newest contiguous
  *     acknowledged prefix); zero commits as soon as there is something to commit. The final
  *     commit of a run never lingers. Default zero.
+ * @param handlerContext wraps every handler attempt of {@link Collector#process} (each retry
+ *     too) on the handler's own virtual thread, to set up per-batch context such as an MDC or a
+ *     tracing span; see {@link HandlerContext} for what happens when it throws, skips or repeats
+ *     the attempt. The pull API runs no hook. Default {@link HandlerContext#NONE}, which runs the
+ *     attempt and nothing else.
  */
 public record CollectorOptions(
     String name,
@@ -47,7 +52,8 @@ public record CollectorOptions(
     Retry fetchRetry,
     Retry commitRetry,
     int concurrency,
-    Duration commitInterval) {
+    Duration commitInterval,
+    HandlerContext handlerContext) {
 
   /** The largest supported depth: 1 048 576 batches. */
   public static final int MAX_DEPTH = 1 << 20;
@@ -67,6 +73,7 @@ public record CollectorOptions(
     Objects.requireNonNull(fetchRetry, "fetchRetry");
     Objects.requireNonNull(commitRetry, "commitRetry");
     Objects.requireNonNull(commitInterval, "commitInterval");
+    Objects.requireNonNull(handlerContext, "handlerContext");
     if (!name.matches("[A-Za-z0-9._-]{1,64}")) {
       throw new IllegalArgumentException(
           "name must be 1 to 64 letters, digits, '.', '_' or '-', was \"" + name + "\"");
@@ -150,7 +157,8 @@ public record CollectorOptions(
         .fetchRetry(fetchRetry)
         .commitRetry(commitRetry)
         .concurrency(concurrency)
-        .commitInterval(commitInterval);
+        .commitInterval(commitInterval)
+        .handlerContext(handlerContext);
   }
 
   /** Builds {@link CollectorOptions}; validation happens in {@link #build()}. */
@@ -166,6 +174,7 @@ public record CollectorOptions(
     private Retry commitRetry = Retry.of(3, Duration.ofMillis(10), Duration.ofSeconds(1));
     private int concurrency;
     private Duration commitInterval = Duration.ZERO;
+    private HandlerContext handlerContext = HandlerContext.NONE;
 
     private Builder() {}
 
@@ -291,6 +300,17 @@ public record CollectorOptions(
     }
 
     /**
+     * Sets {@link CollectorOptions#handlerContext()}.
+     *
+     * @param handlerContext the hook around every handler attempt
+     * @return this builder
+     */
+    public Builder handlerContext(HandlerContext handlerContext) {
+      this.handlerContext = handlerContext;
+      return this;
+    }
+
+    /**
      * Validates and builds.
      *
      * @return the options
@@ -308,7 +328,8 @@ public record CollectorOptions(
           fetchRetry,
           commitRetry,
           concurrency,
-          commitInterval);
+          commitInterval,
+          handlerContext);
     }
   }
 }
