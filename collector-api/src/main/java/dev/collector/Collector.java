@@ -30,12 +30,14 @@ import org.jspecify.annotations.Nullable;
  * {@link #name()} and {@link #isExhausted()} never block.
  *
  * <p><b>Races and user code.</b> Each method says what happens when it races the others and
- * when user code it calls (handler, dead-letter handler, source, store, telemetry listener)
- * throws. In short: a collector serves one run at a time ({@link ConcurrentUseException}
- * otherwise); a handler may not call {@code process}, {@code next} or {@code close} on its own
- * collector ({@link ReentrantCallException}); a failure of user code ends the run with the
- * exception of its family, naming the durable checkpoint; nothing that races or throws ever
- * moves the committed checkpoint past a batch that was not settled.
+ * when user code it calls (handler, {@link HandlerContext} hook, dead-letter handler, source,
+ * store, {@link CollectorListener}) throws. In short: a collector serves one run at a time
+ * ({@link ConcurrentUseException} otherwise); a handler may not call {@code process}, {@code
+ * next} or {@code close} on its own collector ({@link ReentrantCallException}); a failure of
+ * user code ends the run with the exception of its family, naming the durable checkpoint,
+ * except a listener's (other than a {@link VirtualMachineError}), which only loses its event;
+ * nothing that races or throws ever moves the committed checkpoint past a batch that was not
+ * settled.
  *
  * <p><b>Epochs.</b> Each run (a {@code process} call, or a pull session from the first {@code
  * next()} until a failure ends it) is an epoch that starts at the committed checkpoint. A
