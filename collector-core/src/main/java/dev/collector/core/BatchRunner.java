@@ -31,6 +31,11 @@ final class BatchRunner<T> implements Runnable {
    * watchdog, per attempt, for a timeout, under its handshake). An interrupt status a handler
    * left behind while the run is RUNNING is the handler's own business: it is cleared before
    * the next attempt or the dead-letter handler, and the failure counts like any other.
+   *
+   * A handler-context hook (CollectorOptions.handlerContext) wraps each attempt inside the
+   * watchdog's window and the handled-event timing, so batchTimeout covers hook and attempt;
+   * HookedAttempt decides the attempt's failure. The default hook is skipped by an identity
+   * check: no allocation, no extra call per attempt.
    */
 
   private final ProcessRun<T> run;
