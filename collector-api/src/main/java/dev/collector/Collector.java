@@ -30,12 +30,14 @@ import org.jspecify.annotations.Nullable;
  * {@link #name()} and {@link #isExhausted()} never block.
  *
  * <p><b>Races and user code.</b> Each method says what happens when it races the others and
- * when user code it calls (handler, dead-letter handler, source, store, telemetry listener)
- * throws. In short: a collector serves one run at a time ({@link ConcurrentUseException}
- * otherwise); a handler may not call {@code process}, {@code next} or {@code close} on its own
- * collector ({@link ReentrantCallException}); a failure of user code ends the run with the
- * exception of its family, naming the durable checkpoint; nothing that races or throws ever
- * moves the committed checkpoint past a batch that was not settled.
+ * when user code it calls (handler, {@link HandlerContext} hook, dead-letter handler, source,
+ * store, {@link CollectorListener}) throws. In short: a collector serves one run at a time
+ * ({@link ConcurrentUseException} otherwise); a handler may not call {@code process}, {@code
+ * next} or {@code close} on its own collector ({@link ReentrantCallException}); a failure of
+ * user code ends the run with the exception of its family, naming the durable checkpoint,
+ * except a listener's (other than a {@link VirtualMachineError}), which only loses its event;
+ * nothing that races or throws ever moves the committed checkpoint past a batch that was not
+ * settled.
  *
  * <p><b>Epochs.</b> Each run (a {@code process} call, or a pull session from the first {@code
  * next()} until a failure ends it) is an epoch that starts at the committed checkpoint. A
@@ -83,8 +85,10 @@ public interface Collector<T> extends AutoCloseable {
    * {@code next}): retried per {@link CollectorOptions#fetchRetry()}, then {@link
    * SourceException}. The store's {@code commit}: retried per {@link
    * CollectorOptions#commitRetry()}, then {@link CheckpointException} naming the durable
-   * checkpoint — also for the final commit, which is never dropped. A telemetry listener's
-   * {@code RuntimeException}: its event is dropped and the failure logged once; the run goes on.
+   * checkpoint — also for the final commit, which is never dropped. A {@link CollectorListener}
+   * that throws (anything but a {@link VirtualMachineError}): its event is dropped and the
+   * failure logged once; the run goes on. The {@link CollectorOptions#handlerContext()} hook:
+   * as the handler (see {@link HandlerContext}).
    * An {@code Error} from the collector's own per-batch code fails the run like a handler
    * failure. Later failures are attached to the thrown exception as suppressed; failures that
    * are the echo of the run's own cancellation (interrupted handlers) are not.
@@ -203,6 +207,30 @@ public interface Collector<T> extends AutoCloseable {
    * @return the current progress
    */
   Progress progress();
+
+  /**
+   * Registers a listener for this collector's events (see {@link CollectorListener} for which
+   * thread calls what, and what happens when a listener throws). Never blocks on the
+   * collector's work and takes no lock a run holds while it works.
+   *
+   * <p><b>Races.</b> Called while a run is active, the listener gets every event that starts
+   * after this call returned (an event already being reported may not reach it). Closing the
+   * returned registration stops its events: none starts after {@link Registration#close()}
+   * returned, one in progress may finish. Registering the same listener twice registers it
+   * twice: it gets each event twice, and each registration removes one. Racing {@link
+   * #close()}, either the listener is registered and its {@link CollectorListener#closed()} is
+   * called once, or this call throws {@link CollectorClosedException}. From inside a listener
+   * callback it works the same: the new listener gets the events that start after it returned,
+   * not the one being reported (except from {@link CollectorListener#closed()}, where the
+   * collector is closed and it throws).
+   *
+   * @param listener the listener
+   * @return its registration; close it to stop the events
+   * @throws CollectorClosedException if the collector was closed (its listeners were told
+   *     {@link CollectorListener#closed()})
+   * @throws NullPointerException if {@code listener} is null
+   */
+  Registration listen(CollectorListener listener);
 
   /**
    * Ends the pull session, if any, commits its acknowledged prefix, and closes the collector.

@@ -29,6 +29,7 @@ public final class CollectorOptions {
   private final Retry commitRetry;
   private final int concurrency;
   private final Duration commitInterval;
+  private final HandlerContext handlerContext;
 
   /** Validates the builder's settings; the messages name the setting and the value. */
   private CollectorOptions(Builder b) {
@@ -43,6 +44,7 @@ public final class CollectorOptions {
     this.commitRetry = Objects.requireNonNull(b.commitRetry, "commitRetry");
     this.concurrency = b.concurrency;
     this.commitInterval = Objects.requireNonNull(b.commitInterval, "commitInterval");
+    this.handlerContext = Objects.requireNonNull(b.handlerContext, "handlerContext");
     if (!name.matches("[A-Za-z0-9._-]{1,64}")) {
       throw new IllegalArgumentException(
           "name must be 1 to 64 letters, digits, '.', '_' or '-', was \"" + name + "\"");
@@ -175,6 +177,18 @@ public final class CollectorOptions {
   }
 
   /**
+   * Wraps every handler attempt of {@link Collector#process} (each retry too) on the handler's
+   * own virtual thread, to set up per-batch context such as an MDC or a tracing span; see {@link
+   * HandlerContext} for what happens when it throws, skips or repeats the attempt. The pull API
+   * runs no hook. Default {@link HandlerContext#NONE}, which runs the attempt and nothing else.
+   *
+   * @return the hook around every handler attempt
+   */
+  public HandlerContext handlerContext() {
+    return handlerContext;
+  }
+
+  /**
    * Equal if every setting is equal.
    *
    * @param o the other object
@@ -193,7 +207,8 @@ public final class CollectorOptions {
         && fetchRetry.equals(other.fetchRetry)
         && commitRetry.equals(other.commitRetry)
         && concurrency == other.concurrency
-        && commitInterval.equals(other.commitInterval);
+        && commitInterval.equals(other.commitInterval)
+        && handlerContext.equals(other.handlerContext);
   }
 
   @Override
@@ -209,7 +224,8 @@ public final class CollectorOptions {
         fetchRetry,
         commitRetry,
         concurrency,
-        commitInterval);
+        commitInterval,
+        handlerContext);
   }
 
   /**
@@ -229,6 +245,7 @@ public final class CollectorOptions {
         + ", commitRetry=" + commitRetry
         + ", concurrency=" + concurrency
         + ", commitInterval=" + commitInterval
+        + ", handlerContext=" + (handlerContext == HandlerContext.NONE ? "NONE" : handlerContext)
         + "]";
   }
 
@@ -299,7 +316,8 @@ public final class CollectorOptions {
         .fetchRetry(fetchRetry)
         .commitRetry(commitRetry)
         .concurrency(concurrency)
-        .commitInterval(commitInterval);
+        .commitInterval(commitInterval)
+        .handlerContext(handlerContext);
   }
 
   /**
@@ -318,6 +336,7 @@ public final class CollectorOptions {
     private Retry commitRetry = Retry.of(3, Duration.ofMillis(10), Duration.ofSeconds(1));
     private int concurrency;
     private Duration commitInterval = Duration.ZERO;
+    private HandlerContext handlerContext = HandlerContext.NONE;
 
     private Builder() {}
 
@@ -439,6 +458,17 @@ public final class CollectorOptions {
      */
     public Builder commitInterval(Duration commitInterval) {
       this.commitInterval = commitInterval;
+      return this;
+    }
+
+    /**
+     * Sets {@link CollectorOptions#handlerContext()}.
+     *
+     * @param handlerContext the hook around every handler attempt
+     * @return this builder
+     */
+    public Builder handlerContext(HandlerContext handlerContext) {
+      this.handlerContext = handlerContext;
       return this;
     }
 

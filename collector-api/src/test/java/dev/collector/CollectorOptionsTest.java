@@ -82,6 +82,7 @@ class CollectorOptionsTest {
     assertNotEquals(o, o.toBuilder().commitRetry(Retry.NONE).build());
     assertNotEquals(o, o.toBuilder().concurrency(9).build());
     assertNotEquals(o, o.toBuilder().commitInterval(Duration.ZERO).build());
+    assertNotEquals(o, o.toBuilder().handlerContext((batch, attempt) -> attempt.run()).build());
   }
 
   @Test
@@ -92,7 +93,7 @@ class CollectorOptionsTest {
             + " failurePolicy=" + FailurePolicy.failFast() + ", batchTimeout=PT0S,"
             + " stuckThreshold=PT1M, fetchRetry=" + CollectorOptions.defaults().fetchRetry()
             + ", commitRetry=" + CollectorOptions.defaults().commitRetry()
-            + ", concurrency=0, commitInterval=PT0S]",
+            + ", concurrency=0, commitInterval=PT0S, handlerContext=NONE]",
         s);
   }
 
@@ -130,6 +131,7 @@ class CollectorOptionsTest {
     assertNull("fetchRetry", CollectorOptions.builder().fetchRetry(null));
     assertNull("commitRetry", CollectorOptions.builder().commitRetry(null));
     assertNull("commitInterval", CollectorOptions.builder().commitInterval(null));
+    assertNull("handlerContext", CollectorOptions.builder().handlerContext(null));
   }
 
   private static void assertMessage(String message, CollectorOptions.Builder builder) {

@@ -1,8 +1,10 @@
 package dev.collector.core;
 
 import dev.collector.Batch;
+import dev.collector.CollectorListener.Outcome;
 import dev.collector.DeadLetterHandler;
 import dev.collector.FailurePolicy;
+import dev.collector.HandlerContext;
 import java.lang.System.Logger.Level;
 import java.time.Duration;
 import java.util.concurrent.ThreadLocalRandom;
@@ -29,6 +31,11 @@ final class BatchRunner<T> implements Runnable {
    * watchdog, per attempt, for a timeout, under its handshake). An interrupt status a handler
    * left behind while the run is RUNNING is the handler's own business: it is cleared before
    * the next attempt or the dead-letter handler, and the failure counts like any other.
+   *
+   * A handler-context hook (CollectorOptions.handlerContext) wraps each attempt inside the
+   * watchdog's window and the handled-event timing, so batchTimeout covers hook and attempt;
+   * HookedAttempt decides the attempt's failure. The default hook is skipped by an identity
+   * check: no allocation, no extra call per attempt.
    */
 
   private final ProcessRun<T> run;
@@ -101,7 +108,7 @@ final class BatchRunner<T> implements Runnable {
       if (!backOff(backoff)) {
         return; // cancelled while backing off
       }
-      context.telemetry().retried();
+      context.telemetry().retried(sequence);
       batch = batch.nextAttempt();
       current = batch;
     }
@@ -125,7 +132,7 @@ final class BatchRunner<T> implements Runnable {
           "collector '" + context.name() + "': batch " + sequence + " dead-lettered after "
               + batch.attempt() + " attempt(s): " + failure);
       run.deadLettered();
-      context.telemetry().deadLettered();
+      context.telemetry().deadLettered(sequence);
       settle(batch, true);
       return;
     }
@@ -146,7 +153,10 @@ final class BatchRunner<T> implements Runnable {
     lifecycle.handlerFailed(sequence, failure, null);
   }
 
-  /** One handler attempt; returns its failure, or null. A timeout is a failure. */
+  /**
+   * One handler attempt, inside the handler-context hook; returns its failure, or null. A
+   * timeout is a failure. The watchdog and the timing cover the hook and the attempt.
+   */
   private @Nullable Throwable attempt(Batch<T> batch) {
     Watchdog watchdog = run.timeouts();
     Telemetry.@Nullable BatchHandledEvent event = Telemetry.beginHandled();
@@ -155,9 +165,14 @@ final class BatchRunner<T> implements Runnable {
     if (watchdog != null) {
       watchdog.beginAttempt(sequence);
     }
+    HandlerContext hook = run.context().options().handlerContext();
     Throwable failure = null;
     try {
-      run.handler().handle(batch);
+      if (hook == HandlerContext.NONE) {
+        run.handler().handle(batch);
+      } else {
+        failure = HookedAttempt.run(hook, batch, run.handler(), run.context().name());
+      }
     } catch (Throwable t) {
       failure = t;
     }
@@ -171,12 +186,12 @@ final class BatchRunner<T> implements Runnable {
             batch.size(),
             nanos,
             timedOut
-                ? Telemetry.TIMEOUT
+                ? Outcome.TIMEOUT
                 : failure == null
-                    ? Telemetry.SUCCESS
+                    ? Outcome.SUCCESS
                     : run.lifecycle().isCancelling() && Lifecycle.causedByInterrupt(failure)
-                        ? Telemetry.CANCELLED // the echo of our own cancellation: no failure
-                        : Telemetry.FAILURE);
+                        ? Outcome.CANCELLED // the echo of our own cancellation: no failure
+                        : Outcome.FAILURE);
     if (timedOut) {
       TimeoutException timeout =
           new TimeoutException(
@@ -212,7 +227,7 @@ final class BatchRunner<T> implements Runnable {
   /** Telemetry first: once the slot is settled nothing may throw for this batch. */
   private void settle(Batch<T> batch, boolean deadLettered) {
     if (!deadLettered) {
-      run.context().telemetry().acknowledged(batch.size());
+      run.context().telemetry().acknowledged(sequence, batch.size());
       if (RunContext.LOG.isLoggable(Level.DEBUG)) {
         RunContext.log(
             Level.DEBUG,

@@ -1,9 +1,12 @@
 package dev.collector.core;
 
 import dev.collector.Collector;
+import dev.collector.CollectorClosedException;
+import dev.collector.CollectorListener;
 import dev.collector.CollectorOptions;
 import dev.collector.MisuseException;
 import dev.collector.Progress;
+import dev.collector.Registration;
 import io.micrometer.core.instrument.Counter;
 import io.micrometer.core.instrument.Gauge;
 import io.micrometer.core.instrument.Meter;
@@ -39,6 +42,9 @@ import org.jspecify.annotations.Nullable;
  * new CollectorMetrics(collector).bindTo(registry);
  * }
  *
+ * <p>Built on the public {@link CollectorListener} SPI alone: any {@link Collector} works, and
+ * a listener of your own gets the same events.
+ *
  * <p>The meters and their Prometheus names are listed in the README. The meters live as long as
  * the collector: {@link Collector#close()} removes them from every registry they were bound to,
  * and so does {@link #close()} of this binder. The gauges hold the collector weakly, so a
@@ -63,11 +69,9 @@ import org.jspecify.annotations.Nullable;
 @SuppressWarnings("exports")
 public final class CollectorMetrics implements MeterBinder, AutoCloseable {
 
-  /** The misuse kinds, one counter each: the simple names of the MisuseException subclasses. */
-  private static final List<String> MISUSE_KINDS =
-      Arrays.stream(MisuseException.class.getPermittedSubclasses())
-          .map(Class::getSimpleName)
-          .toList();
+  /** The misuse kinds, one counter each, tagged with the simple names of the classes. */
+  private static final List<Class<?>> MISUSE_KINDS =
+      Arrays.asList(MisuseException.class.getPermittedSubclasses());
 
   /**
    * Guards {@link #CLAIMS} and every {@link Claim#released}: serializes binding across binders,
@@ -84,8 +88,7 @@ public final class CollectorMetrics implements MeterBinder, AutoCloseable {
    */
   private static final Map<MeterRegistry, Map<String, Claim>> CLAIMS = new WeakHashMap<>();
 
-  private final WeakReference<OrderedCollector<?>> collector;
-  private final Telemetry telemetry;
+  private final WeakReference<Collector<?>> collector;
   private final String name;
   private final Tags tags;
   /** By registry identity; written under {@link #BINDING}, removed from by listeners. */
@@ -96,17 +99,11 @@ public final class CollectorMetrics implements MeterBinder, AutoCloseable {
   /**
    * Prepares meters for {@code collector}.
    *
-   * @param collector a collector opened by {@link Collecting#open}
-   * @throws IllegalArgumentException if it was not
+   * @param collector the collector, e.g. one opened by {@link Collecting#open}
    */
   public CollectorMetrics(Collector<?> collector) {
-    if (!(collector instanceof OrderedCollector<?> ordered)) {
-      throw new IllegalArgumentException(
-          "collector must come from Collecting.open, was " + collector.getClass().getName());
-    }
-    this.collector = new WeakReference<>(ordered);
-    this.telemetry = ordered.telemetry;
-    this.name = ordered.name();
+    this.collector = new WeakReference<>(collector);
+    this.name = collector.name();
     this.tags = Tags.of("collector", name);
   }
 
@@ -129,14 +126,14 @@ public final class CollectorMetrics implements MeterBinder, AutoCloseable {
         throw new IllegalStateException(
             "the CollectorMetrics of collector '" + name + "' is closed; create a new one");
       }
-      OrderedCollector<?> c = collector.get();
+      Collector<?> c = collector.get();
       if (c == null || bindings.containsKey(registry)) {
         return;
       }
       Map<String, Claim> claims = CLAIMS.computeIfAbsent(registry, r -> new HashMap<>());
       @Nullable Claim held = claims.get(name);
       if (held != null) {
-        @Nullable OrderedCollector<?> owner = held.owner.get();
+        @Nullable Collector<?> owner = held.owner.get();
         if (owner == c) {
           return; // bound there already, by another binder: changes nothing
         }
@@ -164,9 +161,10 @@ public final class CollectorMetrics implements MeterBinder, AutoCloseable {
         }
       }
       CLAIMS.computeIfAbsent(registry, r -> new HashMap<>()).put(name, binding.claim);
-      if (telemetry.listen(binding)) {
+      try {
+        binding.registration = c.listen(binding); // its events start after this returns
         bindings.put(registry, binding);
-      } else {
+      } catch (CollectorClosedException closedMeanwhile) {
         unused = binding; // the collector was closed: it has nothing more to report
       }
     } finally {
@@ -197,7 +195,10 @@ public final class CollectorMetrics implements MeterBinder, AutoCloseable {
     }
     @Nullable RuntimeException failure = null;
     for (Binding b : removed) { // every registry, also when removing from one of them throws
-      telemetry.unlisten(b);
+      Registration registration = b.registration;
+      if (registration != null) {
+        registration.close();
+      }
       try {
         b.release();
       } catch (RuntimeException e) {
@@ -218,7 +219,7 @@ public final class CollectorMetrics implements MeterBinder, AutoCloseable {
    * neither the registry nor the collector strongly.
    */
   private static final class Claim {
-    final WeakReference<OrderedCollector<?>> owner;
+    final WeakReference<Collector<?>> owner;
     /** Exactly the meters the binding registered; complete before the claim is published. */
     final List<Meter> meters = new ArrayList<>();
     /**
@@ -227,7 +228,7 @@ public final class CollectorMetrics implements MeterBinder, AutoCloseable {
      */
     boolean released;
 
-    Claim(OrderedCollector<?> owner) {
+    Claim(Collector<?> owner) {
       this.owner = new WeakReference<>(owner);
     }
 
@@ -252,8 +253,10 @@ public final class CollectorMetrics implements MeterBinder, AutoCloseable {
   }
 
   /** The meters in one registry, fed by the collector's events. */
-  private final class Binding implements Telemetry.Listener {
+  private final class Binding implements CollectorListener {
     private final MeterRegistry registry;
+    /** Set under {@link #BINDING} once the collector accepted this listener. */
+    @Nullable Registration registration;
     private final Claim claim;
     private final List<Meter> meters;
     /** The pre-filter id of the meter being registered, while it is. */
@@ -271,14 +274,14 @@ public final class CollectorMetrics implements MeterBinder, AutoCloseable {
     private final Timer handledSuccess;
     private final Timer handledFailure;
     private final Timer handledTimeout;
-    private final Map<String, Counter> misuse;
+    private final Map<Class<?>, Counter> misuse;
 
     /**
      * Registers every meter; {@code c} is only handed to the gauges, which hold it weakly. If a
      * registration throws (a registry or meter listener refusing it), removes the meters
      * registered so far, and the one that threw if the registry added it, then rethrows.
      */
-    Binding(MeterRegistry registry, OrderedCollector<?> c) {
+    Binding(MeterRegistry registry, Collector<?> c) {
       this.registry = registry;
       this.claim = new Claim(c);
       this.meters = claim.meters;
@@ -320,12 +323,12 @@ public final class CollectorMetrics implements MeterBinder, AutoCloseable {
         windowFull = timer("collector.window.full.wait",
             "time the fetcher waited for a full window to drain (head-of-line blocking)",
             b -> b);
-        handledSuccess = handlerTimer(Telemetry.SUCCESS);
-        handledFailure = handlerTimer(Telemetry.FAILURE);
-        handledTimeout = handlerTimer(Telemetry.TIMEOUT);
-        Map<String, Counter> byKind = new HashMap<>();
-        for (String kind : MISUSE_KINDS) {
-          Tags kindTags = tags.and("kind", kind);
+        handledSuccess = handlerTimer("success");
+        handledFailure = handlerTimer("failure");
+        handledTimeout = handlerTimer("timeout");
+        Map<Class<?>, Counter> byKind = new HashMap<>();
+        for (Class<?> kind : MISUSE_KINDS) {
+          Tags kindTags = tags.and("kind", kind.getSimpleName());
           byKind.put(kind, add("collector.misuse", kindTags, Meter.Type.COUNTER,
               () -> Counter.builder("collector.misuse").tags(kindTags)
                   .description("API misuses rejected, by exception").register(registry)));
@@ -370,7 +373,7 @@ public final class CollectorMetrics implements MeterBinder, AutoCloseable {
       }
     }
 
-    private void gauge(OrderedCollector<?> c, String meter, String description,
+    private void gauge(Collector<?> c, String meter, String description,
         ToDoubleFunction<Progress> value) {
       // the gauge holds c weakly (Micrometer's default); the function must not capture it
       add(meter, tags, Meter.Type.GAUGE,
@@ -443,7 +446,7 @@ public final class CollectorMetrics implements MeterBinder, AutoCloseable {
     }
 
     @Override
-    public void fetched(int recordCount, long fetchNanos) {
+    public void fetched(long sequence, int recordCount, long fetchNanos) {
       fetched.increment();
       fetch.record(fetchNanos, TimeUnit.NANOSECONDS);
     }
@@ -454,15 +457,15 @@ public final class CollectorMetrics implements MeterBinder, AutoCloseable {
     }
 
     @Override
-    public void handled(int recordCount, long nanos, String outcome) {
+    public void handled(long sequence, int recordCount, long nanos, Outcome outcome) {
       switch (outcome) {
-        case Telemetry.SUCCESS -> handledSuccess.record(nanos, TimeUnit.NANOSECONDS);
-        case Telemetry.CANCELLED -> {} // interrupted by its own run's cancellation: no failure
-        case Telemetry.TIMEOUT -> {
+        case SUCCESS -> handledSuccess.record(nanos, TimeUnit.NANOSECONDS);
+        case CANCELLED -> {} // interrupted by its own run's cancellation: no failure
+        case TIMEOUT -> {
           handledTimeout.record(nanos, TimeUnit.NANOSECONDS);
           failed.increment();
         }
-        default -> {
+        case FAILURE -> {
           handledFailure.record(nanos, TimeUnit.NANOSECONDS);
           failed.increment();
         }
@@ -470,29 +473,29 @@ public final class CollectorMetrics implements MeterBinder, AutoCloseable {
     }
 
     @Override
-    public void acknowledged(int recordCount) {
+    public void acknowledged(long sequence, int recordCount) {
       acknowledged.increment();
       records.increment(recordCount);
     }
 
     @Override
-    public void retried() {
+    public void retried(long sequence) {
       retried.increment();
     }
 
     @Override
-    public void deadLettered() {
+    public void deadLettered(long sequence) {
       deadLettered.increment();
     }
 
     @Override
-    public void committed(long batches, long nanos) {
+    public void committed(long checkpoint, long batches, long nanos) {
       commits.increment();
       commit.record(nanos, TimeUnit.NANOSECONDS);
     }
 
     @Override
-    public void misuse(String kind) {
+    public void misuse(Class<? extends MisuseException> kind, long sequence) {
       Counter counter = misuse.get(kind);
       if (counter != null) { // always: every MisuseException subclass has its counter
         counter.increment();

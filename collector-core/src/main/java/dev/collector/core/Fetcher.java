@@ -85,7 +85,8 @@ final class Fetcher<T> {
         return null;
       }
       position = next.resumeToken();
-      context.telemetry().fetched(next.records().size(), System.nanoTime() - started);
+      context.telemetry()
+          .fetched(ring.fetchedByFetcher(), next.records().size(), System.nanoTime() - started);
       return next;
     }
     return null;

@@ -8,6 +8,7 @@ import dev.collector.CheckpointException;
 import dev.collector.CheckpointStore;
 import dev.collector.Collector;
 import dev.collector.CollectorClosedException;
+import dev.collector.CollectorListener;
 import dev.collector.CollectorOptions;
 import dev.collector.ConcurrentUseException;
 import dev.collector.Delivery;
@@ -15,6 +16,7 @@ import dev.collector.MisuseException;
 import dev.collector.ProcessSummary;
 import dev.collector.Progress;
 import dev.collector.ReentrantCallException;
+import dev.collector.Registration;
 import java.time.Duration;
 import java.util.Objects;
 import java.util.concurrent.CountDownLatch;
@@ -39,7 +41,7 @@ final class OrderedCollector<T> implements Collector<T> {
    */
 
   private final RunContext<T> context;
-  final Telemetry telemetry;
+  private final Telemetry telemetry;
   private final ReentrantLock stateLock = new ReentrantLock();
   private final Condition processEnded = stateLock.newCondition();
   private final CountDownLatch closeDone = new CountDownLatch(1);
@@ -234,6 +236,16 @@ final class OrderedCollector<T> implements Collector<T> {
   // ---- common -------------------------------------------------------------------------------
 
   @Override
+  public Registration listen(CollectorListener listener) {
+    Objects.requireNonNull(listener, "listener must not be null");
+    Registration registration = telemetry.listen(listener);
+    if (registration == null) {
+      throw counted(closedException("listen()"));
+    }
+    return registration;
+  }
+
+  @Override
   public Progress progress() {
     ProcessRun<T> run = process;
     if (run != null) {
@@ -345,7 +357,7 @@ final class OrderedCollector<T> implements Collector<T> {
   }
 
   private <E extends MisuseException> E counted(E e) {
-    telemetry.misuse(e.getClass().getSimpleName());
+    telemetry.misuse(e);
     return e;
   }
 

@@ -2,6 +2,7 @@ package dev.collector.core;
 
 import com.google.errorprone.annotations.concurrent.GuardedBy;
 import dev.collector.Batch;
+import dev.collector.CollectorListener.Outcome;
 import dev.collector.BatchAbandonedException;
 import dev.collector.CollectorClosedException;
 import dev.collector.ConflictingOutcomeException;
@@ -72,7 +73,7 @@ final class PullDelivery<T> implements Delivery<T> {
     try {
       return ackOrThrow();
     } catch (MisuseException e) {
-      session.context().telemetry().misuse(e.getClass().getSimpleName());
+      session.context().telemetry().misuse(e);
       throw e;
     }
   }
@@ -102,8 +103,8 @@ final class PullDelivery<T> implements Delivery<T> {
       session.committer().wake();
     }
     Telemetry telemetry = session.context().telemetry();
-    telemetry.handled(event, sequence, batch.size(), System.nanoTime() - deliveredAt, Telemetry.SUCCESS);
-    telemetry.acknowledged(batch.size());
+    telemetry.handled(event, sequence, batch.size(), System.nanoTime() - deliveredAt, Outcome.SUCCESS);
+    telemetry.acknowledged(sequence, batch.size());
     return true;
   }
 
@@ -112,7 +113,7 @@ final class PullDelivery<T> implements Delivery<T> {
     try {
       return failOrThrow(cause);
     } catch (MisuseException e) {
-      session.context().telemetry().misuse(e.getClass().getSimpleName());
+      session.context().telemetry().misuse(e);
       throw e;
     }
   }
@@ -166,16 +167,16 @@ final class PullDelivery<T> implements Delivery<T> {
       session.lock.unlock();
     }
     if (deadLetter == null) {
-      telemetry.handled(event, sequence, batch.size(), System.nanoTime() - deliveredAt, Telemetry.FAILURE);
+      telemetry.handled(event, sequence, batch.size(), System.nanoTime() - deliveredAt, Outcome.FAILURE);
       if (redelivered) {
-        telemetry.retried();
+        telemetry.retried(sequence);
       }
       return true;
     }
     // Claimed (DEAD_LETTERING): from here on whatever throws settles the delivery as failed.
     Throwable deadLetterFailure = null;
     try {
-      telemetry.handled(event, sequence, batch.size(), System.nanoTime() - deliveredAt, Telemetry.FAILURE);
+      telemetry.handled(event, sequence, batch.size(), System.nanoTime() - deliveredAt, Outcome.FAILURE);
       deadLetter.deadLetter(batch, cause);
     } catch (Throwable t) {
       deadLetterFailure = t;
@@ -210,7 +211,7 @@ final class PullDelivery<T> implements Delivery<T> {
     if (moved) {
       session.committer().wake();
     }
-    telemetry.deadLettered();
+    telemetry.deadLettered(sequence);
     RunContext.log(
         Level.WARNING,
         "collector '" + name() + "': batch " + sequence + " dead-lettered after "

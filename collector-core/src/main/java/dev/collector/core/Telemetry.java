@@ -1,6 +1,10 @@
 package dev.collector.core;
 
 import com.google.errorprone.annotations.concurrent.GuardedBy;
+import dev.collector.CollectorListener;
+import dev.collector.CollectorListener.Outcome;
+import dev.collector.MisuseException;
+import dev.collector.Registration;
 import java.util.Arrays;
 import java.util.concurrent.locks.ReentrantLock;
 import jdk.jfr.Category;
@@ -16,10 +20,10 @@ import org.jspecify.annotations.Nullable;
 
 /**
  * Where a collector reports what it does: JFR events (always, near-free when no recording
- * enables them) and any number of listeners (the Micrometer binder, one per registry). The
- * collector calls {@link #closed()} when it is closed: every listener is told once and dropped,
- * and none can be added after that. Thread-safe; a listener's RuntimeException never reaches
- * the run.
+ * enables them) and any number of {@link CollectorListener}s (the Micrometer binder, one per
+ * registry, and users' own). The collector calls {@link #closed()} when it is closed: every
+ * listener is told once and dropped, and none can be added after that. Thread-safe; a
+ * listener's Throwable never reaches the run, except a VirtualMachineError.
  */
 final class Telemetry {
 
@@ -28,46 +32,31 @@ final class Telemetry {
    * and, per JFR event type, an allocation the JIT scalar-replaces plus an isEnabled() check
    * (the events are disabled by default). Timestamps are System.nanoTime() calls the collector
    * makes anyway where it needs them; the handler timing is two extra nanoTime calls per
-   * attempt.
+   * attempt. Events pass primitives and enum constants: nothing is allocated per event.
+   *
+   * Registration: copy-on-write. listen() and Registration.close() replace the array under
+   * `lock`; an event reads it once when it starts and calls that snapshot. So a listener added
+   * during a run gets every event that starts after listen() returned, and a closed
+   * registration gets no event that starts after close() returned (one that read the old
+   * snapshot may still finish). No listener is ever called under `lock`, so a listener may
+   * listen() or close a registration from inside a callback.
    */
 
-  /** Handler outcome tag values. */
-  static final String SUCCESS = "success";
-  static final String FAILURE = "failure";
-  static final String TIMEOUT = "timeout";
-  /** An attempt the run interrupted because it was cancelling: not a failure of the batch. */
-  static final String CANCELLED = "cancelled";
-
-  /** Receives every event; implemented by the Micrometer binder. */
-  interface Listener {
-    /**
-     * The collector was closed. Called once, never under a lock; an event that raced close()
-     * may still arrive after it.
-     */
-    default void closed() {}
-
-    void fetched(int records, long fetchNanos);
-
-    void windowFull(long waitNanos);
-
-    void handled(int records, long nanos, String outcome);
-
-    void acknowledged(int records);
-
-    void retried();
-
-    void deadLettered();
-
-    void committed(long batches, long nanos);
-
-    void misuse(String kind);
+  /** The JFR outcome tag: a constant, nothing allocated. */
+  static String tag(Outcome outcome) {
+    return switch (outcome) {
+      case SUCCESS -> "success";
+      case FAILURE -> "failure";
+      case TIMEOUT -> "timeout";
+      case CANCELLED -> "cancelled";
+    };
   }
 
-  private static final Listener[] NONE = {};
+  private static final CollectorListener[] NONE = {};
 
   private final String collector;
   /** Copy-on-write: replaced whole under {@code lock}, read without it on the hot path. */
-  private volatile Listener[] listeners = NONE;
+  private volatile CollectorListener[] listeners = NONE;
   private final ReentrantLock lock = new ReentrantLock();
   @GuardedBy("lock")
   private boolean closed;
@@ -101,36 +90,67 @@ final class Telemetry {
   /**
    * Adds a listener.
    *
-   * @return false, and nothing added, if the collector is closed already
+   * @return its registration, or null (nothing added) if the collector is closed already
    */
-  boolean listen(Listener listener) {
+  @Nullable Registration listen(CollectorListener listener) {
     lock.lock();
     try {
       if (closed) {
-        return false;
+        return null;
       }
-      Listener[] now = Arrays.copyOf(listeners, listeners.length + 1);
+      CollectorListener[] now = Arrays.copyOf(listeners, listeners.length + 1);
       now[now.length - 1] = listener;
       listeners = now;
-      return true;
+      return new Listening(listener);
     } finally {
       lock.unlock();
     }
   }
 
-  /** Removes a listener, if it listens. */
-  void unlisten(Listener listener) {
-    lock.lock();
-    try {
-      listeners = Arrays.stream(listeners).filter(l -> l != listener).toArray(Listener[]::new);
-    } finally {
-      lock.unlock();
+  /** One registration: removes one occurrence of its listener, once. */
+  private final class Listening implements Registration {
+    private final CollectorListener listener;
+
+    @GuardedBy("Telemetry.this.lock")
+    private boolean removed;
+
+    Listening(CollectorListener listener) {
+      this.listener = listener;
+    }
+
+    @Override
+    public void close() {
+      lock.lock();
+      try {
+        if (removed || closed) {
+          removed = true;
+          return; // closed already, or the collector's close() dropped every listener
+        }
+        removed = true;
+        CollectorListener[] now = listeners;
+        for (int i = now.length - 1; i >= 0; i--) {
+          if (now[i] == listener) {
+            CollectorListener[] fewer = new CollectorListener[now.length - 1];
+            System.arraycopy(now, 0, fewer, 0, i);
+            System.arraycopy(now, i + 1, fewer, i, now.length - i - 1);
+            listeners = fewer;
+            return;
+          }
+        }
+      } finally {
+        lock.unlock();
+      }
+    }
+
+    @Override
+    public String toString() {
+      return "Registration[" + listener + " on collector '" + collector + "']";
     }
   }
 
   /** The collector was closed: tells every listener once and drops them all. Idempotent. */
   void closed() {
-    Listener[] told;
+    CollectorListener[] told;
     lock.lock();
     try {
       closed = true;
@@ -139,7 +159,7 @@ final class Telemetry {
     } finally {
       lock.unlock();
     }
-    for (Listener l : told) {
+    for (CollectorListener l : told) {
       try {
         l.closed();
       } catch (Throwable e) {
@@ -148,10 +168,10 @@ final class Telemetry {
     }
   }
 
-  void fetched(int records, long fetchNanos) {
-    for (Listener l : listeners) {
+  void fetched(long sequence, int records, long fetchNanos) {
+    for (CollectorListener l : listeners) {
       try {
-        l.fetched(records, fetchNanos);
+        l.fetched(sequence, records, fetchNanos);
       } catch (Throwable e) {
         listenerFailed(e);
       }
@@ -198,7 +218,7 @@ final class Telemetry {
   }
 
   void windowFull(@Nullable WindowFullEvent event, long waitNanos) {
-    for (Listener l : listeners) {
+    for (CollectorListener l : listeners) {
       try {
         l.windowFull(waitNanos);
       } catch (Throwable e) {
@@ -216,10 +236,10 @@ final class Telemetry {
   }
 
   void handled(
-      @Nullable BatchHandledEvent event, long sequence, int records, long nanos, String outcome) {
-    for (Listener l : listeners) {
+      @Nullable BatchHandledEvent event, long sequence, int records, long nanos, Outcome outcome) {
+    for (CollectorListener l : listeners) {
       try {
-        l.handled(records, nanos, outcome);
+        l.handled(sequence, records, nanos, outcome);
       } catch (Throwable e) {
         listenerFailed(e);
       }
@@ -231,36 +251,36 @@ final class Telemetry {
         event.sequence = sequence;
         event.records = records;
         event.handlerDuration = nanos;
-        event.outcome = outcome;
+        event.outcome = tag(outcome);
         event.commit();
       }
     }
   }
 
-  void acknowledged(int records) {
-    for (Listener l : listeners) {
+  void acknowledged(long sequence, int records) {
+    for (CollectorListener l : listeners) {
       try {
-        l.acknowledged(records);
+        l.acknowledged(sequence, records);
       } catch (Throwable e) {
         listenerFailed(e);
       }
     }
   }
 
-  void retried() {
-    for (Listener l : listeners) {
+  void retried(long sequence) {
+    for (CollectorListener l : listeners) {
       try {
-        l.retried();
+        l.retried(sequence);
       } catch (Throwable e) {
         listenerFailed(e);
       }
     }
   }
 
-  void deadLettered() {
-    for (Listener l : listeners) {
+  void deadLettered(long sequence) {
+    for (CollectorListener l : listeners) {
       try {
-        l.deadLettered();
+        l.deadLettered(sequence);
       } catch (Throwable e) {
         listenerFailed(e);
       }
@@ -268,9 +288,9 @@ final class Telemetry {
   }
 
   void committed(@Nullable CommitEvent event, long checkpoint, long batches, long nanos) {
-    for (Listener l : listeners) {
+    for (CollectorListener l : listeners) {
       try {
-        l.committed(batches, nanos);
+        l.committed(checkpoint, batches, nanos);
       } catch (Throwable e) {
         listenerFailed(e);
       }
@@ -287,10 +307,12 @@ final class Telemetry {
     }
   }
 
-  void misuse(String kind) {
-    for (Listener l : listeners) {
+  void misuse(MisuseException misuse) {
+    Class<? extends MisuseException> kind = misuse.getClass();
+    long sequence = misuse.sequence();
+    for (CollectorListener l : listeners) {
       try {
-        l.misuse(kind);
+        l.misuse(kind, sequence);
       } catch (Throwable e) {
         listenerFailed(e);
       }

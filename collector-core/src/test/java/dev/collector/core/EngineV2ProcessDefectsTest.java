@@ -1,5 +1,11 @@
 package dev.collector.core;
 
+import dev.collector.MisuseException;
+
+import dev.collector.CollectorListener.Outcome;
+
+import dev.collector.CollectorListener;
+
 import static org.awaitility.Awaitility.await;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
@@ -50,7 +56,7 @@ import org.junit.jupiter.api.Timeout;
 
 /**
  * Engine v2 (issue 10): the defects of the old engine's {@code process()} path, each through the
- * public API (and the package-private telemetry listener for defect 4).
+ * public API (and a CollectorListener for defect 4).
  */
 @Timeout(value = 60, unit = TimeUnit.SECONDS, threadMode = Timeout.ThreadMode.SEPARATE_THREAD)
 class EngineV2ProcessDefectsTest {
@@ -447,7 +453,7 @@ class EngineV2ProcessDefectsTest {
   // ---- 4: library per-batch code throwing ----------------------------------------------------
 
   /** A telemetry listener that throws what {@code thrower} makes, on every event or one. */
-  private static final class ThrowingListener implements Telemetry.Listener {
+  private static final class ThrowingListener implements CollectorListener {
     private final RuntimeException everywhere;
     private final @Nullable Error onHandled;
 
@@ -463,7 +469,7 @@ class EngineV2ProcessDefectsTest {
     }
 
     @Override
-    public void fetched(int records, long fetchNanos) {
+    public void fetched(long sequence, int records, long fetchNanos) {
       maybeThrow();
     }
 
@@ -473,7 +479,7 @@ class EngineV2ProcessDefectsTest {
     }
 
     @Override
-    public void handled(int records, long nanos, String outcome) {
+    public void handled(long sequence, int records, long nanos, Outcome outcome) {
       if (onHandled != null) {
         throw onHandled;
       }
@@ -481,27 +487,27 @@ class EngineV2ProcessDefectsTest {
     }
 
     @Override
-    public void acknowledged(int records) {
+    public void acknowledged(long sequence, int records) {
       maybeThrow();
     }
 
     @Override
-    public void retried() {
+    public void retried(long sequence) {
       maybeThrow();
     }
 
     @Override
-    public void deadLettered() {
+    public void deadLettered(long sequence) {
       maybeThrow();
     }
 
     @Override
-    public void committed(long batches, long nanos) {
+    public void committed(long checkpoint, long batches, long nanos) {
       maybeThrow();
     }
 
     @Override
-    public void misuse(String kind) {
+    public void misuse(Class<? extends MisuseException> kind, long sequence) {
       maybeThrow();
     }
   }
@@ -510,8 +516,7 @@ class EngineV2ProcessDefectsTest {
   void d04_listenerThrowsRuntimeExceptionOnEveryEvent_runCompletesAndCommitsAll()
       throws Exception {
     Collector<Long> c = collector(50, options());
-    ((OrderedCollector<?>) c)
-        .telemetry.listen(new ThrowingListener(new IllegalStateException("meter broken"), null));
+    c.listen(new ThrowingListener(new IllegalStateException("meter broken"), null));
     BackgroundRun run = BackgroundRun.start(c, 4, batch -> {});
     ProcessSummary summary = run.await(WAIT);
     assertEquals(50, summary.batches());
@@ -524,8 +529,7 @@ class EngineV2ProcessDefectsTest {
     Threads threads = new Threads();
     Collector<Long> c = collector(50, options().name("errorlistener"));
     var oom = new OutOfMemoryError("simulated");
-    ((OrderedCollector<?>) c)
-        .telemetry.listen(new ThrowingListener(new IllegalStateException("unused"), oom));
+    c.listen(new ThrowingListener(new IllegalStateException("unused"), oom));
     BackgroundRun run = BackgroundRun.start(c, 4, batch -> threads.record());
     Throwable thrown = run.awaitFailure(WAIT);
     BatchFailedException e = assertInstanceOf(BatchFailedException.class, thrown);
@@ -539,7 +543,7 @@ class EngineV2ProcessDefectsTest {
   }
 
   /** Throws {@code error} from {@code acknowledged} only. */
-  private static final class ErrorOnAcknowledged implements Telemetry.Listener {
+  private static final class ErrorOnAcknowledged implements CollectorListener {
     private final Error error;
 
     ErrorOnAcknowledged(Error error) {
@@ -547,30 +551,30 @@ class EngineV2ProcessDefectsTest {
     }
 
     @Override
-    public void fetched(int records, long fetchNanos) {}
+    public void fetched(long sequence, int records, long fetchNanos) {}
 
     @Override
     public void windowFull(long waitNanos) {}
 
     @Override
-    public void handled(int records, long nanos, String outcome) {}
+    public void handled(long sequence, int records, long nanos, Outcome outcome) {}
 
     @Override
-    public void acknowledged(int records) {
+    public void acknowledged(long sequence, int records) {
       throw error;
     }
 
     @Override
-    public void retried() {}
+    public void retried(long sequence) {}
 
     @Override
-    public void deadLettered() {}
+    public void deadLettered(long sequence) {}
 
     @Override
-    public void committed(long batches, long nanos) {}
+    public void committed(long checkpoint, long batches, long nanos) {}
 
     @Override
-    public void misuse(String kind) {}
+    public void misuse(Class<? extends MisuseException> kind, long sequence) {}
   }
 
   @Test
@@ -578,7 +582,7 @@ class EngineV2ProcessDefectsTest {
       throws Exception {
     Collector<Long> c = collector(10, options().name("ackerror"));
     var oom = new OutOfMemoryError("simulated");
-    ((OrderedCollector<?>) c).telemetry.listen(new ErrorOnAcknowledged(oom));
+    c.listen(new ErrorOnAcknowledged(oom));
     BackgroundRun run = BackgroundRun.start(c, 1, batch -> {});
     Throwable thrown = run.awaitFailure(WAIT);
     BatchFailedException e = assertInstanceOf(BatchFailedException.class, thrown);

@@ -1,5 +1,11 @@
 package dev.collector.core;
 
+import dev.collector.MisuseException;
+
+import dev.collector.CollectorListener.Outcome;
+
+import dev.collector.CollectorListener;
+
 import static org.awaitility.Awaitility.await;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
@@ -206,7 +212,7 @@ class EngineV2PullDefectsTest {
   }
 
   /** Throws {@code error} from {@code handled} only. */
-  private static final class ErrorOnHandled implements Telemetry.Listener {
+  private static final class ErrorOnHandled implements CollectorListener {
     private final Error error;
 
     ErrorOnHandled(Error error) {
@@ -214,30 +220,30 @@ class EngineV2PullDefectsTest {
     }
 
     @Override
-    public void fetched(int records, long fetchNanos) {}
+    public void fetched(long sequence, int records, long fetchNanos) {}
 
     @Override
     public void windowFull(long waitNanos) {}
 
     @Override
-    public void handled(int records, long nanos, String outcome) {
+    public void handled(long sequence, int records, long nanos, Outcome outcome) {
       throw error;
     }
 
     @Override
-    public void acknowledged(int records) {}
+    public void acknowledged(long sequence, int records) {}
 
     @Override
-    public void retried() {}
+    public void retried(long sequence) {}
 
     @Override
-    public void deadLettered() {}
+    public void deadLettered(long sequence) {}
 
     @Override
-    public void committed(long batches, long nanos) {}
+    public void committed(long checkpoint, long batches, long nanos) {}
 
     @Override
-    public void misuse(String kind) {}
+    public void misuse(Class<? extends MisuseException> kind, long sequence) {}
   }
 
   @Test
@@ -252,7 +258,7 @@ class EngineV2PullDefectsTest {
                     FailurePolicy.retry(Retry.NONE)
                         .thenDeadLetter((batch, cause) -> deadLettered.incrementAndGet())));
     var oom = new OutOfMemoryError("simulated");
-    ((OrderedCollector<?>) c).telemetry.listen(new ErrorOnHandled(oom));
+    c.listen(new ErrorOnHandled(oom));
     Delivery<Long> d0 = c.next();
     try {
       d0.fail(new IOException("bad"));

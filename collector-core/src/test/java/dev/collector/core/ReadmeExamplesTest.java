@@ -6,7 +6,11 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import dev.collector.Checkpoint;
 import dev.collector.CheckpointStore;
 import dev.collector.Collector;
+import dev.collector.CollectorListener;
 import dev.collector.CollectorOptions;
+import dev.collector.HandlerContext;
+import dev.collector.Registration;
+import java.util.concurrent.atomic.AtomicLong;
 import dev.collector.Delivery;
 import dev.collector.ProcessSummary;
 import dev.collector.BatchSource;
@@ -83,6 +87,66 @@ class ReadmeExamplesTest {
     assertEquals(new Checkpoint(2, "2"), store.load());
   }
 
+  @Test
+  void listenerExample() throws Exception {
+    var source = Collecting.listSource(List.of(List.of("a", "b"), List.of("c")));
+    try (Collector<String> collector =
+        Collecting.open(source, Collecting.inMemoryStore(), CollectorOptions.defaults())) {
+      // tag::listener[]
+      AtomicLong slowest = new AtomicLong();
+      Registration registration = collector.listen(new CollectorListener() {
+        @Override
+        public void handled(long sequence, int records, long nanos, Outcome outcome) {
+          slowest.accumulateAndGet(nanos, Math::max); // on the handler's thread: keep it short
+        }
+      });
+      collector.process(64, batch -> sink.write(batch.records()));
+      registration.close(); // no event reaches the listener after this returned
+      // end::listener[]
+      assertTrue(slowest.get() > 0);
+    }
+  }
+
+  /** Stands in for SLF4J's MDC: a per-thread map of diagnostic context. */
+  static final class MDC {
+    private static final ThreadLocal<java.util.Map<String, String>> CONTEXT =
+        ThreadLocal.withInitial(java.util.HashMap::new);
+
+    static void put(String key, String value) {
+      CONTEXT.get().put(key, value);
+    }
+
+    static @Nullable String get(String key) {
+      return CONTEXT.get().get(key);
+    }
+
+    static void remove(String key) {
+      CONTEXT.get().remove(key);
+    }
+  }
+
+  @Test
+  void handlerContextExample() throws Exception {
+    var source = Collecting.listSource(List.of(List.of("a", "b"), List.of("c")));
+    List<String> logged = new java.util.concurrent.CopyOnWriteArrayList<>();
+    // tag::handlerContext[]
+    HandlerContext mdc = (batch, attempt) -> {
+      MDC.put("batch", Long.toString(batch.sequence()));
+      try {
+        attempt.run(); // runs the handler, once; let what it throws propagate
+      } finally {
+        MDC.remove("batch");
+      }
+    };
+    var options = CollectorOptions.builder().name("orders").handlerContext(mdc).build();
+    // end::handlerContext[]
+    try (Collector<String> collector =
+        Collecting.open(source, Collecting.inMemoryStore(), options)) {
+      collector.process(4, batch -> logged.add("batch " + MDC.get("batch")));
+    }
+    assertEquals(List.of("batch 0", "batch 1"), logged.stream().sorted().toList());
+  }
+
   /** A sink that must stay correct under replay: it keys what it stores by record id. */
   static final class IdempotentSink {
     final java.util.Set<Long> stored = java.util.concurrent.ConcurrentHashMap.newKeySet();
@@ -154,6 +218,6 @@ class ReadmeExamplesTest {
       assertTrue(readme.contains(snippet), "README.md lacks example '" + m.group(1) + "':\n"
           + snippet);
     }
-    assertEquals(4, found);
+    assertEquals(6, found);
   }
 }
