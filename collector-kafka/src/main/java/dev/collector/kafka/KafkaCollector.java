@@ -87,18 +87,27 @@ public final class KafkaCollector<K, V> implements AutoCloseable {
   private final Consumer<K, V> consumer;
   private final KafkaCollectorOptions options;
   private final Committer.CommitObserver observer;
+  /** Events for the metrics binder ({@link KafkaCollectorMetrics}). */
+  final KafkaTelemetry telemetry;
   private final ReentrantLock state = new ReentrantLock();
   private final Condition idle = state.newCondition();
   private volatile @Nullable PollLoop<K, V> active;
   private @Nullable PullSession<K, V> pull;
   private boolean closed;
+  /** What finished runs handled, for the metrics' counters. Guarded by {@code state}. */
+  private KafkaTelemetry.Counts finished = KafkaTelemetry.Counts.ZERO;
 
   private KafkaCollector(String bootstrap, Consumer<K, V> consumer, KafkaCollectorOptions options,
       Committer.CommitObserver observer) {
     this.bootstrap = bootstrap;
     this.consumer = consumer;
     this.options = options;
-    this.observer = observer;
+    KafkaTelemetry t = new KafkaTelemetry(options.name());
+    this.telemetry = t;
+    this.observer = (name, offsets) -> {
+      t.committed();
+      observer.committed(name, offsets);
+    };
   }
 
   /**
@@ -228,7 +237,7 @@ public final class KafkaCollector<K, V> implements AutoCloseable {
             + " collector in the same group to consume in parallel)");
       }
       loop = new PollLoop<>(name(), bootstrap, consumer, options, ordering, depth, false,
-          observer);
+          observer, telemetry);
       active = loop;
     } finally {
       state.unlock();
@@ -236,8 +245,10 @@ public final class KafkaCollector<K, V> implements AutoCloseable {
     try {
       return loop.run(handler, Math.min(concurrency, depth), this);
     } finally {
+      telemetry.runEnded(); // before `active` is cleared: no next run has partitions yet
       state.lock();
       try {
+        finished = finished.plus(KafkaTelemetry.Counts.of(loop.window().totals()));
         active = null;
         idle.signalAll();
       } finally {
@@ -325,7 +336,7 @@ public final class KafkaCollector<K, V> implements AutoCloseable {
               + "' is running process(); the pull API and process() cannot share a collector");
         }
         PollLoop<K, V> loop = new PollLoop<>(name(), bootstrap, consumer, options, null,
-            options.pullDepth(), true, observer);
+            options.pullDepth(), true, observer, telemetry);
         session = new PullSession<>(loop);
         active = loop;
         pull = session;
@@ -346,8 +357,10 @@ public final class KafkaCollector<K, V> implements AutoCloseable {
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt(); // nobody interrupts the poll thread; end the session
     } finally {
+      telemetry.runEnded();
       state.lock();
       try {
+        finished = finished.plus(KafkaTelemetry.Counts.of(session.loop.window().totals()));
         session.done = true;
         active = null;
         idle.signalAll();
@@ -400,10 +413,23 @@ public final class KafkaCollector<K, V> implements AutoCloseable {
         t.committed(), t.fenced(), window.partitions());
   }
 
+  /** Units handled, dead-lettered and fenced over every run so far, the active one included. */
+  KafkaTelemetry.Counts counts() {
+    state.lock();
+    try {
+      PollLoop<K, V> loop = active;
+      return loop == null ? finished
+          : finished.plus(KafkaTelemetry.Counts.of(loop.window().totals()));
+    } finally {
+      state.unlock();
+    }
+  }
+
   /**
    * Closes the collector: an active run is stopped without drain (its handlers are interrupted,
    * the handled prefix committed) and this call waits for it to return; then the consumer is
-   * closed. Closing again does nothing.
+   * closed and the meters of every {@link KafkaCollectorMetrics} binding are removed (a registry
+   * that throws while removing is logged, not thrown). Closing again does nothing.
    *
    * @throws ReentrantCallException if called from one of this collector's handlers
    */
@@ -431,6 +457,8 @@ public final class KafkaCollector<K, V> implements AutoCloseable {
       consumer.close(CloseOptions.timeout(options.commitTimeout()));
     } catch (KafkaException e) {
       LOG.log(Level.WARNING, "{0}: closing the consumer failed: {1}", name(), e.toString());
+    } finally {
+      telemetry.closed();
     }
   }
 }
