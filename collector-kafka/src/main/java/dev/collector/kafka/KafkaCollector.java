@@ -68,7 +68,9 @@ import org.jspecify.annotations.Nullable;
  * StaleDeliveryException} and commits nothing. In pull mode {@code fail()} goes straight to the
  * dead-letter handler if there is one, else it ends the session (retries are the caller's).
  * This class does not implement {@link dev.collector.Collector}: a Kafka run has no end of
- * source ({@code isExhausted}) and its checkpoint is per partition.
+ * source ({@code isExhausted}), its checkpoint and progress are per partition, and its epochs
+ * are partition assignments within a run (docs/kafka.md, "Why KafkaCollector does not implement
+ * Collector"). Metrics: {@link KafkaCollectorMetrics}.
  *
  * @param <K> the key type
  * @param <V> the value type

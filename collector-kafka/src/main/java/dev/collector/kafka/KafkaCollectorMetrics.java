@@ -60,7 +60,9 @@ import org.jspecify.annotations.Nullable;
  *
  * <p><b>Races and misuse.</b> Binding the same collector to the same registry again returns a
  * binder that registers nothing (its {@code close()} removes nothing). Binding a closed
- * collector registers nothing. Binding another live collector of the same name to the registry,
+ * collector registers nothing; a {@code bind} racing {@link KafkaCollector#close()} either
+ * registers nothing or registers its meters and has them removed by that close before the
+ * close returns. Binding another live collector of the same name to the registry,
  * or one whose name a non-Kafka collector already uses there, throws {@link
  * IllegalStateException}: their meters would share one identity and mix. {@code close()} racing
  * a rebalance: partition events and {@code close()} are serialized by one lock per binder, and
