@@ -203,6 +203,9 @@ public final class KafkaCollectorMetrics implements AutoCloseable {
   private void registerCollectorMeters(KafkaCollector<?, ?> c) {
     lock.lock();
     try {
+      if (closed) {
+        return; // the collector's close() ran between listen() and here: nothing to register
+      }
       gauge(c, "collector.capacity", "window depth of the active run",
           x -> x.progress().capacity());
       gauge(c, "collector.in.flight", "units fetched but not committed, over all partitions",
