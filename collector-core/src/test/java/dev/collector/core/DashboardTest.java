@@ -131,6 +131,25 @@ class DashboardTest {
   }
 
   @Test
+  void kafkaQueries_parse_andUseOnlyKafkaBinderMetrics() {
+    assertTrue(dashboard.kafkaTargets.size() >= 1, "the Kafka lag panel: "
+        + dashboard.kafkaTargets);
+    List<String> problems = new ArrayList<>();
+    for (Dashboard.Target t : dashboard.kafkaTargets) {
+      try {
+        for (Selector s : PromQl.selectors(PromQl.parse(t.expr()))) {
+          if (!s.metric().startsWith("collector_kafka_")) {
+            problems.add(t + ": mixes " + s.metric() + " into a Kafka query");
+          }
+        }
+      } catch (PromQl.ParseException e) {
+        problems.add(t + ": " + e.getMessage());
+      }
+    }
+    assertEquals(List.of(), problems);
+  }
+
+  @Test
   void everyTemplatingVariable_isChecked() {
     List<String> problems = new ArrayList<>();
     Pattern labelValues = Pattern.compile("label_values\\((.+),\\s*([a-zA-Z_][a-zA-Z0-9_]*)\\)");

@@ -67,7 +67,9 @@ import org.jspecify.annotations.Nullable;
  * StaleDeliveryException} and commits nothing. In pull mode {@code fail()} goes straight to the
  * dead-letter handler if there is one, else it ends the session (retries are the caller's).
  * This class does not implement {@link dev.collector.Collector}: a Kafka run has no end of
- * source ({@code isExhausted}) and its checkpoint is per partition.
+ * source ({@code isExhausted}), its checkpoint and progress are per partition, and its epochs
+ * are partition assignments within a run (docs/kafka.md, "Why KafkaCollector does not implement
+ * Collector"). Metrics: {@link KafkaCollectorMetrics}.
  *
  * @param <K> the key type
  * @param <V> the value type
@@ -86,18 +88,27 @@ public final class KafkaCollector<K, V> implements AutoCloseable {
   private final Consumer<K, V> consumer;
   private final KafkaCollectorOptions options;
   private final Committer.CommitObserver observer;
+  /** Events for the metrics binder ({@link KafkaCollectorMetrics}). */
+  final KafkaTelemetry telemetry;
   private final ReentrantLock state = new ReentrantLock();
   private final Condition idle = state.newCondition();
   private volatile @Nullable PollLoop<K, V> active;
   private @Nullable PullSession<K, V> pull;
   private boolean closed;
+  /** What finished runs handled, for the metrics' counters. Guarded by {@code state}. */
+  private KafkaTelemetry.Counts finished = KafkaTelemetry.Counts.ZERO;
 
   private KafkaCollector(String bootstrap, Consumer<K, V> consumer, KafkaCollectorOptions options,
       Committer.CommitObserver observer) {
     this.bootstrap = bootstrap;
     this.consumer = consumer;
     this.options = options;
-    this.observer = observer;
+    KafkaTelemetry t = new KafkaTelemetry(options.name());
+    this.telemetry = t;
+    this.observer = (name, offsets) -> {
+      t.committed();
+      observer.committed(name, offsets);
+    };
   }
 
   /**
@@ -227,7 +238,7 @@ public final class KafkaCollector<K, V> implements AutoCloseable {
             + " collector in the same group to consume in parallel)");
       }
       loop = new PollLoop<>(name(), bootstrap, consumer, options, ordering, depth, false,
-          observer);
+          observer, telemetry);
       active = loop;
     } finally {
       state.unlock();
@@ -235,8 +246,10 @@ public final class KafkaCollector<K, V> implements AutoCloseable {
     try {
       return loop.run(handler, Math.min(concurrency, depth), this);
     } finally {
+      telemetry.runEnded(); // before `active` is cleared: no next run has partitions yet
       state.lock();
       try {
+        finished = finished.plus(KafkaTelemetry.Counts.of(loop.window().totals()));
         active = null;
         idle.signalAll();
       } finally {
@@ -324,7 +337,7 @@ public final class KafkaCollector<K, V> implements AutoCloseable {
               + "' is running process(); the pull API and process() cannot share a collector");
         }
         PollLoop<K, V> loop = new PollLoop<>(name(), bootstrap, consumer, options, null,
-            options.pullDepth(), true, observer);
+            options.pullDepth(), true, observer, telemetry);
         session = new PullSession<>(loop);
         active = loop;
         pull = session;
@@ -345,8 +358,10 @@ public final class KafkaCollector<K, V> implements AutoCloseable {
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt(); // nobody interrupts the poll thread; end the session
     } finally {
+      telemetry.runEnded();
       state.lock();
       try {
+        finished = finished.plus(KafkaTelemetry.Counts.of(session.loop.window().totals()));
         session.done = true;
         active = null;
         idle.signalAll();
@@ -406,10 +421,23 @@ public final class KafkaCollector<K, V> implements AutoCloseable {
         .build();
   }
 
+  /** Units handled, dead-lettered and fenced over every run so far, the active one included. */
+  KafkaTelemetry.Counts counts() {
+    state.lock();
+    try {
+      PollLoop<K, V> loop = active;
+      return loop == null ? finished
+          : finished.plus(KafkaTelemetry.Counts.of(loop.window().totals()));
+    } finally {
+      state.unlock();
+    }
+  }
+
   /**
    * Closes the collector: an active run is stopped without drain (its handlers are interrupted,
    * the handled prefix committed) and this call waits for it to return; then the consumer is
-   * closed. Closing again does nothing.
+   * closed and the meters of every {@link KafkaCollectorMetrics} binding are removed (a registry
+   * that throws while removing is logged, not thrown). Closing again does nothing.
    *
    * @throws ReentrantCallException if called from one of this collector's handlers
    */
@@ -437,6 +465,8 @@ public final class KafkaCollector<K, V> implements AutoCloseable {
       consumer.close(CloseOptions.timeout(options.commitTimeout()));
     } catch (KafkaException e) {
       LOG.log(Level.WARNING, "{0}: closing the consumer failed: {1}", name(), e.toString());
+    } finally {
+      telemetry.closed();
     }
   }
 }

@@ -120,8 +120,9 @@ public final class PartitionProgress {
   }
 
   /**
-   * The partition's end offset minus {@link #committed()} (or minus {@link #fetched()} before
-   * the first commit), or -1 while unknown.
+   * The partition's end offset minus {@link #committed()}, or -1 while unknown. Before the
+   * epoch's first commit the committed offset is where the epoch started, so records fetched and
+   * not yet committed count as lag.
    *
    * @return the lag, or -1
    */

@@ -42,6 +42,13 @@ final class PartitionTrack {
   /** Revoked or lost: nothing of this epoch is ever committed again. */
   boolean fenced;
 
+  /**
+   * The offset this epoch started at (the group's committed offset when it was assigned, or
+   * where auto.offset.reset put it): the first dispatched offset, or the consumer's position
+   * seen before anything was dispatched; -1 while unknown. Set once, by the poll thread.
+   */
+  volatile long start = -1;
+
   /** The partition's end offset, from the poll thread; -1 while unknown. */
   volatile long endOffset = -1;
 
@@ -54,6 +61,9 @@ final class PartitionTrack {
     if (fetched >= 0 && unit.firstOffset < fetched) {
       throw new IllegalStateException(
           "unit " + unit + " dispatched behind offset " + fetched + " of " + partition);
+    }
+    if (start < 0) {
+      start = unit.firstOffset;
     }
     inFlight.addLast(unit);
     fetched = unit.endOffset;
@@ -101,7 +111,9 @@ final class PartitionTrack {
 
   PartitionProgress progress() {
     long end = endOffset;
-    long base = committed >= 0 ? committed : fetched;
+    // end minus the group's committed offset: before this epoch's first commit that is the
+    // offset the epoch started at (records fetched but not committed are still lag)
+    long base = committed >= 0 ? committed : start;
     long lag = end < 0 || base < 0 ? -1 : Math.max(0, end - base);
     return PartitionProgress.builder()
         .topic(partition.topic())

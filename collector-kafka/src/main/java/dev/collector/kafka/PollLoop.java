@@ -63,6 +63,7 @@ final class PollLoop<K, V> implements ConsumerRebalanceListener {
   private final Window window;
   private final Committer committer;
   private final int resumeAt;
+  private final KafkaTelemetry telemetry;
 
   private final boolean pull;
   private volatile boolean commitNow;
@@ -78,8 +79,10 @@ final class PollLoop<K, V> implements ConsumerRebalanceListener {
   private long nextLag;
 
   PollLoop(String name, String bootstrap, Consumer<K, V> consumer, KafkaCollectorOptions options,
-      @Nullable Ordering ordering, int depth, boolean pull, Committer.CommitObserver observer) {
+      @Nullable Ordering ordering, int depth, boolean pull, Committer.CommitObserver observer,
+      KafkaTelemetry telemetry) {
     this.name = name;
+    this.telemetry = telemetry;
     this.pull = pull;
     this.bootstrap = bootstrap;
     this.consumer = consumer;
@@ -318,7 +321,11 @@ final class PollLoop<K, V> implements ConsumerRebalanceListener {
         continue;
       }
       try {
-        track.endOffset = consumer.position(tp, Duration.ZERO) + lag.getAsLong();
+        long position = consumer.position(tp, Duration.ZERO);
+        if (track.fetched < 0 && track.start < 0) {
+          track.start = position; // nothing dispatched: where the epoch starts (group's offset)
+        }
+        track.endOffset = position + lag.getAsLong();
       } catch (KafkaException e) {
         // position unknown right now (just assigned or reset); try again next time
       }
@@ -369,6 +376,7 @@ final class PollLoop<K, V> implements ConsumerRebalanceListener {
     for (TopicPartition tp : partitions) {
       window.assign(tp);
     }
+    telemetry.assigned(partitions); // metrics hook: after the window has the new epochs
     if (!partitions.isEmpty()) {
       LOG.log(Level.DEBUG, "{0}: assigned {1}", name, partitions);
     }
@@ -402,12 +410,14 @@ final class PollLoop<K, V> implements ConsumerRebalanceListener {
       interrupted = true;
     }
     window.fence(partitions, false);
+    telemetry.removed(partitions); // metrics hook: after the fence
     LOG.log(Level.DEBUG, "{0}: revoked {1}", name, partitions);
   }
 
   @Override
   public void onPartitionsLost(Collection<TopicPartition> partitions) {
     window.fence(partitions, true);
+    telemetry.removed(partitions); // metrics hook: after the fence
     if (!partitions.isEmpty()) {
       LOG.log(Level.WARNING, "{0}: lost {1} without a chance to commit; their handled but"
           + " uncommitted records are handled again by the next owner", name, partitions);
