@@ -1,5 +1,6 @@
 package dev.collector.testkit;
 
+import com.google.errorprone.annotations.concurrent.GuardedBy;
 import dev.collector.BatchSource;
 import dev.collector.SourceBatch;
 import dev.collector.SourceReader;
@@ -38,7 +39,9 @@ public final class FakeSource<T> implements BatchSource<T> {
   private final AtomicInteger opens = new AtomicInteger();
   private final Map<Long, Integer> fetchFailures = new ConcurrentHashMap<>();
   private final ReentrantLock randomLock = new ReentrantLock();
+  @GuardedBy("randomLock")
   private @Nullable SplittableRandom random;
+  @GuardedBy("randomLock")
   private double failureProbability;
   private volatile Duration latency = Duration.ZERO;
 
