@@ -35,9 +35,7 @@ import org.jspecify.annotations.Nullable;
  * Micrometer meters for one collector, tagged {@code collector=<name>}. Micrometer is optional:
  * only this class needs it, and nothing else loads it.
  *
- * {@snippet :
- * new CollectorMetrics(collector).bindTo(registry);
- * }
+ * {@snippet class=dev.collector.core.JavadocExamplesTest region=collectorMetrics}
  *
  * <p>The meters and their Prometheus names are listed in the README. The meters live as long as
  * the collector: {@link Collector#close()} removes them from every registry they were bound to,

@@ -27,13 +27,7 @@ import org.junit.jupiter.api.extension.ParameterResolver;
  * pull session left open, a handler that outlived its run), and injects a fresh {@link
  * CompletionController} into test methods that declare one.
  *
- * {@snippet :
- * @ExtendWith(CollectorLeakCheck.class)
- * class MyHandlerTest {
- *   @Test
- *   void handlesOutOfOrder(CompletionController<String> controller) { ... }
- * }
- * }
+ * {@snippet class=dev.collector.core.TestkitJavadocExamplesTest region=collectorLeakCheck}
  *
  * <p><b>Which test is blamed.</b> Each test is compared with itself: the collector threads alive
  * before it are taken, and only threads that appeared during the test and are still alive after

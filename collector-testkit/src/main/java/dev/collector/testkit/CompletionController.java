@@ -19,16 +19,7 @@ import org.jspecify.annotations.Nullable;
  * <p>Wrap your own handler with {@link #wrap(BatchHandler)}, and run the collector in the
  * background with {@link CollectorRun}, which closes it first and never waits for ever:
  *
- * {@snippet :
- * var controller = new CompletionController<Long>();
- * try (var run = CollectorRun.start(collector, 3, controller.wrap(sink::write))) {
- *   controller.awaitStartedCount(3, Duration.ofSeconds(10));
- *   controller.release(2);
- *   controller.release(0);
- *   controller.release(1);
- *   run.await();
- * }
- * }
+ * {@snippet class=dev.collector.core.TestkitJavadocExamplesTest region=completionController}
  *
  * <p>Thread-safe. A held handler waits interruptibly: cancelling the run interrupts it and it
  * throws {@link InterruptedException}, as a well-behaved handler does. Releasing a batch before

@@ -37,12 +37,7 @@ import org.jspecify.annotations.Nullable;
  * of order (or in order, with {@link #inOrder()}). The {@link Ledger} it returns records every
  * handled batch and checks the guarantees.
  *
- * {@snippet :
- * Ledger<Long> ledger = CrashHarness.over(FakeSource.generated(500, 10), Collecting::open)
- *     .depth(16).crashes(10).seed(42)
- *     .run(batch -> sink.upsert(batch.records()));
- * ledger.assertAll();
- * }
+ * {@snippet class=dev.collector.core.TestkitJavadocExamplesTest region=crashHarness}
  *
  * <p><b>Your own source.</b> Say what it yields: {@link #expecting(Collection)} (every record,
  * each handled at least once, nothing else) or {@link #expectingCount(long)}. A {@link
