@@ -8,6 +8,7 @@ import org.jspecify.annotations.NullMarked;
 module dev.collector.testkit {
   requires transitive dev.collector.api;
   requires static org.jspecify;
+  requires static com.google.errorprone.annotations;
   // CollectorLeakCheck only: JUnit is optional for users of the rest of the testkit
   requires static transitive org.junit.jupiter.api;
   requires java.management;

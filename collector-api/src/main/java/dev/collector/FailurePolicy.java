@@ -9,12 +9,7 @@ import org.jspecify.annotations.Nullable;
  * fetching, interrupt the other handlers, commit the acknowledged prefix, throw {@link
  * BatchFailedException}).
  *
- * {@snippet :
- * FailurePolicy.failFast();                                        // the default
- * FailurePolicy.retry(Retry.of(5, Duration.ofMillis(10), Duration.ofSeconds(1)));  // then fail
- * FailurePolicy.retry(Retry.of(3, Duration.ofMillis(10), Duration.ofSeconds(1)))
- *     .thenDeadLetter((batch, cause) -> quarantine.write(batch));  // then move on
- * }
+ * {@snippet class=dev.collector.core.JavadocExamplesTest region=failurePolicy}
  *
  * @param retry attempts per batch and the backoff between them
  * @param deadLetter where a batch goes when its attempts are exhausted, or {@code null} to fail

@@ -11,11 +11,7 @@ import java.util.List;
 /**
  * The entry point: opens collectors and provides the built-in checkpoint store and source.
  *
- * {@snippet :
- * Collector<String> collector =
- *     Collecting.open(source, Collecting.inMemoryStore(), CollectorOptions.defaults());
- * ProcessSummary summary = collector.process(64, batch -> sink.write(batch.records()));
- * }
+ * {@snippet class=dev.collector.core.JavadocExamplesTest region=collecting}
  */
 public final class Collecting {
 

@@ -38,9 +38,7 @@ import org.jspecify.annotations.Nullable;
  * Micrometer meters for one collector, tagged {@code collector=<name>}. Micrometer is optional:
  * only this class needs it, and nothing else loads it.
  *
- * {@snippet :
- * new CollectorMetrics(collector).bindTo(registry);
- * }
+ * {@snippet class=dev.collector.core.JavadocExamplesTest region=collectorMetrics}
  *
  * <p>Built on the public {@link CollectorListener} SPI alone: any {@link Collector} works, and
  * a listener of your own gets the same events.

@@ -1,5 +1,6 @@
 package dev.collector.testkit;
 
+import com.google.errorprone.annotations.concurrent.GuardedBy;
 import com.sun.management.HotSpotDiagnosticMXBean;
 import java.io.IOException;
 import java.io.UncheckedIOException;
@@ -26,13 +27,7 @@ import org.junit.jupiter.api.extension.ParameterResolver;
  * pull session left open, a handler that outlived its run), and injects a fresh {@link
  * CompletionController} into test methods that declare one.
  *
- * {@snippet :
- * @ExtendWith(CollectorLeakCheck.class)
- * class MyHandlerTest {
- *   @Test
- *   void handlesOutOfOrder(CompletionController<String> controller) { ... }
- * }
- * }
+ * {@snippet class=dev.collector.core.TestkitJavadocExamplesTest region=collectorLeakCheck}
  *
  * <p><b>Which test is blamed.</b> Each test is compared with itself: the collector threads alive
  * before it are taken, and only threads that appeared during the test and are still alive after
@@ -87,6 +82,7 @@ public final class CollectorLeakCheck
   /** The tests running now, shared by every instance of the extension in one JUnit run. */
   static final class Tests {
     private final ReentrantLock lock = new ReentrantLock();
+    @GuardedBy("lock")
     private @Nullable Group group;
 
   }
@@ -95,6 +91,9 @@ public final class CollectorLeakCheck
   private static final class Group {
     /** The collector threads alive before the first test of the group started. */
     final Set<Long> baseline;
+    // members and running are guarded by the lock of the Tests that made this group (every
+    // access is under tests.lock). Not @GuardedBy: the annotation can only name a lock that is
+    // reachable from this class, and the Tests is not.
     final List<String> members = new ArrayList<>();
     int running;
 

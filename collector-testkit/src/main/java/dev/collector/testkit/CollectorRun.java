@@ -18,13 +18,7 @@ import java.util.stream.Collectors;
  * interrupted), waits at most {@link #DEFAULT_TIMEOUT} for it, then closes the collector. A run
  * that does not end in time fails the test with the thread's stack instead of hanging the build.
  *
- * {@snippet :
- * try (var run = CollectorRun.start(collector, 8, controller.wrap(handler))) {
- *   controller.release(1);
- *   controller.release(0);
- *   ProcessSummary summary = run.await();
- * } // closes the collector too
- * }
+ * {@snippet class=dev.collector.core.TestkitJavadocExamplesTest region=collectorRun}
  *
  * <p>Thread-safe.
  */

@@ -1,5 +1,6 @@
 package dev.collector.testkit;
 
+import com.google.errorprone.annotations.concurrent.GuardedBy;
 import dev.collector.Batch;
 import dev.collector.BatchHandler;
 import java.time.Duration;
@@ -9,7 +10,6 @@ import java.util.SortedSet;
 import java.util.TreeSet;
 import java.util.concurrent.locks.Condition;
 import java.util.concurrent.locks.ReentrantLock;
-import java.util.function.BooleanSupplier;
 import org.jspecify.annotations.Nullable;
 
 /**
@@ -19,16 +19,7 @@ import org.jspecify.annotations.Nullable;
  * <p>Wrap your own handler with {@link #wrap(BatchHandler)}, and run the collector in the
  * background with {@link CollectorRun}, which closes it first and never waits for ever:
  *
- * {@snippet :
- * var controller = new CompletionController<Long>();
- * try (var run = CollectorRun.start(collector, 3, controller.wrap(sink::write))) {
- *   controller.awaitStartedCount(3, Duration.ofSeconds(10));
- *   controller.release(2);
- *   controller.release(0);
- *   controller.release(1);
- *   run.await();
- * }
- * }
+ * {@snippet class=dev.collector.core.TestkitJavadocExamplesTest region=completionController}
  *
  * <p>Thread-safe. A held handler waits interruptibly: cancelling the run interrupts it and it
  * throws {@link InterruptedException}, as a well-behaved handler does. Releasing a batch before
@@ -46,10 +37,15 @@ public final class CompletionController<T> implements BatchHandler<T> {
   private final BatchHandler<T> delegate;
   private final ReentrantLock lock = new ReentrantLock();
   private final Condition changed = lock.newCondition();
+  @GuardedBy("lock")
   private final SortedSet<Long> started = new TreeSet<>();
+  @GuardedBy("lock")
   private final SortedSet<Long> finished = new TreeSet<>();
+  @GuardedBy("lock")
   private final Map<Long, Verdict> verdicts = new HashMap<>();
+  @GuardedBy("lock")
   private final Map<Long, Exception> failures = new HashMap<>();
+  @GuardedBy("lock")
   private boolean releaseAll;
 
   /** A controller whose released batches do nothing more. */
@@ -173,7 +169,7 @@ public final class CompletionController<T> implements BatchHandler<T> {
    * @throws InterruptedException if interrupted while waiting
    */
   public void awaitStarted(long sequence, Duration timeout) throws InterruptedException {
-    await(timeout, () -> started.contains(sequence), "batch " + sequence + " to start");
+    await(timeout, (started, finished) -> started.contains(sequence), "batch " + sequence + " to start");
   }
 
   /**
@@ -185,15 +181,22 @@ public final class CompletionController<T> implements BatchHandler<T> {
    * @throws InterruptedException if interrupted while waiting
    */
   public void awaitFinished(long sequence, Duration timeout) throws InterruptedException {
-    await(timeout, () -> finished.contains(sequence), "batch " + sequence + " to finish");
+    await(timeout, (started, finished) -> finished.contains(sequence), "batch " + sequence + " to finish");
   }
 
-  private void await(Duration timeout, BooleanSupplier done, String what)
-      throws InterruptedException {
+  /** A condition on the started and finished batches, tested under the lock. */
+  @FunctionalInterface
+  private interface Done {
+    boolean test(SortedSet<Long> started, SortedSet<Long> finished);
+  }
+
+  // The condition gets the guarded sets as arguments rather than reading the fields: it runs
+  // under the lock, in await(), but a lambda's body cannot show Error Prone that it does.
+  private void await(Duration timeout, Done done, String what) throws InterruptedException {
     long nanos = timeout.toNanos();
     lock.lock();
     try {
-      while (!done.getAsBoolean()) {
+      while (!done.test(started, finished)) {
         if (nanos <= 0) {
           throw new AssertionError(
               "timed out after " + timeout + " waiting for " + what + "; started=" + started
@@ -228,6 +231,6 @@ public final class CompletionController<T> implements BatchHandler<T> {
    * @throws InterruptedException if interrupted while waiting
    */
   public void awaitStartedCount(int count, Duration timeout) throws InterruptedException {
-    await(timeout, () -> started.size() >= count, count + " batches to start");
+    await(timeout, (started, finished) -> started.size() >= count, count + " batches to start");
   }
 }

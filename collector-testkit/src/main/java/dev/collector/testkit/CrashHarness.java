@@ -1,5 +1,6 @@
 package dev.collector.testkit;
 
+import com.google.errorprone.annotations.concurrent.GuardedBy;
 import dev.collector.Batch;
 import dev.collector.BatchHandler;
 import dev.collector.BatchSource;
@@ -25,7 +26,6 @@ import java.util.TreeSet;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.locks.Condition;
 import java.util.concurrent.locks.ReentrantLock;
-import java.util.function.BooleanSupplier;
 import org.jspecify.annotations.Nullable;
 
 /**
@@ -37,12 +37,7 @@ import org.jspecify.annotations.Nullable;
  * of order (or in order, with {@link #inOrder()}). The {@link Ledger} it returns records every
  * handled batch and checks the guarantees.
  *
- * {@snippet :
- * Ledger<Long> ledger = CrashHarness.over(FakeSource.generated(500, 10), Collecting::open)
- *     .depth(16).crashes(10).seed(42)
- *     .run(batch -> sink.upsert(batch.records()));
- * ledger.assertAll();
- * }
+ * {@snippet class=dev.collector.core.TestkitJavadocExamplesTest region=crashHarness}
  *
  * <p><b>Your own source.</b> Say what it yields: {@link #expecting(Collection)} (every record,
  * each handled at least once, nothing else) or {@link #expectingCount(long)}. A {@link
@@ -407,17 +402,26 @@ public final class CrashHarness<T> {
     private final long crashAt;
     private final RecordingCheckpointStore store;
     private final SplittableRandom random;
+    @GuardedBy("lock")
     private long fetched;
+    @GuardedBy("lock")
     private boolean endSeen;
+    @GuardedBy("lock")
     private final Set<Long> started = new HashSet<>();
+    @GuardedBy("lock")
     private final Set<Long> released = new HashSet<>();
     /** Returned normally, or dead-lettered. */
+    @GuardedBy("lock")
     private final Set<Long> settled = new HashSet<>();
     /** Failed its last attempt without a dead-letter handler: the run is ending. */
+    @GuardedBy("lock")
     private final Set<Long> failedForGood = new HashSet<>();
     /** The batches in {@link #failedForGood} with their last failure, in the order they failed. */
+    @GuardedBy("lock")
     private final List<FailedForGood> lastFailures = new ArrayList<>();
+    @GuardedBy("lock")
     private boolean ended;
+    @GuardedBy("lock")
     private boolean ending;
 
     Script(long base, long crashAt, RecordingCheckpointStore store, SplittableRandom random) {
@@ -428,10 +432,14 @@ public final class CrashHarness<T> {
       this.random = random;
     }
 
-    private void signal(Runnable change) {
+    // Every event takes the lock, changes the state and signals, written out in each method
+    // rather than passed to a helper as a lambda: Error Prone's @GuardedBy check cannot see that
+    // a lambda's body runs under the lock.
+
+    /** Wakes the waiters after a change they read from elsewhere (a commit: the store). */
+    private void signalAll() {
       lock.lock();
       try {
-        change.run();
         changed.signalAll();
       } finally {
         lock.unlock();
@@ -439,11 +447,23 @@ public final class CrashHarness<T> {
     }
 
     void ended() {
-      signal(() -> ended = true);
+      lock.lock();
+      try {
+        ended = true;
+        changed.signalAll();
+      } finally {
+        lock.unlock();
+      }
     }
 
     void ending() {
-      signal(() -> ending = true);
+      lock.lock();
+      try {
+        ending = true;
+        changed.signalAll();
+      } finally {
+        lock.unlock();
+      }
     }
 
     boolean isEnding() {
@@ -456,12 +476,16 @@ public final class CrashHarness<T> {
     }
 
     void failed(Batch<?> batch, Throwable failure, FailurePolicy policy) {
-      signal(() -> {
+      lock.lock();
+      try {
         if (batch.attempt() >= policy.retry().maxAttempts() && policy.deadLetter() == null) {
           failedForGood.add(batch.sequence());
           lastFailures.add(new FailedForGood(batch, failure));
         }
-      });
+        changed.signalAll();
+      } finally {
+        lock.unlock();
+      }
     }
 
     /**
@@ -487,15 +511,19 @@ public final class CrashHarness<T> {
     }
 
     void finished(long sequence, boolean ok) {
-      signal(() -> {
+      lock.lock();
+      try {
         if (ok) {
           settled.add(sequence);
         }
-      });
+        changed.signalAll();
+      } finally {
+        lock.unlock();
+      }
     }
 
     void settledWithoutAck(long sequence) {
-      signal(() -> settled.add(sequence));
+      finished(sequence, true);
     }
 
     /** Holds a handler until the script releases its batch (retries run straight through). */
@@ -513,6 +541,7 @@ public final class CrashHarness<T> {
     }
 
     /** The first sequence not settled: where the checkpoint goes once everything is committed. */
+    @GuardedBy("lock")
     private long frontier() {
       long s = Math.max(base, store.current().sequence());
       while (settled.contains(s)) {
@@ -521,6 +550,7 @@ public final class CrashHarness<T> {
       return s;
     }
 
+    @GuardedBy("lock")
     private boolean quiet(int depth) {
       if (!failedForGood.isEmpty()) {
         return false; // the run is failing: release nothing more, wait for it to end
@@ -549,8 +579,7 @@ public final class CrashHarness<T> {
         throws InterruptedException {
       Long last = null;
       while (true) {
-        await(timeout, () -> ended || store.isCrashed() || quiet(depth),
-            "the window to fill after batch " + last, ledger);
+        await(timeout, true, depth, "the window to fill after batch " + last, ledger);
         lock.lock();
         try {
           if (ended || store.isCrashed()) {
@@ -582,15 +611,16 @@ public final class CrashHarness<T> {
           lock.unlock();
         }
       }
-      await(timeout, () -> ended || store.isCrashed(), "process() to return at the end", ledger);
+      await(timeout, false, depth, "process() to return at the end", ledger);
     }
 
-    private void await(Duration timeout, BooleanSupplier done, String what, Ledger<T> ledger)
-        throws InterruptedException {
+    /** Waits until the run ended (or crashed) or, with {@code orQuiet}, the window is quiet. */
+    private void await(Duration timeout, boolean orQuiet, int depth, String what,
+        Ledger<T> ledger) throws InterruptedException {
       long nanos = timeout.toNanos();
       lock.lock();
       try {
-        while (!done.getAsBoolean()) {
+        while (!(ended || store.isCrashed() || (orQuiet && quiet(depth)))) {
           if (nanos <= 0) {
             throw ledger.failure("timed out after " + timeout + " waiting for " + what
                 + " (fetched through " + fetched + ", end seen " + endSeen + ", committed "
@@ -603,6 +633,7 @@ public final class CrashHarness<T> {
       }
     }
 
+    @GuardedBy("lock")
     private Set<Long> held() {
       TreeSet<Long> held = new TreeSet<>(started);
       held.removeAll(released);
@@ -617,13 +648,17 @@ public final class CrashHarness<T> {
           @Override
           public @Nullable SourceBatch<T> next() throws Exception {
             SourceBatch<T> batch = reader.next();
-            signal(() -> {
+            lock.lock();
+            try {
               if (batch == null) {
                 endSeen = true;
               } else {
                 fetched++;
               }
-            });
+              changed.signalAll();
+            } finally {
+              lock.unlock();
+            }
             return batch;
           }
 
@@ -648,7 +683,7 @@ public final class CrashHarness<T> {
           try {
             delegate.commit(checkpoint);
           } finally {
-            signal(() -> {});
+            signalAll();
           }
         }
       };

@@ -1,5 +1,6 @@
 package dev.collector.testkit;
 
+import com.google.errorprone.annotations.concurrent.GuardedBy;
 import dev.collector.BatchSource;
 import dev.collector.SourceBatch;
 import dev.collector.SourceReader;
@@ -22,12 +23,7 @@ import org.jspecify.annotations.Nullable;
  *
  * <p>Thread-safe; a reader is used by one thread at a time, as the collector does.
  *
- * {@snippet :
- * FakeSource<String> source = FakeSource.of(List.of(List.of("a", "b"), List.of("c")));
- * FakeSource<Long> ids = FakeSource.generated(1_000, 10)  // ids 0..9999, 10 per batch
- *     .failFetch(17, 2)                                   // batch 17: two failed fetches
- *     .failRandomly(0.01, seed);                          // and 1% of all fetches
- * }
+ * {@snippet class=dev.collector.core.TestkitJavadocExamplesTest region=fakeSource}
  *
  * @param <T> the record type
  */
@@ -38,7 +34,9 @@ public final class FakeSource<T> implements BatchSource<T> {
   private final AtomicInteger opens = new AtomicInteger();
   private final Map<Long, Integer> fetchFailures = new ConcurrentHashMap<>();
   private final ReentrantLock randomLock = new ReentrantLock();
+  @GuardedBy("randomLock")
   private @Nullable SplittableRandom random;
+  @GuardedBy("randomLock")
   private double failureProbability;
   private volatile Duration latency = Duration.ZERO;
 

@@ -1,5 +1,6 @@
 package dev.collector.testkit;
 
+import com.google.errorprone.annotations.concurrent.GuardedBy;
 import dev.collector.BatchSource;
 import dev.collector.SourceBatch;
 import dev.collector.SourceReader;
@@ -21,7 +22,9 @@ public final class FeedSource<T> implements BatchSource<T> {
 
   private final ReentrantLock lock = new ReentrantLock();
   private final Condition changed = lock.newCondition();
+  @GuardedBy("lock")
   private final List<List<T>> batches = new ArrayList<>();
+  @GuardedBy("lock")
   private boolean ended;
 
   /** An empty source that waits for {@link #feed(List)}. */

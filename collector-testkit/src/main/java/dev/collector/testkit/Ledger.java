@@ -1,5 +1,6 @@
 package dev.collector.testkit;
 
+import com.google.errorprone.annotations.concurrent.GuardedBy;
 import dev.collector.Batch;
 import dev.collector.Checkpoint;
 import java.util.ArrayList;
@@ -88,25 +89,39 @@ public final class Ledger<T> {
   private final int crashesRequested;
   private final @Nullable List<T> expectedRecords;
   private final long expectedCount;
+  @GuardedBy("lock")
   private final List<Run<T>> runs = new ArrayList<>();
   /** The first records handled under each sequence. */
+  @GuardedBy("lock")
   private final Map<Long, List<T>> firstRecords = new HashMap<>();
   /** Which run first handled each sequence. */
+  @GuardedBy("lock")
   private final Map<Long, Integer> firstRun = new HashMap<>();
   /**
    * The batches the failure policy's dead-letter handler took (and returned from), with their
    * records; a dead-lettered batch is settled, so a commit may pass it.
    */
+  @GuardedBy("lock")
   private final Map<Long, List<?>> deadLettered = new TreeMap<>();
+  @GuardedBy("lock")
   private final List<String> inconsistencies = new ArrayList<>();
+  @GuardedBy("lock")
   private int runNumber = -1;
+  @GuardedBy("lock")
   private Checkpoint currentStart = Checkpoint.INITIAL;
+  @GuardedBy("lock")
   private List<Long> completed = new ArrayList<>();
+  @GuardedBy("lock")
   private Map<Long, List<T>> records = new LinkedHashMap<>();
+  @GuardedBy("lock")
   private Set<Long> replayed = new HashSet<>();
+  @GuardedBy("lock")
   private List<FailedAttempt> failed = new ArrayList<>();
+  @GuardedBy("lock")
   private long handlings;
+  @GuardedBy("lock")
   private boolean reachedEnd;
+  @GuardedBy("lock")
   private List<Checkpoint> commits = List.of();
 
   Ledger(long seed, int depth, int crashesRequested, @Nullable List<T> expectedRecords,

@@ -1,5 +1,6 @@
 package dev.collector.testkit;
 
+import com.google.errorprone.annotations.concurrent.GuardedBy;
 import dev.collector.Checkpoint;
 import dev.collector.CheckpointStore;
 import java.io.IOException;
@@ -38,14 +39,22 @@ public final class RecordingCheckpointStore implements CheckpointStore {
 
   private final ReentrantLock lock = new ReentrantLock();
   private final Condition committed = lock.newCondition();
+  @GuardedBy("lock")
   private final List<Checkpoint> history = new ArrayList<>();
   private final CommitCheck check;
+  @GuardedBy("lock")
   private Checkpoint current;
+  @GuardedBy("lock")
   private boolean empty;
+  @GuardedBy("lock")
   private @Nullable Throwable violation;
+  @GuardedBy("lock")
   private long crashAtSequence = Long.MAX_VALUE;
+  @GuardedBy("lock")
   private boolean crashed;
+  @GuardedBy("lock")
   private int failuresToInject;
+  @GuardedBy("lock")
   private Duration commitLatency = Duration.ZERO;
 
   /** An empty store that checks only that checkpoints move forward. */
