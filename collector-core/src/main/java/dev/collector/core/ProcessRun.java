@@ -285,7 +285,7 @@ final class ProcessRun<T> {
 
   private void start(SourceBatch<T> fetched) {
     long sequence = ring.add(fetched.resumeToken(), fetched.records().size());
-    Batch<T> batch = new Batch<>(sequence, fetched.records(), fetched.resumeToken(), 1);
+    Batch<T> batch = Batch.of(sequence, fetched.records(), fetched.resumeToken(), 1);
     Thread thread = handlerThreads.unstarted(new BatchRunner<>(this, batch));
     ring.running(sequence, thread);
     exits.started();

@@ -152,7 +152,7 @@ final class PullSession<T> {
           return;
         }
         long sequence = ring.add(next.resumeToken(), next.records().size());
-        Batch<T> batch = new Batch<>(sequence, next.records(), next.resumeToken(), 1);
+        Batch<T> batch = Batch.of(sequence, next.records(), next.resumeToken(), 1);
         lock.lock();
         try {
           ready.add(batch);

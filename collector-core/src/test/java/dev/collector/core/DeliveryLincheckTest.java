@@ -131,7 +131,7 @@ class DeliveryLincheckTest {
 
     private static Delivery<String> deliver(PullSession<String> session, String record) {
       long sequence = session.ring().add(record, 1);
-      return new PullDelivery<>(session, new Batch<>(sequence, List.of(record), record, 1));
+      return new PullDelivery<>(session, Batch.of(sequence, List.of(record), record, 1));
     }
 
     @Operation

@@ -19,7 +19,7 @@ interface UnitHandler {
   }
 
   static Batch<ConsumerRecord<?, ?>> asBatch(WorkUnit unit, int attempt) {
-    return new Batch<>(unit.firstOffset, unit.records, resumeToken(unit), attempt);
+    return Batch.of(unit.firstOffset, unit.records, resumeToken(unit), attempt);
   }
 
   @SuppressWarnings("unchecked") // the poll loop only puts this collector's ConsumerRecord<K, V> in units

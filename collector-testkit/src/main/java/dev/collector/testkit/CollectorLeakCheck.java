@@ -68,6 +68,11 @@ public final class CollectorLeakCheck
   /**
    * A collector thread in a thread dump.
    *
+   * <p><b>A closed record: exactly these two components, forever</b> (ADR 0008). A thread in a
+   * dump is named by its id and its name; anything more about it (its stack, its state) would be
+   * a new method or a new type, never a component, so tests may deconstruct it ({@code case
+   * CollectorThread(long id, String name)}).
+   *
    * @param id the thread id
    * @param name the thread's name
    */

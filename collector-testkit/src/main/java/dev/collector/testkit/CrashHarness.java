@@ -355,8 +355,7 @@ public final class CrashHarness<T> {
     if (deadLetter == null) {
       return policy;
     }
-    return new FailurePolicy(
-        policy.retry(),
+    return policy.thenDeadLetter(
         (batch, cause) -> {
           deadLetter.deadLetter(batch, cause);
           ledger.deadLettered(batch);

@@ -4,11 +4,13 @@ import com.google.errorprone.annotations.concurrent.GuardedBy;
 import dev.collector.Batch;
 import dev.collector.Checkpoint;
 import java.util.ArrayList;
+import java.util.Collections;
 import java.util.HashMap;
 import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Objects;
 import java.util.Set;
 import java.util.TreeMap;
 import java.util.TreeSet;
@@ -32,44 +34,182 @@ import org.jspecify.annotations.Nullable;
 public final class Ledger<T> {
 
   /**
-   * One failed handler attempt.
-   *
-   * @param sequence the batch
-   * @param attempt which attempt of it, from 1
-   * @param replay whether an earlier run had handled the batch already
-   * @param failure what the handler threw ({@code toString()})
+   * One failed handler attempt. Built by the testkit only; read it through its accessors. A
+   * final class, not a record (ADR 0008), so a field can be added without breaking callers.
+   * Immutable; equal when every field is.
    */
-  public record FailedAttempt(long sequence, int attempt, boolean replay, String failure) {}
+  public static final class FailedAttempt {
+    private final long sequence;
+    private final int attempt;
+    private final boolean replay;
+    private final String failure;
+
+    FailedAttempt(long sequence, int attempt, boolean replay, String failure) {
+      this.sequence = sequence;
+      this.attempt = attempt;
+      this.replay = replay;
+      this.failure = Objects.requireNonNull(failure, "failure");
+    }
+
+    /**
+     * The batch.
+     *
+     * @return its sequence
+     */
+    public long sequence() {
+      return sequence;
+    }
+
+    /**
+     * Which attempt of the batch failed.
+     *
+     * @return the attempt, from 1
+     */
+    public int attempt() {
+      return attempt;
+    }
+
+    /**
+     * Whether an earlier run had handled the batch already.
+     *
+     * @return {@code true} for a replayed batch
+     */
+    public boolean replay() {
+      return replay;
+    }
+
+    /**
+     * What the handler threw.
+     *
+     * @return its {@code toString()}
+     */
+    public String failure() {
+      return failure;
+    }
+
+    @Override
+    public boolean equals(@Nullable Object o) {
+      return o instanceof FailedAttempt f
+          && sequence == f.sequence
+          && attempt == f.attempt
+          && replay == f.replay
+          && failure.equals(f.failure);
+    }
+
+    @Override
+    public int hashCode() {
+      return Objects.hash(sequence, attempt, replay, failure);
+    }
+
+    /** The record format: {@code FailedAttempt[sequence=3, attempt=1, replay=false, ...]}. */
+    @Override
+    public String toString() {
+      return "FailedAttempt[sequence=" + sequence + ", attempt=" + attempt + ", replay=" + replay
+          + ", failure=" + failure + "]";
+    }
+  }
 
   /**
-   * One run: from an open at {@code start} until a crash, a failure or the end of the source.
+   * One run: from an open at {@link #start()} until a crash, a failure or the end of the source.
+   * Built by the testkit only; read it through its accessors. A final class, not a record (ADR
+   * 0008), so a field can be added without breaking callers. Immutable; equal when every field
+   * is (two ledgers of one seed have equal runs).
    *
-   * @param number 0 for the first run
-   * @param start the checkpoint it started at
-   * @param end the durable checkpoint when it ended
-   * @param crashed whether the store's crash switch ended it
-   * @param completed the batches whose handler returned, in the order they returned
-   * @param records the records of each batch in {@code completed}
-   * @param replayed the batches in {@code completed} that an earlier run had handled already
-   * @param failedAttempts the handler attempts that threw (the run's own cancellation excluded)
    * @param <T> the record type
    */
-  public record Run<T>(
-      int number,
-      Checkpoint start,
-      Checkpoint end,
-      boolean crashed,
-      List<Long> completed,
-      Map<Long, List<T>> records,
-      Set<Long> replayed,
-      List<FailedAttempt> failedAttempts) {
+  public static final class Run<T> {
+    private final int number;
+    private final Checkpoint start;
+    private final Checkpoint end;
+    private final boolean crashed;
+    private final List<Long> completed;
+    private final Map<Long, List<T>> records;
+    private final Set<Long> replayed;
+    private final List<FailedAttempt> failedAttempts;
 
-    /** Copies the components. */
-    public Run {
-      completed = List.copyOf(completed);
-      records = java.util.Collections.unmodifiableMap(new TreeMap<>(records));
-      replayed = java.util.Collections.unmodifiableSet(new TreeSet<>(replayed));
-      failedAttempts = List.copyOf(failedAttempts);
+    /** Copies the collections. */
+    Run(int number, Checkpoint start, Checkpoint end, boolean crashed, List<Long> completed,
+        Map<Long, List<T>> records, Set<Long> replayed, List<FailedAttempt> failedAttempts) {
+      this.number = number;
+      this.start = Objects.requireNonNull(start, "start");
+      this.end = Objects.requireNonNull(end, "end");
+      this.crashed = crashed;
+      this.completed = List.copyOf(completed);
+      this.records = Collections.unmodifiableMap(new TreeMap<>(records));
+      this.replayed = Collections.unmodifiableSet(new TreeSet<>(replayed));
+      this.failedAttempts = List.copyOf(failedAttempts);
+    }
+
+    /**
+     * The run's number.
+     *
+     * @return 0 for the first run
+     */
+    public int number() {
+      return number;
+    }
+
+    /**
+     * The checkpoint the run started at.
+     *
+     * @return the checkpoint
+     */
+    public Checkpoint start() {
+      return start;
+    }
+
+    /**
+     * The durable checkpoint when the run ended.
+     *
+     * @return the checkpoint
+     */
+    public Checkpoint end() {
+      return end;
+    }
+
+    /**
+     * Whether the store's crash switch ended the run.
+     *
+     * @return {@code true} for a simulated crash
+     */
+    public boolean crashed() {
+      return crashed;
+    }
+
+    /**
+     * The batches whose handler returned, in the order they returned.
+     *
+     * @return their sequences, unmodifiable
+     */
+    public List<Long> completed() {
+      return completed;
+    }
+
+    /**
+     * The records of each batch in {@link #completed()}.
+     *
+     * @return records by sequence, in sequence order, unmodifiable
+     */
+    public Map<Long, List<T>> records() {
+      return records;
+    }
+
+    /**
+     * The batches in {@link #completed()} that an earlier run had handled already.
+     *
+     * @return their sequences, in order, unmodifiable
+     */
+    public Set<Long> replayed() {
+      return replayed;
+    }
+
+    /**
+     * The handler attempts that threw (the run's own cancellation excluded).
+     *
+     * @return them, in the order they failed, unmodifiable
+     */
+    public List<FailedAttempt> failedAttempts() {
+      return failedAttempts;
     }
 
     /**
@@ -80,6 +220,33 @@ public final class Ledger<T> {
      */
     public long leftUncommitted() {
       return completed.stream().filter(s -> s >= end.sequence()).distinct().count();
+    }
+
+    @Override
+    public boolean equals(@Nullable Object o) {
+      return o instanceof Run<?> r
+          && number == r.number
+          && start.equals(r.start)
+          && end.equals(r.end)
+          && crashed == r.crashed
+          && completed.equals(r.completed)
+          && records.equals(r.records)
+          && replayed.equals(r.replayed)
+          && failedAttempts.equals(r.failedAttempts);
+    }
+
+    @Override
+    public int hashCode() {
+      return Objects.hash(
+          number, start, end, crashed, completed, records, replayed, failedAttempts);
+    }
+
+    /** The record format: {@code Run[number=0, start=..., end=..., crashed=true, ...]}. */
+    @Override
+    public String toString() {
+      return "Run[number=" + number + ", start=" + start + ", end=" + end + ", crashed=" + crashed
+          + ", completed=" + completed + ", records=" + records + ", replayed=" + replayed
+          + ", failedAttempts=" + failedAttempts + "]";
     }
   }
 
