@@ -39,7 +39,10 @@ final class PollLoop<K, V> implements ConsumerRebalanceListener {
    * paused -- so the member stays in the group, heartbeats and takes part in rebalances while it
    * waits. When the window is full the partitions are paused the same way, and resumed once an
    * eighth of the depth is free again (a little hysteresis, so a single free slot does not fetch
-   * a whole poll only to seek most of it back).
+   * a whole poll only to seek most of it back). While paused for room the thread does not sleep
+   * in poll: it waits on the window until committing would free that eighth, commits right then
+   * and resumes, and polls without waiting -- so a unit handled while the window is full does
+   * not also wait out a poll timeout or the commit interval before its slot is used again.
    *
    * A poll can return more than the window has room for; what does not fit is not kept: the
    * partition is seeked back to the first record left out and fetched again later. That keeps
@@ -210,10 +213,14 @@ final class PollLoop<K, V> implements ConsumerRebalanceListener {
       }
       ConsumerRecords<K, V> records;
       try {
+        Duration wait = awaitRoom();
         pauseOrResume();
-        records = consumer.poll(options.pollTimeout());
+        records = consumer.poll(wait);
       } catch (InterruptException e) {
         Thread.interrupted();
+        onInterrupt();
+        continue;
+      } catch (InterruptedException e) {
         onInterrupt();
         continue;
       }
@@ -242,6 +249,25 @@ final class PollLoop<K, V> implements ConsumerRebalanceListener {
     window.drain();
     window.interruptRunning(null);
     handlersInterrupted = true;
+  }
+
+  /**
+   * Paused for room: waits (instead of in a poll of paused partitions) until committing the
+   * handled units would let the partitions resume, then commits at once rather than at the next
+   * interval, so a handled unit frees its slot within about one commit round trip.
+   *
+   * @return how long the poll that follows may wait for records
+   */
+  private Duration awaitRoom() throws InterruptedException {
+    if (phase != Phase.RUNNING || !pausedForRoom) {
+      return options.pollTimeout();
+    }
+    long deadline = System.nanoTime() + options.pollTimeout().toNanos();
+    if (window.awaitRoom(resumeAt, deadline)) {
+      commitNow = true;
+      maybeCommit();
+    }
+    return Duration.ZERO; // the wait above was this turn's; poll only for the group's sake
   }
 
   private void pauseOrResume() {
