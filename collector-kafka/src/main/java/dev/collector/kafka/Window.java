@@ -114,6 +114,26 @@ final class Window {
   }
 
   /**
+   * A handler thread's turn: settles the unit it ran (as {@link #complete}) and takes its next
+   * unit (as {@link #take}) under one hold of the lock. In between, still under the lock, it
+   * clears the thread's interrupt status: an interrupt meant for the settled unit was sent under
+   * this lock while that unit was RUNNING, so it is set by now, and one meant for the next unit
+   * can only be sent after the lock is released -- so none leaks into the next unit and none
+   * meant for it is lost.
+   */
+  @Nullable WorkUnit completeAndTake(WorkUnit unit, boolean done, boolean deadLetter,
+      @Nullable Throwable cause) throws InterruptedException {
+    lock.lock();
+    try {
+      complete(unit, done, deadLetter, cause);
+      Thread.interrupted(); // a stray interrupt of the settled unit (see above)
+      return next(Thread.currentThread(), Long.MAX_VALUE);
+    } finally {
+      lock.unlock();
+    }
+  }
+
+  /**
    * Pull API: the next ready unit, marked running with no runner thread (a pull caller is never
    * interrupted), or {@code null} at the deadline or once the window is closed.
    */
