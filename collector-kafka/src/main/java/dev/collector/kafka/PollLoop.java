@@ -285,25 +285,36 @@ final class PollLoop<K, V> implements ConsumerRebalanceListener {
     }
   }
 
+  /**
+   * Cuts the poll into units and hands those that fit to the window in one call (one hold of
+   * its lock per poll, not per unit: the handlers contend with the poll thread for that lock).
+   * Only this thread raises the window's count, so the room read once here can only grow until
+   * the dispatch.
+   */
   private void dispatch(ConsumerRecords<K, V> records) {
+    int room = phase == Phase.RUNNING ? window.room() : 0;
+    List<WorkUnit> units = new ArrayList<>();
     for (TopicPartition tp : records.partitions()) {
       List<ConsumerRecord<K, V>> list = records.records(tp);
       PartitionTrack track = window.live(tp);
       int i = 0;
       while (i < list.size()) {
-        if (track == null || phase != Phase.RUNNING || window.room() <= 0) {
+        if (track == null || room <= 0) {
           if (consumer.assignment().contains(tp)) {
             consumer.seek(tp, list.get(i).offset()); // not kept: fetched again when there is room
           }
           break;
         }
         int end = cut(list, i);
-        List<ConsumerRecord<?, ?>> part = new ArrayList<>(list.subList(i, end));
+        List<ConsumerRecord<K, V>> part = list.subList(i, end);
         Object lane = ordering == null ? null : Lanes.laneOf(ordering, track, part.get(0));
-        window.dispatch(new WorkUnit(track, part, lane));
+        WorkUnit unit = new WorkUnit(track, part, lane);
+        units.add(unit);
+        room -= unit.units;
         i = end;
       }
     }
+    window.dispatch(units);
   }
 
   /** The end (exclusive) of the unit starting at {@code from}. */

@@ -90,16 +90,23 @@ final class Window {
     }
   }
 
-  /** Hands a unit to the handlers; the caller checked {@link #room()}. */
-  void dispatch(WorkUnit unit) {
+  /** Hands units to the handlers; the caller checked {@link #room()}. */
+  void dispatch(List<WorkUnit> units) {
     lock.lock();
     try {
-      if (uncommitted + unit.units > depth) {
-        throw new IllegalStateException("dispatch of " + unit + " would exceed depth " + depth);
+      int adding = 0;
+      for (WorkUnit unit : units) {
+        adding += unit.units;
       }
-      uncommitted += unit.units;
-      unit.track.add(unit);
-      ready.add(unit);
+      if (uncommitted + adding > depth) {
+        throw new IllegalStateException("dispatch of " + adding + " units would exceed depth "
+            + depth + " with " + uncommitted + " uncommitted");
+      }
+      for (WorkUnit unit : units) {
+        uncommitted += unit.units;
+        unit.track.add(unit);
+        ready.add(unit);
+      }
     } finally {
       lock.unlock();
     }
