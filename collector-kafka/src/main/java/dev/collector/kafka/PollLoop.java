@@ -8,12 +8,10 @@ import dev.collector.SourceException;
 import java.lang.System.Logger.Level;
 import java.time.Duration;
 import java.util.ArrayList;
-import java.util.Collection;
 import java.util.List;
 import java.util.OptionalLong;
 import java.util.Set;
 import org.apache.kafka.clients.consumer.Consumer;
-import org.apache.kafka.clients.consumer.ConsumerRebalanceListener;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.apache.kafka.clients.consumer.ConsumerRecords;
 import org.apache.kafka.common.KafkaException;
@@ -25,13 +23,13 @@ import org.apache.kafka.common.errors.UnknownTopicOrPartitionException;
 import org.jspecify.annotations.Nullable;
 
 /** One run: the poll thread that owns the consumer, dispatches, pauses, commits and rebalances. */
-final class PollLoop<K, V> implements ConsumerRebalanceListener {
+final class PollLoop<K, V> {
 
   /*
    * Invariant: the KafkaConsumer is touched by this thread only (the thread that called process);
    * handlers see records, never the consumer. Everything that changes which offsets the group
    * holds -- commits, revoke commits, fencing -- happens here, between polls or inside the
-   * rebalance callbacks that poll runs, so a commit and a fence never race.
+   * rebalance callbacks (Rebalances) that poll runs, so a commit and a fence never race.
    *
    * Phases: RUNNING dispatches; STOPPING (stop(), close()) dispatches nothing more, lets running
    * handlers finish until the drain deadline, then interrupts them; CANCELLING (a failure, an
@@ -66,6 +64,7 @@ final class PollLoop<K, V> implements ConsumerRebalanceListener {
   private final Window window;
   private final Committer committer;
   private final int resumeAt;
+  private final Rebalances rebalances;
 
   private final boolean pull;
   private volatile boolean commitNow;
@@ -92,6 +91,7 @@ final class PollLoop<K, V> implements ConsumerRebalanceListener {
     this.committer = new Committer(name, consumer, window, options.commitRetry(),
         options.commitTimeout(), observer);
     this.resumeAt = Math.max(1, depth / 8);
+    this.rebalances = new Rebalances(name, window, committer, options.revokeDrainTimeout());
   }
 
   Window window() {
@@ -117,9 +117,9 @@ final class PollLoop<K, V> implements ConsumerRebalanceListener {
     long started = System.nanoTime();
     checkTopics();
     if (options.pattern() != null) {
-      consumer.subscribe(options.pattern(), this);
+      consumer.subscribe(options.pattern(), rebalances);
     } else {
-      consumer.subscribe(options.topics(), this);
+      consumer.subscribe(options.topics(), rebalances);
     }
     RuntimeException error = null;
     HandlerThreads threads = new HandlerThreads(name, window, handler, options.failurePolicy(),
@@ -137,6 +137,7 @@ final class PollLoop<K, V> implements ConsumerRebalanceListener {
     }
     long uncommitted = window.totals().uncommitted();
     leaveGroup();
+    interrupted |= rebalances.takeInterrupted();
     if (interrupted) {
       Thread.currentThread().interrupt();
       throw new InterruptedException("collector '" + name + "' was interrupted; committed "
@@ -188,6 +189,7 @@ final class PollLoop<K, V> implements ConsumerRebalanceListener {
 
   private void loop() throws InterruptedException {
     while (true) {
+      interrupted |= rebalances.takeInterrupted(); // a wait inside a callback was interrupted
       if (Thread.interrupted() || (interrupted && phase != Phase.CANCELLING)) {
         onInterrupt(); // the thread, or a wait inside a rebalance callback, was interrupted
       }
@@ -391,56 +393,6 @@ final class PollLoop<K, V> implements ConsumerRebalanceListener {
       interrupted = true;
     } catch (KafkaException e) {
       LOG.log(Level.WARNING, "{0}: leaving the group failed: {1}", name, e.toString());
-    }
-  }
-
-  @Override
-  public void onPartitionsAssigned(Collection<TopicPartition> partitions) {
-    for (TopicPartition tp : partitions) {
-      window.assign(tp);
-    }
-    if (!partitions.isEmpty()) {
-      LOG.log(Level.DEBUG, "{0}: assigned {1}", name, partitions);
-    }
-  }
-
-  @Override
-  public void onPartitionsRevoked(Collection<TopicPartition> partitions) {
-    if (partitions.isEmpty()) {
-      return;
-    }
-    window.beginRevoke(partitions);
-    boolean idle;
-    try {
-      idle = window.awaitIdle(partitions,
-          System.nanoTime() + options.revokeDrainTimeout().toNanos());
-    } catch (InterruptedException e) {
-      interrupted = true;
-      idle = false;
-    }
-    if (!idle) {
-      window.interruptRunning(partitions);
-      LOG.log(Level.WARNING, "{0}: partitions {1} revoked while handlers still ran after {2}"
-          + " (revokeDrainTimeout); interrupted them, their records go to the next owner",
-          name, partitions, options.revokeDrainTimeout());
-    }
-    try {
-      committer.commit(window.commitPoints(partitions));
-    } catch (CheckpointException e) {
-      window.fail(e);
-    } catch (InterruptedException e) {
-      interrupted = true;
-    }
-    window.fence(partitions, false);
-    LOG.log(Level.DEBUG, "{0}: revoked {1}", name, partitions);
-  }
-
-  @Override
-  public void onPartitionsLost(Collection<TopicPartition> partitions) {
-    window.fence(partitions, true);
-    if (!partitions.isEmpty()) {
-      LOG.log(Level.WARNING, "{0}: lost {1} without a chance to commit; their handled but"
-          + " uncommitted records are handled again by the next owner", name, partitions);
     }
   }
 }
