@@ -17,11 +17,12 @@ import org.jspecify.annotations.Nullable;
 final class HandlerThreads implements AutoCloseable {
 
   /*
-   * Invariant: a unit is settled exactly once (Window.complete), after its last attempt ended,
-   * and a thread's interrupt status never leaks from one unit into the next: interrupts are sent
-   * under the window lock only to a RUNNING unit's runner, and the runner clears its status after
-   * complete() -- which moved the unit out of RUNNING under the same lock -- before taking the
-   * next unit. An interrupt (cancel, revoke, lost) ends a unit as ABORTED, never as a failure and
+   * Invariant: a unit is settled exactly once (Window.completeAndTake), after its last attempt
+   * ended, and a thread's interrupt status never leaks from one unit into the next: interrupts
+   * are sent under the window lock only to a RUNNING unit's runner, and the runner clears its
+   * status under that lock after the unit left RUNNING and before its next unit becomes RUNNING
+   * (settling and taking the next unit is one hold of the lock: half the lock traffic of the
+   * handlers, and no moment when a ready unit waits for a thread that is between two units). An interrupt (cancel, revoke, lost) ends a unit as ABORTED, never as a failure and
    * never as a retry: the unit stays a gap and is delivered again by the partition's next epoch.
    */
 
@@ -62,13 +63,10 @@ final class HandlerThreads implements AutoCloseable {
   private void work() {
     CURRENT.set(owner);
     try {
-      WorkUnit unit;
-      while ((unit = window.take()) != null) {
-        settle(unit);
-        boolean stray = Thread.interrupted(); // an interrupt meant for the unit just settled
-        if (stray) {
-          LOG.log(Level.DEBUG, "{0}: cleared the interrupt of settled unit {1}", name, unit);
-        }
+      WorkUnit unit = window.take();
+      while (unit != null) {
+        Settlement end = settle(unit);
+        unit = window.completeAndTake(unit, end.done(), end.deadLetter(), end.cause());
       }
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt(); // nobody interrupts an idle handler thread; end it
@@ -77,20 +75,29 @@ final class HandlerThreads implements AutoCloseable {
     }
   }
 
-  private void settle(WorkUnit unit) {
+  /** How a unit's attempts ended, for {@link Window#complete}. */
+  private record Settlement(boolean done, boolean deadLetter, @Nullable Throwable cause) {
+    static final Settlement HANDLED = new Settlement(true, false, null);
+    static final Settlement DEAD_LETTERED = new Settlement(true, true, null);
+    static final Settlement ABORTED = new Settlement(false, false, null);
+
+    static Settlement failed(Throwable cause) {
+      return new Settlement(false, false, cause);
+    }
+  }
+
+  private Settlement settle(WorkUnit unit) {
     Throwable last;
     int attempt = 1;
     while (true) {
       try {
         handler.handle(unit, attempt);
-        window.complete(unit, true, false, null);
-        return;
+        return Settlement.HANDLED;
       } catch (Throwable t) { // an Error fails the unit like an exception: it is never acked
         last = t;
       }
       if (aborted(unit, last)) {
-        window.complete(unit, false, false, null);
-        return;
+        return Settlement.ABORTED;
       }
       if (attempt >= policy.retry().maxAttempts()) {
         break;
@@ -99,28 +106,25 @@ final class HandlerThreads implements AutoCloseable {
       try {
         Thread.sleep(delay);
       } catch (InterruptedException e) {
-        window.complete(unit, false, false, null); // cancelled while backing off
-        return;
+        return Settlement.ABORTED; // cancelled while backing off
       }
       attempt++;
     }
     DeadLetterHandler deadLetter = policy.deadLetter();
     if (deadLetter == null) {
-      window.complete(unit, false, false, last);
-      return;
+      return Settlement.failed(last);
     }
     try {
       deadLetter.deadLetter(handler.batch(unit, attempt), last);
       LOG.log(Level.WARNING, "{0}: dead-lettered {1} after {2} attempts: {3}",
           name, unit, attempt, last.toString());
-      window.complete(unit, true, true, null);
+      return Settlement.DEAD_LETTERED;
     } catch (Throwable t) {
       if (aborted(unit, t)) {
-        window.complete(unit, false, false, null);
-      } else {
-        t.addSuppressed(last);
-        window.complete(unit, false, false, t);
+        return Settlement.ABORTED;
       }
+      t.addSuppressed(last);
+      return Settlement.failed(t);
     }
   }
 

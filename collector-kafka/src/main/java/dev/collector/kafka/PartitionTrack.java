@@ -80,6 +80,35 @@ final class PartitionTrack {
     }
   }
 
+  /**
+   * Records a commit the group confirmed.
+   *
+   * @return {@code false} if it changes nothing: the track was fenced, or a later commit came
+   *     first
+   */
+  boolean committed(Window.CommitPoint point) {
+    if (fenced || point.offset() <= committed) {
+      return false;
+    }
+    committed = point.offset();
+    ackedUnits -= point.units();
+    ackedRecords -= point.records();
+    return true;
+  }
+
+  /**
+   * Interrupts the threads running units of this epoch. Under the window's lock, so an interrupt
+   * cannot hit a runner's next unit: a unit leaves RUNNING under the same lock.
+   */
+  void interruptRunning() {
+    for (WorkUnit unit : inFlight) {
+      Thread runner = unit.runner;
+      if (unit.state == WorkUnit.State.RUNNING && runner != null) {
+        runner.interrupt();
+      }
+    }
+  }
+
   /** Units dispatched but neither committed nor running. */
   int idleUnits() {
     int idle = ackedUnits;

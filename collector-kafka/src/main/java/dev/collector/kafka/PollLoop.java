@@ -8,12 +8,10 @@ import dev.collector.SourceException;
 import java.lang.System.Logger.Level;
 import java.time.Duration;
 import java.util.ArrayList;
-import java.util.Collection;
 import java.util.List;
 import java.util.OptionalLong;
 import java.util.Set;
 import org.apache.kafka.clients.consumer.Consumer;
-import org.apache.kafka.clients.consumer.ConsumerRebalanceListener;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.apache.kafka.clients.consumer.ConsumerRecords;
 import org.apache.kafka.common.KafkaException;
@@ -25,13 +23,13 @@ import org.apache.kafka.common.errors.UnknownTopicOrPartitionException;
 import org.jspecify.annotations.Nullable;
 
 /** One run: the poll thread that owns the consumer, dispatches, pauses, commits and rebalances. */
-final class PollLoop<K, V> implements ConsumerRebalanceListener {
+final class PollLoop<K, V> {
 
   /*
    * Invariant: the KafkaConsumer is touched by this thread only (the thread that called process);
    * handlers see records, never the consumer. Everything that changes which offsets the group
    * holds -- commits, revoke commits, fencing -- happens here, between polls or inside the
-   * rebalance callbacks that poll runs, so a commit and a fence never race.
+   * rebalance callbacks (Rebalances) that poll runs, so a commit and a fence never race.
    *
    * Phases: RUNNING dispatches; STOPPING (stop(), close()) dispatches nothing more, lets running
    * handlers finish until the drain deadline, then interrupts them; CANCELLING (a failure, an
@@ -39,7 +37,10 @@ final class PollLoop<K, V> implements ConsumerRebalanceListener {
    * paused -- so the member stays in the group, heartbeats and takes part in rebalances while it
    * waits. When the window is full the partitions are paused the same way, and resumed once an
    * eighth of the depth is free again (a little hysteresis, so a single free slot does not fetch
-   * a whole poll only to seek most of it back).
+   * a whole poll only to seek most of it back). While paused for room the thread does not sleep
+   * in poll: it waits on the window until committing would free that eighth, commits right then
+   * and resumes, and polls without waiting -- so a unit handled while the window is full does
+   * not also wait out a poll timeout or the commit interval before its slot is used again.
    *
    * A poll can return more than the window has room for; what does not fit is not kept: the
    * partition is seeked back to the first record left out and fetched again later. That keeps
@@ -64,6 +65,7 @@ final class PollLoop<K, V> implements ConsumerRebalanceListener {
   private final Committer committer;
   private final int resumeAt;
   private final KafkaTelemetry telemetry;
+  private final Rebalances rebalances;
 
   private final boolean pull;
   private volatile boolean commitNow;
@@ -92,6 +94,7 @@ final class PollLoop<K, V> implements ConsumerRebalanceListener {
     this.committer = new Committer(name, consumer, window, options.commitRetry(),
         options.commitTimeout(), observer);
     this.resumeAt = Math.max(1, depth / 8);
+    this.rebalances = new Rebalances(name, window, committer, options.revokeDrainTimeout(), telemetry);
   }
 
   Window window() {
@@ -117,9 +120,9 @@ final class PollLoop<K, V> implements ConsumerRebalanceListener {
     long started = System.nanoTime();
     checkTopics();
     if (options.pattern() != null) {
-      consumer.subscribe(options.pattern(), this);
+      consumer.subscribe(options.pattern(), rebalances);
     } else {
-      consumer.subscribe(options.topics(), this);
+      consumer.subscribe(options.topics(), rebalances);
     }
     RuntimeException error = null;
     HandlerThreads threads = new HandlerThreads(name, window, handler, options.failurePolicy(),
@@ -137,6 +140,7 @@ final class PollLoop<K, V> implements ConsumerRebalanceListener {
     }
     long uncommitted = window.totals().uncommitted();
     leaveGroup();
+    interrupted |= rebalances.takeInterrupted();
     if (interrupted) {
       Thread.currentThread().interrupt();
       throw new InterruptedException("collector '" + name + "' was interrupted; committed "
@@ -195,6 +199,7 @@ final class PollLoop<K, V> implements ConsumerRebalanceListener {
 
   private void loop() throws InterruptedException {
     while (true) {
+      interrupted |= rebalances.takeInterrupted(); // a wait inside a callback was interrupted
       if (Thread.interrupted() || (interrupted && phase != Phase.CANCELLING)) {
         onInterrupt(); // the thread, or a wait inside a rebalance callback, was interrupted
       }
@@ -220,10 +225,14 @@ final class PollLoop<K, V> implements ConsumerRebalanceListener {
       }
       ConsumerRecords<K, V> records;
       try {
+        Duration wait = awaitRoom();
         pauseOrResume();
-        records = consumer.poll(options.pollTimeout());
+        records = consumer.poll(wait);
       } catch (InterruptException e) {
         Thread.interrupted();
+        onInterrupt();
+        continue;
+      } catch (InterruptedException e) {
         onInterrupt();
         continue;
       }
@@ -254,6 +263,25 @@ final class PollLoop<K, V> implements ConsumerRebalanceListener {
     handlersInterrupted = true;
   }
 
+  /**
+   * Paused for room: waits (instead of in a poll of paused partitions) until committing the
+   * handled units would let the partitions resume, then commits at once rather than at the next
+   * interval, so a handled unit frees its slot within about one commit round trip.
+   *
+   * @return how long the poll that follows may wait for records
+   */
+  private Duration awaitRoom() throws InterruptedException {
+    if (phase != Phase.RUNNING || !pausedForRoom) {
+      return options.pollTimeout();
+    }
+    long deadline = System.nanoTime() + options.pollTimeout().toNanos();
+    if (window.awaitRoom(resumeAt, deadline)) {
+      commitNow = true;
+      maybeCommit();
+    }
+    return Duration.ZERO; // the wait above was this turn's; poll only for the group's sake
+  }
+
   private void pauseOrResume() {
     Set<TopicPartition> assigned = consumer.assignment();
     if (assigned.isEmpty()) {
@@ -269,25 +297,36 @@ final class PollLoop<K, V> implements ConsumerRebalanceListener {
     }
   }
 
+  /**
+   * Cuts the poll into units and hands those that fit to the window in one call (one hold of
+   * its lock per poll, not per unit: the handlers contend with the poll thread for that lock).
+   * Only this thread raises the window's count, so the room read once here can only grow until
+   * the dispatch.
+   */
   private void dispatch(ConsumerRecords<K, V> records) {
+    int room = phase == Phase.RUNNING ? window.room() : 0;
+    List<WorkUnit> units = new ArrayList<>();
     for (TopicPartition tp : records.partitions()) {
       List<ConsumerRecord<K, V>> list = records.records(tp);
       PartitionTrack track = window.live(tp);
       int i = 0;
       while (i < list.size()) {
-        if (track == null || phase != Phase.RUNNING || window.room() <= 0) {
+        if (track == null || room <= 0) {
           if (consumer.assignment().contains(tp)) {
             consumer.seek(tp, list.get(i).offset()); // not kept: fetched again when there is room
           }
           break;
         }
         int end = cut(list, i);
-        List<ConsumerRecord<?, ?>> part = new ArrayList<>(list.subList(i, end));
+        List<ConsumerRecord<K, V>> part = list.subList(i, end);
         Object lane = ordering == null ? null : Lanes.laneOf(ordering, track, part.get(0));
-        window.dispatch(new WorkUnit(track, part, lane));
+        WorkUnit unit = new WorkUnit(track, part, lane);
+        units.add(unit);
+        room -= unit.units;
         i = end;
       }
     }
+    window.dispatch(units);
   }
 
   /** The end (exclusive) of the unit starting at {@code from}. */
@@ -368,59 +407,6 @@ final class PollLoop<K, V> implements ConsumerRebalanceListener {
       interrupted = true;
     } catch (KafkaException e) {
       LOG.log(Level.WARNING, "{0}: leaving the group failed: {1}", name, e.toString());
-    }
-  }
-
-  @Override
-  public void onPartitionsAssigned(Collection<TopicPartition> partitions) {
-    for (TopicPartition tp : partitions) {
-      window.assign(tp);
-    }
-    telemetry.assigned(partitions); // metrics hook: after the window has the new epochs
-    if (!partitions.isEmpty()) {
-      LOG.log(Level.DEBUG, "{0}: assigned {1}", name, partitions);
-    }
-  }
-
-  @Override
-  public void onPartitionsRevoked(Collection<TopicPartition> partitions) {
-    if (partitions.isEmpty()) {
-      return;
-    }
-    window.beginRevoke(partitions);
-    boolean idle;
-    try {
-      idle = window.awaitIdle(partitions,
-          System.nanoTime() + options.revokeDrainTimeout().toNanos());
-    } catch (InterruptedException e) {
-      interrupted = true;
-      idle = false;
-    }
-    if (!idle) {
-      window.interruptRunning(partitions);
-      LOG.log(Level.WARNING, "{0}: partitions {1} revoked while handlers still ran after {2}"
-          + " (revokeDrainTimeout); interrupted them, their records go to the next owner",
-          name, partitions, options.revokeDrainTimeout());
-    }
-    try {
-      committer.commit(window.commitPoints(partitions));
-    } catch (CheckpointException e) {
-      window.fail(e);
-    } catch (InterruptedException e) {
-      interrupted = true;
-    }
-    window.fence(partitions, false);
-    telemetry.removed(partitions); // metrics hook: after the fence
-    LOG.log(Level.DEBUG, "{0}: revoked {1}", name, partitions);
-  }
-
-  @Override
-  public void onPartitionsLost(Collection<TopicPartition> partitions) {
-    window.fence(partitions, true);
-    telemetry.removed(partitions); // metrics hook: after the fence
-    if (!partitions.isEmpty()) {
-      LOG.log(Level.WARNING, "{0}: lost {1} without a chance to commit; their handled but"
-          + " uncommitted records are handled again by the next owner", name, partitions);
     }
   }
 }

@@ -1,9 +1,7 @@
 package dev.collector.kafka;
 
-import java.util.ArrayDeque;
-import java.util.ArrayList;
+import com.google.errorprone.annotations.concurrent.GuardedBy;
 import java.util.Collection;
-import java.util.Comparator;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
@@ -14,8 +12,9 @@ import org.apache.kafka.common.TopicPartition;
 import org.jspecify.annotations.Nullable;
 
 /**
- * The bounded, partitioned completion window of one run: every partition epoch, the global
- * count of uncommitted units, the queue of units ready to start.
+ * The bounded, partitioned completion window of one run: every partition epoch and the global
+ * count of uncommitted units. The units ready to start ({@link ReadyQueue}) and the run's
+ * counters ({@link RunCounters}) live under its lock.
  */
 final class Window {
 
@@ -27,35 +26,32 @@ final class Window {
    * "room > 0, then dispatch" cannot overshoot, and memory held by the run is bounded by
    * depth units (a fenced unit still running keeps its records until its handler returns).
    *
-   * One lock guards everything here; handlers never run under it. Conditions: `work` for the
-   * handler threads (a unit became ready, or the run ends), `changed` for the poll thread
-   * waiting on a drain (a unit finished, a partition was fenced).
+   * One lock guards everything here, the ready queue, the counters and every track and unit
+   * included; handlers never run under it. Conditions: the ready queue's for the handler threads
+   * (a unit became ready, or the run ends); `changed` for the poll thread waiting on a drain (a
+   * unit finished, a partition was fenced); `freed` for the poll thread waiting, paused, for
+   * enough handled units to commit (awaitRoom). `freed` is signalled only when its one waiter's
+   * target is reached, not on every completion, so a full window costs the handlers nothing.
    */
 
   /** A commit the poll thread may make: a track's handled prefix not committed yet. */
   record CommitPoint(PartitionTrack track, long offset, int units, long records) {}
 
   private final ReentrantLock lock = new ReentrantLock();
-  private final Condition work = lock.newCondition();
   private final Condition changed = lock.newCondition();
-  private final Map<TopicPartition, PartitionTrack> tracks = new HashMap<>();
-  private final ArrayDeque<WorkUnit> ready = new ArrayDeque<>();
-  private final Lanes lanes = new Lanes();
+  private final Condition freed = lock.newCondition();
+
+  @GuardedBy("lock") private final PartitionTracks tracks = new PartitionTracks();
+  @GuardedBy("lock") private final ReadyQueue ready = new ReadyQueue(lock);
+  @GuardedBy("lock") private final RunCounters counters = new RunCounters();
   private final int depth;
 
-  private int uncommitted;
-  private int running;
-  private long nextEpoch;
-  private boolean draining;
-  private boolean closed;
-  private long handled;
-  private long handledRecords;
-  private long committedUnits;
-  private long committedRecords;
-  private long deadLettered;
-  private long fencedCompletions;
-  private @Nullable WorkUnit failed;
-  private @Nullable Throwable failure;
+  @GuardedBy("lock") private int uncommitted;
+  @GuardedBy("lock") private int running;
+  @GuardedBy("lock") private boolean draining;
+  @GuardedBy("lock") private boolean closed;
+  /** What awaitRoom waits for (room plus committable units); 0: nobody waits. */
+  @GuardedBy("lock") private int freedTarget;
 
   Window(int depth) {
     this.depth = depth;
@@ -69,7 +65,7 @@ final class Window {
   PartitionTrack assign(TopicPartition partition) {
     lock.lock();
     try {
-      return tracks.computeIfAbsent(partition, tp -> new PartitionTrack(tp, ++nextEpoch));
+      return tracks.assign(partition);
     } finally {
       lock.unlock();
     }
@@ -94,18 +90,22 @@ final class Window {
     }
   }
 
-  /** Hands a unit to the handlers; the caller checked {@link #room()}. */
-  void dispatch(WorkUnit unit) {
+  /** Hands units to the handlers; the caller checked {@link #room()}. */
+  void dispatch(List<WorkUnit> units) {
     lock.lock();
     try {
-      if (uncommitted + unit.units > depth) {
-        throw new IllegalStateException("dispatch of " + unit + " would exceed depth " + depth);
+      int adding = 0;
+      for (WorkUnit unit : units) {
+        adding += unit.units;
       }
-      uncommitted += unit.units;
-      unit.track.add(unit);
-      if (lanes.offer(unit)) {
-        ready.addLast(unit);
-        work.signal();
+      if (uncommitted + adding > depth) {
+        throw new IllegalStateException("dispatch of " + adding + " units would exceed depth "
+            + depth + " with " + uncommitted + " uncommitted");
+      }
+      for (WorkUnit unit : units) {
+        uncommitted += unit.units;
+        unit.track.add(unit);
+        ready.add(unit);
       }
     } finally {
       lock.unlock();
@@ -121,6 +121,26 @@ final class Window {
   }
 
   /**
+   * A handler thread's turn: settles the unit it ran (as {@link #complete}) and takes its next
+   * unit (as {@link #take}) under one hold of the lock. In between, still under the lock, it
+   * clears the thread's interrupt status: an interrupt meant for the settled unit was sent under
+   * this lock while that unit was RUNNING, so it is set by now, and one meant for the next unit
+   * can only be sent after the lock is released -- so none leaks into the next unit and none
+   * meant for it is lost.
+   */
+  @Nullable WorkUnit completeAndTake(WorkUnit unit, boolean done, boolean deadLetter,
+      @Nullable Throwable cause) throws InterruptedException {
+    lock.lock();
+    try {
+      complete(unit, done, deadLetter, cause);
+      Thread.interrupted(); // a stray interrupt of the settled unit (see above)
+      return next(Thread.currentThread(), Long.MAX_VALUE);
+    } finally {
+      lock.unlock();
+    }
+  }
+
+  /**
    * Pull API: the next ready unit, marked running with no runner thread (a pull caller is never
    * interrupted), or {@code null} at the deadline or once the window is closed.
    */
@@ -133,25 +153,13 @@ final class Window {
     lock.lock();
     try {
       while (true) {
-        WorkUnit unit = ready.pollFirst();
+        WorkUnit unit = ready.next(deadlineNanos);
         if (unit == null) {
-          if (closed) {
-            return null;
-          }
-          if (deadlineNanos == Long.MAX_VALUE) {
-            work.await();
-          } else {
-            long left = deadlineNanos - System.nanoTime();
-            if (left <= 0) {
-              return null;
-            }
-            work.await(left, TimeUnit.NANOSECONDS);
-          }
-          continue;
+          return null;
         }
         if (draining || unit.track.stopped()) {
           unit.state = WorkUnit.State.DROPPED;
-          release(unit);
+          ready.release(unit);
           continue;
         }
         unit.state = WorkUnit.State.RUNNING;
@@ -194,7 +202,7 @@ final class Window {
   void abandonPulled() {
     lock.lock();
     try {
-      for (PartitionTrack track : List.copyOf(tracks.values())) {
+      for (PartitionTrack track : tracks.of(null)) {
         for (WorkUnit unit : List.copyOf(track.inFlight)) {
           if (unit.state == WorkUnit.State.RUNNING && unit.runner == null) {
             complete(unit, false, false, null);
@@ -214,12 +222,10 @@ final class Window {
     lock.lock();
     try {
       Map<PartitionTrack, Long> targets = new HashMap<>();
-      for (PartitionTrack track : tracks.values()) {
-        if (track.acked > track.committed) {
-          targets.put(track, track.acked);
-        }
+      for (CommitPoint point : tracks.commitPoints(null)) {
+        targets.put(point.track(), point.offset());
       }
-      while (failure == null && !closed) {
+      while (!counters.failed() && !closed) {
         targets.entrySet().removeIf(e -> e.getKey().fenced
             || e.getKey().committed >= e.getValue());
         if (targets.isEmpty()) {
@@ -243,34 +249,63 @@ final class Window {
       unit.runner = null;
       unit.track.running--;
       running--;
-      release(unit);
+      ready.release(unit);
       PartitionTrack track = unit.track;
       if (track.fenced) {
-        fencedCompletions++;
+        counters.fencedCompletion();
         uncommitted -= unit.units; // its track no longer counts it; only its running thread did
       } else if (done) {
-        handled++;
-        handledRecords += unit.records.size();
-        if (deadLetter) {
-          deadLettered++;
-        }
+        counters.handled(unit, deadLetter);
         track.advance();
-      } else if (cause != null && failure == null) {
-        failure = cause;
-        failed = unit;
+      } else if (cause != null) {
+        counters.fail(unit, cause);
       }
       changed.signalAll();
+      signalFreed();
     } finally {
       lock.unlock();
     }
   }
 
-  private void release(WorkUnit unit) {
-    WorkUnit next = lanes.finish(unit);
-    if (next != null) {
-      ready.addLast(next);
-      work.signal();
+  /**
+   * Poll thread, window full: waits until room plus the handled units not committed yet reach
+   * {@code target} -- so that a commit now would let the partitions resume -- or the deadline,
+   * or the run drains or fails. May return early.
+   *
+   * @return whether some handled units are waiting for a commit
+   */
+  boolean awaitRoom(int target, long deadlineNanos) throws InterruptedException {
+    lock.lock();
+    try {
+      freedTarget = target;
+      try {
+        while (!draining && !counters.failed() && freeable() < target) {
+          long left = deadlineNanos - System.nanoTime();
+          if (left <= 0) {
+            break;
+          }
+          freed.await(left, TimeUnit.NANOSECONDS);
+        }
+      } finally {
+        freedTarget = 0;
+      }
+      return tracks.committable() > 0;
+    } finally {
+      lock.unlock();
     }
+  }
+
+  @GuardedBy("lock")
+  private void signalFreed() {
+    if (freedTarget > 0 && freeable() >= freedTarget) {
+      freed.signal();
+    }
+  }
+
+  /** Room now plus what committing the handled prefixes would free. */
+  @GuardedBy("lock")
+  private int freeable() {
+    return depth - uncommitted + tracks.committable();
   }
 
   /** Whether a unit's partition is being revoked or was fenced. */
@@ -289,6 +324,7 @@ final class Window {
     try {
       draining = true;
       changed.signalAll();
+      freed.signal();
     } finally {
       lock.unlock();
     }
@@ -300,8 +336,9 @@ final class Window {
     try {
       closed = true;
       draining = true;
-      work.signalAll();
+      ready.close();
       changed.signalAll();
+      freed.signal();
     } finally {
       lock.unlock();
     }
@@ -311,22 +348,11 @@ final class Window {
   void interruptRunning(@Nullable Collection<TopicPartition> partitions) {
     lock.lock();
     try {
-      for (PartitionTrack track : tracks.values()) {
-        if (partitions == null || partitions.contains(track.partition)) {
-          interrupt(track);
-        }
+      for (PartitionTrack track : tracks.of(partitions)) {
+        track.interruptRunning();
       }
     } finally {
       lock.unlock();
-    }
-  }
-
-  private static void interrupt(PartitionTrack track) {
-    for (WorkUnit unit : track.inFlight) {
-      Thread runner = unit.runner;
-      if (unit.state == WorkUnit.State.RUNNING && runner != null) {
-        runner.interrupt(); // under the lock, so it cannot hit the runner's next unit
-      }
     }
   }
 
@@ -334,11 +360,8 @@ final class Window {
   void beginRevoke(Collection<TopicPartition> partitions) {
     lock.lock();
     try {
-      for (TopicPartition tp : partitions) {
-        PartitionTrack track = tracks.get(tp);
-        if (track != null) {
-          track.revoking = true;
-        }
+      for (PartitionTrack track : tracks.of(partitions)) {
+        track.revoking = true;
       }
     } finally {
       lock.unlock();
@@ -355,16 +378,7 @@ final class Window {
     lock.lock();
     try {
       while (true) {
-        int busy = 0;
-        if (partitions == null) {
-          busy = running;
-        } else {
-          for (TopicPartition tp : partitions) {
-            PartitionTrack track = tracks.get(tp);
-            busy += track == null ? 0 : track.running;
-          }
-        }
-        if (busy == 0) {
+        if ((partitions == null ? running : tracks.running(partitions)) == 0) {
           return true;
         }
         long left = deadlineNanos - System.nanoTime();
@@ -382,15 +396,7 @@ final class Window {
   List<CommitPoint> commitPoints(@Nullable Collection<TopicPartition> partitions) {
     lock.lock();
     try {
-      List<CommitPoint> points = new ArrayList<>();
-      for (PartitionTrack track : tracks.values()) {
-        if (!track.fenced
-            && track.acked > track.committed
-            && (partitions == null || partitions.contains(track.partition))) {
-          points.add(new CommitPoint(track, track.acked, track.ackedUnits, track.ackedRecords));
-        }
-      }
-      return points;
+      return tracks.commitPoints(partitions);
     } finally {
       lock.unlock();
     }
@@ -401,16 +407,10 @@ final class Window {
     lock.lock();
     try {
       for (CommitPoint point : points) {
-        PartitionTrack track = point.track();
-        if (track.fenced || point.offset() <= track.committed) {
-          continue;
+        if (point.track().committed(point)) {
+          uncommitted -= point.units();
+          counters.committed(point.units(), point.records());
         }
-        track.committed = point.offset();
-        track.ackedUnits -= point.units();
-        track.ackedRecords -= point.records();
-        uncommitted -= point.units();
-        committedUnits += point.units();
-        committedRecords += point.records();
       }
       changed.signalAll();
     } finally {
@@ -434,10 +434,11 @@ final class Window {
         track.fenced = true;
         uncommitted -= track.idleUnits();
         if (interruptRunning) {
-          interrupt(track);
+          track.interruptRunning();
         }
       }
       changed.signalAll();
+      signalFreed();
     } finally {
       lock.unlock();
     }
@@ -457,8 +458,7 @@ final class Window {
   Totals totals() {
     lock.lock();
     try {
-      return new Totals(uncommitted, running, handled, handledRecords, committedUnits,
-          committedRecords, deadLettered, fencedCompletions);
+      return counters.totals(uncommitted, running);
     } finally {
       lock.unlock();
     }
@@ -470,7 +470,7 @@ final class Window {
   @Nullable Failure failure() {
     lock.lock();
     try {
-      return failure == null ? null : new Failure(failed, failure);
+      return counters.failure();
     } finally {
       lock.unlock();
     }
@@ -480,10 +480,9 @@ final class Window {
   void fail(Throwable cause) {
     lock.lock();
     try {
-      if (failure == null) {
-        failure = cause;
-      }
+      counters.fail(null, cause);
       changed.signalAll();
+      freed.signal();
     } finally {
       lock.unlock();
     }
@@ -492,13 +491,7 @@ final class Window {
   List<PartitionProgress> partitions() {
     lock.lock();
     try {
-      List<PartitionProgress> list = new ArrayList<>();
-      for (PartitionTrack track : tracks.values()) {
-        list.add(track.progress());
-      }
-      list.sort(Comparator.comparing(PartitionProgress::topic)
-          .thenComparingInt(PartitionProgress::partition));
-      return list;
+      return tracks.progress();
     } finally {
       lock.unlock();
     }

@@ -40,7 +40,8 @@ final class WorkUnit {
   @Nullable Thread runner;
   long startedNanos;
 
-  WorkUnit(PartitionTrack track, List<ConsumerRecord<?, ?>> records, @Nullable Object lane) {
+  WorkUnit(PartitionTrack track, List<? extends ConsumerRecord<?, ?>> records,
+      @Nullable Object lane) {
     if (records.isEmpty()) {
       throw new IllegalArgumentException("a unit needs at least one record");
     }
