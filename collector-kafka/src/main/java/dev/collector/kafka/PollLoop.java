@@ -64,7 +64,6 @@ final class PollLoop<K, V> {
   private final Window window;
   private final Committer committer;
   private final int resumeAt;
-  private final KafkaTelemetry telemetry;
   private final Rebalances rebalances;
 
   private final boolean pull;
@@ -84,7 +83,6 @@ final class PollLoop<K, V> {
       @Nullable Ordering ordering, int depth, boolean pull, Committer.CommitObserver observer,
       KafkaTelemetry telemetry) {
     this.name = name;
-    this.telemetry = telemetry;
     this.pull = pull;
     this.bootstrap = bootstrap;
     this.consumer = consumer;
@@ -94,7 +92,8 @@ final class PollLoop<K, V> {
     this.committer = new Committer(name, consumer, window, options.commitRetry(),
         options.commitTimeout(), observer);
     this.resumeAt = Math.max(1, depth / 8);
-    this.rebalances = new Rebalances(name, window, committer, options.revokeDrainTimeout(), telemetry);
+    this.rebalances =
+        new Rebalances(name, window, committer, options.revokeDrainTimeout(), telemetry);
   }
 
   Window window() {
