@@ -1,12 +1,9 @@
 package dev.collector.kafka;
 
-import dev.collector.DeadLetterHandler;
 import dev.collector.FailurePolicy;
 import java.lang.System.Logger.Level;
-import java.time.Duration;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
-import java.util.concurrent.ThreadLocalRandom;
 import java.util.function.BooleanSupplier;
 import org.jspecify.annotations.Nullable;
 
@@ -21,8 +18,10 @@ final class HandlerThreads implements AutoCloseable {
    * and a thread's interrupt status never leaks from one unit into the next: interrupts are sent
    * under the window lock only to a RUNNING unit's runner, and the runner clears its status after
    * complete() -- which moved the unit out of RUNNING under the same lock -- before taking the
-   * next unit. An interrupt (cancel, revoke, lost) ends a unit as ABORTED, never as a failure and
-   * never as a retry: the unit stays a gap and is delivered again by the partition's next epoch.
+   * next unit. The run's interrupt (cancel, stop past its drain, close, revoke, lost) ends a unit
+   * as ABORTED, never as a failure and never as a retry: the unit stays a gap and is delivered
+   * again by the partition's next epoch. Whether an interrupt is the run's is decided by the
+   * run's flags, not the thread's status (see Attempts).
    */
 
   private static final System.Logger LOG = System.getLogger(KafkaCollector.class.getName());
@@ -32,11 +31,9 @@ final class HandlerThreads implements AutoCloseable {
 
   private final String name;
   private final Window window;
-  private final UnitHandler handler;
-  private final FailurePolicy policy;
   private final Object owner;
-  private final BooleanSupplier cancelled;
   private final ExecutorService executor;
+  private final Attempts attempts;
 
   HandlerThreads(
       String name,
@@ -48,10 +45,8 @@ final class HandlerThreads implements AutoCloseable {
       int concurrency) {
     this.name = name;
     this.window = window;
-    this.handler = handler;
-    this.policy = policy;
     this.owner = owner;
-    this.cancelled = cancelled;
+    this.attempts = new Attempts(name, window, handler, policy, cancelled);
     this.executor =
         Executors.newThreadPerTaskExecutor(Thread.ofVirtual().name(name + "-handler-", 0).factory());
     for (int i = 0; i < concurrency; i++) {
@@ -78,62 +73,7 @@ final class HandlerThreads implements AutoCloseable {
   }
 
   private void settle(WorkUnit unit) {
-    Throwable last;
-    int attempt = 1;
-    while (true) {
-      try {
-        handler.handle(unit, attempt);
-        window.complete(unit, true, false, null);
-        return;
-      } catch (Throwable t) { // an Error fails the unit like an exception: it is never acked
-        last = t;
-      }
-      if (aborted(unit, last)) {
-        window.complete(unit, false, false, null);
-        return;
-      }
-      if (attempt >= policy.retry().maxAttempts()) {
-        break;
-      }
-      Duration delay = policy.retry().delay(attempt, ThreadLocalRandom.current());
-      try {
-        Thread.sleep(delay);
-      } catch (InterruptedException e) {
-        window.complete(unit, false, false, null); // cancelled while backing off
-        return;
-      }
-      attempt++;
-    }
-    DeadLetterHandler deadLetter = policy.deadLetter();
-    if (deadLetter == null) {
-      window.complete(unit, false, false, last);
-      return;
-    }
-    try {
-      deadLetter.deadLetter(handler.batch(unit, attempt), last);
-      LOG.log(Level.WARNING, "{0}: dead-lettered {1} after {2} attempts: {3}",
-          name, unit, attempt, last.toString());
-      window.complete(unit, true, true, null);
-    } catch (Throwable t) {
-      if (aborted(unit, t)) {
-        window.complete(unit, false, false, null);
-      } else {
-        t.addSuppressed(last);
-        window.complete(unit, false, false, t);
-      }
-    }
-  }
-
-  /** Whether a failure is the run or the partition being taken away rather than the handler's. */
-  private boolean aborted(WorkUnit unit, Throwable failure) {
-    return failure instanceof InterruptedException
-        || Thread.currentThread().isInterrupted()
-        || cancelled.getAsBoolean()
-        || stopped(unit);
-  }
-
-  private boolean stopped(WorkUnit unit) {
-    return window.isStopped(unit);
+    attempts.settle(unit); // kafka-fix: the policy and who-cancelled logic live in Attempts
   }
 
   /** Waits for every handler thread to end (no thread outlives the run). */

@@ -56,7 +56,6 @@ final class PollLoop<K, V> implements ConsumerRebalanceListener {
   }
 
   private final String name;
-  private final String bootstrap;
   private final Consumer<K, V> consumer;
   private final KafkaCollectorOptions options;
   private final @Nullable Ordering ordering;
@@ -81,7 +80,6 @@ final class PollLoop<K, V> implements ConsumerRebalanceListener {
       @Nullable Ordering ordering, int depth, boolean pull, Committer.CommitObserver observer) {
     this.name = name;
     this.pull = pull;
-    this.bootstrap = bootstrap;
     this.consumer = consumer;
     this.options = options;
     this.ordering = ordering;
@@ -109,10 +107,14 @@ final class PollLoop<K, V> implements ConsumerRebalanceListener {
     stopRequested = true;
   }
 
+  /** Whether stop() or close() asked this run to end (Startup checks it between slices). */
+  boolean stopRequested() {
+    return stopRequested;
+  }
+
   ProcessSummary run(UnitHandler handler, int concurrency, Object owner)
       throws InterruptedException {
-    long started = System.nanoTime();
-    checkTopics();
+    long started = System.nanoTime(); // the topics were checked first (Startup)
     if (options.pattern() != null) {
       consumer.subscribe(options.pattern(), this);
     } else {
@@ -166,30 +168,6 @@ final class PollLoop<K, V> implements ConsumerRebalanceListener {
         .build();
   }
 
-  private void checkTopics() throws InterruptedException {
-    try {
-      if (options.pattern() != null) {
-        consumer.listTopics(options.startupTimeout());
-        return;
-      }
-      for (String topic : options.topics()) {
-        List<PartitionInfo> partitions = consumer.partitionsFor(topic, options.startupTimeout());
-        if (partitions == null || partitions.isEmpty()) {
-          throw new SourceException(name, 0, Checkpoint.INITIAL,
-              new UnknownTopicOrPartitionException("topic '" + topic
-                  + "' does not exist on the brokers at " + bootstrap + "; create it first"));
-        }
-      }
-    } catch (TimeoutException e) {
-      throw new SourceException(name, 0, Checkpoint.INITIAL, new TimeoutException(
-          "no broker answered at " + bootstrap + " within " + options.startupTimeout()
-              + " (startupTimeout); is it running and is bootstrap.servers right?", e));
-    } catch (InterruptException e) {
-      Thread.interrupted();
-      throw new InterruptedException("interrupted while waiting for the brokers at " + bootstrap);
-    }
-  }
-
   private void loop() throws InterruptedException {
     while (true) {
       if (Thread.interrupted() || (interrupted && phase != Phase.CANCELLING)) {
@@ -211,6 +189,7 @@ final class PollLoop<K, V> implements ConsumerRebalanceListener {
           return;
         }
         if (!handlersInterrupted && (stopNow || System.nanoTime() - drainDeadline >= 0)) {
+          cancelled = true; // kafka-fix: before the interrupt, so Attempts sees it is the run's
           window.interruptRunning(null);
           handlersInterrupted = true;
         }

@@ -2,11 +2,14 @@ package dev.collector.kafka;
 
 import dev.collector.Batch;
 import dev.collector.BatchAbandonedException;
+import dev.collector.CollectorClosedException;
 import dev.collector.ConflictingOutcomeException;
-import dev.collector.Delivery;
 import dev.collector.DeadLetterHandler;
+import dev.collector.Delivery;
+import dev.collector.MisuseException;
 import dev.collector.StaleDeliveryException;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.function.BooleanSupplier;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.jspecify.annotations.Nullable;
 
@@ -30,10 +33,12 @@ final class PulledDelivery<K, V> implements Delivery<ConsumerRecord<K, V>> {
   private final Batch<ConsumerRecord<K, V>> batch;
   private final @Nullable DeadLetterHandler deadLetter;
   private final AtomicInteger outcome = new AtomicInteger(OPEN);
+  private final BooleanSupplier collectorClosed;
 
   @SuppressWarnings("unchecked") // the poll loop only puts this collector's records in units
   PulledDelivery(String collector, Window window, WorkUnit unit,
-      @Nullable DeadLetterHandler deadLetter) {
+      @Nullable DeadLetterHandler deadLetter, BooleanSupplier collectorClosed) {
+    this.collectorClosed = collectorClosed;
     this.collector = collector;
     this.window = window;
     this.unit = unit;
@@ -95,13 +100,20 @@ final class PulledDelivery<K, V> implements Delivery<ConsumerRecord<K, V>> {
     if (outcome.get() == OPEN) {
       try {
         fail(new BatchAbandonedException(collector, unit.firstOffset));
-      } catch (StaleDeliveryException | ConflictingOutcomeException e) {
+      } catch (StaleDeliveryException | CollectorClosedException
+          | ConflictingOutcomeException e) {
         // the epoch ended (delivered again anyway) or another thread settled it just now
       }
     }
   }
 
-  private StaleDeliveryException stale(String call) {
+  /** After close(): CollectorClosedException, as Delivery's javadoc says; else stale. */
+  private MisuseException stale(String call) {
+    if (collectorClosed.getAsBoolean()) {
+      return new CollectorClosedException(unit.firstOffset, call + " of " + describe()
+          + " came after the collector was closed; nothing was committed for it and the group's"
+          + " next consumer delivers it again. Settle deliveries before close()");
+    }
     return new StaleDeliveryException(unit.firstOffset, call + " of " + describe()
         + " came after its partition was revoked or lost, or its pull session ended; nothing was"
         + " committed for it and its next owner delivers it again. Settle that delivery instead");
