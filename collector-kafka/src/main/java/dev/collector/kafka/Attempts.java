@@ -58,6 +58,10 @@ final class Attempts {
   }
 
   private void attempts(WorkUnit unit) {
+    if (unit.poison != null) { // unreadable (PoisonPill): never given to the user's handler
+      deadLetter(unit, unit.poison, 1);
+      return;
+    }
     Throwable last;
     int attempt = 1;
     while (true) {
@@ -88,6 +92,10 @@ final class Attempts {
       }
       attempt++;
     }
+    deadLetter(unit, last, attempt);
+  }
+
+  private void deadLetter(WorkUnit unit, Throwable last, int attempt) {
     DeadLetterHandler deadLetter = policy.deadLetter();
     if (deadLetter == null) {
       window.complete(unit, false, false, last);

@@ -20,6 +20,7 @@ import org.apache.kafka.common.KafkaException;
 import org.apache.kafka.common.PartitionInfo;
 import org.apache.kafka.common.TopicPartition;
 import org.apache.kafka.common.errors.InterruptException;
+import org.apache.kafka.common.errors.RecordDeserializationException;
 import org.apache.kafka.common.errors.TimeoutException;
 import org.apache.kafka.common.errors.UnknownTopicOrPartitionException;
 import org.jspecify.annotations.Nullable;
@@ -75,6 +76,8 @@ final class PollLoop<K, V> implements ConsumerRebalanceListener {
   private boolean pausedForRoom;
   private long nextCommit;
   private long nextLag;
+  private @Nullable RecordDeserializationException poisoned; // kafka-fix: see PoisonPill
+  private long poisonDeadline;
 
   PollLoop(String name, String bootstrap, Consumer<K, V> consumer, KafkaCollectorOptions options,
       @Nullable Ordering ordering, int depth, boolean pull, Committer.CommitObserver observer) {
@@ -134,6 +137,9 @@ final class PollLoop<K, V> implements ConsumerRebalanceListener {
     if (error == null) {
       error = finalCommit();
     }
+    if (error == null && poisoned != null) { // kafka-fix: PoisonPill without a dead letter
+      error = PoisonPill.failure(name, poisoned, committer.checkpoint());
+    }
     long uncommitted = window.totals().uncommitted();
     leaveGroup();
     if (interrupted) {
@@ -176,6 +182,10 @@ final class PollLoop<K, V> implements ConsumerRebalanceListener {
       if (window.failure() != null && phase != Phase.CANCELLING) {
         cancel();
       }
+      if (poisoned != null && phase == Phase.RUNNING && (window.totals().uncommitted() == 0
+          || System.nanoTime() - poisonDeadline >= 0)) {
+        stopRequested = true; // kafka-fix: what came before the poison pill is committed; end
+      }
       if (phase == Phase.RUNNING && stopRequested) {
         phase = Phase.STOPPING;
         window.drain();
@@ -202,6 +212,9 @@ final class PollLoop<K, V> implements ConsumerRebalanceListener {
         Thread.interrupted();
         onInterrupt();
         continue;
+      } catch (RecordDeserializationException e) { // kafka-fix: a poison pill (PoisonPill)
+        poisoned(e);
+        continue;
       }
       if (!records.isEmpty()) {
         dispatch(records);
@@ -213,6 +226,23 @@ final class PollLoop<K, V> implements ConsumerRebalanceListener {
         onInterrupt();
       }
     }
+  }
+
+  /** kafka-fix: a record the deserializer could not read (see PoisonPill). */
+  private void poisoned(RecordDeserializationException e) {
+    TopicPartition tp = e.topicPartition();
+    if (options.failurePolicy().deadLetter() == null || pull) {
+      if (poisoned == null) {
+        poisoned = e;
+        poisonDeadline = System.nanoTime() + options.drainTimeout().toNanos();
+      }
+      return;
+    }
+    PartitionTrack track = window.live(tp);
+    if (track != null && phase == Phase.RUNNING && window.room() > 0) {
+      window.dispatch(PoisonPill.unit(track, e, ordering)); // to the dead-letter handler
+      consumer.seek(tp, e.offset() + 1);
+    } // else not now: the partition is paused or revoked, and the pill is polled again later
   }
 
   private void onInterrupt() {
@@ -236,7 +266,7 @@ final class PollLoop<K, V> implements ConsumerRebalanceListener {
       return;
     }
     int room = window.room();
-    if (phase != Phase.RUNNING || room <= 0) {
+    if (phase != Phase.RUNNING || room <= 0 || poisoned != null) {
       pausedForRoom = true;
       consumer.pause(assigned);
     } else if (pausedForRoom && room >= resumeAt) {
@@ -251,7 +281,7 @@ final class PollLoop<K, V> implements ConsumerRebalanceListener {
       PartitionTrack track = window.live(tp);
       int i = 0;
       while (i < list.size()) {
-        if (track == null || phase != Phase.RUNNING || window.room() <= 0) {
+        if (track == null || phase != Phase.RUNNING || poisoned != null || window.room() <= 0) {
           if (consumer.assignment().contains(tp)) {
             consumer.seek(tp, list.get(i).offset()); // not kept: fetched again when there is room
           }
