@@ -144,7 +144,7 @@ class KafkaFixTest {
   @Test
   void settleAfterClose_throwsCollectorClosed(Broker broker) throws Exception {
     String topic = topic(broker, "settle-closed", 1, 50);
-    var c = open(config(broker), options(topic).build());
+    var c = open(config(broker), options(topic).maxBatch(5, 1 << 20).build());
     var d1 = take(c);
     var d2 = take(c);
     c.close();
