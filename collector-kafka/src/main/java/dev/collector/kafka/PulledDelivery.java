@@ -20,7 +20,10 @@ final class PulledDelivery<K, V> implements Delivery<ConsumerRecord<K, V>> {
    * Invariant: the unit is settled in the window at most once, by the first ack() or fail() that
    * wins the `outcome` race; a settle that finds the unit's epoch over (partition revoked or lost,
    * session ended) commits nothing and throws StaleDeliveryException -- the partition's next owner
-   * (or the next session) delivers the batch again.
+   * (or the next session) delivers the batch again. If the collector was closed before the settle
+   * began, it throws CollectorClosedException instead (Delivery: against close() a settle counts
+   * or throws CollectorClosedException); a fail() whose dead-letter handler was running when the
+   * session ended throws StaleDeliveryException (Delivery.fail).
    */
 
   private static final int OPEN = 0;
@@ -62,7 +65,7 @@ final class PulledDelivery<K, V> implements Delivery<ConsumerRecord<K, V>> {
           + " after it was failed; a batch is settled once: ack() or fail(), not both");
     }
     if (!window.settlePulled(unit, true, false, null)) {
-      throw stale("ack()");
+      throw stale("ack()", collectorClosed.getAsBoolean());
     }
     return true;
   }
@@ -76,6 +79,7 @@ final class PulledDelivery<K, V> implements Delivery<ConsumerRecord<K, V>> {
       throw new ConflictingOutcomeException(unit.firstOffset, "fail() of " + describe()
           + " after it was acknowledged; a batch is settled once: ack() or fail(), not both");
     }
+    boolean closedBefore = collectorClosed.getAsBoolean();
     boolean settled;
     if (deadLetter != null) {
       Throwable dlqFailure = null;
@@ -90,7 +94,9 @@ final class PulledDelivery<K, V> implements Delivery<ConsumerRecord<K, V>> {
       settled = window.settlePulled(unit, false, false, cause);
     }
     if (!settled) {
-      throw stale("fail()");
+      // closed while the dead-letter handler ran: stale (Delivery.fail's javadoc); closed
+      // before this call: CollectorClosedException
+      throw stale("fail()", deadLetter == null ? collectorClosed.getAsBoolean() : closedBefore);
     }
     return true;
   }
@@ -108,8 +114,8 @@ final class PulledDelivery<K, V> implements Delivery<ConsumerRecord<K, V>> {
   }
 
   /** After close(): CollectorClosedException, as Delivery's javadoc says; else stale. */
-  private MisuseException stale(String call) {
-    if (collectorClosed.getAsBoolean()) {
+  private MisuseException stale(String call, boolean closed) {
+    if (closed) {
       return new CollectorClosedException(unit.firstOffset, call + " of " + describe()
           + " came after the collector was closed; nothing was committed for it and the group's"
           + " next consumer delivers it again. Settle deliveries before close()");

@@ -73,7 +73,8 @@ class KafkaFixTest {
             e.getMessage());
         assertInstanceOf(RecordDeserializationException.class, e.getCause().getCause());
       }
-      assertEquals(LongStream.range(0, 7).boxed().toList(), handled, "record mode " + recordMode);
+      assertEquals(LongStream.range(0, 7).boxed().toList(), handled.stream().sorted().toList(),
+          "record mode " + recordMode); // batches of one partition may run concurrently
       assertEquals(7, committed(broker, config, topic, 0), "record mode " + recordMode);
     }
   }
