@@ -26,6 +26,7 @@ import org.apache.kafka.clients.consumer.ConsumerConfig;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.apache.kafka.clients.consumer.KafkaConsumer;
 import org.apache.kafka.common.KafkaException;
+import org.apache.kafka.common.errors.InterruptException;
 import org.apache.kafka.common.serialization.Deserializer;
 import org.jspecify.annotations.Nullable;
 
@@ -184,11 +185,15 @@ public final class KafkaCollector<K, V> implements AutoCloseable {
    * @param handler the work per batch
    * @return what the run did; {@link ProcessSummary#checkpoint()}'s token lists the offsets the
    *     run committed ({@code topic-partition=offset,...}) and its sequence counts the committed
-   *     batches
+   *     batches. A run stopped or closed while it still waits for its brokers (startup) returns
+   *     a stopped summary with no batches, no commits and an empty token
    * @throws dev.collector.BatchFailedException if a batch failed for good; its sequence is the
    *     batch's first offset and its message names the partition
    * @throws dev.collector.SourceException if the brokers did not answer within {@link
-   *     KafkaCollectorOptions#startupTimeout()} or a topic does not exist
+   *     KafkaCollectorOptions#startupTimeout()}, a topic does not exist or cannot be read, a
+   *     record cannot be deserialized and the policy has no dead-letter handler (the records
+   *     before it were handled and committed), or the consumer failed otherwise (Kafka's own
+   *     exceptions never leave this method)
    * @throws dev.collector.CheckpointException if a commit failed after its retries
    * @throws ConcurrentUseException if a run is active
    * @throws ReentrantCallException if called from one of this collector's handlers
@@ -255,6 +260,9 @@ public final class KafkaCollector<K, V> implements AutoCloseable {
         return stoppedAtStartup(loop, started);
       }
       return loop.run(handler, Math.min(concurrency, depth), this);
+    } catch (InterruptException e) { // Kafka's unchecked twin (it set the status): G5
+      Thread.currentThread().interrupt();
+      throw new InterruptedException("collector '" + name() + "' was interrupted: " + e);
     } catch (KafkaException e) { // the consumer failed; Kafka's exceptions never leave process
       throw new SourceException(name(), 0, loop.committer().checkpoint(), new KafkaException(
           "the consumer failed reading " + topicsText() + " from " + bootstrap + ": " + e
