@@ -8,7 +8,7 @@ import java.time.Duration;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.TreeMap;
+import java.util.concurrent.ConcurrentSkipListMap;
 import java.util.concurrent.ThreadLocalRandom;
 import org.apache.kafka.clients.consumer.CommitFailedException;
 import org.apache.kafka.clients.consumer.Consumer;
@@ -40,7 +40,8 @@ final class Committer {
   private final Retry retry;
   private final Duration timeout;
   private final CommitObserver observer;
-  private final Map<TopicPartition, Long> durable = new TreeMap<>(
+  /** Read by awaitCommitted() on caller threads while the poll thread writes: concurrent. */
+  private final Map<TopicPartition, Long> durable = new ConcurrentSkipListMap<>(
       (a, b) -> a.topic().equals(b.topic())
           ? Integer.compare(a.partition(), b.partition())
           : a.topic().compareTo(b.topic()));
@@ -95,8 +96,8 @@ final class Committer {
         throw failure(plain, attempt, e);
       }
     }
+    durable.putAll(plain); // before the window wakes awaitCommitted(), which reads the token
     window.committed(points);
-    durable.putAll(plain);
     commits++;
     observer.committed(name, Map.copyOf(plain));
     return true;

@@ -1,5 +1,6 @@
 package dev.collector.kafka;
 
+import dev.collector.Batch;
 import dev.collector.DeadLetterHandler;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
@@ -8,7 +9,9 @@ import java.util.List;
 import java.util.Objects;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.Future;
+import java.util.concurrent.FutureTask;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.apache.kafka.clients.producer.Producer;
 import org.apache.kafka.clients.producer.ProducerRecord;
@@ -30,6 +33,10 @@ import org.apache.kafka.common.header.internals.RecordHeaders;
  * unchanged). The handler returns only once the broker acknowledged every record of the batch,
  * so the source offset is committed only after the dead letter is durable; if sending fails or
  * times out, the batch fails the run (fail-fast) and is delivered again by the next run.
+ * {@code sendTimeout} bounds the whole send, including the time {@code producer.send()} itself
+ * blocks for metadata (a missing dead-letter topic) or buffer space, which the producer would
+ * otherwise wait for up to its {@code max.block.ms}: the records are handed to the producer on a
+ * virtual thread of their own that is interrupted when {@code sendTimeout} passes.
  */
 public final class DeadLetterTopic {
 
@@ -62,20 +69,43 @@ public final class DeadLetterTopic {
     Objects.requireNonNull(topic, "topic");
     Objects.requireNonNull(sendTimeout, "sendTimeout");
     return (batch, lastFailure) -> {
-      List<Future<RecordMetadata>> sent = new ArrayList<>();
-      for (Object record : batch.records()) {
-        sent.add(producer.send(deadLetter(cast(record), topic, lastFailure)));
-      }
       long deadline = System.nanoTime() + sendTimeout.toNanos();
-      for (Future<RecordMetadata> future : sent) {
-        try {
-          future.get(Math.max(0, deadline - System.nanoTime()), TimeUnit.NANOSECONDS);
-        } catch (ExecutionException e) {
-          throw new IllegalStateException("could not write batch " + batch.sequence()
-              + " to dead-letter topic '" + topic + "': " + e.getCause(), e.getCause());
+      // producer.send() itself may block (metadata of a missing topic, a full buffer) for the
+      // producer's max.block.ms; sendTimeout bounds the whole send, so send on a thread of its
+      // own, wait at most sendTimeout for it, and interrupt it (which ends Kafka's wait) after.
+      FutureTask<List<Future<RecordMetadata>>> sending = new FutureTask<>(() -> {
+        List<Future<RecordMetadata>> sent = new ArrayList<>();
+        for (Object record : batch.records()) {
+          sent.add(producer.send(deadLetter(cast(record), topic, lastFailure)));
+        }
+        return sent;
+      });
+      Thread sender = Thread.ofVirtual().name("dead-letter-send-" + topic).start(sending);
+      try {
+        for (Future<RecordMetadata> future : await(sending, deadline, batch, topic, sendTimeout)) {
+          await(future, deadline, batch, topic, sendTimeout);
+        }
+      } finally {
+        if (sender.isAlive()) {
+          sender.interrupt();
+          sender.join(sendTimeout.toMillis() + 1); // no thread of ours outlives the call long
         }
       }
     };
+  }
+
+  private static <T> T await(Future<T> future, long deadline, Batch<?> batch, String topic,
+      Duration sendTimeout) throws InterruptedException {
+    try {
+      return future.get(Math.max(0, deadline - System.nanoTime()), TimeUnit.NANOSECONDS);
+    } catch (ExecutionException e) {
+      throw new IllegalStateException("could not write batch " + batch.sequence()
+          + " to dead-letter topic '" + topic + "': " + e.getCause(), e.getCause());
+    } catch (TimeoutException e) {
+      throw new IllegalStateException("could not write batch " + batch.sequence()
+          + " to dead-letter topic '" + topic + "' within " + sendTimeout + " (sendTimeout);"
+          + " does the topic exist and is the broker reachable?", e);
+    }
   }
 
   @SuppressWarnings("unchecked") // the collector's records are ConsumerRecord<K, V>

@@ -9,12 +9,15 @@ import dev.collector.Delivery;
 import dev.collector.MisuseException;
 import dev.collector.ProcessSummary;
 import dev.collector.ReentrantCallException;
+import dev.collector.SourceException;
 import dev.collector.StaleDeliveryException;
 import java.lang.System.Logger.Level;
 import java.time.Duration;
 import java.util.HashMap;
 import java.util.Map;
 import java.util.Objects;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
 import java.util.concurrent.locks.Condition;
 import java.util.concurrent.locks.ReentrantLock;
 import org.apache.kafka.clients.consumer.CloseOptions;
@@ -23,6 +26,7 @@ import org.apache.kafka.clients.consumer.ConsumerConfig;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.apache.kafka.clients.consumer.KafkaConsumer;
 import org.apache.kafka.common.KafkaException;
+import org.apache.kafka.common.errors.InterruptException;
 import org.apache.kafka.common.serialization.Deserializer;
 import org.jspecify.annotations.Nullable;
 
@@ -97,6 +101,7 @@ public final class KafkaCollector<K, V> implements AutoCloseable {
   private boolean closed;
   /** What finished runs handled, for the metrics' counters. Guarded by {@code state}. */
   private KafkaTelemetry.Counts finished = KafkaTelemetry.Counts.ZERO;
+  private boolean consumerClosed;
 
   private KafkaCollector(String bootstrap, Consumer<K, V> consumer, KafkaCollectorOptions options,
       Committer.CommitObserver observer) {
@@ -123,8 +128,9 @@ public final class KafkaCollector<K, V> implements AutoCloseable {
    * @param <K> the key type
    * @param <V> the value type
    * @return the collector
-   * @throws IllegalArgumentException if {@code group.id} is missing, {@code enable.auto.commit} is
-   *     {@code true}, or the revoke drain bound is not below {@code max.poll.interval.ms}
+   * @throws IllegalArgumentException if {@code bootstrap.servers} or {@code group.id} is missing,
+   *     {@code enable.auto.commit} is {@code true}, the revoke drain bound is not below {@code
+   *     max.poll.interval.ms}, or Kafka refuses the configuration (the message says which)
    */
   public static <K, V> KafkaCollector<K, V> open(Map<String, ?> consumerConfig,
       Deserializer<K> keys, Deserializer<V> values, KafkaCollectorOptions options) {
@@ -139,6 +145,12 @@ public final class KafkaCollector<K, V> implements AutoCloseable {
     if (group == null || group.toString().isBlank()) {
       throw new IllegalArgumentException("collector '" + options.name() + "' needs "
           + ConsumerConfig.GROUP_ID_CONFIG + ": offsets are committed to a consumer group");
+    }
+    Object servers = config.get(ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG);
+    if (servers == null || servers.toString().isBlank()) {
+      throw new IllegalArgumentException("collector '" + options.name() + "' needs "
+          + ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG + ": the brokers to connect to, e.g."
+          + " \"kafka:9092\"");
     }
     Object autoCommit = config.get(ConsumerConfig.ENABLE_AUTO_COMMIT_CONFIG);
     if (autoCommit != null && Boolean.parseBoolean(autoCommit.toString())) {
@@ -155,9 +167,15 @@ public final class KafkaCollector<K, V> implements AutoCloseable {
           + options.revokeDrainTimeout() + " must be below max.poll.interval.ms ("
           + maxPollInterval + "), or the group evicts the member while it drains");
     }
-    String bootstrap = String.valueOf(config.get(ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG));
-    return new KafkaCollector<>(bootstrap, new KafkaConsumer<>(config, keys, values), options,
-        observer);
+    String bootstrap = String.valueOf(servers);
+    KafkaConsumer<K, V> consumer;
+    try {
+      consumer = new KafkaConsumer<>(config, keys, values);
+    } catch (KafkaException e) { // ConfigException and the like: Kafka's own, not ours to leak
+      throw new IllegalArgumentException("collector '" + options.name() + "': the consumer"
+          + " configuration was refused: " + e.getMessage() + "; fix consumerConfig", e);
+    }
+    return new KafkaCollector<>(bootstrap, consumer, options, observer);
   }
 
   /**
@@ -178,11 +196,15 @@ public final class KafkaCollector<K, V> implements AutoCloseable {
    * @param handler the work per batch
    * @return what the run did; {@link ProcessSummary#checkpoint()}'s token lists the offsets the
    *     run committed ({@code topic-partition=offset,...}) and its sequence counts the committed
-   *     batches
+   *     batches. A run stopped or closed while it still waits for its brokers (startup) returns
+   *     a stopped summary with no batches, no commits and an empty token
    * @throws dev.collector.BatchFailedException if a batch failed for good; its sequence is the
    *     batch's first offset and its message names the partition
    * @throws dev.collector.SourceException if the brokers did not answer within {@link
-   *     KafkaCollectorOptions#startupTimeout()} or a topic does not exist
+   *     KafkaCollectorOptions#startupTimeout()}, a topic does not exist or cannot be read, a
+   *     record cannot be deserialized and the policy has no dead-letter handler (the records
+   *     before it were handled and committed), or the consumer failed otherwise (Kafka's own
+   *     exceptions never leave this method)
    * @throws dev.collector.CheckpointException if a commit failed after its retries
    * @throws ConcurrentUseException if a run is active
    * @throws ReentrantCallException if called from one of this collector's handlers
@@ -244,7 +266,18 @@ public final class KafkaCollector<K, V> implements AutoCloseable {
       state.unlock();
     }
     try {
+      long started = System.nanoTime();
+      if (!Startup.await(name(), bootstrap, consumer, options, loop::stopRequested)) {
+        return stoppedAtStartup(loop, started);
+      }
       return loop.run(handler, Math.min(concurrency, depth), this);
+    } catch (InterruptException e) { // Kafka's unchecked twin (it set the status): G5
+      Thread.currentThread().interrupt();
+      throw new InterruptedException("collector '" + name() + "' was interrupted: " + e);
+    } catch (KafkaException e) { // the consumer failed; Kafka's exceptions never leave process
+      throw new SourceException(name(), 0, loop.committer().checkpoint(), new KafkaException(
+          "the consumer failed reading " + topicsText() + " from " + bootstrap + ": " + e
+              + "; see the cause, fix it and run again (committed offsets are kept)", e));
     } finally {
       telemetry.runEnded(); // before `active` is cleared: no next run has partitions yet
       state.lock();
@@ -256,6 +289,20 @@ public final class KafkaCollector<K, V> implements AutoCloseable {
         state.unlock();
       }
     }
+  }
+
+  /** What a run stopped (or closed) before its topics were known returns: nothing was done. */
+  private static ProcessSummary stoppedAtStartup(PollLoop<?, ?> loop, long started) {
+    return ProcessSummary.builder()
+        .stopped(true)
+        .duration(Duration.ofNanos(System.nanoTime() - started))
+        .checkpoint(loop.committer().checkpoint())
+        .build();
+  }
+
+  private String topicsText() {
+    return options.pattern() != null ? "pattern " + options.pattern() : "topics "
+        + options.topics();
   }
 
   /**
@@ -277,15 +324,25 @@ public final class KafkaCollector<K, V> implements AutoCloseable {
       throws InterruptedException {
     long deadline = System.nanoTime() + timeout.toNanos();
     PullSession<K, V> session = pullSession();
-    WorkUnit unit = session.loop.window().takePulled(deadline);
+    Window window = session.loop.window();
+    WorkUnit unit = window.failure() != null ? null : window.takePulled(deadline);
+    if (unit != null && window.failure() != null) {
+      window.settlePulled(unit, false, false, null); // not handed out: delivered again
+      unit = null;
+    }
     if (unit == null) {
+      if (window.failure() != null) {
+        // a delivery was failed without a dead-letter handler: the session is ending; the very
+        // next next() reports it (kafka.md), no read-ahead delivery is handed out meanwhile
+        session.ended.await(Math.max(0, deadline - System.nanoTime()), TimeUnit.NANOSECONDS);
+      }
       if (session.done) {
         return next(Duration.ofNanos(Math.max(0, deadline - System.nanoTime()))); // reports it
       }
       return null;
     }
-    return new PulledDelivery<>(name(), session.loop.window(), unit,
-        options.failurePolicy().deadLetter());
+    return new PulledDelivery<>(name(), window, unit, options.failurePolicy().deadLetter(),
+        this::isClosed);
   }
 
   /**
@@ -352,7 +409,13 @@ public final class KafkaCollector<K, V> implements AutoCloseable {
 
   private void runPull(PullSession<K, V> session) {
     try {
-      session.loop.run(UnitHandler.batches(batch -> {}), 0, this);
+      if (Startup.await(name(), bootstrap, consumer, options, session.loop::stopRequested)) {
+        session.loop.run(UnitHandler.batches(batch -> {}), 0, this);
+      }
+    } catch (KafkaException e) {
+      session.failure = new SourceException(name(), 0, session.loop.committer().checkpoint(),
+          new KafkaException("the consumer failed reading " + topicsText() + " from "
+              + bootstrap + ": " + e + "; see the cause, fix it and pull again", e));
     } catch (RuntimeException e) {
       session.failure = e;
     } catch (InterruptedException e) {
@@ -363,6 +426,7 @@ public final class KafkaCollector<K, V> implements AutoCloseable {
       try {
         finished = finished.plus(KafkaTelemetry.Counts.of(session.loop.window().totals()));
         session.done = true;
+        session.ended.countDown();
         active = null;
         idle.signalAll();
       } finally {
@@ -375,6 +439,7 @@ public final class KafkaCollector<K, V> implements AutoCloseable {
   private static final class PullSession<K, V> {
     final PollLoop<K, V> loop;
     volatile boolean done;
+    final CountDownLatch ended = new CountDownLatch(1);
     volatile @Nullable RuntimeException failure;
 
     PullSession(PollLoop<K, V> loop) {
@@ -437,7 +502,10 @@ public final class KafkaCollector<K, V> implements AutoCloseable {
    * Closes the collector: an active run is stopped without drain (its handlers are interrupted,
    * the handled prefix committed) and this call waits for it to return; then the consumer is
    * closed and the meters of every {@link KafkaCollectorMetrics} binding are removed (a registry
-   * that throws while removing is logged, not thrown). Closing again does nothing.
+   * that throws while removing is logged, not thrown). A run still waiting for its brokers
+   * (startup) ends at once and returns a stopped summary. Every call, also one racing the first or
+   * coming after it, returns only once the run has ended and the consumer is closed (G4); closing
+   * again does nothing more.
    *
    * @throws ReentrantCallException if called from one of this collector's handlers
    */
@@ -447,26 +515,51 @@ public final class KafkaCollector<K, V> implements AutoCloseable {
       throw new ReentrantCallException(MisuseException.NO_BATCH, "a handler of collector '"
           + name() + "' tried to close it; it would wait for itself. Call stop() instead");
     }
+    boolean first;
     state.lock();
     try {
-      if (closed) {
-        return;
-      }
+      first = !closed;
       closed = true;
       PollLoop<K, V> loop;
       while ((loop = active) != null) {
         loop.requestStop(true);
         idle.awaitUninterruptibly(); // a run ends in bounded time once told to stop now
       }
+      while (!first && !consumerClosed) {
+        idle.awaitUninterruptibly(); // the first close() is closing the consumer
+      }
     } finally {
       state.unlock();
+    }
+    if (!first) {
+      return;
     }
     try {
       consumer.close(CloseOptions.timeout(options.commitTimeout()));
     } catch (KafkaException e) {
       LOG.log(Level.WARNING, "{0}: closing the consumer failed: {1}", name(), e.toString());
     } finally {
-      telemetry.closed();
+      try {
+        telemetry.closed();
+      } finally { // racing close() calls return once the consumer is closed, even if that threw
+        state.lock();
+        try {
+          consumerClosed = true;
+          idle.signalAll();
+        } finally {
+          state.unlock();
+        }
+      }
+    }
+  }
+
+  /** Whether close() was called (a settle after it throws CollectorClosedException). */
+  boolean isClosed() {
+    state.lock();
+    try {
+      return closed;
+    } finally {
+      state.unlock();
     }
   }
 }

@@ -4,7 +4,6 @@ import dev.collector.BatchFailedException;
 import dev.collector.Checkpoint;
 import dev.collector.CheckpointException;
 import dev.collector.ProcessSummary;
-import dev.collector.SourceException;
 import java.lang.System.Logger.Level;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -15,11 +14,9 @@ import org.apache.kafka.clients.consumer.Consumer;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.apache.kafka.clients.consumer.ConsumerRecords;
 import org.apache.kafka.common.KafkaException;
-import org.apache.kafka.common.PartitionInfo;
 import org.apache.kafka.common.TopicPartition;
 import org.apache.kafka.common.errors.InterruptException;
-import org.apache.kafka.common.errors.TimeoutException;
-import org.apache.kafka.common.errors.UnknownTopicOrPartitionException;
+import org.apache.kafka.common.errors.RecordDeserializationException;
 import org.jspecify.annotations.Nullable;
 
 /** One run: the poll thread that owns the consumer, dispatches, pauses, commits and rebalances. */
@@ -57,7 +54,6 @@ final class PollLoop<K, V> {
   }
 
   private final String name;
-  private final String bootstrap;
   private final Consumer<K, V> consumer;
   private final KafkaCollectorOptions options;
   private final @Nullable Ordering ordering;
@@ -78,13 +74,14 @@ final class PollLoop<K, V> {
   private boolean pausedForRoom;
   private long nextCommit;
   private long nextLag;
+  private @Nullable RecordDeserializationException poisoned; // kafka-fix: see PoisonPill
+  private long poisonDeadline;
 
   PollLoop(String name, String bootstrap, Consumer<K, V> consumer, KafkaCollectorOptions options,
       @Nullable Ordering ordering, int depth, boolean pull, Committer.CommitObserver observer,
       KafkaTelemetry telemetry) {
     this.name = name;
     this.pull = pull;
-    this.bootstrap = bootstrap;
     this.consumer = consumer;
     this.options = options;
     this.ordering = ordering;
@@ -114,10 +111,14 @@ final class PollLoop<K, V> {
     stopRequested = true;
   }
 
+  /** Whether stop() or close() asked this run to end (Startup checks it between slices). */
+  boolean stopRequested() {
+    return stopRequested;
+  }
+
   ProcessSummary run(UnitHandler handler, int concurrency, Object owner)
       throws InterruptedException {
-    long started = System.nanoTime();
-    checkTopics();
+    long started = System.nanoTime(); // the topics were checked first (Startup)
     if (options.pattern() != null) {
       consumer.subscribe(options.pattern(), rebalances);
     } else {
@@ -136,6 +137,9 @@ final class PollLoop<K, V> {
     }
     if (error == null) {
       error = finalCommit();
+    }
+    if (error == null && poisoned != null) { // kafka-fix: PoisonPill without a dead letter
+      error = PoisonPill.failure(name, poisoned, committer.checkpoint());
     }
     long uncommitted = window.totals().uncommitted();
     leaveGroup();
@@ -172,30 +176,6 @@ final class PollLoop<K, V> {
         .build();
   }
 
-  private void checkTopics() throws InterruptedException {
-    try {
-      if (options.pattern() != null) {
-        consumer.listTopics(options.startupTimeout());
-        return;
-      }
-      for (String topic : options.topics()) {
-        List<PartitionInfo> partitions = consumer.partitionsFor(topic, options.startupTimeout());
-        if (partitions == null || partitions.isEmpty()) {
-          throw new SourceException(name, 0, Checkpoint.INITIAL,
-              new UnknownTopicOrPartitionException("topic '" + topic
-                  + "' does not exist on the brokers at " + bootstrap + "; create it first"));
-        }
-      }
-    } catch (TimeoutException e) {
-      throw new SourceException(name, 0, Checkpoint.INITIAL, new TimeoutException(
-          "no broker answered at " + bootstrap + " within " + options.startupTimeout()
-              + " (startupTimeout); is it running and is bootstrap.servers right?", e));
-    } catch (InterruptException e) {
-      Thread.interrupted();
-      throw new InterruptedException("interrupted while waiting for the brokers at " + bootstrap);
-    }
-  }
-
   private void loop() throws InterruptedException {
     while (true) {
       interrupted |= rebalances.takeInterrupted(); // a wait inside a callback was interrupted
@@ -204,6 +184,10 @@ final class PollLoop<K, V> {
       }
       if (window.failure() != null && phase != Phase.CANCELLING) {
         cancel();
+      }
+      if (poisoned != null && phase == Phase.RUNNING && (window.totals().uncommitted() == 0
+          || System.nanoTime() - poisonDeadline >= 0)) {
+        stopRequested = true; // kafka-fix: what came before the poison pill is committed; end
       }
       if (phase == Phase.RUNNING && stopRequested) {
         phase = Phase.STOPPING;
@@ -218,6 +202,7 @@ final class PollLoop<K, V> {
           return;
         }
         if (!handlersInterrupted && (stopNow || System.nanoTime() - drainDeadline >= 0)) {
+          cancelled = true; // kafka-fix: before the interrupt, so Attempts sees it is the run's
           window.interruptRunning(null);
           handlersInterrupted = true;
         }
@@ -234,6 +219,9 @@ final class PollLoop<K, V> {
       } catch (InterruptedException e) {
         onInterrupt();
         continue;
+      } catch (RecordDeserializationException e) { // a poison pill (PoisonPill)
+        poisoned(e);
+        continue;
       }
       if (!records.isEmpty()) {
         dispatch(records);
@@ -245,6 +233,23 @@ final class PollLoop<K, V> {
         onInterrupt();
       }
     }
+  }
+
+  /** kafka-fix: a record the deserializer could not read (see PoisonPill). */
+  private void poisoned(RecordDeserializationException e) {
+    TopicPartition tp = e.topicPartition();
+    if (options.failurePolicy().deadLetter() == null || pull) {
+      if (poisoned == null) {
+        poisoned = e;
+        poisonDeadline = System.nanoTime() + options.drainTimeout().toNanos();
+      }
+      return;
+    }
+    PartitionTrack track = window.live(tp);
+    if (track != null && phase == Phase.RUNNING && window.room() > 0) {
+      window.dispatch(PoisonPill.unit(track, e, ordering)); // to the dead-letter handler
+      consumer.seek(tp, e.offset() + 1);
+    } // else not now: the partition is paused or revoked, and the pill is polled again later
   }
 
   private void onInterrupt() {
@@ -287,7 +292,7 @@ final class PollLoop<K, V> {
       return;
     }
     int room = window.room();
-    if (phase != Phase.RUNNING || room <= 0) {
+    if (phase != Phase.RUNNING || room <= 0 || poisoned != null) {
       pausedForRoom = true;
       consumer.pause(assigned);
     } else if (pausedForRoom && room >= resumeAt) {
@@ -303,7 +308,7 @@ final class PollLoop<K, V> {
    * the dispatch.
    */
   private void dispatch(ConsumerRecords<K, V> records) {
-    int room = phase == Phase.RUNNING ? window.room() : 0;
+    int room = phase == Phase.RUNNING && poisoned == null ? window.room() : 0;
     List<WorkUnit> units = new ArrayList<>();
     for (TopicPartition tp : records.partitions()) {
       List<ConsumerRecord<K, V>> list = records.records(tp);

@@ -36,12 +36,21 @@ final class WorkUnit {
   /** How much of {@code depth} this unit takes: always 1 (a batch, or a record). */
   final int units = 1;
 
+  /** A record the deserializer could not read: the unit goes to the dead-letter handler only. */
+  final @Nullable RuntimeException poison;
+
   State state = State.QUEUED;
   @Nullable Thread runner;
   long startedNanos;
 
   WorkUnit(PartitionTrack track, List<? extends ConsumerRecord<?, ?>> records,
       @Nullable Object lane) {
+    this(track, records, lane, null);
+  }
+
+  WorkUnit(PartitionTrack track, List<? extends ConsumerRecord<?, ?>> records,
+      @Nullable Object lane, @Nullable RuntimeException poison) {
+    this.poison = poison;
     if (records.isEmpty()) {
       throw new IllegalArgumentException("a unit needs at least one record");
     }

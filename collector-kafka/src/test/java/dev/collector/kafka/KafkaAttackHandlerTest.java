@@ -26,7 +26,6 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicReference;
-import org.junit.jupiter.api.Disabled;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.extension.ExtendWith;
@@ -216,8 +215,6 @@ class KafkaAttackHandlerTest {
    * of the run's cancellation, so it is a failure (fail-fast), not a silent redelivery or hang.
    */
   @Test
-  @Disabled("defect: a handler throwing InterruptedException without a cancellation is "
-      + "neither failed nor retried: its partition stalls for ever, silently")
   void handlerThrowsSpontaneousInterruptedException_isAFailure(Broker broker) throws Exception {
     String topic = topic(broker, "spontaneous", 1, 20);
     var config = config(broker);
@@ -411,8 +408,6 @@ class KafkaAttackHandlerTest {
 
   /** Contract: an interrupt a handler leaves is cleared before its next attempt; attempts count. */
   @Test
-  @Disabled("defect: an attempt that fails leaving its interrupt status set is never retried nor "
-      + "failed: the batch stalls its partition for ever, silently")
   void retry_interruptLeftByFailedAttempt_clearedBeforeNextAttempt(Broker broker)
       throws Exception {
     retryAfterFailedAttempt(broker, true);

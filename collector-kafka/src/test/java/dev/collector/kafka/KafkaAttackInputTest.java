@@ -16,7 +16,6 @@ import java.util.HashMap;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
 import java.util.regex.Pattern;
-import org.junit.jupiter.api.Disabled;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.extension.ExtendWith;
@@ -149,8 +148,6 @@ class KafkaAttackInputTest {
 
   /** Docs: a missing topic fails the run at once with SourceException naming it. */
   @Test
-  @Disabled("defect: Kafka's InvalidTopicException escapes process() raw instead of "
-      + "SourceException/IllegalArgumentException")
   void emptyTopicName_failsPromptly_notHang(Broker broker) throws Exception {
     try (var c = open(config(broker), options(""))) {
       var run = new KafkaAttackKit.Bg<>("empty-topic", () -> c.process(4, b -> {}));

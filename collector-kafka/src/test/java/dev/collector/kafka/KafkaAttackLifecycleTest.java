@@ -21,7 +21,6 @@ import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.CyclicBarrier;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicReference;
-import org.junit.jupiter.api.Disabled;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.extension.ExtendWith;
@@ -112,8 +111,6 @@ class KafkaAttackLifecycleTest {
    * handler that is slow to answer its interrupt.
    */
   @Test
-  @Disabled("defect: a second close() racing the first returns at once while a handler of the "
-      + "run still runs (G4)")
   void secondConcurrentClose_returnsOnlyAfterTheRunEnded(Broker broker) throws Exception {
     String topic = topic(broker, "double-close", 1, 20);
     var held = new CountDownLatch(1);
@@ -274,8 +271,6 @@ class KafkaAttackLifecycleTest {
 
   /** G5 for a run that cannot reach its brokers: the interrupt must not wait for startup. */
   @Test
-  @Disabled("defect: process() throws InterruptedException during startup but clears the "
-      + "interrupt status (G5)")
   void interruptDuringStartup_brokerUnreachable_throwsInterruptedPromptly() throws Exception {
     var config = Kit.consumerConfig("127.0.0.1:" + KafkaAttackKit.freePort(), Kit.unique("g"),
         "classic");
@@ -293,8 +288,6 @@ class KafkaAttackLifecycleTest {
   }
 
   @Test
-  @Disabled("defect: stop() is not noticed while the run waits for metadata: process() waits "
-      + "out startupTimeout (60 s)")
   void stopDuringStartup_brokerUnreachable_returnsStoppedPromptly() throws Exception {
     var config = Kit.consumerConfig("127.0.0.1:" + KafkaAttackKit.freePort(), Kit.unique("g"),
         "classic");
@@ -311,8 +304,6 @@ class KafkaAttackLifecycleTest {
   }
 
   @Test
-  @Disabled("defect: close() during startup blocks until startupTimeout passes instead of "
-      + "stopping the run")
   void closeDuringStartup_brokerUnreachable_returnsPromptly() throws Exception {
     var config = Kit.consumerConfig("127.0.0.1:" + KafkaAttackKit.freePort(), Kit.unique("g"),
         "classic");
@@ -336,8 +327,6 @@ class KafkaAttackLifecycleTest {
 
   /** A thread whose interrupt status is already set when it calls process: G5 cancels. */
   @Test
-  @Disabled("defect: process() entered with the interrupt status set throws "
-      + "InterruptedException but clears the status (G5)")
   void processCalledWithInterruptStatusSet_throwsInterrupted_commitsNothingWrong(Broker broker)
       throws Exception {
     String topic = topic(broker, "pre-interrupted", 1, 10);

@@ -27,7 +27,6 @@ import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
-import org.junit.jupiter.api.Disabled;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.extension.ExtendWith;
@@ -74,8 +73,6 @@ class KafkaAttackPullTest {
    * (topic-partition=offset,...)" once everything acknowledged so far is committed.
    */
   @Test
-  @Disabled("defect: awaitCommitted() often returns a Checkpoint with an empty resumeToken "
-      + "although the offset is committed")
   void awaitCommitted_returnsTheCommittedOffsets_everyRound(Broker broker) throws Exception {
     List<String> bad = new ArrayList<>();
     for (int round = 0; round < 8; round++) {
@@ -118,8 +115,6 @@ class KafkaAttackPullTest {
    * offsets". Read-ahead deliveries must not be handed out in between.
    */
   @Test
-  @Disabled("defect: next() after fail() without dead letter hands out a read-ahead delivery "
-      + "instead of throwing BatchFailedException")
   void failWithoutDeadLetter_theVeryNextNextThrows_thenNewSessionRedelivers(Broker broker)
       throws Exception {
     String topic = topic(broker, "fail-next", 1, 100);

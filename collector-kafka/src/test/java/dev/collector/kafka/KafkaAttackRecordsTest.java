@@ -36,7 +36,6 @@ import org.apache.kafka.common.header.internals.RecordHeaders;
 import org.apache.kafka.common.serialization.ByteArrayDeserializer;
 import org.apache.kafka.common.serialization.Deserializer;
 import org.apache.kafka.common.serialization.StringDeserializer;
-import org.junit.jupiter.api.Disabled;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.extension.ExtendWith;
@@ -129,8 +128,6 @@ class KafkaAttackRecordsTest {
    * offset never moves past the unread record) and the run does not hang or skip it silently.
    */
   @Test
-  @Disabled("defect: a deserializer failure escapes process() as Kafka's raw "
-      + "RecordDeserializationException, not a CollectorException")
   void poisonPill_deserializerThrows_runFailsInBoundedTime_offsetNotPassed(Broker broker)
       throws Exception {
     String topic = Kit.unique("poison");
@@ -221,8 +218,6 @@ class KafkaAttackRecordsTest {
    * max.block.ms (60 s) later.
    */
   @Test
-  @Disabled("defect: DeadLetterTopic's sendTimeout does not bound producer.send()'s metadata "
-      + "wait: the run fails only after max.block.ms (60 s)")
   void deadLetterTopicMissing_failsRunWithinSendTimeout(Broker broker) throws Exception {
     String topic = Kit.unique("dl-missing-src");
     Kit.createTopic(broker, topic, 1);
