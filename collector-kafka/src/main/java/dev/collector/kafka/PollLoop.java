@@ -247,7 +247,7 @@ final class PollLoop<K, V> {
     }
     PartitionTrack track = window.live(tp);
     if (track != null && phase == Phase.RUNNING && window.room() > 0) {
-      window.dispatch(PoisonPill.unit(track, e, ordering)); // to the dead-letter handler
+      window.dispatch(List.of(PoisonPill.unit(track, e, ordering))); // to the dead-letter handler
       consumer.seek(tp, e.offset() + 1);
     } // else not now: the partition is paused or revoked, and the pill is polled again later
   }
