@@ -1,8 +1,8 @@
 import org.jspecify.annotations.NullMarked;
 
 /**
- * Test support for handlers and sources built on Collector: fake sources, a recording
- * checkpoint store and a completion controller that scripts the order in which batches finish.
+ * Test support for handlers and sources built on Collector: fake sources, a recording checkpoint
+ * store and a completion controller that scripts the order in which batches finish.
  */
 @NullMarked
 module dev.collector.testkit {

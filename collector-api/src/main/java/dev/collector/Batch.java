@@ -5,21 +5,21 @@ import java.util.Objects;
 import org.jspecify.annotations.Nullable;
 
 /**
- * One batch as a handler or a pull caller sees it: its {@link #sequence()}, its {@link
- * #records()}, the {@link #resumeToken()} the source resumes from once it is committed, and which
- * {@link #attempt()} at handling it this is.
+ * One batch as a handler or a pull caller sees it: its {@link #sequence()}, its {@link #records()},
+ * the {@link #resumeToken()} the source resumes from once it is committed, and which {@link
+ * #attempt()} at handling it this is.
  *
  * <p>Collectors build batches; users read them. The factories are for collector implementations
- * ({@link #of(long, List, String, int)}) and for handler tests ({@link #of(long, List)}: a batch
- * as its first attempt sees it, with an empty resume token):
+ * ({@link #of(long, List, String, int)}) and for handler tests ({@link #of(long, List)}: a batch as
+ * its first attempt sees it, with an empty resume token):
  *
  * {@snippet :
  * handler.handle(Batch.of(0, List.of("a", "b")));
  * }
  *
- * <p>A final class, not a record (ADR 0008): a component may be added (a delivery time, a
- * deadline) without breaking callers that build or read batches. Immutable and thread-safe;
- * equal when sequence, records, resume token and attempt are.
+ * <p>A final class, not a record (ADR 0008): a component may be added (a delivery time, a deadline)
+ * without breaking callers that build or read batches. Immutable and thread-safe; equal when
+ * sequence, records, resume token and attempt are.
  *
  * @param <T> the record type
  */
@@ -57,8 +57,8 @@ public final class Batch<T> {
   }
 
   /**
-   * A batch with every component given: for collector implementations (and tests of retries
-   * or resume tokens).
+   * A batch with every component given: for collector implementations (and tests of retries or
+   * resume tokens).
    *
    * @param sequence the batch's sequence, at least 0
    * @param records the records; copied (an unmodifiable list is taken as it is)
@@ -90,8 +90,8 @@ public final class Batch<T> {
    * The batch's position in the source, assigned by the collector: consecutive, starting at the
    * committed checkpoint's sequence. Stable across restarts (a replayed batch has the sequence it
    * had before) as far as the source cuts batches reproducibly from a checkpoint; a source whose
-   * batches end where its data ended when read (the line-file source in follow mode) may replay
-   * a batch with more records, and later sequences shift: deduplicate by the source's record
+   * batches end where its data ended when read (the line-file source in follow mode) may replay a
+   * batch with more records, and later sequences shift: deduplicate by the source's record
    * positions then.
    *
    * @return the sequence, at least 0
@@ -148,8 +148,8 @@ public final class Batch<T> {
   }
 
   /**
-   * Equal to another batch with the same sequence, records ({@link List#equals}), resume token
-   * and attempt.
+   * Equal to another batch with the same sequence, records ({@link List#equals}), resume token and
+   * attempt.
    */
   @Override
   public boolean equals(@Nullable Object o) {
@@ -171,7 +171,14 @@ public final class Batch<T> {
   /** The record format: {@code Batch[sequence=3, records=[a, b], resumeToken=7, attempt=1]}. */
   @Override
   public String toString() {
-    return "Batch[sequence=" + sequence + ", records=" + records + ", resumeToken=" + resumeToken
-        + ", attempt=" + attempt + "]";
+    return "Batch[sequence="
+        + sequence
+        + ", records="
+        + records
+        + ", resumeToken="
+        + resumeToken
+        + ", attempt="
+        + attempt
+        + "]";
   }
 }

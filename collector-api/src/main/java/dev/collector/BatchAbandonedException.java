@@ -19,7 +19,10 @@ public final class BatchAbandonedException extends CollectorException {
    */
   public BatchAbandonedException(String collector, long sequence) {
     super(
-        "delivery of batch " + sequence + " of collector '" + collector
+        "delivery of batch "
+            + sequence
+            + " of collector '"
+            + collector
             + "' was closed without ack() or fail(); call ack() once the batch is handled,"
             + " or fail(cause) to hand it to the failure policy",
         null);

@@ -2,8 +2,8 @@ package dev.collector;
 
 /**
  * A batch failed and the failure policy ended the run. Carries the failed batch's sequence, the
- * handler's exception as cause (failures of other batches are suppressed) and the checkpoint
- * that is durable: the next run resumes there, delivering the failed batch again.
+ * handler's exception as cause (failures of other batches are suppressed) and the checkpoint that
+ * is durable: the next run resumes there, delivering the failed batch again.
  */
 public final class BatchFailedException extends CollectorException {
 
@@ -23,9 +23,17 @@ public final class BatchFailedException extends CollectorException {
   public BatchFailedException(
       String collector, long sequence, Throwable cause, Checkpoint committed) {
     super(
-        "batch " + sequence + " of collector '" + collector + "' failed: " + cause
-            + "; committed through sequence " + committed.sequence()
-            + ", a new run resumes there and delivers batch " + sequence + " again",
+        "batch "
+            + sequence
+            + " of collector '"
+            + collector
+            + "' failed: "
+            + cause
+            + "; committed through sequence "
+            + committed.sequence()
+            + ", a new run resumes there and delivers batch "
+            + sequence
+            + " again",
         cause);
     this.sequence = sequence;
     this.committed = committed;

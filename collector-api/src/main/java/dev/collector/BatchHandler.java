@@ -3,9 +3,9 @@ package dev.collector;
 /**
  * The work {@link Collector#process} runs for each batch, on a virtual thread of its own.
  *
- * <p>Returning normally acknowledges the batch; throwing hands it to the failure policy. A
- * handler must answer an interrupt (the run was cancelled) by ending soon, typically by letting
- * {@link InterruptedException} propagate.
+ * <p>Returning normally acknowledges the batch; throwing hands it to the failure policy. A handler
+ * must answer an interrupt (the run was cancelled) by ending soon, typically by letting {@link
+ * InterruptedException} propagate.
  *
  * @param <T> the record type
  */

@@ -3,8 +3,8 @@ package dev.collector;
 import org.jspecify.annotations.Nullable;
 
 /**
- * The checkpoint store failed to load or commit. The message says which checkpoint is known to
- * be durable; the in-memory position never moved past it.
+ * The checkpoint store failed to load or commit. The message says which checkpoint is known to be
+ * durable; the in-memory position never moved past it.
  */
 public final class CheckpointException extends CollectorException {
 

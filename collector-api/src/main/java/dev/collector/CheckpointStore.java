@@ -7,9 +7,9 @@ import org.jspecify.annotations.Nullable;
  * SPI: where the collector keeps its committed {@link Checkpoint}.
  *
  * <p>The collector calls {@link #commit} from one thread at a time, never concurrently, with
- * checkpoints whose sequence strictly increases. When {@code commit} returns the checkpoint must
- * be durable as far as the store promises durability: the collector reports it as committed and
- * never delivers the batches below it again.
+ * checkpoints whose sequence strictly increases. When {@code commit} returns the checkpoint must be
+ * durable as far as the store promises durability: the collector reports it as committed and never
+ * delivers the batches below it again.
  */
 public interface CheckpointStore extends AutoCloseable {
 
@@ -27,11 +27,11 @@ public interface CheckpointStore extends AutoCloseable {
    *
    * @param checkpoint the new checkpoint; its sequence is larger than the previous one's
    * @throws IOException if the write failed; the previous checkpoint must then still be the one
-   *     that {@link #load()} returns. The one exception is a write that took place but could
-   *     not be made durable (a file store whose directory could not be forced after the
-   *     rename): its message must then say so and name both checkpoints, since {@link #load()}
-   *     returns the new one and a power failure may bring back the previous one. Either is a
-   *     safe restart point: the collector commits only handled batches
+   *     that {@link #load()} returns. The one exception is a write that took place but could not be
+   *     made durable (a file store whose directory could not be forced after the rename): its
+   *     message must then say so and name both checkpoints, since {@link #load()} returns the new
+   *     one and a power failure may bring back the previous one. Either is a safe restart point:
+   *     the collector commits only handled batches
    */
   void commit(Checkpoint checkpoint) throws IOException;
 

@@ -1,6 +1,9 @@
 package dev.collector;
 
-/** The collector was closed. Open a new collector on the same checkpoint store; unacknowledged batches are delivered again. */
+/**
+ * The collector was closed. Open a new collector on the same checkpoint store; unacknowledged
+ * batches are delivered again.
+ */
 public final class CollectorClosedException extends MisuseException {
 
   private static final long serialVersionUID = 1L;

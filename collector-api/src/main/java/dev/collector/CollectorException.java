@@ -3,10 +3,10 @@ package dev.collector;
 import org.jspecify.annotations.Nullable;
 
 /**
- * The root of everything a collector throws on its own account. Sealed: a caller can switch
- * over the two families, {@link MisuseException} (the caller did something wrong; nothing
- * changed) and run failures ({@link BatchFailedException}, {@link SourceException}, {@link
- * CheckpointException}, {@link BatchAbandonedException}).
+ * The root of everything a collector throws on its own account. Sealed: a caller can switch over
+ * the two families, {@link MisuseException} (the caller did something wrong; nothing changed) and
+ * run failures ({@link BatchFailedException}, {@link SourceException}, {@link CheckpointException},
+ * {@link BatchAbandonedException}).
  */
 public abstract sealed class CollectorException extends RuntimeException
     permits MisuseException,

@@ -6,27 +6,27 @@ package dev.collector;
  * dev.collector.core.CollectorMetrics}) is built on this interface alone.
  *
  * <p>Every method has a no-op default, so implement only the events you need. Arguments are
- * primitives and enums: the collector allocates nothing to report an event. Durations are
- * {@link System#nanoTime()} differences in nanoseconds; {@code sequence} is the batch's
- * sequence ({@link Batch#sequence()}).
+ * primitives and enums: the collector allocates nothing to report an event. Durations are {@link
+ * System#nanoTime()} differences in nanoseconds; {@code sequence} is the batch's sequence ({@link
+ * Batch#sequence()}).
  *
  * <p><b>Threads.</b> Events come from the collector's own threads, concurrently: a handler's
- * virtual thread, the fetcher, the committer, a pull caller's thread. Each method says which.
- * A listener must therefore be thread-safe, and it runs on the hot path: keep it short and never
- * block (no I/O, no waiting for locks that user code holds). No event is called under a lock of
- * the collector.
+ * virtual thread, the fetcher, the committer, a pull caller's thread. Each method says which. A
+ * listener must therefore be thread-safe, and it runs on the hot path: keep it short and never
+ * block (no I/O, no waiting for locks that user code holds). No event is called under a lock of the
+ * collector.
  *
- * <p><b>A listener that throws.</b> The event is dropped for that listener (other listeners
- * still get it), the run goes on unchanged, and the first such failure of a collector is logged
- * at WARNING (once per collector). This holds for any {@link Throwable}, errors included (a
- * {@link NoSuchMethodError} from a library version mismatch, say), except a {@link
- * VirtualMachineError} (out of memory, stack overflow): that propagates, and the run fails as
- * if its own code had thrown it ({@link BatchFailedException} for an event on a handler thread).
+ * <p><b>A listener that throws.</b> The event is dropped for that listener (other listeners still
+ * get it), the run goes on unchanged, and the first such failure of a collector is logged at
+ * WARNING (once per collector). This holds for any {@link Throwable}, errors included (a {@link
+ * NoSuchMethodError} from a library version mismatch, say), except a {@link VirtualMachineError}
+ * (out of memory, stack overflow): that propagates, and the run fails as if its own code had thrown
+ * it ({@link BatchFailedException} for an event on a handler thread).
  *
  * <p><b>Calling back.</b> A listener may call {@link Collector#listen}, {@link
  * Registration#close()}, {@link Collector#progress()} and {@link Collector#stop()}. It must not
- * call {@code process}, {@code next} or {@code close} of its collector: from the collector's
- * own threads those throw {@link ReentrantCallException}.
+ * call {@code process}, {@code next} or {@code close} of its collector: from the collector's own
+ * threads those throw {@link ReentrantCallException}.
  */
 public interface CollectorListener {
 
@@ -39,17 +39,16 @@ public interface CollectorListener {
     /** The attempt ran longer than {@link CollectorOptions#batchTimeout()}. */
     TIMEOUT,
     /**
-     * The attempt was interrupted because its own run was being cancelled (a failure elsewhere,
-     * an interrupt of {@code process}, {@link Collector#close()}): not a failure of the batch,
-     * which is delivered again by the next run.
+     * The attempt was interrupted because its own run was being cancelled (a failure elsewhere, an
+     * interrupt of {@code process}, {@link Collector#close()}): not a failure of the batch, which
+     * is delivered again by the next run.
      */
     CANCELLED
   }
 
   /**
-   * A batch was read from the source. Called on the fetcher thread (the {@code process} run's
-   * owner thread, or the pull session's fetcher) after the read returned, before the batch is
-   * handed out.
+   * A batch was read from the source. Called on the fetcher thread (the {@code process} run's owner
+   * thread, or the pull session's fetcher) after the read returned, before the batch is handed out.
    *
    * @param sequence the batch's sequence
    * @param records how many records it holds
@@ -66,13 +65,12 @@ public interface CollectorListener {
   default void windowFull(long waitNanos) {}
 
   /**
-   * A handler attempt ended ({@link Collector#process}), or a pull delivery was settled by
-   * {@link Delivery#ack()} or {@link Delivery#fail}. Called once per attempt, on the handler's
-   * virtual thread after the handler (and the {@link HandlerContext}) returned or threw, before
-   * the batch is acknowledged, retried or dead-lettered; for a delivery, on the thread that
-   * settled it. For {@code process}, {@code nanos} covers the {@link HandlerContext} and the
-   * attempt, as {@link CollectorOptions#batchTimeout()} does; for a delivery, the time from
-   * delivery to settlement.
+   * A handler attempt ended ({@link Collector#process}), or a pull delivery was settled by {@link
+   * Delivery#ack()} or {@link Delivery#fail}. Called once per attempt, on the handler's virtual
+   * thread after the handler (and the {@link HandlerContext}) returned or threw, before the batch
+   * is acknowledged, retried or dead-lettered; for a delivery, on the thread that settled it. For
+   * {@code process}, {@code nanos} covers the {@link HandlerContext} and the attempt, as {@link
+   * CollectorOptions#batchTimeout()} does; for a delivery, the time from delivery to settlement.
    *
    * @param sequence the batch's sequence
    * @param records how many records it holds
@@ -121,8 +119,8 @@ public interface CollectorListener {
   default void committed(long checkpoint, long batches, long nanos) {}
 
   /**
-   * A call was rejected as a misuse, just before the exception is thrown to its caller. Called
-   * on the caller's thread.
+   * A call was rejected as a misuse, just before the exception is thrown to its caller. Called on
+   * the caller's thread.
    *
    * @param kind the class of the exception about to be thrown (a constant: nothing allocated)
    * @param sequence the batch involved, or {@link MisuseException#NO_BATCH}
@@ -131,9 +129,8 @@ public interface CollectorListener {
 
   /**
    * The collector was closed: the last event of every registration. Called once, on the thread
-   * calling {@link Collector#close()}, after its final commit, never under a lock; the
-   * registration is removed by then. An event that raced {@code close()} may still arrive after
-   * it.
+   * calling {@link Collector#close()}, after its final commit, never under a lock; the registration
+   * is removed by then. An event that raced {@code close()} may still arrive after it.
    */
   default void closed() {}
 }

@@ -5,13 +5,13 @@ import java.util.Objects;
 import org.jspecify.annotations.Nullable;
 
 /**
- * Immutable collector settings. Build with {@link #builder()}; every setting has a default.
- * Change some settings of existing options with {@link #toBuilder()}.
+ * Immutable collector settings. Build with {@link #builder()}; every setting has a default. Change
+ * some settings of existing options with {@link #toBuilder()}.
  *
- * <p>A final class rather than a record, so that a setting can be added in a minor release
- * without breaking callers (no public constructor, no deconstruction pattern): see {@code
- * docs/adr/0008-evolvable-api-types.md}. Instances are immutable and safe to share between
- * threads; {@link #equals} compares every setting.
+ * <p>A final class rather than a record, so that a setting can be added in a minor release without
+ * breaking callers (no public constructor, no deconstruction pattern): see {@code
+ * docs/adr/0008-evolvable-api-types.md}. Instances are immutable and safe to share between threads;
+ * {@link #equals} compares every setting.
  */
 public final class CollectorOptions {
 
@@ -56,7 +56,9 @@ public final class CollectorOptions {
     checkNotNegative("commitInterval", commitInterval);
     if (concurrency < 0 || concurrency > MAX_DEPTH) {
       throw new IllegalArgumentException(
-          "concurrency must be between 1 and " + MAX_DEPTH + ", or 0 for the depth, was "
+          "concurrency must be between 1 and "
+              + MAX_DEPTH
+              + ", or 0 for the depth, was "
               + concurrency);
     }
   }
@@ -92,8 +94,8 @@ public final class CollectorOptions {
   }
 
   /**
-   * How long {@link Collector#stop()} lets running handlers finish before interrupting them;
-   * zero interrupts at once. Default 30 seconds.
+   * How long {@link Collector#stop()} lets running handlers finish before interrupting them; zero
+   * interrupts at once. Default 30 seconds.
    *
    * @return the drain timeout
    */
@@ -111,10 +113,10 @@ public final class CollectorOptions {
   }
 
   /**
-   * How long one handler attempt may run before its thread is interrupted and the attempt counts
-   * as failed with {@link java.util.concurrent.TimeoutException}; zero means no limit. Checked a
-   * few times per timeout period, so it fires up to a quarter late. {@link Collector#process}
-   * only. Default zero.
+   * How long one handler attempt may run before its thread is interrupted and the attempt counts as
+   * failed with {@link java.util.concurrent.TimeoutException}; zero means no limit. Checked a few
+   * times per timeout period, so it fires up to a quarter late. {@link Collector#process} only.
+   * Default zero.
    *
    * @return the limit per handler attempt
    */
@@ -133,8 +135,8 @@ public final class CollectorOptions {
   }
 
   /**
-   * How a failed fetch is retried (the reader is reopened at the last fetched position) before
-   * the run fails with {@link SourceException}. Default 3 attempts, 10 ms to 1 s apart.
+   * How a failed fetch is retried (the reader is reopened at the last fetched position) before the
+   * run fails with {@link SourceException}. Default 3 attempts, 10 ms to 1 s apart.
    *
    * @return attempts and backoff for fetches
    */
@@ -143,8 +145,8 @@ public final class CollectorOptions {
   }
 
   /**
-   * How a failed commit is retried before the run fails with {@link CheckpointException}.
-   * Default 3 attempts, 10 ms to 1 s apart.
+   * How a failed commit is retried before the run fails with {@link CheckpointException}. Default 3
+   * attempts, 10 ms to 1 s apart.
    *
    * @return attempts and backoff for commits
    */
@@ -153,10 +155,10 @@ public final class CollectorOptions {
   }
 
   /**
-   * How many batches may run at once (handlers in {@link Collector#process}, unsettled
-   * deliveries in the pull API), 1 to {@link #MAX_DEPTH}, or 0 for "as many as the depth
-   * allows". A run uses {@code min(concurrency, depth)}: read ahead 1024 batches but run 64
-   * against a rate-limited sink. Default 0.
+   * How many batches may run at once (handlers in {@link Collector#process}, unsettled deliveries
+   * in the pull API), 1 to {@link #MAX_DEPTH}, or 0 for "as many as the depth allows". A run uses
+   * {@code min(concurrency, depth)}: read ahead 1024 batches but run 64 against a rate-limited
+   * sink. Default 0.
    *
    * @return the concurrency, or 0
    */
@@ -177,8 +179,8 @@ public final class CollectorOptions {
   }
 
   /**
-   * Wraps every handler attempt of {@link Collector#process} (each retry too) on the handler's
-   * own virtual thread, to set up per-batch context such as an MDC or a tracing span; see {@link
+   * Wraps every handler attempt of {@link Collector#process} (each retry too) on the handler's own
+   * virtual thread, to set up per-batch context such as an MDC or a tracing span; see {@link
    * HandlerContext} for what happens when it throws, skips or repeats the attempt. The pull API
    * runs no hook. Default {@link HandlerContext#NONE}, which runs the attempt and nothing else.
    *
@@ -234,18 +236,30 @@ public final class CollectorOptions {
    */
   @Override
   public String toString() {
-    return "CollectorOptions[name=" + name
-        + ", depth=" + depth
-        + ", ackOrdering=" + ackOrdering
-        + ", drainTimeout=" + drainTimeout
-        + ", failurePolicy=" + failurePolicy
-        + ", batchTimeout=" + batchTimeout
-        + ", stuckThreshold=" + stuckThreshold
-        + ", fetchRetry=" + fetchRetry
-        + ", commitRetry=" + commitRetry
-        + ", concurrency=" + concurrency
-        + ", commitInterval=" + commitInterval
-        + ", handlerContext=" + (handlerContext == HandlerContext.NONE ? "NONE" : handlerContext)
+    return "CollectorOptions[name="
+        + name
+        + ", depth="
+        + depth
+        + ", ackOrdering="
+        + ackOrdering
+        + ", drainTimeout="
+        + drainTimeout
+        + ", failurePolicy="
+        + failurePolicy
+        + ", batchTimeout="
+        + batchTimeout
+        + ", stuckThreshold="
+        + stuckThreshold
+        + ", fetchRetry="
+        + fetchRetry
+        + ", commitRetry="
+        + commitRetry
+        + ", concurrency="
+        + concurrency
+        + ", commitInterval="
+        + commitInterval
+        + ", handlerContext="
+        + (handlerContext == HandlerContext.NONE ? "NONE" : handlerContext)
         + "]";
   }
 
@@ -275,7 +289,9 @@ public final class CollectorOptions {
   public static int checkDepth(int depth) {
     if (depth < 1 || depth > MAX_DEPTH) {
       throw new IllegalArgumentException(
-          "depth must be between 1 and " + MAX_DEPTH + " (CollectorOptions.MAX_DEPTH), was "
+          "depth must be between 1 and "
+              + MAX_DEPTH
+              + " (CollectorOptions.MAX_DEPTH), was "
               + depth);
     }
     return depth;

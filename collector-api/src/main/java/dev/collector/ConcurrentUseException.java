@@ -1,6 +1,9 @@
 package dev.collector;
 
-/** {@code process} was called while another run or a pull session is active on the same collector, or {@code next()} while {@code process} runs. One collector serves one run at a time. */
+/**
+ * {@code process} was called while another run or a pull session is active on the same collector,
+ * or {@code next()} while {@code process} runs. One collector serves one run at a time.
+ */
 public final class ConcurrentUseException extends MisuseException {
 
   private static final long serialVersionUID = 1L;

@@ -1,6 +1,9 @@
 package dev.collector;
 
-/** A delivery was settled with the other outcome: {@code fail} after {@code ack}, or {@code ack} after {@code fail} or abandonment. */
+/**
+ * A delivery was settled with the other outcome: {@code fail} after {@code ack}, or {@code ack}
+ * after {@code fail} or abandonment.
+ */
 public final class ConflictingOutcomeException extends MisuseException {
 
   private static final long serialVersionUID = 1L;

@@ -4,8 +4,8 @@ package dev.collector;
  * A batch handed out by {@link Collector#next()}: the handle the caller settles, never a raw
  * sequence number.
  *
- * <p>Settle it exactly once with {@link #ack()} or {@link #fail(Throwable)}. Settling again
- * with the same outcome is harmless and returns {@code false}; the other outcome throws {@link
+ * <p>Settle it exactly once with {@link #ack()} or {@link #fail(Throwable)}. Settling again with
+ * the same outcome is harmless and returns {@code false}; the other outcome throws {@link
  * ConflictingOutcomeException}. {@link #close()} on a delivery that was neither acknowledged nor
  * failed fails it with {@link BatchAbandonedException} — a forgotten ack is never a silent ack.
  *
@@ -17,10 +17,10 @@ package dev.collector;
  * fail} calls one returns {@code true} (and runs the failure policy, the dead-letter handler at
  * most once), the others {@code false}; between {@code ack()} and {@code fail}, the loser throws
  * {@link ConflictingOutcomeException} — also an {@code ack()} that comes while {@code fail} is
- * still inside the dead-letter handler. Against {@link Collector#close()}, a settle either
- * counts (and is covered by close's final commit) or throws {@link CollectorClosedException}.
- * After the pull session ended (a failure was reported, or the collector closed), settling with
- * a new outcome throws; repeating the outcome this delivery already has returns {@code false}.
+ * still inside the dead-letter handler. Against {@link Collector#close()}, a settle either counts
+ * (and is covered by close's final commit) or throws {@link CollectorClosedException}. After the
+ * pull session ended (a failure was reported, or the collector closed), settling with a new outcome
+ * throws; repeating the outcome this delivery already has returns {@code false}.
  *
  * @param <T> the record type
  */
@@ -36,8 +36,7 @@ public interface Delivery<T> extends AutoCloseable {
   /**
    * Acknowledges the batch: it was handled and may be committed once every earlier batch is.
    *
-   * @return {@code true} if this call acknowledged it, {@code false} if it was already
-   *     acknowledged
+   * @return {@code true} if this call acknowledged it, {@code false} if it was already acknowledged
    * @throws ConflictingOutcomeException if the delivery was already failed or abandoned
    * @throws OutOfOrderAckException in {@link AckOrdering#STRICT} mode, if an earlier delivery is
    *     still unacknowledged
@@ -48,12 +47,12 @@ public interface Delivery<T> extends AutoCloseable {
   boolean ack();
 
   /**
-   * Hands the batch to the failure policy. With attempts left the batch is delivered again
-   * after the retry backoff (a new delivery, {@code attempt + 1}). Otherwise, with a dead-letter
-   * handler, it runs on this thread and the batch counts as settled when it returns; without
-   * one (fail-fast) the pull session fails: fetching stops, the next call to {@link
-   * Collector#next()} reports the failure, and nothing past the acknowledged prefix is
-   * committed. Other deliveries of a failed session may still be acknowledged until then.
+   * Hands the batch to the failure policy. With attempts left the batch is delivered again after
+   * the retry backoff (a new delivery, {@code attempt + 1}). Otherwise, with a dead-letter handler,
+   * it runs on this thread and the batch counts as settled when it returns; without one (fail-fast)
+   * the pull session fails: fetching stops, the next call to {@link Collector#next()} reports the
+   * failure, and nothing past the acknowledged prefix is committed. Other deliveries of a failed
+   * session may still be acknowledged until then.
    *
    * <p><b>User code that throws.</b> A dead-letter handler that throws fails the session as
    * fail-fast does; this call still returns {@code true}, and {@code next()} throws {@link
@@ -71,10 +70,10 @@ public interface Delivery<T> extends AutoCloseable {
   boolean fail(Throwable cause);
 
   /**
-   * Fails the batch with {@link BatchAbandonedException} if it was neither acknowledged nor
-   * failed; does nothing otherwise. Also does nothing if the collector is closed or the run
-   * has ended (the batch is then redelivered anyway). Never throws a {@link MisuseException}:
-   * if another thread settles the delivery meanwhile, that outcome stands.
+   * Fails the batch with {@link BatchAbandonedException} if it was neither acknowledged nor failed;
+   * does nothing otherwise. Also does nothing if the collector is closed or the run has ended (the
+   * batch is then redelivered anyway). Never throws a {@link MisuseException}: if another thread
+   * settles the delivery meanwhile, that outcome stands.
    */
   @Override
   void close();

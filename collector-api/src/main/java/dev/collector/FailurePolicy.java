@@ -4,17 +4,17 @@ import java.util.Objects;
 import org.jspecify.annotations.Nullable;
 
 /**
- * How a failed batch is settled: retried up to {@link Retry#maxAttempts()}, then either handed
- * to a {@link DeadLetterHandler} (and the run goes on) or failing the run (fail-fast: stop
- * fetching, interrupt the other handlers, commit the acknowledged prefix, throw {@link
+ * How a failed batch is settled: retried up to {@link Retry#maxAttempts()}, then either handed to a
+ * {@link DeadLetterHandler} (and the run goes on) or failing the run (fail-fast: stop fetching,
+ * interrupt the other handlers, commit the acknowledged prefix, throw {@link
  * BatchFailedException}).
  *
  * {@snippet class=dev.collector.core.JavadocExamplesTest region=failurePolicy}
  *
- * <p>Built with the factories above. A final class, not a record (ADR 0008): a setting may be
- * added (a classifier of retryable failures) as a new method with a default, and no caller
- * breaks. Immutable and thread-safe; equal when the retry settings are equal and the dead-letter
- * handler is the same (or both are absent).
+ * <p>Built with the factories above. A final class, not a record (ADR 0008): a setting may be added
+ * (a classifier of retryable failures) as a new method with a default, and no caller breaks.
+ * Immutable and thread-safe; equal when the retry settings are equal and the dead-letter handler is
+ * the same (or both are absent).
  */
 public final class FailurePolicy {
 
@@ -47,8 +47,8 @@ public final class FailurePolicy {
   }
 
   /**
-   * This policy's retries (and every other setting of it), then the dead-letter handler instead
-   * of failing the run. A dead-letter handler this policy had is replaced.
+   * This policy's retries (and every other setting of it), then the dead-letter handler instead of
+   * failing the run. A dead-letter handler this policy had is replaced.
    *
    * @param handler where exhausted batches go
    * @return the new policy

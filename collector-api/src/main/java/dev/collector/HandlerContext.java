@@ -1,9 +1,9 @@
 package dev.collector;
 
 /**
- * Wraps every handler attempt of {@link Collector#process}, on the handler's own virtual
- * thread: the place to set up per-batch context (an MDC, a tracing span, a {@code ScopedValue}
- * binding) around the handler. Set it with {@link CollectorOptions.Builder#handlerContext}.
+ * Wraps every handler attempt of {@link Collector#process}, on the handler's own virtual thread:
+ * the place to set up per-batch context (an MDC, a tracing span, a {@code ScopedValue} binding)
+ * around the handler. Set it with {@link CollectorOptions.Builder#handlerContext}.
  *
  * {@snippet :
  * HandlerContext mdc = (batch, attempt) -> {
@@ -16,30 +16,29 @@ package dev.collector;
  * };
  * }
  *
- * <p><b>Contract.</b> {@link #run} must call {@link Attempt#run() attempt.run()} exactly once,
- * on the thread that called it, and should let what it throws propagate. It is called for each
+ * <p><b>Contract.</b> {@link #run} must call {@link Attempt#run() attempt.run()} exactly once, on
+ * the thread that called it, and should let what it throws propagate. It is called for each
  * attempt, retries included ({@link Batch#attempt()} tells which), never for the dead-letter
  * handler.
  *
  * <ul>
  *   <li><b>The hook throws</b> (before or after the attempt): the attempt fails like a handler
- *       failure, and the {@link FailurePolicy} settles it (retry, dead-letter or fail the run).
- *       If the handler itself threw, that failure is the attempt's failure, whatever the hook
- *       then threw or returned (a different exception from the hook is added to it as
- *       suppressed).
+ *       failure, and the {@link FailurePolicy} settles it (retry, dead-letter or fail the run). If
+ *       the handler itself threw, that failure is the attempt's failure, whatever the hook then
+ *       threw or returned (a different exception from the hook is added to it as suppressed).
  *   <li><b>The hook returns without running the attempt:</b> the attempt fails with {@link
  *       AttemptNotRunException} naming the batch; the failure policy applies.
- *   <li><b>The hook runs it twice</b>, calls it on another thread, or after it returned: that
- *       call throws {@link IllegalStateException} naming the batch, and the handler does not
- *       run again; if the hook lets it propagate, the attempt fails with it.
- *   <li><b>Interrupts and timeouts:</b> {@link CollectorOptions#batchTimeout()} covers the
- *       hook and the attempt together, and so does the handler duration reported to listeners.
- *       A timeout or a cancellation of the run interrupts the handler thread wherever it is, in
- *       the hook or in the handler; the hook must let the interrupt end it like a handler does.
+ *   <li><b>The hook runs it twice</b>, calls it on another thread, or after it returned: that call
+ *       throws {@link IllegalStateException} naming the batch, and the handler does not run again;
+ *       if the hook lets it propagate, the attempt fails with it.
+ *   <li><b>Interrupts and timeouts:</b> {@link CollectorOptions#batchTimeout()} covers the hook and
+ *       the attempt together, and so does the handler duration reported to listeners. A timeout or
+ *       a cancellation of the run interrupts the handler thread wherever it is, in the hook or in
+ *       the handler; the hook must let the interrupt end it like a handler does.
  * </ul>
  *
- * <p>The pull API ({@link Collector#next()}, {@link Delivery}) runs no hook: the caller works
- * on its own thread, and sets up its context itself.
+ * <p>The pull API ({@link Collector#next()}, {@link Delivery}) runs no hook: the caller works on
+ * its own thread, and sets up its context itself.
  */
 @FunctionalInterface
 public interface HandlerContext {
@@ -63,8 +62,8 @@ public interface HandlerContext {
      * Runs the handler on the current thread.
      *
      * @throws Exception what the handler threw
-     * @throws IllegalStateException naming the batch, if called a second time, on another
-     *     thread than the one the hook was called on, or after the hook returned
+     * @throws IllegalStateException naming the batch, if called a second time, on another thread
+     *     than the one the hook was called on, or after the hook returned
      */
     void run() throws Exception;
   }

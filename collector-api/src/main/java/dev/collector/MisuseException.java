@@ -2,8 +2,8 @@ package dev.collector;
 
 /**
  * The caller used the API wrongly. Thrown before anything changed: no batch is lost and the
- * committed checkpoint did not move. The message names the batch (where there is one) and what
- * to do instead.
+ * committed checkpoint did not move. The message names the batch (where there is one) and what to
+ * do instead.
  */
 public abstract sealed class MisuseException extends CollectorException
     permits ConflictingOutcomeException,

@@ -20,8 +20,14 @@ public final class OutOfOrderAckException extends MisuseException {
   public OutOfOrderAckException(long given, long expected, String collector) {
     super(
         given,
-        "collector '" + collector + "' uses STRICT ack ordering: got ack of batch " + given
-            + " but batch " + expected + " is still unacknowledged; ack batch " + expected
+        "collector '"
+            + collector
+            + "' uses STRICT ack ordering: got ack of batch "
+            + given
+            + " but batch "
+            + expected
+            + " is still unacknowledged; ack batch "
+            + expected
             + " first, or use AckOrdering.BUFFERED to let acks complete out of order");
     this.expected = expected;
   }

@@ -8,8 +8,8 @@ import org.jspecify.annotations.Nullable;
  * What one {@link Collector#process} run did.
  *
  * <p>Users read it (the value {@code process} returns). {@link #builder()} is for collector
- * implementations and tests. A final class rather than a record, so that a figure can be added
- * in a minor release without breaking callers: see {@code docs/adr/0008-evolvable-api-types.md}.
+ * implementations and tests. A final class rather than a record, so that a figure can be added in a
+ * minor release without breaking callers: see {@code docs/adr/0008-evolvable-api-types.md}.
  * Immutable; {@link #equals} compares every figure.
  */
 public final class ProcessSummary {
@@ -36,8 +36,8 @@ public final class ProcessSummary {
 
   /**
    * A builder with every count zero, a zero duration, {@code stopped} false and {@link
-   * Checkpoint#INITIAL}, for collector implementations and tests; users read summaries, they do
-   * not build them.
+   * Checkpoint#INITIAL}, for collector implementations and tests; users read summaries, they do not
+   * build them.
    *
    * @return a new builder
    */
@@ -92,8 +92,8 @@ public final class ProcessSummary {
   }
 
   /**
-   * Batches fetched but left uncommitted when a stop ended the run; they are delivered again by
-   * the next run.
+   * Batches fetched but left uncommitted when a stop ended the run; they are delivered again by the
+   * next run.
    *
    * @return the uncommitted count
    */
@@ -148,20 +148,28 @@ public final class ProcessSummary {
   /** Every figure, in the format records use: {@code ProcessSummary[batches=3, ...]}. */
   @Override
   public String toString() {
-    return "ProcessSummary[batches=" + batches
-        + ", records=" + records
-        + ", commits=" + commits
-        + ", duration=" + duration
-        + ", stopped=" + stopped
-        + ", uncommitted=" + uncommitted
-        + ", deadLettered=" + deadLettered
-        + ", checkpoint=" + checkpoint
+    return "ProcessSummary[batches="
+        + batches
+        + ", records="
+        + records
+        + ", commits="
+        + commits
+        + ", duration="
+        + duration
+        + ", stopped="
+        + stopped
+        + ", uncommitted="
+        + uncommitted
+        + ", deadLettered="
+        + deadLettered
+        + ", checkpoint="
+        + checkpoint
         + "]";
   }
 
   /**
-   * Builds {@link ProcessSummary}, for collector implementations and tests; validation happens
-   * in {@link #build()}. One setter per figure, named like its accessor. Not thread-safe.
+   * Builds {@link ProcessSummary}, for collector implementations and tests; validation happens in
+   * {@link #build()}. One setter per figure, named like its accessor. Not thread-safe.
    */
   public static final class Builder {
     private long batches;

@@ -5,12 +5,12 @@ import java.util.Objects;
 import org.jspecify.annotations.Nullable;
 
 /**
- * A snapshot of a collector's position. The three positions are sequence numbers and always
- * satisfy {@code committed <= acknowledged <= fetched}.
+ * A snapshot of a collector's position. The three positions are sequence numbers and always satisfy
+ * {@code committed <= acknowledged <= fetched}.
  *
  * <p>Users read it ({@link Collector#progress()}). {@link #builder()} is for collector
- * implementations and tests. A final class rather than a record, so that a figure can be added
- * in a minor release without breaking callers: see {@code docs/adr/0008-evolvable-api-types.md}.
+ * implementations and tests. A final class rather than a record, so that a figure can be added in a
+ * minor release without breaking callers: see {@code docs/adr/0008-evolvable-api-types.md}.
  * Immutable; {@link #equals} compares every figure.
  */
 public final class Progress {
@@ -38,7 +38,11 @@ public final class Progress {
     if (committed < 0 || committed > acknowledged || acknowledged > fetched) {
       throw new IllegalArgumentException(
           "positions must satisfy 0 <= committed <= acknowledged <= fetched, were committed="
-              + committed + " acknowledged=" + acknowledged + " fetched=" + fetched);
+              + committed
+              + " acknowledged="
+              + acknowledged
+              + " fetched="
+              + fetched);
     }
     notNegative("inFlight", inFlight);
     notNegative("running", running);
@@ -57,8 +61,8 @@ public final class Progress {
   }
 
   /**
-   * A builder with every figure zero, for collector implementations and tests; users read
-   * progress, they do not build it.
+   * A builder with every figure zero, for collector implementations and tests; users read progress,
+   * they do not build it.
    *
    * @return a new builder
    */
@@ -130,8 +134,8 @@ public final class Progress {
   }
 
   /**
-   * How long the longest-running unsettled batch has been running, measured from the start of
-   * its current attempt (handler start, or delivery); zero if none runs.
+   * How long the longest-running unsettled batch has been running, measured from the start of its
+   * current attempt (handler start, or delivery); zero if none runs.
    *
    * @return the oldest running batch's age
    */
@@ -171,7 +175,14 @@ public final class Progress {
   @Override
   public int hashCode() {
     return Objects.hash(
-        fetched, acknowledged, committed, inFlight, running, waiting, capacity, oldestRunning,
+        fetched,
+        acknowledged,
+        committed,
+        inFlight,
+        running,
+        waiting,
+        capacity,
+        oldestRunning,
         stuck);
   }
 
@@ -181,13 +192,22 @@ public final class Progress {
    */
   @Override
   public String toString() {
-    return "fetched=" + fetched
-        + " acked=" + acknowledged
-        + " committed=" + committed
-        + " inFlight=" + inFlight + "/" + capacity
-        + " running=" + running
-        + " waiting=" + waiting
-        + " oldest=" + formatSeconds(oldestRunning)
+    return "fetched="
+        + fetched
+        + " acked="
+        + acknowledged
+        + " committed="
+        + committed
+        + " inFlight="
+        + inFlight
+        + "/"
+        + capacity
+        + " running="
+        + running
+        + " waiting="
+        + waiting
+        + " oldest="
+        + formatSeconds(oldestRunning)
         + (stuck > 0 ? " stuck=" + stuck : "");
   }
 
@@ -197,8 +217,8 @@ public final class Progress {
   }
 
   /**
-   * Builds {@link Progress}, for collector implementations and tests; validation happens in
-   * {@link #build()}. One setter per figure, named like its accessor. Not thread-safe.
+   * Builds {@link Progress}, for collector implementations and tests; validation happens in {@link
+   * #build()}. One setter per figure, named like its accessor. Not thread-safe.
    */
   public static final class Builder {
     private long fetched;

@@ -1,6 +1,9 @@
 package dev.collector;
 
-/** A handler called {@code next()} or {@code process} on its own collector: it would wait for a window slot that only its own return can free. */
+/**
+ * A handler called {@code next()} or {@code process} on its own collector: it would wait for a
+ * window slot that only its own return can free.
+ */
 public final class ReentrantCallException extends MisuseException {
 
   private static final long serialVersionUID = 1L;

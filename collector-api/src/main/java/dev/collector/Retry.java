@@ -8,14 +8,13 @@ import org.jspecify.annotations.Nullable;
 /**
  * How often, and how far apart, to try an operation: a handler, a fetch or a commit.
  *
- * <p>Delays grow exponentially from {@link #initialBackoff()}, doubling per failed attempt,
- * capped at {@link #maxBackoff()}, with "full jitter": the actual delay is uniformly random
- * between zero and that bound, so many collectors retrying one broken dependency do not retry
- * in step.
+ * <p>Delays grow exponentially from {@link #initialBackoff()}, doubling per failed attempt, capped
+ * at {@link #maxBackoff()}, with "full jitter": the actual delay is uniformly random between zero
+ * and that bound, so many collectors retrying one broken dependency do not retry in step.
  *
- * <p>Built with {@link #of(int, Duration, Duration)}, or {@link #NONE}. A final class, not a
- * record (ADR 0008): another kind of backoff would be a new factory and a new component, and no
- * caller breaks. Immutable and thread-safe; equal when the three settings are.
+ * <p>Built with {@link #of(int, Duration, Duration)}, or {@link #NONE}. A final class, not a record
+ * (ADR 0008): another kind of backoff would be a new factory and a new component, and no caller
+ * breaks. Immutable and thread-safe; equal when the three settings are.
  */
 public final class Retry {
 
@@ -56,8 +55,8 @@ public final class Retry {
    * @param initialBackoff the delay bound after the first failure
    * @param maxBackoff the cap on the delay bound
    * @return the settings
-   * @throws IllegalArgumentException naming the parameter and the value: {@code maxAttempts}
-   *     below 1, a negative {@code initialBackoff}, or {@code maxBackoff} below it
+   * @throws IllegalArgumentException naming the parameter and the value: {@code maxAttempts} below
+   *     1, a negative {@code initialBackoff}, or {@code maxBackoff} below it
    * @throws NullPointerException if a duration is null
    */
   public static Retry of(int maxAttempts, Duration initialBackoff, Duration maxBackoff) {
@@ -136,7 +135,12 @@ public final class Retry {
   /** The record format: {@code Retry[maxAttempts=3, initialBackoff=PT0.01S, maxBackoff=PT1S]}. */
   @Override
   public String toString() {
-    return "Retry[maxAttempts=" + maxAttempts + ", initialBackoff=" + initialBackoff
-        + ", maxBackoff=" + maxBackoff + "]";
+    return "Retry[maxAttempts="
+        + maxAttempts
+        + ", initialBackoff="
+        + initialBackoff
+        + ", maxBackoff="
+        + maxBackoff
+        + "]";
   }
 }

@@ -20,8 +20,14 @@ public final class SourceException extends CollectorException {
    */
   public SourceException(String collector, long sequence, Checkpoint committed, Throwable cause) {
     super(
-        "collector '" + collector + "' could not fetch batch " + sequence + ": " + cause
-            + "; committed through sequence " + committed.sequence()
+        "collector '"
+            + collector
+            + "' could not fetch batch "
+            + sequence
+            + ": "
+            + cause
+            + "; committed through sequence "
+            + committed.sequence()
             + ", a new run resumes there once the source is readable",
         cause);
     this.sequence = sequence;

@@ -17,8 +17,8 @@ public interface SourceReader<T> extends AutoCloseable {
   /**
    * Reads the next batch.
    *
-   * @return the next batch, or {@code null} when the source is exhausted; once it returned
-   *     {@code null} the collector does not call it again
+   * @return the next batch, or {@code null} when the source is exhausted; once it returned {@code
+   *     null} the collector does not call it again
    * @throws InterruptedException if the fetching thread was interrupted while waiting
    * @throws Exception if the read failed (the run fails with a {@link SourceException})
    */

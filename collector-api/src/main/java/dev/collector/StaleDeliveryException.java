@@ -1,6 +1,9 @@
 package dev.collector;
 
-/** A delivery was settled after the run (epoch) it came from ended, e.g. because another batch of it failed. The batch is delivered again by the next epoch; settle that delivery instead. */
+/**
+ * A delivery was settled after the run (epoch) it came from ended, e.g. because another batch of it
+ * failed. The batch is delivered again by the next epoch; settle that delivery instead.
+ */
 public final class StaleDeliveryException extends MisuseException {
 
   private static final long serialVersionUID = 1L;

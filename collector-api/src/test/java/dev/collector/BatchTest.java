@@ -55,24 +55,29 @@ class BatchTest {
     assertEquals(Batch.of(7, List.of("a", "b"), "tok", 3), next);
     assertSame(b.records(), next.records());
     assertEquals(2, b.attempt(), "the original is unchanged");
-    assertEquals("attempt must be >= 1, was -2147483648",
-        assertThrows(IllegalArgumentException.class,
-            () -> Batch.of(0, List.of(), "", Integer.MAX_VALUE).nextAttempt()).getMessage());
+    assertEquals(
+        "attempt must be >= 1, was -2147483648",
+        assertThrows(
+                IllegalArgumentException.class,
+                () -> Batch.of(0, List.of(), "", Integer.MAX_VALUE).nextAttempt())
+            .getMessage());
   }
 
   @Test
   void validation_messagesAsBefore() {
-    assertEquals("sequence must be >= 0, was -1",
-        assertThrows(IllegalArgumentException.class, () -> Batch.of(-1, List.of()))
-            .getMessage());
-    assertEquals("attempt must be >= 1, was 0",
+    assertEquals(
+        "sequence must be >= 0, was -1",
+        assertThrows(IllegalArgumentException.class, () -> Batch.of(-1, List.of())).getMessage());
+    assertEquals(
+        "attempt must be >= 1, was 0",
         assertThrows(IllegalArgumentException.class, () -> Batch.of(0, List.of(), "", 0))
             .getMessage());
-    assertEquals("resumeToken",
+    assertEquals(
+        "resumeToken",
         assertThrows(NullPointerException.class, () -> Batch.of(0, List.of(), null, 1))
             .getMessage());
-    assertEquals("records",
-        assertThrows(NullPointerException.class, () -> Batch.of(0, null)).getMessage());
+    assertEquals(
+        "records", assertThrows(NullPointerException.class, () -> Batch.of(0, null)).getMessage());
     assertThrows(NullPointerException.class, () -> Batch.of(0, Arrays.asList("a", null)));
   }
 
@@ -92,7 +97,7 @@ class BatchTest {
 
   @Test
   void toString_recordFormat() {
-    assertEquals("Batch[sequence=7, records=[a, b], resumeToken=tok, attempt=2]",
-        example().toString());
+    assertEquals(
+        "Batch[sequence=7, records=[a, b], resumeToken=tok, attempt=2]", example().toString());
   }
 }

@@ -90,32 +90,45 @@ class CollectorOptionsTest {
     String s = CollectorOptions.defaults().toString();
     assertEquals(
         "CollectorOptions[name=collector, depth=16, ackOrdering=BUFFERED, drainTimeout=PT30S,"
-            + " failurePolicy=" + FailurePolicy.failFast() + ", batchTimeout=PT0S,"
-            + " stuckThreshold=PT1M, fetchRetry=" + CollectorOptions.defaults().fetchRetry()
-            + ", commitRetry=" + CollectorOptions.defaults().commitRetry()
+            + " failurePolicy="
+            + FailurePolicy.failFast()
+            + ", batchTimeout=PT0S,"
+            + " stuckThreshold=PT1M, fetchRetry="
+            + CollectorOptions.defaults().fetchRetry()
+            + ", commitRetry="
+            + CollectorOptions.defaults().commitRetry()
             + ", concurrency=0, commitInterval=PT0S, handlerContext=NONE]",
         s);
   }
 
   @Test
   void validation_namesTheSettingAndTheValue() {
-    assertMessage("name must be 1 to 64 letters, digits, '.', '_' or '-', was \"a b\"",
+    assertMessage(
+        "name must be 1 to 64 letters, digits, '.', '_' or '-', was \"a b\"",
         CollectorOptions.builder().name("a b"));
-    assertMessage("depth must be between 1 and 1048576 (CollectorOptions.MAX_DEPTH), was 0",
+    assertMessage(
+        "depth must be between 1 and 1048576 (CollectorOptions.MAX_DEPTH), was 0",
         CollectorOptions.builder().depth(0));
-    assertMessage("depth must be between 1 and 1048576 (CollectorOptions.MAX_DEPTH), was 1048577",
+    assertMessage(
+        "depth must be between 1 and 1048576 (CollectorOptions.MAX_DEPTH), was 1048577",
         CollectorOptions.builder().depth(CollectorOptions.MAX_DEPTH + 1));
-    assertMessage("drainTimeout must be >= 0, was PT-1S",
+    assertMessage(
+        "drainTimeout must be >= 0, was PT-1S",
         CollectorOptions.builder().drainTimeout(Duration.ofSeconds(-1)));
-    assertMessage("batchTimeout must be >= 0, was PT-1S",
+    assertMessage(
+        "batchTimeout must be >= 0, was PT-1S",
         CollectorOptions.builder().batchTimeout(Duration.ofSeconds(-1)));
-    assertMessage("stuckThreshold must be >= 0, was PT-1S",
+    assertMessage(
+        "stuckThreshold must be >= 0, was PT-1S",
         CollectorOptions.builder().stuckThreshold(Duration.ofSeconds(-1)));
-    assertMessage("commitInterval must be >= 0, was PT-1S",
+    assertMessage(
+        "commitInterval must be >= 0, was PT-1S",
         CollectorOptions.builder().commitInterval(Duration.ofSeconds(-1)));
-    assertMessage("concurrency must be between 1 and 1048576, or 0 for the depth, was -1",
+    assertMessage(
+        "concurrency must be between 1 and 1048576, or 0 for the depth, was -1",
         CollectorOptions.builder().concurrency(-1));
-    assertMessage("concurrency must be between 1 and 1048576, or 0 for the depth, was 1048577",
+    assertMessage(
+        "concurrency must be between 1 and 1048576, or 0 for the depth, was 1048577",
         CollectorOptions.builder().concurrency(CollectorOptions.MAX_DEPTH + 1));
   }
 
@@ -140,7 +153,6 @@ class CollectorOptionsTest {
   }
 
   private static void assertNull(String message, CollectorOptions.Builder builder) {
-    assertEquals(
-        message, assertThrows(NullPointerException.class, builder::build).getMessage());
+    assertEquals(message, assertThrows(NullPointerException.class, builder::build).getMessage());
   }
 }

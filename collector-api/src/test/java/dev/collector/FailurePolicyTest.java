@@ -44,11 +44,14 @@ class FailurePolicyTest {
 
   @Test
   void nulls_areRejectedNamingTheParameter() {
-    assertEquals("retry",
+    assertEquals(
+        "retry",
         assertThrows(NullPointerException.class, () -> FailurePolicy.retry(null)).getMessage());
-    assertEquals("handler",
-        assertThrows(NullPointerException.class,
-            () -> FailurePolicy.failFast().thenDeadLetter(null)).getMessage());
+    assertEquals(
+        "handler",
+        assertThrows(
+                NullPointerException.class, () -> FailurePolicy.failFast().thenDeadLetter(null))
+            .getMessage());
   }
 
   @Test
@@ -70,9 +73,11 @@ class FailurePolicyTest {
 
   @Test
   void toString_recordFormat() {
-    assertEquals("FailurePolicy[retry=" + THREE + ", deadLetter=null]",
+    assertEquals(
+        "FailurePolicy[retry=" + THREE + ", deadLetter=null]",
         FailurePolicy.retry(THREE).toString());
-    assertEquals("FailurePolicy[retry=" + THREE + ", deadLetter=" + QUARANTINE + "]",
+    assertEquals(
+        "FailurePolicy[retry=" + THREE + ", deadLetter=" + QUARANTINE + "]",
         FailurePolicy.retry(THREE).thenDeadLetter(QUARANTINE).toString());
   }
 }

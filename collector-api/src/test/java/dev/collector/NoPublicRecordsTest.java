@@ -9,9 +9,9 @@ import java.util.TreeSet;
 import org.junit.jupiter.api.Test;
 
 /**
- * ADR 0008: a public record in a published package breaks every caller when a component is
- * added (its canonical constructor and its deconstruction pattern are API), so only the closed
- * records the ADR lists may be records.
+ * ADR 0008: a public record in a published package breaks every caller when a component is added
+ * (its canonical constructor and its deconstruction pattern are API), so only the closed records
+ * the ADR lists may be records.
  */
 class NoPublicRecordsTest {
 
@@ -33,15 +33,24 @@ class NoPublicRecordsTest {
       }
     }
     // the scan sees the package: the entry types and a nested builder are there
-    assertTrue(names.containsAll(Set.of("dev.collector.Collector", "dev.collector.CollectorOptions",
-            "dev.collector.CollectorOptions$Builder", "dev.collector.Checkpoint",
-            "dev.collector.Batch", "dev.collector.Retry", "dev.collector.FailurePolicy")),
+    assertTrue(
+        names.containsAll(
+            Set.of(
+                "dev.collector.Collector",
+                "dev.collector.CollectorOptions",
+                "dev.collector.CollectorOptions$Builder",
+                "dev.collector.Checkpoint",
+                "dev.collector.Batch",
+                "dev.collector.Retry",
+                "dev.collector.FailurePolicy")),
         "scan of dev.collector found only " + names);
     // the scan recognises a record: Checkpoint is one
     assertTrue(records.contains("dev.collector.Checkpoint"), "records found: " + records);
     Set<String> unexpected = new TreeSet<>(records);
     unexpected.removeAll(ALLOWED);
-    assertEquals(Set.of(), unexpected,
+    assertEquals(
+        Set.of(),
+        unexpected,
         "public records in dev.collector that docs/adr/0008-evolvable-api-types.md does not"
             + " allow; make them final classes with a builder, or record the decision in the"
             + " ADR and in ALLOWED");

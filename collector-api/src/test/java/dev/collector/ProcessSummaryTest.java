@@ -74,9 +74,11 @@ class ProcessSummaryTest {
   @Test
   @SuppressWarnings("NullAway")
   void nulls_areRejectedNamingTheFigure() {
-    assertEquals("duration",
+    assertEquals(
+        "duration",
         assertThrows(NullPointerException.class, example().duration(null)::build).getMessage());
-    assertEquals("checkpoint",
+    assertEquals(
+        "checkpoint",
         assertThrows(NullPointerException.class, example().checkpoint(null)::build).getMessage());
   }
 }

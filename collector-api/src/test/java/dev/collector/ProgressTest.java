@@ -106,9 +106,10 @@ class ProgressTest {
     assertMessage("waiting must be >= 0, was -1", example().waiting(-1));
     assertMessage("capacity must be >= 0, was -1", example().capacity(-1));
     assertMessage("stuck must be >= 0, was -1", example().stuck(-1));
-    assertMessage("oldestRunning must be >= 0, was PT-1S",
-        example().oldestRunning(Duration.ofSeconds(-1)));
-    assertEquals("oldestRunning",
+    assertMessage(
+        "oldestRunning must be >= 0, was PT-1S", example().oldestRunning(Duration.ofSeconds(-1)));
+    assertEquals(
+        "oldestRunning",
         assertThrows(NullPointerException.class, example().oldestRunning(null)::build)
             .getMessage());
   }

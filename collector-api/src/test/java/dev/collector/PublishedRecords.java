@@ -14,9 +14,9 @@ import java.util.stream.Stream;
 
 /**
  * Lists the public types of one package as compiled into the module under test (its output
- * directory or jar), for the "no public records but the allowed ones" tests of ADR 0008.
- * Copied into collector-core's, collector-kafka's and collector-testkit's tests: the modules
- * share no test code.
+ * directory or jar), for the "no public records but the allowed ones" tests of ADR 0008. Copied
+ * into collector-core's, collector-kafka's and collector-testkit's tests: the modules share no test
+ * code.
  */
 final class PublishedRecords {
 

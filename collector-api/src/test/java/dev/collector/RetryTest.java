@@ -35,12 +35,15 @@ class RetryTest {
   @Test
   void validation_messagesAsBefore() {
     assertMessage("maxAttempts must be >= 1, was 0", () -> Retry.of(0, MS10, S1));
-    assertMessage("initialBackoff must be >= 0, was PT-0.01S", () -> Retry.of(1, MS10.negated(), S1));
-    assertMessage("maxBackoff must be >= initialBackoff (PT1S), was PT0.01S",
-        () -> Retry.of(1, S1, MS10));
-    assertEquals("initialBackoff",
+    assertMessage(
+        "initialBackoff must be >= 0, was PT-0.01S", () -> Retry.of(1, MS10.negated(), S1));
+    assertMessage(
+        "maxBackoff must be >= initialBackoff (PT1S), was PT0.01S", () -> Retry.of(1, S1, MS10));
+    assertEquals(
+        "initialBackoff",
         assertThrows(NullPointerException.class, () -> Retry.of(1, null, S1)).getMessage());
-    assertEquals("maxBackoff",
+    assertEquals(
+        "maxBackoff",
         assertThrows(NullPointerException.class, () -> Retry.of(1, MS10, null)).getMessage());
   }
 
@@ -53,8 +56,10 @@ class RetryTest {
       Duration third = r.delay(3, random);
       Duration tenth = r.delay(10, random);
       assertTrue(!first.isNegative() && first.compareTo(MS10) <= 0, "first: " + first);
-      assertTrue(!third.isNegative() && third.compareTo(Duration.ofMillis(40)) <= 0, "3rd " + third);
-      assertTrue(!tenth.isNegative() && tenth.compareTo(Duration.ofMillis(50)) <= 0, "10th " + tenth);
+      assertTrue(
+          !third.isNegative() && third.compareTo(Duration.ofMillis(40)) <= 0, "3rd " + third);
+      assertTrue(
+          !tenth.isNegative() && tenth.compareTo(Duration.ofMillis(50)) <= 0, "10th " + tenth);
     }
   }
 
@@ -72,12 +77,12 @@ class RetryTest {
 
   @Test
   void toString_recordFormat() {
-    assertEquals("Retry[maxAttempts=3, initialBackoff=PT0.01S, maxBackoff=PT1S]",
+    assertEquals(
+        "Retry[maxAttempts=3, initialBackoff=PT0.01S, maxBackoff=PT1S]",
         Retry.of(3, MS10, S1).toString());
   }
 
   private static void assertMessage(String message, Runnable build) {
-    assertEquals(
-        message, assertThrows(IllegalArgumentException.class, build::run).getMessage());
+    assertEquals(message, assertThrows(IllegalArgumentException.class, build::run).getMessage());
   }
 }

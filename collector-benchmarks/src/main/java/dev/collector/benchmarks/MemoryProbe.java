@@ -16,10 +16,10 @@ import java.util.concurrent.Semaphore;
 import org.jspecify.annotations.Nullable;
 
 /**
- * Heap retained by a run, measured outside JMH in the benchmark's own JVM: used heap after
- * repeated {@code System.gc()} in one state minus the same in another, divided by the number of
- * batches that differ. Every batch's records and resume token are built before the first
- * measurement, so the payload (records and token) is excluded from every number here.
+ * Heap retained by a run, measured outside JMH in the benchmark's own JVM: used heap after repeated
+ * {@code System.gc()} in one state minus the same in another, divided by the number of batches that
+ * differ. Every batch's records and resume token are built before the first measurement, so the
+ * payload (records and token) is excluded from every number here.
  */
 final class MemoryProbe {
 
@@ -32,11 +32,10 @@ final class MemoryProbe {
    *     {@code depth} slots when the run starts)
    * @param waiting heap retained per finished batch waiting for an earlier one, over the state
    *     above (its slot already counted in {@code ringSlot})
-   * @param running heap retained per running (parked) batch, everything included: its ring
-   *     slot, the collector's per-batch objects and its virtual thread with the thread's frozen
-   *     stack
-   * @param bareThread heap retained per bare virtual thread parked in the same handler code
-   *     ({@code latch.await()}) started with {@code Thread.ofVirtual().start}, no collector
+   * @param running heap retained per running (parked) batch, everything included: its ring slot,
+   *     the collector's per-batch objects and its virtual thread with the thread's frozen stack
+   * @param bareThread heap retained per bare virtual thread parked in the same handler code ({@code
+   *     latch.await()}) started with {@code Thread.ofVirtual().start}, no collector
    */
   record Result(int depth, double ringSlot, double waiting, double running, double bareThread) {
 
@@ -54,9 +53,8 @@ final class MemoryProbe {
   private MemoryProbe() {}
 
   /**
-   * Runs each probe once at a small depth to load and initialise every class involved (so
-   * one-time static state is not counted), then {@code repeats} times, keeping the median of
-   * each number.
+   * Runs each probe once at a small depth to load and initialise every class involved (so one-time
+   * static state is not counted), then {@code repeats} times, keeping the median of each number.
    */
   static Result measure(int depth, int repeats) throws Exception {
     waiting(1024);
@@ -72,8 +70,15 @@ final class MemoryProbe {
       waiting[i] = w[1];
       running[i] = running(depth);
       bare[i] = bareThreads(depth);
-      System.out.printf(Locale.ROOT, "memory probe %d: ring slot %.1f, waiting %.1f, running %.1f,"
-          + " bare virtual thread %.1f B%n", i, ring[i], waiting[i], running[i], bare[i]);
+      System.out.printf(
+          Locale.ROOT,
+          "memory probe %d: ring slot %.1f, waiting %.1f, running %.1f,"
+              + " bare virtual thread %.1f B%n",
+          i,
+          ring[i],
+          waiting[i],
+          running[i],
+          bare[i]);
     }
     return new Result(depth, median(ring), median(waiting), median(running), median(bare));
   }
@@ -87,8 +92,8 @@ final class MemoryProbe {
 
   /**
    * Batch 0's handler blocks; the source hands out batch 0, then blocks (state B: the ring
-   * allocated, one batch running); then it hands out batches 1 to depth - 1, whose handlers
-   * return at once and wait for batch 0 (state C).
+   * allocated, one batch running); then it hands out batches 1 to depth - 1, whose handlers return
+   * at once and wait for batch 0 (state C).
    *
    * @return {(B - before) / depth, (C - B) / (depth - 1)}
    */
@@ -96,21 +101,26 @@ final class MemoryProbe {
     var source = new GatedSource(depth);
     var release = new CountDownLatch(1);
     long[] heap = new long[3];
-    try (Collector<Integer> c = Collecting.open(source, Collecting.inMemoryStore(),
-        CollectorOptions.defaults())) {
+    try (Collector<Integer> c =
+        Collecting.open(source, Collecting.inMemoryStore(), CollectorOptions.defaults())) {
       heap[0] = usedHeap();
       source.permits.release(1);
-      Thread owner = Thread.ofPlatform().start(() -> {
-        try {
-          c.process(depth, b -> {
-            if (b.records().get(0) == 0) {
-              release.await();
-            }
-          });
-        } catch (InterruptedException e) {
-          Thread.currentThread().interrupt();
-        }
-      });
+      Thread owner =
+          Thread.ofPlatform()
+              .start(
+                  () -> {
+                    try {
+                      c.process(
+                          depth,
+                          b -> {
+                            if (b.records().get(0) == 0) {
+                              release.await();
+                            }
+                          });
+                    } catch (InterruptedException e) {
+                      Thread.currentThread().interrupt();
+                    }
+                  });
       while (c.progress().running() < 1 || !source.permits.hasQueuedThreads()) {
         Thread.sleep(10); // polling a benchmark fixture, not ordering a test
       }
@@ -123,8 +133,9 @@ final class MemoryProbe {
       release.countDown();
       owner.join();
     }
-    return new double[] {(double) (heap[1] - heap[0]) / depth,
-        (double) (heap[2] - heap[1]) / (depth - 1)};
+    return new double[] {
+      (double) (heap[1] - heap[0]) / depth, (double) (heap[2] - heap[1]) / (depth - 1)
+    };
   }
 
   /** Every handler blocks: {@code depth} batches running; (after - before) / depth. */
@@ -133,16 +144,19 @@ final class MemoryProbe {
     source.permits.release(depth);
     var release = new CountDownLatch(1);
     double perBatch;
-    try (Collector<Integer> c = Collecting.open(source, Collecting.inMemoryStore(),
-        CollectorOptions.defaults())) {
+    try (Collector<Integer> c =
+        Collecting.open(source, Collecting.inMemoryStore(), CollectorOptions.defaults())) {
       long before = usedHeap();
-      Thread owner = Thread.ofPlatform().start(() -> {
-        try {
-          c.process(depth, b -> release.await());
-        } catch (InterruptedException e) {
-          Thread.currentThread().interrupt();
-        }
-      });
+      Thread owner =
+          Thread.ofPlatform()
+              .start(
+                  () -> {
+                    try {
+                      c.process(depth, b -> release.await());
+                    } catch (InterruptedException e) {
+                      Thread.currentThread().interrupt();
+                    }
+                  });
       while (c.progress().running() < depth) {
         Thread.sleep(10);
       }
@@ -156,13 +170,14 @@ final class MemoryProbe {
   /** {@code depth} bare virtual threads parked in {@code latch.await()}. */
   private static double bareThreads(int depth) throws Exception {
     var release = new CountDownLatch(1);
-    Runnable handler = () -> {
-      try {
-        release.await();
-      } catch (InterruptedException e) {
-        Thread.currentThread().interrupt();
-      }
-    };
+    Runnable handler =
+        () -> {
+          try {
+            release.await();
+          } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+          }
+        };
     long before = usedHeap();
     List<Thread> threads = new ArrayList<>(depth);
     for (int i = 0; i < depth; i++) {

@@ -24,8 +24,8 @@ import reactor.core.scheduler.Scheduler;
 import reactor.core.scheduler.Schedulers;
 
 /**
- * The systems compared, each running {@code items} items of {@code work} with at most {@code
- * depth} in flight. Every ordered peer "commits" its frontier (a volatile write) in order.
+ * The systems compared, each running {@code items} items of {@code work} with at most {@code depth}
+ * in flight. Every ordered peer "commits" its frontier (a volatile write) in order.
  */
 final class Peers {
   private Peers() {}
@@ -70,35 +70,46 @@ final class Peers {
     for (int i = 0; i < items; i++) {
       permits.acquire();
       int item = i;
-      Thread.ofVirtual().start(() -> {
-        try {
-          work.accept(item);
-        } finally {
-          permits.release();
-          done.countDown();
-        }
-      });
+      Thread.ofVirtual()
+          .start(
+              () -> {
+                try {
+                  work.accept(item);
+                } finally {
+                  permits.release();
+                  done.countDown();
+                }
+              });
     }
     done.await();
   }
 
   /** 2. The JDK's Gatherers.mapConcurrent: ordered, bounded, virtual threads. */
   static void mapConcurrent(int items, int depth, IntConsumer work) {
-    IntStream.range(0, items).boxed()
-        .gather(Gatherers.mapConcurrent(depth, i -> {
-          work.accept(i);
-          return i;
-        }))
+    IntStream.range(0, items)
+        .boxed()
+        .gather(
+            Gatherers.mapConcurrent(
+                depth,
+                i -> {
+                  work.accept(i);
+                  return i;
+                }))
         .forEachOrdered(i -> committed = i);
   }
 
   /** 3. Reactor's flatMapSequential on a virtual-thread scheduler. */
   static void reactor(int items, int depth, IntConsumer work, Scheduler scheduler) {
     Flux.range(0, items)
-        .flatMapSequential(i -> Mono.fromCallable(() -> {
-          work.accept(i);
-          return i;
-        }).subscribeOn(scheduler), depth)
+        .flatMapSequential(
+            i ->
+                Mono.fromCallable(
+                        () -> {
+                          work.accept(i);
+                          return i;
+                        })
+                    .subscribeOn(scheduler),
+            depth)
         .doOnNext(i -> committed = i)
         .blockLast();
   }
@@ -112,8 +123,8 @@ final class Peers {
   }
 
   /**
-   * 4. A naive ordered committer: virtual threads, a semaphore released when the frontier
-   * advances, completions in a sorted set.
+   * 4. A naive ordered committer: virtual threads, a semaphore released when the frontier advances,
+   * completions in a sorted set.
    */
   static void naive(int items, int depth, IntConsumer work) throws InterruptedException {
     var permits = new Semaphore(depth);
@@ -124,27 +135,30 @@ final class Peers {
     for (int i = 0; i < items; i++) {
       permits.acquire();
       int item = i;
-      Thread.ofVirtual().start(() -> {
-        work.accept(item);
-        completed.add(item);
-        lock.lock();
-        try {
-          while (completed.remove(frontier[0])) {
-            committed = frontier[0]++;
-            permits.release();
-            done.countDown();
-          }
-        } finally {
-          lock.unlock();
-        }
-      });
+      Thread.ofVirtual()
+          .start(
+              () -> {
+                work.accept(item);
+                completed.add(item);
+                lock.lock();
+                try {
+                  while (completed.remove(frontier[0])) {
+                    committed = frontier[0]++;
+                    permits.release();
+                    done.countDown();
+                  }
+                } finally {
+                  lock.unlock();
+                }
+              });
     }
     done.await();
   }
 
   /** 5. Collector.process over a list source, in-memory or file checkpoint store. */
-  static void collector(List<List<Integer>> batches, int depth, IntConsumer work,
-      CheckpointStore store) throws InterruptedException {
+  static void collector(
+      List<List<Integer>> batches, int depth, IntConsumer work, CheckpointStore store)
+      throws InterruptedException {
     try (Collector<Integer> c =
         Collecting.open(Collecting.listSource(batches), store, CollectorOptions.defaults())) {
       c.process(depth, b -> work.accept(b.records().get(0)));

@@ -21,8 +21,8 @@ import org.openjdk.jmh.annotations.TearDown;
 import reactor.core.scheduler.Scheduler;
 
 /**
- * One invocation processes {@link Peers#items} items of the scenario's work with the chosen
- * system; {@link BenchMain} turns invocations per second into items per second.
+ * One invocation processes {@link Peers#items} items of the scenario's work with the chosen system;
+ * {@link BenchMain} turns invocations per second into items per second.
  */
 @State(Scope.Benchmark)
 @BenchmarkMode(Mode.Throughput)

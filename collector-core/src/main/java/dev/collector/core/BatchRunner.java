@@ -12,11 +12,11 @@ import java.util.concurrent.TimeoutException;
 import org.jspecify.annotations.Nullable;
 
 /**
- * Runs one batch of a {@code process} run to settlement on its own virtual thread: handler
- * attempts with backoff under the failure policy, then the dead-letter handler or a failure of
- * the run. Invariant: every batch ends exactly one way — settled (acknowledged or
- * dead-lettered), failed (recorded in the lifecycle), or given up because the run is
- * cancelling — and the thread always passes {@link HandlerExits#exit()}, whatever throws.
+ * Runs one batch of a {@code process} run to settlement on its own virtual thread: handler attempts
+ * with backoff under the failure policy, then the dead-letter handler or a failure of the run.
+ * Invariant: every batch ends exactly one way — settled (acknowledged or dead-lettered), failed
+ * (recorded in the lifecycle), or given up because the run is cancelling — and the thread always
+ * passes {@link HandlerExits#exit()}, whatever throws.
  */
 final class BatchRunner<T> implements Runnable {
 
@@ -101,8 +101,15 @@ final class BatchRunner<T> implements Runnable {
       if (RunContext.LOG.isLoggable(Level.DEBUG)) {
         RunContext.log(
             Level.DEBUG,
-            "collector '" + context.name() + "': batch " + sequence + " attempt "
-                + batch.attempt() + " failed, retrying in " + backoff.toMillis() + " ms: "
+            "collector '"
+                + context.name()
+                + "': batch "
+                + sequence
+                + " attempt "
+                + batch.attempt()
+                + " failed, retrying in "
+                + backoff.toMillis()
+                + " ms: "
                 + failure);
       }
       if (!backOff(backoff)) {
@@ -120,8 +127,11 @@ final class BatchRunner<T> implements Runnable {
         if (!(lifecycle.isCancelling() && Lifecycle.causedByInterrupt(t))) {
           RunContext.log(
               Level.WARNING,
-              "collector '" + context.name() + "': the dead-letter handler threw for batch "
-                  + sequence + "; the run ends as with fail-fast",
+              "collector '"
+                  + context.name()
+                  + "': the dead-letter handler threw for batch "
+                  + sequence
+                  + "; the run ends as with fail-fast",
               t);
           lifecycle.handlerFailed(sequence, t, failure);
         }
@@ -129,8 +139,14 @@ final class BatchRunner<T> implements Runnable {
       }
       RunContext.log(
           Level.WARNING,
-          "collector '" + context.name() + "': batch " + sequence + " dead-lettered after "
-              + batch.attempt() + " attempt(s): " + failure);
+          "collector '"
+              + context.name()
+              + "': batch "
+              + sequence
+              + " dead-lettered after "
+              + batch.attempt()
+              + " attempt(s): "
+              + failure);
       run.deadLettered();
       context.telemetry().deadLettered(sequence);
       settle(batch, true);
@@ -140,22 +156,32 @@ final class BatchRunner<T> implements Runnable {
       if (!Lifecycle.causedByInterrupt(failure)) {
         RunContext.log(
             Level.INFO,
-            "collector '" + context.name() + "': batch " + sequence + " failed while the run"
-                + " was being cancelled; it stays uncommitted and is delivered again: " + failure);
+            "collector '"
+                + context.name()
+                + "': batch "
+                + sequence
+                + " failed while the run"
+                + " was being cancelled; it stays uncommitted and is delivered again: "
+                + failure);
       }
     } else {
       RunContext.log(
           Level.WARNING,
-          "collector '" + context.name() + "': batch " + sequence + " failed after "
-              + batch.attempt() + " attempt(s); the failure policy ends the run",
+          "collector '"
+              + context.name()
+              + "': batch "
+              + sequence
+              + " failed after "
+              + batch.attempt()
+              + " attempt(s); the failure policy ends the run",
           failure);
     }
     lifecycle.handlerFailed(sequence, failure, null);
   }
 
   /**
-   * One handler attempt, inside the handler-context hook; returns its failure, or null. A
-   * timeout is a failure. The watchdog and the timing cover the hook and the attempt.
+   * One handler attempt, inside the handler-context hook; returns its failure, or null. A timeout
+   * is a failure. The watchdog and the timing cover the hook and the attempt.
    */
   private @Nullable Throwable attempt(Batch<T> batch) {
     Watchdog watchdog = run.timeouts();
@@ -195,8 +221,13 @@ final class BatchRunner<T> implements Runnable {
     if (timedOut) {
       TimeoutException timeout =
           new TimeoutException(
-              "batch " + sequence + " of collector '" + run.context().name() + "', attempt "
-                  + batch.attempt() + ", ran longer than batchTimeout "
+              "batch "
+                  + sequence
+                  + " of collector '"
+                  + run.context().name()
+                  + "', attempt "
+                  + batch.attempt()
+                  + ", ran longer than batchTimeout "
                   + run.context().options().batchTimeout());
       if (failure != null) {
         timeout.addSuppressed(failure);
@@ -231,8 +262,15 @@ final class BatchRunner<T> implements Runnable {
       if (RunContext.LOG.isLoggable(Level.DEBUG)) {
         RunContext.log(
             Level.DEBUG,
-            "collector '" + run.context().name() + "': batch " + sequence + " handled ("
-                + batch.size() + " records, attempt " + batch.attempt() + ")");
+            "collector '"
+                + run.context().name()
+                + "': batch "
+                + sequence
+                + " handled ("
+                + batch.size()
+                + " records, attempt "
+                + batch.attempt()
+                + ")");
       }
     }
     settled = true;

@@ -1,19 +1,18 @@
 package dev.collector.core;
 
-import dev.collector.Checkpoint;
-import dev.collector.CheckpointStore;
-import dev.collector.Retry;
 import com.google.errorprone.annotations.concurrent.GuardedBy;
+import dev.collector.Checkpoint;
+import dev.collector.Retry;
 import java.util.List;
 import java.util.concurrent.locks.LockSupport;
 import java.util.concurrent.locks.ReentrantLock;
 import org.jspecify.annotations.Nullable;
 
 /**
- * Writes a run's checkpoints to the store, on its own thread (and, in a {@code process} run, on
- * the owner when it waits for room). Invariant: it commits only the ring's acknowledged
- * frontier, one store call at a time, with strictly increasing sequences, and moves the ring's
- * committed position only after the store confirmed the write.
+ * Writes a run's checkpoints to the store, on its own thread (and, in a {@code process} run, on the
+ * owner when it waits for room). Invariant: it commits only the ring's acknowledged frontier, one
+ * store call at a time, with strictly increasing sequences, and moves the ring's committed position
+ * only after the store confirmed the write.
  */
 final class Committer implements Runnable {
 
@@ -126,8 +125,8 @@ final class Committer implements Runnable {
   }
 
   /**
-   * Commits the frontier on the calling thread if there is something to commit and no commit is
-   * in progress; for a process() owner whose window is full.
+   * Commits the frontier on the calling thread if there is something to commit and no commit is in
+   * progress; for a process() owner whose window is full.
    *
    * @return whether this call committed (or failed for good trying)
    */

@@ -8,11 +8,11 @@ import java.util.concurrent.atomic.AtomicInteger;
 import org.jspecify.annotations.Nullable;
 
 /**
- * Reads a run's source from one thread: opens the reader at the run's start, retries a failed
- * open or read per {@link dev.collector.CollectorOptions#fetchRetry()} (reopening at the last
- * fetched position, since a reader that threw may be in any state), and can be interrupted out
- * of a blocked read when the run stops. Invariant: an interrupt sent by {@link
- * #interruptIfFetching()} reaches the fetching thread only while it is inside a source call.
+ * Reads a run's source from one thread: opens the reader at the run's start, retries a failed open
+ * or read per {@link dev.collector.CollectorOptions#fetchRetry()} (reopening at the last fetched
+ * position, since a reader that threw may be in any state), and can be interrupted out of a blocked
+ * read when the run stops. Invariant: an interrupt sent by {@link #interruptIfFetching()} reaches
+ * the fetching thread only while it is inside a source call.
  */
 final class Fetcher<T> {
 
@@ -54,11 +54,11 @@ final class Fetcher<T> {
   }
 
   /**
-   * Reads the next batch, retrying failures. A failure that outlasts the retries is recorded in
-   * the lifecycle.
+   * Reads the next batch, retrying failures. A failure that outlasts the retries is recorded in the
+   * lifecycle.
    *
-   * @return the batch, or {@code null} when the source is exhausted, the lifecycle left
-   *     RUNNING, or fetching failed for good
+   * @return the batch, or {@code null} when the source is exhausted, the lifecycle left RUNNING, or
+   *     fetching failed for good
    */
   @Nullable SourceBatch<T> fetch() {
     Retry retry = context.options().fetchRetry();
@@ -85,7 +85,8 @@ final class Fetcher<T> {
         return null;
       }
       position = next.resumeToken();
-      context.telemetry()
+      context
+          .telemetry()
           .fetched(ring.fetchedByFetcher(), next.records().size(), System.nanoTime() - started);
       return next;
     }

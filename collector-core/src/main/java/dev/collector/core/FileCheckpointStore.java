@@ -43,9 +43,9 @@ import org.jspecify.annotations.Nullable;
  * <p>Blocking: every method does file I/O and blocks on it; a commit forces the file and its
  * directory to disk. Nothing waits for a lock: a store already held elsewhere fails at once.
  *
- * <p>Failures: every {@link IOException} names the path it is about and says what to do. A
- * failed commit leaves the previous checkpoint in place, except when only the final directory
- * force failed: the new checkpoint is then in place and the message says so.
+ * <p>Failures: every {@link IOException} names the path it is about and says what to do. A failed
+ * commit leaves the previous checkpoint in place, except when only the final directory force
+ * failed: the new checkpoint is then in place and the message says so.
  */
 final class FileCheckpointStore implements CheckpointStore {
 
@@ -189,23 +189,33 @@ final class FileCheckpointStore implements CheckpointStore {
     this.sourceIdentity = Objects.requireNonNull(sourceIdentity, "sourceIdentity");
     this.ops = Objects.requireNonNull(ops, "ops");
     if (this.file.getParent() == null || this.file.getFileName() == null) {
-      throw new IllegalArgumentException("checkpoint file " + file + " has no parent directory;"
-          + " give the path of a file");
+      throw new IllegalArgumentException(
+          "checkpoint file " + file + " has no parent directory;" + " give the path of a file");
     }
     if (encodeStrictly(sourceIdentity) == null) {
-      throw new IllegalArgumentException("the source identity for checkpoint file " + this.file
-          + " is not valid Unicode (a lone surrogate?); UTF-8 cannot store it unchanged");
+      throw new IllegalArgumentException(
+          "the source identity for checkpoint file "
+              + this.file
+              + " is not valid Unicode (a lone surrogate?); UTF-8 cannot store it unchanged");
     }
     this.target = realFile(this.file);
     this.directory = Objects.requireNonNull(target.getParent());
-    this.name = target.equals(this.file) ? this.file.toString()
-        : this.file + " (which is " + target + ")";
+    this.name =
+        target.equals(this.file) ? this.file.toString() : this.file + " (which is " + target + ")";
     String fileName = String.valueOf(target.getFileName());
     this.tempName = Pattern.compile(Pattern.quote("." + fileName + ".tmp-") + "[0-9a-f]{1,16}");
     Path lockFile = directory.resolve(fileName + ".lock");
     this.lockFile = lockFile;
-    FileChannel channel = io("open the lock file", lockFile, () -> FileChannel.open(
-        lockFile, StandardOpenOption.CREATE, StandardOpenOption.READ, StandardOpenOption.WRITE));
+    FileChannel channel =
+        io(
+            "open the lock file",
+            lockFile,
+            () ->
+                FileChannel.open(
+                    lockFile,
+                    StandardOpenOption.CREATE,
+                    StandardOpenOption.READ,
+                    StandardOpenOption.WRITE));
     try {
       FileLock acquired;
       try {
@@ -215,26 +225,41 @@ final class FileCheckpointStore implements CheckpointStore {
       }
       if (acquired == null) {
         throw new IOException(
-            "checkpoint store " + name + " is in use by " + readHolder(lockFile) + "; only one"
+            "checkpoint store "
+                + name
+                + " is in use by "
+                + readHolder(lockFile)
+                + "; only one"
                 + " collector may commit to a store at a time. Stop that one, or give this"
                 + " collector its own checkpoint file");
       }
       this.lock = acquired;
       Object keyAfter = fileKeyOf(lockFile);
       if (keyAfter == null && !WINDOWS) {
-        throw new IOException("checkpoint store " + name + ": the lock file " + lockFile
-            + " was deleted while it was being locked; open the store again");
+        throw new IOException(
+            "checkpoint store "
+                + name
+                + ": the lock file "
+                + lockFile
+                + " was deleted while it was being locked; open the store again");
       }
       this.lockKey = keyAfter;
       lockTheCheckpointFile();
       ProcessHandle self = ProcessHandle.current();
       String holder =
-          "pid " + self.pid() + " (" + self.info().command().orElse("java") + ") since "
+          "pid "
+              + self.pid()
+              + " ("
+              + self.info().command().orElse("java")
+              + ") since "
               + Instant.now();
-      io("write the holder into the lock file", lockFile, () -> {
-        channel.truncate(0);
-        return channel.write(ByteBuffer.wrap(holder.getBytes(StandardCharsets.UTF_8)), 0);
-      });
+      io(
+          "write the holder into the lock file",
+          lockFile,
+          () -> {
+            channel.truncate(0);
+            return channel.write(ByteBuffer.wrap(holder.getBytes(StandardCharsets.UTF_8)), 0);
+          });
       deleteTempFilesOfKilledCommits();
     } catch (IOException | RuntimeException | Error e) {
       try {
@@ -248,8 +273,7 @@ final class FileCheckpointStore implements CheckpointStore {
     this.lockChannel = channel;
   }
 
-  private static final boolean WINDOWS =
-      System.getProperty("os.name", "").startsWith("Windows");
+  private static final boolean WINDOWS = System.getProperty("os.name", "").startsWith("Windows");
 
   /** The file key of {@code path} (null if it is gone, or the file system has none). */
   private static @Nullable Object fileKeyOf(Path path) {
@@ -262,9 +286,9 @@ final class FileCheckpointStore implements CheckpointStore {
   }
 
   /**
-   * Locks the checkpoint file now at the path, if it is a regular file, and keeps that lock:
-   * a second store reaching the same file under another name (a hard link), or after the lock
-   * file was deleted under this one, fails on it. Not on Windows, whose locks are mandatory.
+   * Locks the checkpoint file now at the path, if it is a regular file, and keeps that lock: a
+   * second store reaching the same file under another name (a hard link), or after the lock file
+   * was deleted under this one, fails on it. Not on Windows, whose locks are mandatory.
    */
   private void lockTheCheckpointFile() throws IOException {
     if (WINDOWS || !Files.isRegularFile(target, LinkOption.NOFOLLOW_LINKS)) {
@@ -291,11 +315,16 @@ final class FileCheckpointStore implements CheckpointStore {
       throw e;
     }
     if (acquired == null) {
-      IOException held = new IOException("checkpoint file " + name + " is locked by another"
-          + " store, which reaches it under another name (a hard link) or holds a lock file "
-          + lockFile + " that was deleted or replaced under it; only one collector may commit"
-          + " to a checkpoint file at a time. Stop that one, or give this collector its own"
-          + " checkpoint file (not a hard link to another one)");
+      IOException held =
+          new IOException(
+              "checkpoint file "
+                  + name
+                  + " is locked by another"
+                  + " store, which reaches it under another name (a hard link) or holds a lock file "
+                  + lockFile
+                  + " that was deleted or replaced under it; only one collector may commit"
+                  + " to a checkpoint file at a time. Stop that one, or give this collector its own"
+                  + " checkpoint file (not a hard link to another one)");
       closeQuietly(channel, held);
       throw held;
     }
@@ -326,32 +355,46 @@ final class FileCheckpointStore implements CheckpointStore {
     for (int hop = 0; hop <= MAX_LINK_HOPS; hop++) {
       Path parent = Objects.requireNonNull(current.getParent());
       io("create the directory", parent, () -> Files.createDirectories(parent));
-      Path real = io("resolve the directory", parent, parent::toRealPath)
-          .resolve(Objects.requireNonNull(current.getFileName()));
+      Path real =
+          io("resolve the directory", parent, parent::toRealPath)
+              .resolve(Objects.requireNonNull(current.getFileName()));
       if (!Files.isSymbolicLink(real)) {
         return real;
       }
       Path link = real;
-      current = real.resolveSibling(io("read the symbolic link", link,
-          () -> Files.readSymbolicLink(link))).toAbsolutePath();
+      current =
+          real.resolveSibling(
+                  io("read the symbolic link", link, () -> Files.readSymbolicLink(link)))
+              .toAbsolutePath();
     }
-    throw new IOException("checkpoint file " + file + " is a chain of more than "
-        + MAX_LINK_HOPS + " symbolic links (a loop?); point the store at a real file");
+    throw new IOException(
+        "checkpoint file "
+            + file
+            + " is a chain of more than "
+            + MAX_LINK_HOPS
+            + " symbolic links (a loop?); point the store at a real file");
   }
 
   private void deleteTempFilesOfKilledCommits() throws IOException {
-    DirectoryStream.Filter<Path> ours = p -> tempName.matcher(
-        String.valueOf(p.getFileName())).matches()
-        && Files.isRegularFile(p, LinkOption.NOFOLLOW_LINKS);
+    DirectoryStream.Filter<Path> ours =
+        p ->
+            tempName.matcher(String.valueOf(p.getFileName())).matches()
+                && Files.isRegularFile(p, LinkOption.NOFOLLOW_LINKS);
     List<Path> leftovers = new ArrayList<>();
     try (DirectoryStream<Path> listing = Files.newDirectoryStream(directory, ours)) {
       listing.forEach(leftovers::add);
     } catch (IOException | DirectoryIteratorException e) {
-      throw new IOException("checkpoint store: could not list the directory " + directory
-          + " (to delete temporary files of killed commits): " + e, e);
+      throw new IOException(
+          "checkpoint store: could not list the directory "
+              + directory
+              + " (to delete temporary files of killed commits): "
+              + e,
+          e);
     }
     for (Path leftover : leftovers) {
-      io("delete the temporary file of a killed commit", leftover,
+      io(
+          "delete the temporary file of a killed commit",
+          leftover,
           () -> Files.deleteIfExists(leftover));
     }
   }
@@ -383,11 +426,16 @@ final class FileCheckpointStore implements CheckpointStore {
       if (seen == null) {
         return null; // a fresh start: nothing was ever committed here
       }
-      throw new IOException("checkpoint file " + name + " (or its folder) has disappeared,"
-          + " but this store committed or loaded a checkpoint at sequence " + seen.sequence()
-          + "; without it the collector would start over from the beginning. Restore the"
-          + " file; to reprocess the source from its start deliberately, close this store,"
-          + " and open a new one", e);
+      throw new IOException(
+          "checkpoint file "
+              + name
+              + " (or its folder) has disappeared,"
+              + " but this store committed or loaded a checkpoint at sequence "
+              + seen.sequence()
+              + "; without it the collector would start over from the beginning. Restore the"
+              + " file; to reprocess the source from its start deliberately, close this store,"
+              + " and open a new one",
+          e);
     } catch (IOException e) {
       throw io("read the attributes of", e);
     }
@@ -395,8 +443,11 @@ final class FileCheckpointStore implements CheckpointStore {
       throw corrupt("it is not a regular file (a directory?)");
     }
     if (attributes.size() > MAX_FILE_BYTES) {
-      throw corrupt("it is " + attributes.size() + " bytes, larger than any checkpoint this"
-          + " store writes");
+      throw corrupt(
+          "it is "
+              + attributes.size()
+              + " bytes, larger than any checkpoint this"
+              + " store writes");
     }
     byte[] bytes;
     try {
@@ -423,27 +474,44 @@ final class FileCheckpointStore implements CheckpointStore {
   private Checkpoint parse(byte[] bytes) throws IOException {
     String text = decodeStrictly(bytes, "it is not UTF-8 text");
     if (!text.startsWith(MAGIC + "\n")) {
-      throw corrupt("it does not start with \"" + MAGIC + "\" (not a checkpoint file, or a"
-          + " format this version does not read)");
+      throw corrupt(
+          "it does not start with \""
+              + MAGIC
+              + "\" (not a checkpoint file, or a"
+              + " format this version does not read)");
     }
     boolean terminated = text.endsWith("\n");
     String[] lines = (terminated ? text.substring(0, text.length() - 1) : text).split("\n", -1);
     if (lines.length != 5 || !terminated) {
-      throw corrupt("it has " + lines.length + " lines" + (terminated ? "" : ", the"
-          + " last one unterminated") + "; a checkpoint has exactly 5 (truncated or torn?)");
+      throw corrupt(
+          "it has "
+              + lines.length
+              + " lines"
+              + (terminated ? "" : ", the" + " last one unterminated")
+              + "; a checkpoint has exactly 5 (truncated or torn?)");
     }
     String crcLine = lines[4];
     int crcStart = text.length() - crcLine.length() - 1;
     String expectedCrc = crc(text.substring(0, crcStart).getBytes(StandardCharsets.UTF_8));
     if (!crcLine.equals("crc32c " + expectedCrc)) {
-      throw corrupt("its checksum line is \"" + crcLine + "\" but the content sums to "
-          + expectedCrc + " (damaged or edited)");
+      throw corrupt(
+          "its checksum line is \""
+              + crcLine
+              + "\" but the content sums to "
+              + expectedCrc
+              + " (damaged or edited)");
     }
     String source = decode(field(lines[1], "source"), "source");
     if (!source.equals(sourceIdentity)) {
       throw new IOException(
-          "checkpoint file " + name + " belongs to source \"" + source + "\", but this"
-              + " collector reads \"" + sourceIdentity + "\"; point it at that source's own"
+          "checkpoint file "
+              + name
+              + " belongs to source \""
+              + source
+              + "\", but this"
+              + " collector reads \""
+              + sourceIdentity
+              + "\"; point it at that source's own"
               + " checkpoint file. It never starts over from the beginning on its own");
     }
     long sequence;
@@ -477,7 +545,8 @@ final class FileCheckpointStore implements CheckpointStore {
 
   private String decodeStrictly(byte[] bytes, String why) throws IOException {
     try {
-      return StandardCharsets.UTF_8.newDecoder()
+      return StandardCharsets.UTF_8
+          .newDecoder()
           .onMalformedInput(CodingErrorAction.REPORT)
           .onUnmappableCharacter(CodingErrorAction.REPORT)
           .decode(ByteBuffer.wrap(bytes))
@@ -490,10 +559,12 @@ final class FileCheckpointStore implements CheckpointStore {
   /** UTF-8 of {@code text}, or null if it cannot be encoded unchanged (a lone surrogate). */
   private static byte @Nullable [] encodeStrictly(String text) {
     try {
-      ByteBuffer encoded = StandardCharsets.UTF_8.newEncoder()
-          .onMalformedInput(CodingErrorAction.REPORT)
-          .onUnmappableCharacter(CodingErrorAction.REPORT)
-          .encode(CharBuffer.wrap(text));
+      ByteBuffer encoded =
+          StandardCharsets.UTF_8
+              .newEncoder()
+              .onMalformedInput(CodingErrorAction.REPORT)
+              .onUnmappableCharacter(CodingErrorAction.REPORT)
+              .encode(CharBuffer.wrap(text));
       byte[] bytes = new byte[encoded.remaining()];
       encoded.get(bytes);
       return bytes;
@@ -504,19 +575,28 @@ final class FileCheckpointStore implements CheckpointStore {
 
   private IOException corrupt(String why) {
     return new IOException(
-        "checkpoint file " + name + " is not a valid checkpoint: " + why + ". The collector"
+        "checkpoint file "
+            + name
+            + " is not a valid checkpoint: "
+            + why
+            + ". The collector"
             + " never starts over from the beginning on its own: restore the file, or delete it"
             + " deliberately to reprocess the source from its start");
   }
 
   static String format(String sourceIdentity, Checkpoint checkpoint) {
     String body =
-        MAGIC + "\n"
-            + "source " + B64.encodeToString(sourceIdentity.getBytes(StandardCharsets.UTF_8))
+        MAGIC
             + "\n"
-            + "sequence " + checkpoint.sequence() + "\n"
-            + "token " + B64.encodeToString(
-                checkpoint.resumeToken().getBytes(StandardCharsets.UTF_8)) + "\n";
+            + "source "
+            + B64.encodeToString(sourceIdentity.getBytes(StandardCharsets.UTF_8))
+            + "\n"
+            + "sequence "
+            + checkpoint.sequence()
+            + "\n"
+            + "token "
+            + B64.encodeToString(checkpoint.resumeToken().getBytes(StandardCharsets.UTF_8))
+            + "\n";
     return body + "crc32c " + crc(body.getBytes(StandardCharsets.UTF_8)) + "\n";
   }
 
@@ -528,48 +608,83 @@ final class FileCheckpointStore implements CheckpointStore {
 
   private String committedSoFar() {
     Checkpoint seen = known;
-    return seen == null ? "nothing is committed (a fresh start)"
+    return seen == null
+        ? "nothing is committed (a fresh start)"
         : "sequence " + seen.sequence() + " stays committed";
   }
 
   @Override
   public void commit(Checkpoint checkpoint) throws IOException {
     if (!lock.isValid()) {
-      throw new IOException("checkpoint store " + name + " is closed; open a new store to"
-          + " commit to it");
+      throw new IOException(
+          "checkpoint store " + name + " is closed; open a new store to" + " commit to it");
     }
-    String refused = "refusing to commit sequence " + checkpoint.sequence() + " to checkpoint"
-        + " file " + name + ": ";
+    String refused =
+        "refusing to commit sequence "
+            + checkpoint.sequence()
+            + " to checkpoint"
+            + " file "
+            + name
+            + ": ";
     Checkpoint seen = known;
     if (seen != null && checkpoint.sequence() <= seen.sequence()) {
-      throw new IOException(refused + "this store already committed or loaded sequence "
-          + seen.sequence() + ", and a checkpoint must move forward. Nothing was written; "
-          + committedSoFar() + ". Commit a higher sequence");
+      throw new IOException(
+          refused
+              + "this store already committed or loaded sequence "
+              + seen.sequence()
+              + ", and a checkpoint must move forward. Nothing was written; "
+              + committedSoFar()
+              + ". Commit a higher sequence");
     }
     if (encodeStrictly(checkpoint.resumeToken()) == null) {
-      throw new IOException(refused + "its resume token is not valid Unicode (a lone"
-          + " surrogate?), so it would not load back unchanged. Nothing was written; "
-          + committedSoFar() + ". This is a bug of the source that made the token");
+      throw new IOException(
+          refused
+              + "its resume token is not valid Unicode (a lone"
+              + " surrogate?), so it would not load back unchanged. Nothing was written; "
+              + committedSoFar()
+              + ". This is a bug of the source that made the token");
     }
     if (lockKey != null && !lockKey.equals(fileKeyOf(lockFile))) {
-      throw new IOException(refused + "its lock file " + lockFile + " was deleted or replaced"
-          + " while this store held it (a cleanup job?), so another store may have opened the"
-          + " same checkpoint. Nothing was written; " + committedSoFar() + ". Make sure no"
-          + " other collector uses this checkpoint file, keep cleanup jobs away from "
-          + lockFile + ", and open the store again");
+      throw new IOException(
+          refused
+              + "its lock file "
+              + lockFile
+              + " was deleted or replaced"
+              + " while this store held it (a cleanup job?), so another store may have opened the"
+              + " same checkpoint. Nothing was written; "
+              + committedSoFar()
+              + ". Make sure no"
+              + " other collector uses this checkpoint file, keep cleanup jobs away from "
+              + lockFile
+              + ", and open the store again");
     }
     byte[] bytes = format(sourceIdentity, checkpoint).getBytes(StandardCharsets.UTF_8);
     if (bytes.length > MAX_FILE_BYTES) {
-      throw new IOException(refused + "its resume token of "
-          + checkpoint.resumeToken().length() + " characters makes the file " + bytes.length
-          + " bytes, more than the " + MAX_FILE_BYTES + " this store loads. Nothing was"
-          + " written; " + committedSoFar() + ". A resume token should be a position, not"
-          + " data: make the source's tokens smaller");
+      throw new IOException(
+          refused
+              + "its resume token of "
+              + checkpoint.resumeToken().length()
+              + " characters makes the file "
+              + bytes.length
+              + " bytes, more than the "
+              + MAX_FILE_BYTES
+              + " this store loads. Nothing was"
+              + " written; "
+              + committedSoFar()
+              + ". A resume token should be a position, not"
+              + " data: make the source's tokens smaller");
     }
-    Path temp = directory.resolve("." + target.getFileName() + ".tmp-"
-        + String.format(Locale.ROOT, "%016x", ThreadLocalRandom.current().nextLong()));
-    FileChannel out = io("create the temporary file", temp, () -> FileChannel.open(
-        temp, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE));
+    Path temp =
+        directory.resolve(
+            "."
+                + target.getFileName()
+                + ".tmp-"
+                + String.format(Locale.ROOT, "%016x", ThreadLocalRandom.current().nextLong()));
+    FileChannel out =
+        io(
+            "create the temporary file",
+            temp,
+            () -> FileChannel.open(temp, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE));
     try {
       if (!WINDOWS) {
         // the new file is locked before it takes the checkpoint's name, and stays locked
@@ -579,10 +694,13 @@ final class FileCheckpointStore implements CheckpointStore {
       while (buffer.hasRemaining()) {
         io("write the temporary file", temp, () -> out.write(buffer));
       }
-      io("force to disk the temporary file", temp, () -> {
-        ops.force(out);
-        return temp;
-      });
+      io(
+          "force to disk the temporary file",
+          temp,
+          () -> {
+            ops.force(out);
+            return temp;
+          });
     } catch (IOException | RuntimeException | Error e) {
       closeQuietly(out, e);
       deleteAfterFailure(temp, e);
@@ -591,17 +709,33 @@ final class FileCheckpointStore implements CheckpointStore {
     try {
       ops.moveAtomically(temp, target);
     } catch (AtomicMoveNotSupportedException e) {
-      IOException failure = new IOException(
-          "the file system of " + directory + " cannot rename atomically; the file store of "
-              + name + " needs that to survive a crash mid-commit. Nothing was committed; "
-              + committedSoFar(), e);
+      IOException failure =
+          new IOException(
+              "the file system of "
+                  + directory
+                  + " cannot rename atomically; the file store of "
+                  + name
+                  + " needs that to survive a crash mid-commit. Nothing was committed; "
+                  + committedSoFar(),
+              e);
       closeQuietly(out, failure);
       deleteAfterFailure(temp, failure);
       throw failure;
     } catch (IOException e) {
-      IOException failure = new IOException("could not rename " + temp + " over checkpoint"
-          + " file " + name + " to commit sequence " + checkpoint.sequence() + ": " + e
-          + ". Nothing was committed; " + committedSoFar(), e);
+      IOException failure =
+          new IOException(
+              "could not rename "
+                  + temp
+                  + " over checkpoint"
+                  + " file "
+                  + name
+                  + " to commit sequence "
+                  + checkpoint.sequence()
+                  + ": "
+                  + e
+                  + ". Nothing was committed; "
+                  + committedSoFar(),
+              e);
       closeQuietly(out, failure);
       deleteAfterFailure(temp, failure);
       throw failure;
@@ -626,13 +760,23 @@ final class FileCheckpointStore implements CheckpointStore {
     try {
       ops.forceDirectory(directory);
     } catch (IOException e) {
-      throw new IOException("checkpoint file " + name + " now holds sequence "
-          + checkpoint.sequence() + " (load() returns it, and it survives a crash of this"
-          + " process), but forcing its directory " + directory + " to disk failed (" + e
-          + "), so after a power failure or an operating-system crash the file may hold "
-          + (previous == null ? "no checkpoint (a fresh start)"
-              : "sequence " + previous.sequence()) + " again. Both are safe restart points;"
-          + " check the disk, a later commit forces the directory again", e);
+      throw new IOException(
+          "checkpoint file "
+              + name
+              + " now holds sequence "
+              + checkpoint.sequence()
+              + " (load() returns it, and it survives a crash of this"
+              + " process), but forcing its directory "
+              + directory
+              + " to disk failed ("
+              + e
+              + "), so after a power failure or an operating-system crash the file may hold "
+              + (previous == null
+                  ? "no checkpoint (a fresh start)"
+                  : "sequence " + previous.sequence())
+              + " again. Both are safe restart points;"
+              + " check the disk, a later commit forces the directory again",
+          e);
     }
   }
 

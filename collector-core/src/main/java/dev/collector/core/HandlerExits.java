@@ -5,12 +5,12 @@ import java.util.concurrent.atomic.AtomicReference;
 import org.jspecify.annotations.Nullable;
 
 /**
- * Counts a run's handler threads and makes sure they have all ended (G4). Invariant: once
- * {@link #running()} is 0 and {@link #awaitTerminated()} returned, every handler thread the run
- * started has terminated.
+ * Counts a run's handler threads and makes sure they have all ended (G4). Invariant: once {@link
+ * #running()} is 0 and {@link #awaitTerminated()} returned, every handler thread the run started
+ * has terminated.
  *
- * <p>{@link #started()}, {@link #running()} and {@link #awaitTerminated()} are for the run's
- * owner; {@link #exit()} is each handler thread's last act.
+ * <p>{@link #started()}, {@link #running()} and {@link #awaitTerminated()} are for the run's owner;
+ * {@link #exit()} is each handler thread's last act.
  */
 final class HandlerExits {
 

@@ -9,8 +9,8 @@ import org.jspecify.annotations.Nullable;
 /**
  * One handler attempt run through a {@link HandlerContext} hook. Invariant: the handler runs at
  * most once per attempt, on the thread that called the hook, while the hook runs; the attempt's
- * failure is the handler's own if it threw, else the hook's, else {@link
- * AttemptNotRunException} if the hook never ran it.
+ * failure is the handler's own if it threw, else the hook's, else {@link AttemptNotRunException} if
+ * the hook never ran it.
  */
 final class HookedAttempt<T> implements HandlerContext.Attempt {
 
@@ -68,8 +68,14 @@ final class HookedAttempt<T> implements HandlerContext.Attempt {
     if (attempt.state != DONE) {
       return new AttemptNotRunException(
           batch.sequence(),
-          "the handlerContext hook of collector '" + collector + "' returned without running"
-              + " attempt " + batch.attempt() + " of batch " + batch.sequence() + ", so its"
+          "the handlerContext hook of collector '"
+              + collector
+              + "' returned without running"
+              + " attempt "
+              + batch.attempt()
+              + " of batch "
+              + batch.sequence()
+              + ", so its"
               + " handler did not run; the attempt counts as failed. Call attempt.run() exactly"
               + " once in HandlerContext.run, and let what it throws propagate");
     }
@@ -80,10 +86,16 @@ final class HookedAttempt<T> implements HandlerContext.Attempt {
   public void run() throws Exception {
     if (Thread.currentThread() != owner || hookReturned || state != READY) {
       throw new IllegalStateException(
-          "attempt " + batch.attempt() + " of batch " + batch.sequence() + " of collector '"
-              + collector + "' "
+          "attempt "
+              + batch.attempt()
+              + " of batch "
+              + batch.sequence()
+              + " of collector '"
+              + collector
+              + "' "
               + (Thread.currentThread() != owner
-                  ? "was run on another thread than the handler's (" + Thread.currentThread()
+                  ? "was run on another thread than the handler's ("
+                      + Thread.currentThread()
                       + "); run it on the thread that called HandlerContext.run"
                   : hookReturned
                       ? "was run after its HandlerContext.run returned; run it inside the hook"

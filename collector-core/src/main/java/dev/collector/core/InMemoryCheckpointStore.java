@@ -19,8 +19,10 @@ final class InMemoryCheckpointStore implements CheckpointStore {
     Checkpoint current = checkpoint;
     if (current != null && next.sequence() <= current.sequence()) {
       throw new IllegalArgumentException(
-          "checkpoint must move forward: committed sequence " + current.sequence()
-              + ", got " + next.sequence());
+          "checkpoint must move forward: committed sequence "
+              + current.sequence()
+              + ", got "
+              + next.sequence());
     }
     checkpoint = next;
   }

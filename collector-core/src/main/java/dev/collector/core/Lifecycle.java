@@ -8,9 +8,9 @@ import org.jspecify.annotations.Nullable;
 
 /**
  * The state of one run (a {@code process} call or a pull session) and the failures that end it.
- * Invariant: the state only moves forward, {@code RUNNING -> STOPPING -> CANCELLING ->
- * FINALIZING -> DONE} (steps may be skipped), and the first failure that is not an echo of the
- * run's own cancellation is kept as the run's failure; every later one is kept as suppressed.
+ * Invariant: the state only moves forward, {@code RUNNING -> STOPPING -> CANCELLING -> FINALIZING
+ * -> DONE} (steps may be skipped), and the first failure that is not an echo of the run's own
+ * cancellation is kept as the run's failure; every later one is kept as suppressed.
  *
  * <p>Thread-safe without locks. Every state change calls the run's wake-up action once.
  */
@@ -60,8 +60,8 @@ final class Lifecycle {
    * @param kind whose failure
    * @param sequence the batch it concerns (fetched, failed or committed)
    * @param cause the exception
-   * @param suppressed exceptions to attach to what the run throws (e.g. the handler's failure
-   *     when the dead-letter handler threw in turn)
+   * @param suppressed exceptions to attach to what the run throws (e.g. the handler's failure when
+   *     the dead-letter handler threw in turn)
    */
   record Failure(Kind kind, long sequence, Throwable cause, List<Throwable> suppressed) {}
 
@@ -116,8 +116,8 @@ final class Lifecycle {
   /**
    * Stops fetching; running batches may finish for {@code drainNanos}.
    *
-   * @return {@code true} if the run had not yet reached its final commit (it is stopping or
-   *     already ending), {@code false} if it had
+   * @return {@code true} if the run had not yet reached its final commit (it is stopping or already
+   *     ending), {@code false} if it had
    */
   boolean stop(long drainNanos) {
     while (true) {
@@ -243,8 +243,8 @@ final class Lifecycle {
   }
 
   /**
-   * Whether {@code t} is, or was caused by, an interrupt: {@link InterruptedException}, or its
-   * I/O forms ({@link java.nio.channels.ClosedByInterruptException}, {@link
+   * Whether {@code t} is, or was caused by, an interrupt: {@link InterruptedException}, or its I/O
+   * forms ({@link java.nio.channels.ClosedByInterruptException}, {@link
    * java.io.InterruptedIOException}).
    */
   static boolean causedByInterrupt(Throwable t) {

@@ -30,16 +30,16 @@ import org.jspecify.annotations.Nullable;
 /**
  * See {@link Collecting#lineFileSource(Path, LineSourceOptions)}.
  *
- * <p>Thread-safety: the source is immutable and may be opened from any thread; a reader is used
- * by one thread at a time (the collector's fetcher).
+ * <p>Thread-safety: the source is immutable and may be opened from any thread; a reader is used by
+ * one thread at a time (the collector's fetcher).
  *
  * <p>Blocking: {@link SourceReader#next()} does file I/O; a following reader with nothing new to
- * deliver sleeps {@link LineSourceOptions#pollInterval()} at a time and answers an interrupt
- * with {@link InterruptedException}.
+ * deliver sleeps {@link LineSourceOptions#pollInterval()} at a time and answers an interrupt with
+ * {@link InterruptedException}.
  *
  * <p>Failures: an {@link IOException} names the file and the byte offset (a line too long, not
- * UTF-8, a file truncated below what was delivered, a checkpoint whose file is gone) and says
- * what to do. A rotated file is not a failure: see the design note.
+ * UTF-8, a file truncated below what was delivered, a checkpoint whose file is gone) and says what
+ * to do. A rotated file is not a failure: see the design note.
  */
 final class LineFileSource implements BatchSource<String> {
 
@@ -144,8 +144,8 @@ final class LineFileSource implements BatchSource<String> {
       String before;
       try {
         if (Files.isDirectory(path)) {
-          throw new IOException("line file " + path + " is a directory; give the path of the"
-              + " text file to read");
+          throw new IOException(
+              "line file " + path + " is a directory; give the path of the" + " text file to read");
         }
         before = identityOf(path);
         channel = FileChannel.open(path, StandardOpenOption.READ);
@@ -164,8 +164,11 @@ final class LineFileSource implements BatchSource<String> {
       }
       channel.close();
       if (attempt == 3) {
-        throw new IOException("line file " + path + " was replaced three times while being"
-            + " opened; open the source again when its rotation is over");
+        throw new IOException(
+            "line file "
+                + path
+                + " was replaced three times while being"
+                + " opened; open the source again when its rotation is over");
       }
     }
   }
@@ -200,7 +203,11 @@ final class LineFileSource implements BatchSource<String> {
    * id@offset}), {@code end} and {@code fingerprint} are null for a token without the {@code
    * /<kind><crc32c>} suffix (earlier versions).
    */
-  private record Position(String identity, long offset, long records, @Nullable End end,
+  private record Position(
+      String identity,
+      long offset,
+      long records,
+      @Nullable End end,
       @Nullable Integer fingerprint) {}
 
   private static @Nullable Position parse(String token) {
@@ -212,8 +219,10 @@ final class LineFileSource implements BatchSource<String> {
     int slash = hash < 0 ? -1 : token.indexOf('/', hash);
     try {
       long offset = Long.parseLong(token.substring(at + 1, hash < 0 ? token.length() : hash));
-      long records = hash < 0 ? -1
-          : Long.parseLong(token.substring(hash + 1, slash < 0 ? token.length() : slash));
+      long records =
+          hash < 0
+              ? -1
+              : Long.parseLong(token.substring(hash + 1, slash < 0 ? token.length() : slash));
       if (offset < 0 || (hash >= 0 && records < 0)) {
         return null;
       }
@@ -221,8 +230,11 @@ final class LineFileSource implements BatchSource<String> {
       Integer fingerprint = null;
       if (slash >= 0) {
         String suffix = token.substring(slash + 1);
-        if (suffix.length() != 9 || !suffix.substring(1).chars().allMatch(
-            c -> (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) {
+        if (suffix.length() != 9
+            || !suffix
+                .substring(1)
+                .chars()
+                .allMatch(c -> (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) {
           return null;
         }
         end = End.of(suffix.charAt(0));
@@ -269,8 +281,11 @@ final class LineFileSource implements BatchSource<String> {
   static long recordCount(String resumeToken) {
     Position position = parse(resumeToken);
     if (position == null || position.records() < 0) {
-      throw new IllegalArgumentException("\"" + resumeToken + "\" is not a resume token of the"
-          + " line-file source (<file identity>@<byte offset>#<records>)");
+      throw new IllegalArgumentException(
+          "\""
+              + resumeToken
+              + "\" is not a resume token of the"
+              + " line-file source (<file identity>@<byte offset>#<records>)");
     }
     return position.records();
   }
@@ -282,9 +297,14 @@ final class LineFileSource implements BatchSource<String> {
     }
     Position position = parse(resumeToken);
     if (position == null) {
-      throw new IOException("resume token \"" + resumeToken + "\" is not a line-file position"
-          + " (<file identity>@<byte offset>#<records>); was the checkpoint written for another"
-          + " source than " + file + "?");
+      throw new IOException(
+          "resume token \""
+              + resumeToken
+              + "\" is not a line-file position"
+              + " (<file identity>@<byte offset>#<records>); was the checkpoint written for another"
+              + " source than "
+              + file
+              + "?");
     }
     Opened opened;
     if (position.identity().equals(identityAtPath())) {
@@ -292,64 +312,101 @@ final class LineFileSource implements BatchSource<String> {
     } else {
       Path rotated = findRotated(position.identity());
       if (rotated == null) {
-        throw new IOException("file " + file + " was replaced since the checkpoint (it was "
-            + position.identity() + ", it is now " + identityAtPath() + "), and no file in "
-            + file.getParent() + " is the checkpoint's file any more (rotated, then deleted,"
-            + " compressed or moved away?). Reading " + file + " from byte " + position.offset()
-            + " would skip or repeat lines. Restore the file, or start this source from a new"
-            + " checkpoint file deliberately");
+        throw new IOException(
+            "file "
+                + file
+                + " was replaced since the checkpoint (it was "
+                + position.identity()
+                + ", it is now "
+                + identityAtPath()
+                + "), and no file in "
+                + file.getParent()
+                + " is the checkpoint's file any more (rotated, then deleted,"
+                + " compressed or moved away?). Reading "
+                + file
+                + " from byte "
+                + position.offset()
+                + " would skip or repeat lines. Restore the file, or start this source from a new"
+                + " checkpoint file deliberately");
       }
       opened = openVerified(rotated);
     }
     if (!opened.identity().equals(position.identity())) {
       opened.channel().close();
-      throw new IOException("line file " + opened.path() + " was replaced while being opened;"
-          + " open the source again");
+      throw new IOException(
+          "line file "
+              + opened.path()
+              + " was replaced while being opened;"
+              + " open the source again");
     }
     try {
       long size = opened.channel().size();
       if (size < position.offset()) {
-        throw new IOException("file " + opened.path() + " was truncated below the checkpoint:"
-            + " it has " + size + " bytes, the checkpoint is at byte " + position.offset()
-            + ". Lines were lost or will be read twice; restore the file, or start from a new"
-            + " checkpoint file deliberately");
+        throw new IOException(
+            "file "
+                + opened.path()
+                + " was truncated below the checkpoint:"
+                + " it has "
+                + size
+                + " bytes, the checkpoint is at byte "
+                + position.offset()
+                + ". Lines were lost or will be read twice; restore the file, or start from a new"
+                + " checkpoint file deliberately");
       }
       long offset = position.offset();
       Reader reader;
       if (position.records() >= 0) {
         reader = new Reader(opened, offset, position.records());
       } else {
-        reader = new Reader(opened, offset,
-            new Reader(opened, 0, 0).countRecordsTo(offset));
+        reader = new Reader(opened, offset, new Reader(opened, 0, 0).countRecordsTo(offset));
       }
       int headLength = (int) Math.min(offset, HEAD_BYTES);
       if (readHead(opened.channel(), reader.head, headLength) < headLength) {
-        throw new IOException("file " + opened.path() + " was truncated below the checkpoint"
-            + " while being opened (byte " + offset + "); restore the file, or start from a"
-            + " new checkpoint file deliberately");
+        throw new IOException(
+            "file "
+                + opened.path()
+                + " was truncated below the checkpoint"
+                + " while being opened (byte "
+                + offset
+                + "); restore the file, or start from a"
+                + " new checkpoint file deliberately");
       }
       reader.headLength = headLength;
       Integer expected = position.fingerprint();
       if (expected != null && expected != fingerprint(reader.head, headLength)) {
-        throw new IOException("file " + opened.path() + " is not the checkpoint's content any"
-            + " more: its first " + headLength + " bytes changed since the checkpoint at byte "
-            + offset + " was taken (the file was truncated and written again, or deleted and"
-            + " a new file got the old one's identity). Reading on from byte " + offset
-            + " would skip or repeat lines; restore the file, or start this source from a new"
-            + " checkpoint file deliberately");
+        throw new IOException(
+            "file "
+                + opened.path()
+                + " is not the checkpoint's content any"
+                + " more: its first "
+                + headLength
+                + " bytes changed since the checkpoint at byte "
+                + offset
+                + " was taken (the file was truncated and written again, or deleted and"
+                + " a new file got the old one's identity). Reading on from byte "
+                + offset
+                + " would skip or repeat lines; restore the file, or start this source from a new"
+                + " checkpoint file deliberately");
       }
       End end = position.end();
       if (end == End.UNTERMINATED) {
         reader.continuing = true;
         reader.crBefore = offset > 0 && byteAt(opened.channel(), offset - 1) == '\r';
-      } else if (offset > 0 && end != End.PIECE
+      } else if (offset > 0
+          && end != End.PIECE
           && !(end == null && options.longLines() == LongLines.SPLIT)
           && byteAt(opened.channel(), offset - 1) != '\n') {
-        throw new IOException("resume token \"" + resumeToken + "\" points at byte " + offset
-            + " of " + opened.path() + ", which is not the start of a line (the byte before it"
-            + " is not a line end): resuming there would deliver the rest of a line as a record"
-            + " of its own. The checkpoint does not belong to this file (or was edited);"
-            + " restore it, or start this source from a new checkpoint file deliberately");
+        throw new IOException(
+            "resume token \""
+                + resumeToken
+                + "\" points at byte "
+                + offset
+                + " of "
+                + opened.path()
+                + ", which is not the start of a line (the byte before it"
+                + " is not a line end): resuming there would deliver the rest of a line as a record"
+                + " of its own. The checkpoint does not belong to this file (or was edited);"
+                + " restore it, or start this source from a new checkpoint file deliberately");
       }
       return reader;
     } catch (IOException | RuntimeException e) {
@@ -375,8 +432,8 @@ final class LineFileSource implements BatchSource<String> {
         }
       }
     } catch (IOException | DirectoryIteratorException e) {
-      throw new IOException("could not look for the checkpoint's file in " + directory + ": "
-          + e, e);
+      throw new IOException(
+          "could not look for the checkpoint's file in " + directory + ": " + e, e);
     }
     return null;
   }
@@ -386,8 +443,8 @@ final class LineFileSource implements BatchSource<String> {
 
   /**
    * The rotated files of the path in its directory ({@code <name>.<N>}, the logrotate naming),
-   * oldest first (highest N first), with their identities; files that vanish while listed are
-   * left out.
+   * oldest first (highest N first), with their identities; files that vanish while listed are left
+   * out.
    */
   private List<Named> rotatedFilesOldestFirst() throws IOException {
     Path directory = file.getParent();
@@ -400,15 +457,16 @@ final class LineFileSource implements BatchSource<String> {
     try (DirectoryStream<Path> files = Files.newDirectoryStream(directory)) {
       for (Path candidate : files) {
         String name = String.valueOf(candidate.getFileName());
-        if (name.startsWith(prefix) && name.length() > prefix.length()
+        if (name.startsWith(prefix)
+            && name.length() > prefix.length()
             && name.length() - prefix.length() <= 9
             && name.substring(prefix.length()).chars().allMatch(c -> c >= '0' && c <= '9')) {
           numbered.add(candidate);
         }
       }
     } catch (IOException | DirectoryIteratorException e) {
-      throw new IOException("could not list the rotated files of " + file + " in " + directory
-          + ": " + e, e);
+      throw new IOException(
+          "could not list the rotated files of " + file + " in " + directory + ": " + e, e);
     }
     numbered.sort((a, b) -> Integer.compare(rotationNumber(b, prefix), rotationNumber(a, prefix)));
     List<Named> result = new ArrayList<>();
@@ -430,9 +488,9 @@ final class LineFileSource implements BatchSource<String> {
 
   /**
    * The file that comes after the one of {@code identity} in rotation order: the next younger
-   * numbered rotated file ({@code app.log.2} after {@code app.log.3}), else the file at the
-   * path. Null when the one after it is the file at the path (or it is not a numbered rotated
-   * file: its successor cannot be known, so the path is next).
+   * numbered rotated file ({@code app.log.2} after {@code app.log.3}), else the file at the path.
+   * Null when the one after it is the file at the path (or it is not a numbered rotated file: its
+   * successor cannot be known, so the path is next).
    *
    * @param identity the identity of the file just read to its end
    */
@@ -490,7 +548,8 @@ final class LineFileSource implements BatchSource<String> {
               ? CodingErrorAction.REPLACE
               : CodingErrorAction.REPORT;
       this.decoder =
-          StandardCharsets.UTF_8.newDecoder()
+          StandardCharsets.UTF_8
+              .newDecoder()
               .onMalformedInput(action)
               .onUnmappableCharacter(action);
     }
@@ -520,14 +579,21 @@ final class LineFileSource implements BatchSource<String> {
       }
       delivered = last.end();
       int fingerprinted = (int) Math.min(last.end(), HEAD_BYTES);
-      return new SourceBatch<>(lines, identity + "@" + last.end() + "#" + (last.number() + 1)
-          + "/" + last.ending().kind
-          + HexFormat.of().toHexDigits(fingerprint(head, fingerprinted)));
+      return new SourceBatch<>(
+          lines,
+          identity
+              + "@"
+              + last.end()
+              + "#"
+              + (last.number() + 1)
+              + "/"
+              + last.ending().kind
+              + HexFormat.of().toHexDigits(fingerprint(head, fingerprinted)));
     }
 
     /**
-     * The next record; null when none is available now and {@code wait} is false, or when a
-     * finite source is exhausted. Follows rotations, and waits for growth in follow mode.
+     * The next record; null when none is available now and {@code wait} is false, or when a finite
+     * source is exhausted. Follows rotations, and waits for growth in follow mode.
      */
     private @Nullable Line nextLine(boolean wait) throws IOException, InterruptedException {
       Line line = held;
@@ -555,33 +621,41 @@ final class LineFileSource implements BatchSource<String> {
     }
 
     /**
-     * {@code line}, unless it is the line end of an unterminated line delivered before this
-     * reader was opened: then the record after it (read now), or null if none is complete yet.
-     * A continuation with content is reported: the delivered record was cut short.
+     * {@code line}, unless it is the line end of an unterminated line delivered before this reader
+     * was opened: then the record after it (read now), or null if none is complete yet. A
+     * continuation with content is reported: the delivered record was cut short.
      */
     private @Nullable Line afterContinuation(@Nullable Line line) throws IOException {
       if (!continuing || line == null) {
         return line;
       }
       continuing = false;
-      boolean lineEndOnly = line.ending() == End.LINE && line.text().isEmpty()
-          && !(crBefore && line.end() - line.start() == 1);
+      boolean lineEndOnly =
+          line.ending() == End.LINE
+              && line.text().isEmpty()
+              && !(crBefore && line.end() - line.start() == 1);
       if (!lineEndOnly) {
-        throw new IOException("the last line of " + path + ", delivered without a line end as"
-            + " the end of the data (it ends at byte " + line.start() + ", the checkpoint), was"
-            + " continued later: the file now holds more of that line after byte "
-            + line.start() + ". The delivered record was cut short, and resuming would deliver"
-            + " the rest as a record of its own. Read a file that is still being written in"
-            + " follow mode, which holds a last line until it is complete; to go on, start this"
-            + " source from a new checkpoint file deliberately");
+        throw new IOException(
+            "the last line of "
+                + path
+                + ", delivered without a line end as"
+                + " the end of the data (it ends at byte "
+                + line.start()
+                + ", the checkpoint), was"
+                + " continued later: the file now holds more of that line after byte "
+                + line.start()
+                + ". The delivered record was cut short, and resuming would deliver"
+                + " the rest as a record of its own. Read a file that is still being written in"
+                + " follow mode, which holds a last line until it is complete; to go on, start this"
+                + " source from a new checkpoint file deliberately");
       }
       records--; // the line end belongs to the record delivered before
       return readLine(!options.follow());
     }
 
     /**
-     * The next complete record, or null when the data read so far ends without one. With
-     * {@code finished}, the end of the data also ends a line.
+     * The next complete record, or null when the data read so far ends without one. With {@code
+     * finished}, the end of the data also ends a line.
      */
     private @Nullable Line readLine(boolean finished) throws IOException {
       while (true) {
@@ -638,9 +712,15 @@ final class LineFileSource implements BatchSource<String> {
 
     private Line tooLong(long pieceEnd) throws IOException {
       if (options.longLines() == LongLines.FAIL) {
-        throw new IOException("the line at byte offset " + lineStart + " of " + path
-            + " is longer than maxLineLength (" + options.maxLineLength() + " bytes, line end"
-            + " excluded); raise the limit or use LongLines.SPLIT");
+        throw new IOException(
+            "the line at byte offset "
+                + lineStart
+                + " of "
+                + path
+                + " is longer than maxLineLength ("
+                + options.maxLineLength()
+                + " bytes, line end"
+                + " excluded); raise the limit or use LongLines.SPLIT");
       }
       return emit(pieceEnd, End.PIECE);
     }
@@ -654,8 +734,9 @@ final class LineFileSource implements BatchSource<String> {
 
     private void append(byte b) {
       if (lineLength == lineBytes.length) {
-        lineBytes = Arrays.copyOf(lineBytes,
-            (int) Math.min((long) lineBytes.length * 2, options.maxLineLength()));
+        lineBytes =
+            Arrays.copyOf(
+                lineBytes, (int) Math.min((long) lineBytes.length * 2, options.maxLineLength()));
       }
       lineBytes[lineLength++] = b;
     }
@@ -691,14 +772,19 @@ final class LineFileSource implements BatchSource<String> {
         CharBuffer chars = decoder.reset().decode(ByteBuffer.wrap(lineBytes, 0, lineLength));
         return chars.toString();
       } catch (CharacterCodingException e) {
-        throw new IOException("the line at byte offset " + lineStart + " of " + path
-            + " is not valid UTF-8; use MalformedInput.REPLACE to decode it anyway", e);
+        throw new IOException(
+            "the line at byte offset "
+                + lineStart
+                + " of "
+                + path
+                + " is not valid UTF-8; use MalformedInput.REPLACE to decode it anyway",
+            e);
       }
     }
 
     /**
-     * Whether the path names another file than the one being read, and this one is done: the
-     * new file exists and (when following) this one did not grow during the last poll.
+     * Whether the path names another file than the one being read, and this one is done: the new
+     * file exists and (when following) this one did not grow during the last poll.
      */
     private boolean rotatedAndDrained() throws IOException {
       String atPath = identityAtPath();
@@ -714,8 +800,8 @@ final class LineFileSource implements BatchSource<String> {
     }
 
     /**
-     * Continues with the file after this one in rotation order: a younger rotated file that
-     * is still there (two rotations between two looks), else the file at the path.
+     * Continues with the file after this one in rotation order: a younger rotated file that is
+     * still there (two rotations between two looks), else the file at the path.
      */
     private void switchToPath() throws IOException {
       Opened next = null;
@@ -727,9 +813,14 @@ final class LineFileSource implements BatchSource<String> {
         } else {
           opened.channel().close(); // rotated again while we looked
           if (attempt == 3) {
-            throw new IOException("the rotated files of " + file + " were renamed three times"
-                + " while looking for the one after " + path + "; open the source again when"
-                + " its rotation is over");
+            throw new IOException(
+                "the rotated files of "
+                    + file
+                    + " were renamed three times"
+                    + " while looking for the one after "
+                    + path
+                    + "; open the source again when"
+                    + " its rotation is over");
           }
         }
       }
@@ -762,11 +853,18 @@ final class LineFileSource implements BatchSource<String> {
       byte[] now = new byte[headLength];
       int got = readHead(channel, now, headLength);
       if (got < headLength || !Arrays.equals(now, 0, headLength, head, 0, headLength)) {
-        throw new IOException("file " + path + " was truncated and written again while being"
-            + " read (copy-and-truncate rotation?): its first " + headLength + " bytes changed."
-            + " Records were delivered up to byte " + delivered + " (the last batch's resume"
-            + " token); what the file holds now is not the continuation. Restore the file, or"
-            + " start from a new checkpoint file deliberately");
+        throw new IOException(
+            "file "
+                + path
+                + " was truncated and written again while being"
+                + " read (copy-and-truncate rotation?): its first "
+                + headLength
+                + " bytes changed."
+                + " Records were delivered up to byte "
+                + delivered
+                + " (the last batch's resume"
+                + " token); what the file holds now is not the continuation. Restore the file, or"
+                + " start from a new checkpoint file deliberately");
       }
     }
 
@@ -774,11 +872,20 @@ final class LineFileSource implements BatchSource<String> {
     private void awaitGrowth() throws IOException, InterruptedException {
       long size = channel.size();
       if (size < readPosition) {
-        throw new IOException("file " + path + " was truncated to " + size + " bytes while"
-            + " being followed; records were delivered up to byte " + delivered + " (the last"
-            + " batch's resume token) and " + (readPosition - delivered) + " more bytes were"
-            + " read. What it holds now is not the continuation: restore the file, or start"
-            + " from a new checkpoint file deliberately");
+        throw new IOException(
+            "file "
+                + path
+                + " was truncated to "
+                + size
+                + " bytes while"
+                + " being followed; records were delivered up to byte "
+                + delivered
+                + " (the last"
+                + " batch's resume token) and "
+                + (readPosition - delivered)
+                + " more bytes were"
+                + " read. What it holds now is not the continuation: restore the file, or start"
+                + " from a new checkpoint file deliberately");
       }
       Thread.sleep(options.pollInterval());
     }
@@ -788,8 +895,13 @@ final class LineFileSource implements BatchSource<String> {
       while (lineStart < offset) {
         Line line = readLine(true);
         if (line == null || line.end() > offset) {
-          throw new IOException("byte " + offset + " of " + path + " is not where a record"
-              + " ends; the checkpoint does not belong to this file or these options");
+          throw new IOException(
+              "byte "
+                  + offset
+                  + " of "
+                  + path
+                  + " is not where a record"
+                  + " ends; the checkpoint does not belong to this file or these options");
         }
       }
       return records;

@@ -8,10 +8,9 @@ import org.jspecify.annotations.Nullable;
  * Settings of the built-in line-file source ({@link Collecting#lineFileSource(java.nio.file.Path,
  * LineSourceOptions)}). Build with {@link #builder()}; every setting has a default.
  *
- * <p>A final class rather than a record, so that a setting can be added in a minor release
- * without breaking callers: see {@code docs/adr/0008-evolvable-api-types.md}. It lives in
- * collector-core, next to the source it configures. Immutable; {@link #equals} compares every
- * setting.
+ * <p>A final class rather than a record, so that a setting can be added in a minor release without
+ * breaking callers: see {@code docs/adr/0008-evolvable-api-types.md}. It lives in collector-core,
+ * next to the source it configures. Immutable; {@link #equals} compares every setting.
  */
 public final class LineSourceOptions {
 
@@ -20,8 +19,8 @@ public final class LineSourceOptions {
     /** Fail the fetch with an error naming the line's byte offset. */
     FAIL,
     /**
-     * Deliver it in pieces of {@code maxLineLength} bytes, the last one up to the line end;
-     * every byte is in exactly one piece. A character cut in two is decoded per {@link
+     * Deliver it in pieces of {@code maxLineLength} bytes, the last one up to the line end; every
+     * byte is in exactly one piece. A character cut in two is decoded per {@link
      * LineSourceOptions#malformedInput()}.
      */
     SPLIT
@@ -70,8 +69,8 @@ public final class LineSourceOptions {
   }
 
   /**
-   * Bytes of the file per batch at most, line ends included; a single line larger than this is
-   * a batch of its own. Default 1 MiB.
+   * Bytes of the file per batch at most, line ends included; a single line larger than this is a
+   * batch of its own. Default 1 MiB.
    *
    * @return the byte limit per batch
    */
@@ -80,8 +79,8 @@ public final class LineSourceOptions {
   }
 
   /**
-   * The longest line, in bytes without its line end ({@code \n} or {@code \r\n}), held in
-   * memory. Default 1 MiB.
+   * The longest line, in bytes without its line end ({@code \n} or {@code \r\n}), held in memory.
+   * Default 1 MiB.
    *
    * @return the longest line in bytes
    */
@@ -108,9 +107,9 @@ public final class LineSourceOptions {
   }
 
   /**
-   * Keep reading as the file grows and across rotations, like {@code tail -F}, instead of ending
-   * at its end. Batches then end where the file ended when read, so a batch replayed after a
-   * crash may hold more lines than before. Default {@code false}.
+   * Keep reading as the file grows and across rotations, like {@code tail -F}, instead of ending at
+   * its end. Batches then end where the file ended when read, so a batch replayed after a crash may
+   * hold more lines than before. Default {@code false}.
    *
    * @return whether the source follows the file
    */
@@ -154,13 +153,20 @@ public final class LineSourceOptions {
   /** Every setting, in the format records use: {@code LineSourceOptions[maxLines=1000, ...]}. */
   @Override
   public String toString() {
-    return "LineSourceOptions[maxLines=" + maxLines
-        + ", maxBytes=" + maxBytes
-        + ", maxLineLength=" + maxLineLength
-        + ", longLines=" + longLines
-        + ", malformedInput=" + malformedInput
-        + ", follow=" + follow
-        + ", pollInterval=" + pollInterval
+    return "LineSourceOptions[maxLines="
+        + maxLines
+        + ", maxBytes="
+        + maxBytes
+        + ", maxLineLength="
+        + maxLineLength
+        + ", longLines="
+        + longLines
+        + ", malformedInput="
+        + malformedInput
+        + ", follow="
+        + follow
+        + ", pollInterval="
+        + pollInterval
         + "]";
   }
 

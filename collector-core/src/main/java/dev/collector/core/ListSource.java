@@ -44,8 +44,11 @@ final class ListSource<T> implements BatchSource<T> {
     }
     if (index < 0 || index > batches.size()) {
       throw new IllegalArgumentException(
-          "resume token \"" + token + "\" is not a batch index of this list source of "
-              + batches.size() + " batches; was the checkpoint written for another source?");
+          "resume token \""
+              + token
+              + "\" is not a batch index of this list source of "
+              + batches.size()
+              + " batches; was the checkpoint written for another source?");
     }
     return index;
   }

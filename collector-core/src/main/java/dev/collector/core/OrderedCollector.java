@@ -26,8 +26,8 @@ import org.jspecify.annotations.Nullable;
 
 /**
  * The {@link Collector} implementation: which run is active, and the checkpoint between runs.
- * Invariant: at most one run (a {@link ProcessRun} or a {@link PullSession}) is active, and a
- * new one starts at the durable checkpoint of the last one, after it ended.
+ * Invariant: at most one run (a {@link ProcessRun} or a {@link PullSession}) is active, and a new
+ * one starts at the durable checkpoint of the last one, after it ended.
  */
 final class OrderedCollector<T> implements Collector<T> {
 
@@ -68,7 +68,10 @@ final class OrderedCollector<T> implements Collector<T> {
       throw e;
     } catch (Throwable e) {
       throw new CheckpointException(
-          "collector '" + options.name() + "' could not load its checkpoint: " + e
+          "collector '"
+              + options.name()
+              + "' could not load its checkpoint: "
+              + e
               + "; nothing was processed. Repair or replace the store; the collector never"
               + " starts over from the beginning on its own",
           null,
@@ -97,7 +100,9 @@ final class OrderedCollector<T> implements Collector<T> {
         throw counted(
             new ConcurrentUseException(
                 MisuseException.NO_BATCH,
-                "process() called on collector '" + name() + "' while "
+                "process() called on collector '"
+                    + name()
+                    + "' while "
                     + (process != null
                         ? "another process() runs; wait for it to return"
                         : "a pull session is active; close() the collector first")
@@ -156,7 +161,8 @@ final class OrderedCollector<T> implements Collector<T> {
     long deadline = System.nanoTime() + Math.max(0, nanos);
     while (true) {
       PullSession<T> s = sessionForPull();
-      long left = nanos == Long.MAX_VALUE || nanos < 0 ? nanos : Math.max(0, deadline - System.nanoTime());
+      long left =
+          nanos == Long.MAX_VALUE || nanos < 0 ? nanos : Math.max(0, deadline - System.nanoTime());
       PullDelivery<T> delivery = s.take(left);
       if (delivery != null) {
         return delivery;
@@ -190,7 +196,9 @@ final class OrderedCollector<T> implements Collector<T> {
         throw counted(
             new ConcurrentUseException(
                 MisuseException.NO_BATCH,
-                "next() called on collector '" + name() + "' while process() runs; use one or"
+                "next() called on collector '"
+                    + name()
+                    + "' while process() runs; use one or"
                     + " the other, or a second collector with its own checkpoint store"));
       }
       PullSession<T> s = session;
@@ -312,8 +320,6 @@ final class OrderedCollector<T> implements Collector<T> {
     }
   }
 
-
-
   @GuardedBy("stateLock")
   private void checkNotClosed(String call) {
     if (closed) {
@@ -324,7 +330,10 @@ final class OrderedCollector<T> implements Collector<T> {
   private CollectorClosedException closedException(String call) {
     return new CollectorClosedException(
         MisuseException.NO_BATCH,
-        call + " on collector '" + name() + "' after close(). Open a new collector on the same"
+        call
+            + " on collector '"
+            + name()
+            + "' after close(). Open a new collector on the same"
             + " checkpoint store; it resumes at the committed checkpoint and delivers"
             + " unacknowledged batches again");
   }
@@ -338,8 +347,12 @@ final class OrderedCollector<T> implements Collector<T> {
         throw counted(
             new ReentrantCallException(
                 sequence,
-                call + " called from the handler of batch " + sequence + " of collector '"
-                    + name() + "': it would wait for a window slot that only this handler's"
+                call
+                    + " called from the handler of batch "
+                    + sequence
+                    + " of collector '"
+                    + name()
+                    + "': it would wait for a window slot that only this handler's"
                     + " return can free. Return from the handler instead; to read another"
                     + " source, use a second collector"));
       }
@@ -349,7 +362,10 @@ final class OrderedCollector<T> implements Collector<T> {
       throw counted(
           new ReentrantCallException(
               MisuseException.NO_BATCH,
-              call + " called on collector '" + name() + "' from one of its own threads (in the"
+              call
+                  + " called on collector '"
+                  + name()
+                  + "' from one of its own threads (in the"
                   + " checkpoint store's commit, the source's next() or a telemetry listener):"
                   + " it would wait for the run that waits for this call. Call it from"
                   + " another thread"));

@@ -12,8 +12,8 @@ import org.jspecify.annotations.Nullable;
 
 /**
  * One {@code process} run: the owner thread that fetches, starts a handler thread per batch and
- * ends the run. Invariant: the owner is the only thread that fetches, starts handlers and moves
- * the lifecycle to FINALIZING; it does so only after every handler thread has terminated.
+ * ends the run. Invariant: the owner is the only thread that fetches, starts handlers and moves the
+ * lifecycle to FINALIZING; it does so only after every handler thread has terminated.
  */
 final class ProcessRun<T> {
 
@@ -50,8 +50,10 @@ final class ProcessRun<T> {
   private final Fetcher<T> fetcher;
   private final AtomicLong deadLettered = new AtomicLong();
   private final Thread.Builder.OfVirtual handlerThreads;
+
   /** The owner is parked in awaitRoom on a full window: a frontier move should wake it. */
   private volatile boolean waitingForRoom;
+
   private volatile @Nullable Throwable ownerFailure;
   private volatile boolean exhausted;
   private final long startedNanos = System.nanoTime();
@@ -167,8 +169,14 @@ final class ProcessRun<T> {
     if (lifecycle.wasInterrupted()) {
       InterruptedException e =
           new InterruptedException(
-              "process() of collector '" + context.name() + "' was interrupted; committed"
-                  + " through sequence " + durable.sequence() + " (" + durable + ")");
+              "process() of collector '"
+                  + context.name()
+                  + "' was interrupted; committed"
+                  + " through sequence "
+                  + durable.sequence()
+                  + " ("
+                  + durable
+                  + ")");
       if (failure != null) {
         e.addSuppressed(context.toException(failure, durable, lifecycle.laterFailures()));
       }
@@ -192,8 +200,11 @@ final class ProcessRun<T> {
     }
     if (defect != null) {
       throw new IllegalStateException(
-          "process() of collector '" + context.name() + "' ended by a defect; committed through"
-              + " sequence " + durable.sequence(),
+          "process() of collector '"
+              + context.name()
+              + "' ended by a defect; committed through"
+              + " sequence "
+              + durable.sequence(),
           defect);
     }
     return ProcessSummary.builder()
@@ -226,16 +237,20 @@ final class ProcessRun<T> {
 
   private void own() {
     try (StructuredScope scope = new StructuredScope()) {
-      scope.fork(context.name() + "-committer", () -> {
-        committer.run();
-        return null;
-      });
+      scope.fork(
+          context.name() + "-committer",
+          () -> {
+            committer.run();
+            return null;
+          });
       Watchdog w = watchdog;
       if (w != null) {
-        scope.fork(context.name() + "-watchdog", () -> {
-          w.run();
-          return null;
-        });
+        scope.fork(
+            context.name() + "-watchdog",
+            () -> {
+              w.run();
+              return null;
+            });
       }
       try {
         fetchAndStart();
@@ -356,8 +371,8 @@ final class ProcessRun<T> {
 
   /**
    * For {@link dev.collector.Collector#awaitCommitted()} during a run: waits until the settled
-   * prefix at the time of the call is committed, the run ended, or a commit failed. Rarely used,
-   * so it polls rather than making every commit signal waiters.
+   * prefix at the time of the call is committed, the run ended, or a commit failed. Rarely used, so
+   * it polls rather than making every commit signal waiters.
    */
   Checkpoint awaitCommitted() throws InterruptedException {
     long target = ring.acked();
@@ -378,9 +393,9 @@ final class ProcessRun<T> {
   }
 
   /**
-   * Waits for every handler to end: without a limit after the end of the source, until the
-   * drain deadline after stop(), then interrupting them (CANCELLING). A handler that ignores
-   * its interrupt keeps the run waiting (G4 wins; the watchdog reports it as stuck).
+   * Waits for every handler to end: without a limit after the end of the source, until the drain
+   * deadline after stop(), then interrupting them (CANCELLING). A handler that ignores its
+   * interrupt keeps the run waiting (G4 wins; the watchdog reports it as stuck).
    */
   private void drain() {
     boolean interruptsSent = false;

@@ -2,9 +2,9 @@ package dev.collector.core;
 
 import com.google.errorprone.annotations.concurrent.GuardedBy;
 import dev.collector.Batch;
-import dev.collector.CollectorListener.Outcome;
 import dev.collector.BatchAbandonedException;
 import dev.collector.CollectorClosedException;
+import dev.collector.CollectorListener.Outcome;
 import dev.collector.ConflictingOutcomeException;
 import dev.collector.DeadLetterHandler;
 import dev.collector.Delivery;
@@ -103,7 +103,8 @@ final class PullDelivery<T> implements Delivery<T> {
       session.committer().wake();
     }
     Telemetry telemetry = session.context().telemetry();
-    telemetry.handled(event, sequence, batch.size(), System.nanoTime() - deliveredAt, Outcome.SUCCESS);
+    telemetry.handled(
+        event, sequence, batch.size(), System.nanoTime() - deliveredAt, Outcome.SUCCESS);
     telemetry.acknowledged(sequence, batch.size());
     return true;
   }
@@ -131,7 +132,11 @@ final class PullDelivery<T> implements Delivery<T> {
         case ACKED ->
             throw new ConflictingOutcomeException(
                 sequence,
-                "batch " + sequence + " of collector '" + name() + "' was already"
+                "batch "
+                    + sequence
+                    + " of collector '"
+                    + name()
+                    + "' was already"
                     + " acknowledged; fail() cannot undo an ack. Call fail() instead of ack()"
                     + " for a batch that was not handled");
         case OPEN -> {}
@@ -167,7 +172,8 @@ final class PullDelivery<T> implements Delivery<T> {
       session.lock.unlock();
     }
     if (deadLetter == null) {
-      telemetry.handled(event, sequence, batch.size(), System.nanoTime() - deliveredAt, Outcome.FAILURE);
+      telemetry.handled(
+          event, sequence, batch.size(), System.nanoTime() - deliveredAt, Outcome.FAILURE);
       if (redelivered) {
         telemetry.retried(sequence);
       }
@@ -176,7 +182,8 @@ final class PullDelivery<T> implements Delivery<T> {
     // Claimed (DEAD_LETTERING): from here on whatever throws settles the delivery as failed.
     Throwable deadLetterFailure = null;
     try {
-      telemetry.handled(event, sequence, batch.size(), System.nanoTime() - deliveredAt, Outcome.FAILURE);
+      telemetry.handled(
+          event, sequence, batch.size(), System.nanoTime() - deliveredAt, Outcome.FAILURE);
       deadLetter.deadLetter(batch, cause);
     } catch (Throwable t) {
       deadLetterFailure = t;
@@ -189,7 +196,10 @@ final class PullDelivery<T> implements Delivery<T> {
         session.failed(sequence);
         RunContext.log(
             Level.WARNING,
-            "collector '" + name() + "': the dead-letter handler threw for batch " + sequence
+            "collector '"
+                + name()
+                + "': the dead-letter handler threw for batch "
+                + sequence
                 + "; the pull session ends as with fail-fast",
             deadLetterFailure);
         session.lifecycle().deliveryFailed(sequence, deadLetterFailure, cause);
@@ -214,8 +224,14 @@ final class PullDelivery<T> implements Delivery<T> {
     telemetry.deadLettered(sequence);
     RunContext.log(
         Level.WARNING,
-        "collector '" + name() + "': batch " + sequence + " dead-lettered after "
-            + batch.attempt() + " attempt(s): " + cause);
+        "collector '"
+            + name()
+            + "': batch "
+            + sequence
+            + " dead-lettered after "
+            + batch.attempt()
+            + " attempt(s): "
+            + cause);
     return true;
   }
 
@@ -250,9 +266,16 @@ final class PullDelivery<T> implements Delivery<T> {
     long sequence = batch.sequence();
     return new CollectorClosedException(
         sequence,
-        call + " of batch " + sequence + " on collector '" + name() + "' after close(). Open a"
+        call
+            + " of batch "
+            + sequence
+            + " on collector '"
+            + name()
+            + "' after close(). Open a"
             + " new collector on the same checkpoint store; it resumes at the committed"
-            + " checkpoint and delivers batch " + sequence + " again");
+            + " checkpoint and delivers batch "
+            + sequence
+            + " again");
   }
 
   private StaleDeliveryException stale(String call, String when) {
@@ -266,8 +289,17 @@ final class PullDelivery<T> implements Delivery<T> {
                 : "batch " + failure.sequence() + " failed";
     return new StaleDeliveryException(
         sequence,
-        call + " of batch " + sequence + " of collector '" + name() + "' came after its pull"
-            + " session ended (" + why + ")" + (when.isEmpty() ? "" : " " + when) + "; the"
+        call
+            + " of batch "
+            + sequence
+            + " of collector '"
+            + name()
+            + "' came after its pull"
+            + " session ended ("
+            + why
+            + ")"
+            + (when.isEmpty() ? "" : " " + when)
+            + "; the"
             + " batch is delivered again by the next session: settle that delivery instead");
   }
 
@@ -276,22 +308,31 @@ final class PullDelivery<T> implements Delivery<T> {
     long sequence = batch.sequence();
     String what =
         switch (state) {
-          case REDELIVERED -> "was already failed and is delivered again (attempt "
-              + (batch.attempt() + 1) + "); settle that delivery instead";
+          case REDELIVERED ->
+              "was already failed and is delivered again (attempt "
+                  + (batch.attempt() + 1)
+                  + "); settle that delivery instead";
           case DEAD_LETTERING -> "is being dead-lettered by a concurrent fail()";
           case DEAD_LETTERED -> "was already failed and dead-lettered";
-          default -> "was already failed; it is delivered again when the next session starts,"
-              + " ack that delivery instead";
+          default ->
+              "was already failed; it is delivered again when the next session starts,"
+                  + " ack that delivery instead";
         };
     return new ConflictingOutcomeException(
         sequence,
-        call + " of batch " + sequence + " of collector '" + name() + "': this delivery "
-            + what);
+        call + " of batch " + sequence + " of collector '" + name() + "': this delivery " + what);
   }
 
   @Override
   public String toString() {
-    return "Delivery[" + name() + " batch " + batch.sequence() + ", attempt " + batch.attempt()
-        + ", " + batch.size() + " records]";
+    return "Delivery["
+        + name()
+        + " batch "
+        + batch.sequence()
+        + ", attempt "
+        + batch.attempt()
+        + ", "
+        + batch.size()
+        + " records]";
   }
 }

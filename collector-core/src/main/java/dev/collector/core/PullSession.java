@@ -20,11 +20,11 @@ import org.jspecify.annotations.Nullable;
 
 /**
  * One pull epoch: a background fetcher filling the ring, callers taking deliveries and settling
- * them, a committer. Invariant: a delivery is settled at most once, and no settle moves the
- * ring once the session is fenced (its lifecycle left RUNNING).
+ * them, a committer. Invariant: a delivery is settled at most once, and no settle moves the ring
+ * once the session is fenced (its lifecycle left RUNNING).
  *
- * <p>Thread-safe. {@link #take} blocks (interruptibly) for a batch; settles never block except
- * on the session lock, which is never held around user code or I/O.
+ * <p>Thread-safe. {@link #take} blocks (interruptibly) for a batch; settles never block except on
+ * the session lock, which is never held around user code or I/O.
  */
 final class PullSession<T> {
 
@@ -61,8 +61,10 @@ final class PullSession<T> {
   private final Thread commitThread;
   private final @Nullable Thread watchThread;
   private final Wakeup fetchWakeup;
+
   /** Guards the pull-only state; {@link PullDelivery} settles under it. */
   final ReentrantLock lock = new ReentrantLock();
+
   private final Condition changed = lock.newCondition();
   private final AtomicBoolean ending = new AtomicBoolean();
   private final AtomicBoolean reported = new AtomicBoolean();
@@ -103,9 +105,9 @@ final class PullSession<T> {
     this.fetchWakeup = new Wakeup(fetchThread);
     this.fetcher = new Fetcher<>(context, ring, lifecycle, fetchWakeup);
     this.committer = new Committer(context, ring, lifecycle, this::committed);
-    this.commitThread =
-        Thread.ofVirtual().name(context.name() + "-committer").unstarted(committer);
-    this.watchdog = Watchdog.of(context.name(), ring, context.options().stuckThreshold(), Duration.ZERO);
+    this.commitThread = Thread.ofVirtual().name(context.name() + "-committer").unstarted(committer);
+    this.watchdog =
+        Watchdog.of(context.name(), ring, context.options().stuckThreshold(), Duration.ZERO);
     Watchdog w = watchdog;
     this.watchThread =
         w == null ? null : Thread.ofVirtual().name(context.name() + "-watchdog").unstarted(w);
@@ -362,8 +364,8 @@ final class PullSession<T> {
   }
 
   /**
-   * Ends the session: fences settles, stops fetching, commits the acknowledged prefix and waits
-   * for every thread. Idempotent; concurrent callers all wait for the end.
+   * Ends the session: fences settles, stops fetching, commits the acknowledged prefix and waits for
+   * every thread. Idempotent; concurrent callers all wait for the end.
    */
   void end() {
     if (!ending.compareAndSet(false, true)) {
@@ -395,13 +397,9 @@ final class PullSession<T> {
     }
   }
 
-
-
   Progress progress() {
     long acked = ring.acked();
     long settledAhead = ring.start().sequence() + settledCount.get() - acked;
     return ring.progress(running.get(), settledAhead, context.options().stuckThreshold());
   }
-
-
 }

@@ -83,8 +83,18 @@ final class RunContext<T> {
     Duration backoff = retry.delay(failedAttempts, ThreadLocalRandom.current());
     log(
         Level.WARNING,
-        "collector '" + name + "': " + what + " failed (attempt " + failedAttempts + " of "
-            + retry.maxAttempts() + "), retrying in " + backoff.toMillis() + " ms: " + cause);
+        "collector '"
+            + name
+            + "': "
+            + what
+            + " failed (attempt "
+            + failedAttempts
+            + " of "
+            + retry.maxAttempts()
+            + "), retrying in "
+            + backoff.toMillis()
+            + " ms: "
+            + cause);
     return backoff;
   }
 
@@ -118,16 +128,25 @@ final class RunContext<T> {
   }
 
   /** The exception a run that ended with {@code failure} throws. */
-  CollectorException toException(Lifecycle.Failure f, Checkpoint durable, Iterable<Throwable> later) {
+  CollectorException toException(
+      Lifecycle.Failure f, Checkpoint durable, Iterable<Throwable> later) {
     CollectorException e =
         switch (f.kind()) {
           case HANDLER -> new BatchFailedException(name, f.sequence(), f.cause(), durable);
           case SOURCE -> new SourceException(name, f.sequence(), durable, f.cause());
           case COMMIT ->
               new CheckpointException(
-                  "collector '" + name + "' could not commit the checkpoint at sequence "
-                      + f.sequence() + ": " + f.cause() + "; the durable checkpoint is sequence "
-                      + durable.sequence() + " (" + durable + "), a new run resumes there",
+                  "collector '"
+                      + name
+                      + "' could not commit the checkpoint at sequence "
+                      + f.sequence()
+                      + ": "
+                      + f.cause()
+                      + "; the durable checkpoint is sequence "
+                      + durable.sequence()
+                      + " ("
+                      + durable
+                      + "), a new run resumes there",
                   durable,
                   f.cause());
         };

@@ -2,9 +2,9 @@ package dev.collector.core;
 
 import dev.collector.Checkpoint;
 import dev.collector.Progress;
-import java.time.Duration;
 import java.lang.invoke.MethodHandles;
 import java.lang.invoke.VarHandle;
+import java.time.Duration;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.atomic.AtomicLongArray;
 import java.util.concurrent.atomic.AtomicReferenceArray;
@@ -12,12 +12,12 @@ import org.jspecify.annotations.Nullable;
 
 /**
  * The bounded ring of one run's in-flight batches and its three positions. Invariant: {@code
- * committed <= acked <= fetched <= committed + depth}, and {@code acked} only passes a batch
- * that was settled.
+ * committed <= acked <= fetched <= committed + depth}, and {@code acked} only passes a batch that
+ * was settled.
  *
- * <p>Thread-safe without locks. {@link #add} is called by one thread at a time (the run's
- * fetcher), {@link #committed} by one thread at a time (the committer); {@link #settle} by any
- * thread, once per batch.
+ * <p>Thread-safe without locks. {@link #add} is called by one thread at a time (the run's fetcher),
+ * {@link #committed} by one thread at a time (the committer); {@link #settle} by any thread, once
+ * per batch.
  */
 final class SlotRing {
 
@@ -118,8 +118,8 @@ final class SlotRing {
   }
 
   /**
-   * {@link #fetched()} for the fetching thread, its only writer: a plain read, so that
-   * reporting the sequence of a fetched batch adds no volatile read to the hot path.
+   * {@link #fetched()} for the fetching thread, its only writer: a plain read, so that reporting
+   * the sequence of a fetched batch adds no volatile read to the hot path.
    */
   long fetchedByFetcher() {
     return (long) FETCHED.get(this);
@@ -200,8 +200,8 @@ final class SlotRing {
   }
 
   /**
-   * Settles batch {@code sequence}: it may be committed once every earlier batch is. Called at
-   * most once per batch.
+   * Settles batch {@code sequence}: it may be committed once every earlier batch is. Called at most
+   * once per batch.
    *
    * @return whether this call moved the acknowledged frontier
    */
@@ -225,8 +225,8 @@ final class SlotRing {
   }
 
   /**
-   * A snapshot of this ring for {@link dev.collector.Collector#progress()}; lock-free, each
-   * number read once (positions in the order that keeps {@code committed <= acked <= fetched}).
+   * A snapshot of this ring for {@link dev.collector.Collector#progress()}; lock-free, each number
+   * read once (positions in the order that keeps {@code committed <= acked <= fetched}).
    *
    * @param running batches running, as the run counts them
    * @param waiting batches settled behind an unsettled one, as the run counts them
@@ -244,7 +244,8 @@ final class SlotRing {
     long r = Math.max(0, Math.min(running, inWindow));
     long w = Math.max(0, Math.min(waiting, inWindow - r));
     long now = System.nanoTime();
-    long stuckNanos = stuckThreshold.isZero() ? Long.MAX_VALUE : RunContext.saturatedNanos(stuckThreshold);
+    long stuckNanos =
+        stuckThreshold.isZero() ? Long.MAX_VALUE : RunContext.saturatedNanos(stuckThreshold);
     long oldest = 0;
     int stuck = 0;
     for (long s = a; s < f; s++) {

@@ -12,13 +12,13 @@ import java.util.function.Supplier;
 import org.jspecify.annotations.Nullable;
 
 /**
- * A structured task scope with the JDK 25 {@code StructuredTaskScope} contract, built on final
- * JDK 21 APIs (the JDK's scope is a preview API). Subtasks run on virtual threads of a
- * thread-per-task executor, so they show up grouped in JDK thread dumps.
+ * A structured task scope with the JDK 25 {@code StructuredTaskScope} contract, built on final JDK
+ * 21 APIs (the JDK's scope is a preview API). Subtasks run on virtual threads of a thread-per-task
+ * executor, so they show up grouped in JDK thread dumps.
  *
- * <p>Owner-confined: only the thread that created the scope may {@link #fork}, {@link #join}
- * and {@link #close}; others get {@link WrongThreadException}. {@link #cancel()} may be called
- * from any thread. Not reusable.
+ * <p>Owner-confined: only the thread that created the scope may {@link #fork}, {@link #join} and
+ * {@link #close}; others get {@link WrongThreadException}. {@link #cancel()} may be called from any
+ * thread. Not reusable.
  */
 final class StructuredScope implements AutoCloseable {
 

@@ -19,11 +19,11 @@ import jdk.jfr.Timespan;
 import org.jspecify.annotations.Nullable;
 
 /**
- * Where a collector reports what it does: JFR events (always, near-free when no recording
- * enables them) and any number of {@link CollectorListener}s (the Micrometer binder, one per
- * registry, and users' own). The collector calls {@link #closed()} when it is closed: every
- * listener is told once and dropped, and none can be added after that. Thread-safe; a
- * listener's Throwable never reaches the run, except a VirtualMachineError.
+ * Where a collector reports what it does: JFR events (always, near-free when no recording enables
+ * them) and any number of {@link CollectorListener}s (the Micrometer binder, one per registry, and
+ * users' own). The collector calls {@link #closed()} when it is closed: every listener is told once
+ * and dropped, and none can be added after that. Thread-safe; a listener's Throwable never reaches
+ * the run, except a VirtualMachineError.
  */
 final class Telemetry {
 
@@ -55,9 +55,12 @@ final class Telemetry {
   private static final CollectorListener[] NONE = {};
 
   private final String collector;
+
   /** Copy-on-write: replaced whole under {@code lock}, read without it on the hot path. */
   private volatile CollectorListener[] listeners = NONE;
+
   private final ReentrantLock lock = new ReentrantLock();
+
   @GuardedBy("lock")
   private boolean closed;
 
@@ -68,10 +71,10 @@ final class Telemetry {
   }
 
   /**
-   * A listener threw: telemetry must never change what a run does, so the event is dropped for
-   * that listener and the first such failure logged — also for errors such as a
-   * NoSuchMethodError from a Micrometer version mismatch. Only a VirtualMachineError (out of
-   * memory, stack overflow) propagates: the run fails, saying so.
+   * A listener threw: telemetry must never change what a run does, so the event is dropped for that
+   * listener and the first such failure logged — also for errors such as a NoSuchMethodError from a
+   * Micrometer version mismatch. Only a VirtualMachineError (out of memory, stack overflow)
+   * propagates: the run fails, saying so.
    */
   private void listenerFailed(Throwable e) {
     if (e instanceof VirtualMachineError vme) {
@@ -81,7 +84,9 @@ final class Telemetry {
       listenerFailureLogged = true;
       RunContext.log(
           System.Logger.Level.WARNING,
-          "collector '" + collector + "': a telemetry listener threw; its events are dropped"
+          "collector '"
+              + collector
+              + "': a telemetry listener threw; its events are dropped"
               + " (logged once per collector)",
           e);
     }
@@ -327,11 +332,21 @@ final class Telemetry {
   @Enabled(false)
   @StackTrace(false)
   static final class BatchHandledEvent extends Event {
-    @Label("Collector") String collector = "";
-    @Label("Sequence") long sequence;
-    @Label("Records") int records;
-    @Label("Handler Duration") @Timespan(Timespan.NANOSECONDS) long handlerDuration;
-    @Label("Outcome") String outcome = "";
+    @Label("Collector")
+    String collector = "";
+
+    @Label("Sequence")
+    long sequence;
+
+    @Label("Records")
+    int records;
+
+    @Label("Handler Duration")
+    @Timespan(Timespan.NANOSECONDS)
+    long handlerDuration;
+
+    @Label("Outcome")
+    String outcome = "";
   }
 
   /** JFR: a checkpoint became durable. */
@@ -341,10 +356,18 @@ final class Telemetry {
   @Enabled(false)
   @StackTrace(false)
   static final class CommitEvent extends Event {
-    @Label("Collector") String collector = "";
-    @Label("Checkpoint") long checkpoint;
-    @Label("Batches Covered") long batches;
-    @Label("Commit Duration") @Timespan(Timespan.NANOSECONDS) long commitDuration;
+    @Label("Collector")
+    String collector = "";
+
+    @Label("Checkpoint")
+    long checkpoint;
+
+    @Label("Batches Covered")
+    long batches;
+
+    @Label("Commit Duration")
+    @Timespan(Timespan.NANOSECONDS)
+    long commitDuration;
   }
 
   /** JFR: the fetcher waited for a window slot (head-of-line blocking). */
@@ -354,7 +377,11 @@ final class Telemetry {
   @Enabled(false)
   @StackTrace(false)
   static final class WindowFullEvent extends Event {
-    @Label("Collector") String collector = "";
-    @Label("Waited") @Timespan(Timespan.NANOSECONDS) long waited;
+    @Label("Collector")
+    String collector = "";
+
+    @Label("Waited")
+    @Timespan(Timespan.NANOSECONDS)
+    long waited;
   }
 }

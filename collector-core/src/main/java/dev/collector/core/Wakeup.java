@@ -3,11 +3,11 @@ package dev.collector.core;
 import java.util.concurrent.locks.LockSupport;
 
 /**
- * Parks one thread until another has news for it. Invariant: a {@link #wake()} after {@link
- * #arm()} is never lost; a wake-up while the waiter is not armed costs one volatile read.
+ * Parks one thread until another has news for it. Invariant: a {@link #wake()} after {@link #arm()}
+ * is never lost; a wake-up while the waiter is not armed costs one volatile read.
  *
- * <p>The waiter's protocol: {@code arm()}, re-check its condition, {@code park()} only if it
- * still holds, then {@code disarm()}. Wake-ups may be spurious; the waiter re-checks in a loop.
+ * <p>The waiter's protocol: {@code arm()}, re-check its condition, {@code park()} only if it still
+ * holds, then {@code disarm()}. Wake-ups may be spurious; the waiter re-checks in a loop.
  */
 final class Wakeup {
 

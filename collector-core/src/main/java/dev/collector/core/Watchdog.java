@@ -8,13 +8,13 @@ import java.util.concurrent.locks.ReentrantLock;
 import org.jspecify.annotations.Nullable;
 
 /**
- * Watches a run's running batches: reports each one running longer than the stuck threshold
- * once, and interrupts a handler attempt that exceeds the batch timeout. Invariant: a timeout
- * interrupt reaches only the attempt it was meant for.
+ * Watches a run's running batches: reports each one running longer than the stuck threshold once,
+ * and interrupts a handler attempt that exceeds the batch timeout. Invariant: a timeout interrupt
+ * reaches only the attempt it was meant for.
  *
- * <p>Exists only when a run has a stuck threshold or a batch timeout; then its own virtual
- * thread wakes a few times per period. {@link #beginAttempt}/{@link #endAttempt} are called by
- * handler threads, and only when a batch timeout is set.
+ * <p>Exists only when a run has a stuck threshold or a batch timeout; then its own virtual thread
+ * wakes a few times per period. {@link #beginAttempt}/{@link #endAttempt} are called by handler
+ * threads, and only when a batch timeout is set.
  */
 final class Watchdog implements Runnable {
 
@@ -64,7 +64,8 @@ final class Watchdog implements Runnable {
    */
   static @Nullable Watchdog of(
       String name, SlotRing ring, Duration stuckThreshold, Duration batchTimeout) {
-    long stuck = stuckThreshold.isZero() ? Long.MAX_VALUE : RunContext.saturatedNanos(stuckThreshold);
+    long stuck =
+        stuckThreshold.isZero() ? Long.MAX_VALUE : RunContext.saturatedNanos(stuckThreshold);
     long timeout = batchTimeout.isZero() ? Long.MAX_VALUE : RunContext.saturatedNanos(batchTimeout);
     if (stuck == Long.MAX_VALUE && timeout == Long.MAX_VALUE) {
       return null;
@@ -155,10 +156,16 @@ final class Watchdog implements Runnable {
         Thread runner = ring.thread(s);
         RunContext.log(
             Level.WARNING,
-            "collector '" + name + "': batch " + s + " has been running for "
-                + Duration.ofNanos(age).toMillis() + " ms"
+            "collector '"
+                + name
+                + "': batch "
+                + s
+                + " has been running for "
+                + Duration.ofNanos(age).toMillis()
+                + " ms"
                 + (runner == null ? "" : " (thread #" + runner.threadId() + ")")
-                + "; it holds back the checkpoint and " + Math.max(0, to - s - 1)
+                + "; it holds back the checkpoint and "
+                + Math.max(0, to - s - 1)
                 + " later batches");
       }
     }

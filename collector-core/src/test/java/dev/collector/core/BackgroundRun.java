@@ -12,6 +12,7 @@ import java.util.concurrent.TimeUnit;
 final class BackgroundRun {
   final Thread owner;
   private final CompletableFuture<ProcessSummary> result = new CompletableFuture<>();
+
   /** Whether the owner's interrupt status was set when process threw InterruptedException. */
   volatile boolean interruptStatusKept;
 

@@ -199,8 +199,9 @@ class CancellationTest {
                 },
             store,
             CollectorOptions.defaults());
-    var e = org.junit.jupiter.api.Assertions.assertThrows(
-        SourceException.class, () -> c.process(2, b -> {}));
+    var e =
+        org.junit.jupiter.api.Assertions.assertThrows(
+            SourceException.class, () -> c.process(2, b -> {}));
     assertEquals(3, e.sequence());
     assertSame(boom, e.getCause());
     // Which of batches 0-2 finished before the failure halted the run is timing; the

@@ -31,15 +31,21 @@ class CollectorLeakCheckTest {
 
   @Test
   void liveCollectorThreads_findsAnOpenPullSession_andNothingOnceClosed() throws Exception {
-    Collector<Long> open = Collecting.open(FakeSource.generated(100, 1),
-        new RecordingCheckpointStore(), CollectorOptions.builder().name("leaky").build());
+    Collector<Long> open =
+        Collecting.open(
+            FakeSource.generated(100, 1),
+            new RecordingCheckpointStore(),
+            CollectorOptions.builder().name("leaky").build());
     open.next();
     List<String> alive = CollectorLeakCheck.liveCollectorThreads();
-    assertTrue(alive.contains("leaky-fetcher") && alive.contains("leaky-committer"),
-        alive.toString());
+    assertTrue(
+        alive.contains("leaky-fetcher") && alive.contains("leaky-committer"), alive.toString());
     open.close();
-    assertEquals(List.of(), CollectorLeakCheck.liveCollectorThreads().stream()
-        .filter(n -> n.startsWith("leaky-")).toList());
+    assertEquals(
+        List.of(),
+        CollectorLeakCheck.liveCollectorThreads().stream()
+            .filter(n -> n.startsWith("leaky-"))
+            .toList());
   }
 
   /** 6: an application thread named like a collector thread is not one. */
@@ -61,34 +67,45 @@ class CollectorLeakCheckTest {
   @Test
   void collectorThreadsAreFoundByTheirStack_notTheirName() throws Exception {
     var controller = new CompletionController<Long>();
-    Collector<Long> c = Collecting.open(FakeSource.generated(2, 1), new RecordingCheckpointStore(),
-        CollectorOptions.builder().name("x").build());
+    Collector<Long> c =
+        Collecting.open(
+            FakeSource.generated(2, 1),
+            new RecordingCheckpointStore(),
+            CollectorOptions.builder().name("x").build());
     try (CollectorRun run = CollectorRun.start(c, 2, controller)) {
       controller.awaitStartedCount(2, Duration.ofSeconds(10));
       List<String> alive = CollectorLeakCheck.liveCollectorThreads();
       // handler threads have no name at all: found by their stacks
-      assertTrue(alive.stream().filter(String::isEmpty).count() == 2 && alive.contains("x-owner")
-          && alive.contains("x-committer") && alive.contains("test-process-x"), alive.toString());
+      assertTrue(
+          alive.stream().filter(String::isEmpty).count() == 2
+              && alive.contains("x-owner")
+              && alive.contains("x-committer")
+              && alive.contains("test-process-x"),
+          alive.toString());
       controller.releaseAll();
       run.await();
     }
   }
 
   /**
-   * 6: the check compares each test with itself: a leak left by one test fails that test, and
-   * the next test, which leaks nothing, passes although the leaked threads are still alive.
+   * 6: the check compares each test with itself: a leak left by one test fails that test, and the
+   * next test, which leaks nothing, passes although the leaked threads are still alive.
    */
   @Test
   void leakFailsOnlyTheTestThatLeaked() throws Exception {
     var extension = new CollectorLeakCheck();
     ExtensionContext first = context("leaking test");
     extension.beforeEach(first);
-    Collector<Long> leaked = Collecting.open(FakeSource.generated(100, 1),
-        new RecordingCheckpointStore(), CollectorOptions.builder().name("leak1").build());
+    Collector<Long> leaked =
+        Collecting.open(
+            FakeSource.generated(100, 1),
+            new RecordingCheckpointStore(),
+            CollectorOptions.builder().name("leak1").build());
     try {
       leaked.next();
       var e = assertThrows(AssertionError.class, () -> extension.afterEach(first));
-      assertTrue(e.getMessage().contains("leaking test") && e.getMessage().contains("leak1-"),
+      assertTrue(
+          e.getMessage().contains("leaking test") && e.getMessage().contains("leak1-"),
           e.getMessage());
       ExtensionContext second = context("innocent test");
       extension.beforeEach(second);
@@ -102,10 +119,12 @@ class CollectorLeakCheckTest {
   void injectedController_scriptsCompletionOrder(CompletionController<Long> controller)
       throws Exception {
     var store = new RecordingCheckpointStore();
-    Collector<Long> c = Collecting.open(FakeSource.generated(3, 1), store,
-        CollectorOptions.builder().name("scripted").build());
+    Collector<Long> c =
+        Collecting.open(
+            FakeSource.generated(3, 1), store, CollectorOptions.builder().name("scripted").build());
     var order = new ConcurrentLinkedQueue<Long>();
-    try (CollectorRun run = CollectorRun.start(c, 3, controller.wrap(b -> order.add(b.sequence())))) {
+    try (CollectorRun run =
+        CollectorRun.start(c, 3, controller.wrap(b -> order.add(b.sequence())))) {
       controller.awaitStartedCount(3, Duration.ofSeconds(10));
       controller.release(2);
       controller.awaitFinished(2, Duration.ofSeconds(10));
@@ -122,8 +141,11 @@ class CollectorLeakCheckTest {
   @Test
   void collectorRun_closeWhileHandlersAreHeld_endsTheRunAndClosesTheCollector() throws Exception {
     var controller = new CompletionController<Long>();
-    Collector<Long> c = Collecting.open(FakeSource.generated(10, 1), new RecordingCheckpointStore(),
-        CollectorOptions.builder().name("held").build());
+    Collector<Long> c =
+        Collecting.open(
+            FakeSource.generated(10, 1),
+            new RecordingCheckpointStore(),
+            CollectorOptions.builder().name("held").build());
     CollectorRun run = CollectorRun.start(c, 4, controller.wrap(b -> {}));
     controller.awaitStartedCount(4, Duration.ofSeconds(10));
     run.close(); // never released: close must cancel the run, not wait for the batches
@@ -136,8 +158,11 @@ class CollectorLeakCheckTest {
   @Test
   void collectorRun_awaitTimesOut_namingTheThread() throws Exception {
     var controller = new CompletionController<Long>();
-    Collector<Long> c = Collecting.open(FakeSource.generated(2, 1), new RecordingCheckpointStore(),
-        CollectorOptions.builder().name("slow").build());
+    Collector<Long> c =
+        Collecting.open(
+            FakeSource.generated(2, 1),
+            new RecordingCheckpointStore(),
+            CollectorOptions.builder().name("slow").build());
     try (CollectorRun run = CollectorRun.start(c, 2, controller)) {
       var e = assertThrows(AssertionError.class, () -> run.await(Duration.ofMillis(50)));
       assertTrue(e.getMessage().contains("did not end within"), e.getMessage());
@@ -155,19 +180,28 @@ class CollectorLeakCheckTest {
   /** A minimal ExtensionContext: a display name, a unique id and a store. */
   private static ExtensionContext context(String name) {
     Map<Object, Object> values = new HashMap<>();
-    ExtensionContext.Store store = (ExtensionContext.Store) Proxy.newProxyInstance(
-        ExtensionContext.Store.class.getClassLoader(),
-        new Class<?>[] {ExtensionContext.Store.class}, (p, m, a) -> switch (m.getName()) {
-          case "put" -> values.put(a[0], a[1]);
-          case "remove", "get" -> m.getName().equals("get") ? values.get(a[0]) : values.remove(a[0]);
-          default -> throw new UnsupportedOperationException(m.getName());
-        });
-    return (ExtensionContext) Proxy.newProxyInstance(ExtensionContext.class.getClassLoader(),
-        new Class<?>[] {ExtensionContext.class}, (p, m, a) -> switch (m.getName()) {
-          case "getStore" -> store;
-          case "getUniqueId" -> "[test:" + name + "]";
-          case "getDisplayName" -> name;
-          default -> throw new UnsupportedOperationException(m.getName());
-        });
+    ExtensionContext.Store store =
+        (ExtensionContext.Store)
+            Proxy.newProxyInstance(
+                ExtensionContext.Store.class.getClassLoader(),
+                new Class<?>[] {ExtensionContext.Store.class},
+                (p, m, a) ->
+                    switch (m.getName()) {
+                      case "put" -> values.put(a[0], a[1]);
+                      case "remove", "get" ->
+                          m.getName().equals("get") ? values.get(a[0]) : values.remove(a[0]);
+                      default -> throw new UnsupportedOperationException(m.getName());
+                    });
+    return (ExtensionContext)
+        Proxy.newProxyInstance(
+            ExtensionContext.class.getClassLoader(),
+            new Class<?>[] {ExtensionContext.class},
+            (p, m, a) ->
+                switch (m.getName()) {
+                  case "getStore" -> store;
+                  case "getUniqueId" -> "[test:" + name + "]";
+                  case "getDisplayName" -> name;
+                  default -> throw new UnsupportedOperationException(m.getName());
+                });
   }
 }

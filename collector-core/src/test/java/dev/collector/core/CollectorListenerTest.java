@@ -131,8 +131,9 @@ class CollectorListenerTest {
     assertEquals(each("fetched", 0, 5, " 2"), r.named("fetched"));
     assertEquals(each("handled", 0, 5, " SUCCESS"), r.named("handled"));
     assertEquals(each("acknowledged", 0, 5, " 2"), r.named("acknowledged"));
-    assertEquals(List.of("committed 5"), r.named("committed").subList(
-        r.named("committed").size() - 1, r.named("committed").size()));
+    assertEquals(
+        List.of("committed 5"),
+        r.named("committed").subList(r.named("committed").size() - 1, r.named("committed").size()));
     c.close();
     c.close();
     assertEquals(1, r.closed.get());
@@ -143,17 +144,23 @@ class CollectorListenerTest {
   void retriedAndDeadLettered_nameTheBatch_failureOutcomePerAttempt() throws Exception {
     Recorder r = new Recorder();
     Collector<Long> c =
-        collector(3, CollectorOptions.builder()
-            .failurePolicy(FailurePolicy.retry(Retry.of(2, Duration.ZERO, Duration.ZERO))
-                .thenDeadLetter((batch, cause) -> {})));
+        collector(
+            3,
+            CollectorOptions.builder()
+                .failurePolicy(
+                    FailurePolicy.retry(Retry.of(2, Duration.ZERO, Duration.ZERO))
+                        .thenDeadLetter((batch, cause) -> {})));
     c.listen(r);
-    c.process(1, batch -> {
-      if (batch.sequence() == 1) {
-        throw new IllegalStateException("bad batch");
-      }
-    });
-    assertEquals(List.of("handled 0 SUCCESS", "handled 1 FAILURE", "handled 1 FAILURE",
-        "handled 2 SUCCESS"), r.named("handled"));
+    c.process(
+        1,
+        batch -> {
+          if (batch.sequence() == 1) {
+            throw new IllegalStateException("bad batch");
+          }
+        });
+    assertEquals(
+        List.of("handled 0 SUCCESS", "handled 1 FAILURE", "handled 1 FAILURE", "handled 2 SUCCESS"),
+        r.named("handled"));
     assertEquals(List.of("retried 1"), r.named("retried"));
     assertEquals(List.of("deadLettered 1"), r.named("deadLettered"));
     assertEquals(List.of("acknowledged 0 2", "acknowledged 2 2"), r.named("acknowledged"));
@@ -180,12 +187,16 @@ class CollectorListenerTest {
     CountDownLatch running = new CountDownLatch(1);
     CountDownLatch release = new CountDownLatch(1);
     Collector<Long> c = collector(4, CollectorOptions.builder());
-    BackgroundRun run = BackgroundRun.start(c, 1, batch -> {
-      if (batch.sequence() == 0) {
-        running.countDown();
-        release.await();
-      }
-    });
+    BackgroundRun run =
+        BackgroundRun.start(
+            c,
+            1,
+            batch -> {
+              if (batch.sequence() == 0) {
+                running.countDown();
+                release.await();
+              }
+            });
     assertTrue(running.await(10, TimeUnit.SECONDS));
     c.listen(r); // batch 0 was fetched before; its handler has not returned yet
     release.countDown();
@@ -205,15 +216,20 @@ class CollectorListenerTest {
     Collector<Long> c = collector(6, CollectorOptions.builder());
     Registration registration = c.listen(r);
     c.listen(other);
-    BackgroundRun run = BackgroundRun.start(c, 1, batch -> {
-      if (batch.sequence() == 2) {
-        release.await();
-      }
-    });
+    BackgroundRun run =
+        BackgroundRun.start(
+            c,
+            1,
+            batch -> {
+              if (batch.sequence() == 2) {
+                release.await();
+              }
+            });
     // depth 1: with batch 2's handler waiting and checkpoint 2 reported, nothing else is under
     // way (the fetcher waits for room), so no event of ours is in progress
-    await().atMost(WAIT).until(() -> r.events.contains("committed 2")
-        && r.events.contains("fetched 2 2"));
+    await()
+        .atMost(WAIT)
+        .until(() -> r.events.contains("committed 2") && r.events.contains("fetched 2 2"));
     registration.close();
     r.sealed.set(true);
     registration.close(); // idempotent
@@ -234,19 +250,30 @@ class CollectorListenerTest {
     c.listen(r);
     CountDownLatch atBatch2 = new CountDownLatch(1);
     CountDownLatch release = new CountDownLatch(1);
-    BackgroundRun run = BackgroundRun.start(c, 1, batch -> {
-      if (batch.sequence() == 2) {
-        atBatch2.countDown();
-        release.await();
-      }
-    });
+    BackgroundRun run =
+        BackgroundRun.start(
+            c,
+            1,
+            batch -> {
+              if (batch.sequence() == 2) {
+                atBatch2.countDown();
+                release.await();
+              }
+            });
     assertTrue(atBatch2.await(10, TimeUnit.SECONDS));
     first.close();
     first.close(); // idempotent: does not remove the other registration
     release.countDown();
     run.await(WAIT);
-    assertEquals(List.of("handled 0 SUCCESS", "handled 0 SUCCESS", "handled 1 SUCCESS",
-        "handled 1 SUCCESS", "handled 2 SUCCESS", "handled 3 SUCCESS"), r.named("handled"));
+    assertEquals(
+        List.of(
+            "handled 0 SUCCESS",
+            "handled 0 SUCCESS",
+            "handled 1 SUCCESS",
+            "handled 1 SUCCESS",
+            "handled 2 SUCCESS",
+            "handled 3 SUCCESS"),
+        r.named("handled"));
     c.close();
     assertEquals(1, r.closed.get());
   }
@@ -257,8 +284,8 @@ class CollectorListenerTest {
     Registration registration = c.listen(new Recorder());
     c.close();
     var e = assertThrows(CollectorClosedException.class, () -> c.listen(new Recorder()));
-    assertTrue(e.getMessage().contains("listen()") && e.getMessage().contains("'shut'"),
-        e.getMessage());
+    assertTrue(
+        e.getMessage().contains("listen()") && e.getMessage().contains("'shut'"), e.getMessage());
     registration.close();
   }
 
@@ -271,15 +298,18 @@ class CollectorListenerTest {
       Collector<Long> c = collector(1, CollectorOptions.builder());
       Recorder r = new Recorder();
       CountDownLatch go = new CountDownLatch(1);
-      Thread closer = Thread.ofVirtual().start(() -> {
-        try {
-          go.await();
-        } catch (InterruptedException e) {
-          Thread.currentThread().interrupt();
-          return;
-        }
-        c.close();
-      });
+      Thread closer =
+          Thread.ofVirtual()
+              .start(
+                  () -> {
+                    try {
+                      go.await();
+                    } catch (InterruptedException e) {
+                      Thread.currentThread().interrupt();
+                      return;
+                    }
+                    c.close();
+                  });
       go.countDown();
       boolean threw = false;
       try {
@@ -296,8 +326,8 @@ class CollectorListenerTest {
         assertEquals(1, r.closed.get(), "iteration " + i);
       }
     }
-    System.out.println("listen racing close: " + registered + " registered, " + refused
-        + " refused");
+    System.out.println(
+        "listen racing close: " + registered + " registered, " + refused + " refused");
   }
 
   @Test
@@ -307,40 +337,44 @@ class CollectorListenerTest {
     Recorder self = new Recorder();
     AtomicReference<@Nullable Registration> selfRegistration = new AtomicReference<>();
     Collector<Long> c = collector(3, CollectorOptions.builder());
-    c.listen(new CollectorListener() {
-      @Override
-      public void acknowledged(long sequence, int records) {
-        if (sequence == 0) {
-          c.listen(late);
-        }
-      }
-    });
-    selfRegistration.set(c.listen(new Recorder() {
-      @Override
-      public void acknowledged(long sequence, int records) {
-        self.add("acknowledged " + sequence);
-        Registration mine = selfRegistration.get();
-        if (mine != null) {
-          mine.close(); // the callback in progress finishes; no later event reaches us
-        }
-      }
-    }));
+    c.listen(
+        new CollectorListener() {
+          @Override
+          public void acknowledged(long sequence, int records) {
+            if (sequence == 0) {
+              c.listen(late);
+            }
+          }
+        });
+    selfRegistration.set(
+        c.listen(
+            new Recorder() {
+              @Override
+              public void acknowledged(long sequence, int records) {
+                self.add("acknowledged " + sequence);
+                Registration mine = selfRegistration.get();
+                if (mine != null) {
+                  mine.close(); // the callback in progress finishes; no later event reaches us
+                }
+              }
+            }));
     c.process(1, batch -> {});
     assertEquals(List.of("acknowledged 1 2", "acknowledged 2 2"), late.named("acknowledged"));
     assertFalse(late.named("fetched").contains("fetched 0 2"));
     assertEquals(List.of("acknowledged 0"), self.events);
     // from closed(): the collector is closed, so listen() throws
     AtomicReference<@Nullable Throwable> fromClosed = new AtomicReference<>();
-    c.listen(new CollectorListener() {
-      @Override
-      public void closed() {
-        try {
-          c.listen(new Recorder());
-        } catch (RuntimeException e) {
-          fromClosed.set(e);
-        }
-      }
-    });
+    c.listen(
+        new CollectorListener() {
+          @Override
+          public void closed() {
+            try {
+              c.listen(new Recorder());
+            } catch (RuntimeException e) {
+              fromClosed.set(e);
+            }
+          }
+        });
     c.close();
     assertInstanceOf(CollectorClosedException.class, fromClosed.get());
   }
@@ -351,24 +385,27 @@ class CollectorListenerTest {
     Recorder other = new Recorder();
     try (LogCapture log = new LogCapture()) {
       Collector<Long> c = collector(5, CollectorOptions.builder().name("throwing"));
-      c.listen(new CollectorListener() {
-        @Override
-        public void handled(long sequence, int records, long nanos, Outcome outcome) {
-          throw new AssertionError("listener broke");
-        }
+      c.listen(
+          new CollectorListener() {
+            @Override
+            public void handled(long sequence, int records, long nanos, Outcome outcome) {
+              throw new AssertionError("listener broke");
+            }
 
-        @Override
-        public void committed(long checkpoint, long batches, long nanos) {
-          throw new IllegalStateException("listener broke too");
-        }
-      });
+            @Override
+            public void committed(long checkpoint, long batches, long nanos) {
+              throw new IllegalStateException("listener broke too");
+            }
+          });
       c.listen(other);
       c.process(2, batch -> {});
       assertEquals(new Checkpoint(5, "5"), store.load());
       assertEquals(5, other.named("handled").size());
       c.close();
-      long warnings = log.warnings().stream()
-          .filter(w -> w.contains("'throwing'") && w.contains("listener threw")).count();
+      long warnings =
+          log.warnings().stream()
+              .filter(w -> w.contains("'throwing'") && w.contains("listener threw"))
+              .count();
       assertEquals(1, warnings, log.warnings().toString());
     }
   }

@@ -1,10 +1,10 @@
 package dev.collector.core;
 
+import static org.awaitility.Awaitility.await;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
-import static org.awaitility.Awaitility.await;
 
 import dev.collector.Collector;
 import dev.collector.CollectorOptions;
@@ -29,15 +29,21 @@ class ConcurrencyAndCommitIntervalTest {
     var running = new AtomicInteger();
     var maxRunning = new AtomicInteger();
     var maxAhead = new AtomicInteger();
-    Collector<Long> c = Collecting.open(FakeSource.generated(400, 1), store,
-        CollectorOptions.builder().name("conc").concurrency(3).build());
-    ProcessSummary summary = c.process(64, batch -> {
-      int now = running.incrementAndGet();
-      maxRunning.accumulateAndGet(now, Math::max);
-      maxAhead.accumulateAndGet(c.progress().inFlight(), Math::max);
-      Thread.sleep(1); // a little work, so that handlers overlap
-      running.decrementAndGet();
-    });
+    Collector<Long> c =
+        Collecting.open(
+            FakeSource.generated(400, 1),
+            store,
+            CollectorOptions.builder().name("conc").concurrency(3).build());
+    ProcessSummary summary =
+        c.process(
+            64,
+            batch -> {
+              int now = running.incrementAndGet();
+              maxRunning.accumulateAndGet(now, Math::max);
+              maxAhead.accumulateAndGet(c.progress().inFlight(), Math::max);
+              Thread.sleep(1); // a little work, so that handlers overlap
+              running.decrementAndGet();
+            });
     assertEquals(400, summary.batches());
     assertTrue(maxRunning.get() <= 3, "ran " + maxRunning.get() + " handlers at once");
     assertTrue(maxRunning.get() >= 2, "concurrency 3 should let handlers overlap");
@@ -47,9 +53,11 @@ class ConcurrencyAndCommitIntervalTest {
 
   @Test
   void pull_concurrency_boundsUnsettledDeliveries_evenWithBatchesFetched() throws Exception {
-    Collector<Long> c = Collecting.open(FakeSource.generated(20, 1),
-        new RecordingCheckpointStore(),
-        CollectorOptions.builder().name("pconc").depth(8).concurrency(2).build());
+    Collector<Long> c =
+        Collecting.open(
+            FakeSource.generated(20, 1),
+            new RecordingCheckpointStore(),
+            CollectorOptions.builder().name("pconc").depth(8).concurrency(2).build());
     Delivery<Long> first = c.next();
     Delivery<Long> second = c.next();
     assertNotNull(first);
@@ -71,8 +79,14 @@ class ConcurrencyAndCommitIntervalTest {
   @Timeout(value = 20, unit = TimeUnit.SECONDS)
   void commitInterval_coalescesCommits_andTheFinalCommitDoesNotLinger() throws Exception {
     var store = new RecordingCheckpointStore();
-    Collector<Long> c = Collecting.open(FakeSource.generated(200, 1), store,
-        CollectorOptions.builder().name("linger").commitInterval(Duration.ofMinutes(1)).build());
+    Collector<Long> c =
+        Collecting.open(
+            FakeSource.generated(200, 1),
+            store,
+            CollectorOptions.builder()
+                .name("linger")
+                .commitInterval(Duration.ofMinutes(1))
+                .build());
     ProcessSummary summary = c.process(1024, batch -> {});
     assertEquals(200, summary.batches());
     assertEquals(200, store.current().sequence());
@@ -84,9 +98,14 @@ class ConcurrencyAndCommitIntervalTest {
   @Test
   void commitInterval_longerThanFillingTheWindow_neverStallsTheRun() throws Exception {
     var store = new RecordingCheckpointStore();
-    Collector<Long> c = Collecting.open(FakeSource.generated(50, 1), store,
-        CollectorOptions.builder().name("linger-full").commitInterval(Duration.ofDays(3650))
-            .build());
+    Collector<Long> c =
+        Collecting.open(
+            FakeSource.generated(50, 1),
+            store,
+            CollectorOptions.builder()
+                .name("linger-full")
+                .commitInterval(Duration.ofDays(3650))
+                .build());
     ProcessSummary summary = c.process(4, batch -> {}); // the window fills at once, again and again
     assertEquals(50, summary.batches());
     c.close();

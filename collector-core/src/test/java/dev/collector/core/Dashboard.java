@@ -30,20 +30,26 @@ final class Dashboard {
 
   /** The queries of core's binder: checked here against its scrape. */
   final List<Target> targets = new ArrayList<>();
+
   /**
-   * The queries of the Kafka binder's metrics ({@code collector_kafka_*}): core cannot run a
-   * Kafka collector, so only their syntax is checked here; collector-kafka's
-   * KafkaDashboardTest checks them against a scrape of its binder on a real broker.
+   * The queries of the Kafka binder's metrics ({@code collector_kafka_*}): core cannot run a Kafka
+   * collector, so only their syntax is checked here; collector-kafka's KafkaDashboardTest checks
+   * them against a scrape of its binder on a real broker.
    */
   final List<Target> kafkaTargets = new ArrayList<>();
+
   final List<Variable> variables = new ArrayList<>();
   final List<String> panelTitles = new ArrayList<>();
 
   private Dashboard(JsonNode root) {
     for (JsonNode v : root.path("templating").path("list")) {
-      variables.add(new Variable(v.path("name").asText(), v.path("type").asText(),
-          v.path("query").isTextual() ? v.path("query").asText()
-              : v.path("query").path("query").asText()));
+      variables.add(
+          new Variable(
+              v.path("name").asText(),
+              v.path("type").asText(),
+              v.path("query").isTextual()
+                  ? v.path("query").asText()
+                  : v.path("query").path("query").asText()));
     }
     addPanels(root.path("panels"));
   }
@@ -63,8 +69,13 @@ final class Dashboard {
       JsonNode fieldConfig = panel.path("fieldConfig");
       for (JsonNode t : panel.path("targets")) {
         String refId = t.path("refId").asText();
-        Target target = new Target(title, refId, t.path("expr").asText(),
-            t.path("legendFormat").asText(), unit(fieldConfig, refId));
+        Target target =
+            new Target(
+                title,
+                refId,
+                t.path("expr").asText(),
+                t.path("legendFormat").asText(),
+                unit(fieldConfig, refId));
         (target.expr().contains("collector_kafka_") ? kafkaTargets : targets).add(target);
       }
     }

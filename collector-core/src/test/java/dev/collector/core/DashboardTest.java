@@ -34,11 +34,11 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 
 /**
- * The Grafana dashboard, read as JSON, every query and the templating query parsed as PromQL
- * and checked against what the binder really exports on a PrometheusMeterRegistry: metric
- * names, label names, metric types (rate only of counters, quantiles only of buckets), the
- * unit of each series, the labels each legend shows. Needs nothing installed; {@code
- * RealPrometheusTest} runs the same queries on a real Prometheus where one is installed.
+ * The Grafana dashboard, read as JSON, every query and the templating query parsed as PromQL and
+ * checked against what the binder really exports on a PrometheusMeterRegistry: metric names, label
+ * names, metric types (rate only of counters, quantiles only of buckets), the unit of each series,
+ * the labels each legend shows. Needs nothing installed; {@code RealPrometheusTest} runs the same
+ * queries on a real Prometheus where one is installed.
  */
 @Timeout(value = 20, unit = TimeUnit.SECONDS)
 class DashboardTest {
@@ -52,7 +52,9 @@ class DashboardTest {
   /** One exported series name: the type of its family and its label names. */
   record Sample(String name, String family, String type, Set<String> labels) {
     boolean counterLike() {
-      return type.equals("counter") || name.endsWith("_bucket") || name.endsWith("_sum")
+      return type.equals("counter")
+          || name.endsWith("_bucket")
+          || name.endsWith("_sum")
           || name.endsWith("_count");
     }
 
@@ -64,11 +66,16 @@ class DashboardTest {
   @BeforeAll
   static void scrapeTheBinder() throws Exception {
     var registry = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
-    Collector<Long> c = Collecting.open(FakeSource.generated(5, 1),
-        new RecordingCheckpointStore(), CollectorOptions.builder().name("dash").build());
+    Collector<Long> c =
+        Collecting.open(
+            FakeSource.generated(5, 1),
+            new RecordingCheckpointStore(),
+            CollectorOptions.builder().name("dash").build());
     new CollectorMetrics(c).bindTo(registry);
     c.process(2, b -> {});
-    Collecting.open(FakeSource.generated(1, 1), new RecordingCheckpointStore(),
+    Collecting.open(
+        FakeSource.generated(1, 1),
+        new RecordingCheckpointStore(),
         CollectorOptions.defaults()); // unbound: must not matter
     exported = parseExposition(registry.scrape());
     c.close();
@@ -83,8 +90,8 @@ class DashboardTest {
       types.put(type.group(1), type.group(2));
     }
     Map<String, Sample> out = new HashMap<>();
-    Matcher sample = Pattern.compile("(?m)^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\\{(.*)})? \\S+$")
-        .matcher(scrape);
+    Matcher sample =
+        Pattern.compile("(?m)^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\\{(.*)})? \\S+$").matcher(scrape);
     while (sample.find()) {
       String name = sample.group(1);
       String family = name;
@@ -93,8 +100,9 @@ class DashboardTest {
       }
       Set<String> labels = new TreeSet<>();
       if (sample.group(2) != null) {
-        Matcher label = Pattern.compile("([a-zA-Z_][a-zA-Z0-9_]*)=\"(?:[^\"\\\\]|\\\\.)*\"")
-            .matcher(sample.group(2));
+        Matcher label =
+            Pattern.compile("([a-zA-Z_][a-zA-Z0-9_]*)=\"(?:[^\"\\\\]|\\\\.)*\"")
+                .matcher(sample.group(2));
         while (label.find()) {
           labels.add(label.group(1));
         }
@@ -125,15 +133,19 @@ class DashboardTest {
     }
     assertEquals(List.of(), problems);
     // the ratio queries' denominators are checked too (the old regex stopped before them)
-    assertTrue(queried.containsAll(Set.of("collector_commit_duration_seconds_count",
-        "collector_fetch_duration_seconds_count", "collector_handler_duration_seconds_count")),
+    assertTrue(
+        queried.containsAll(
+            Set.of(
+                "collector_commit_duration_seconds_count",
+                "collector_fetch_duration_seconds_count",
+                "collector_handler_duration_seconds_count")),
         "queried: " + queried);
   }
 
   @Test
   void kafkaQueries_parse_andUseOnlyKafkaBinderMetrics() {
-    assertTrue(dashboard.kafkaTargets.size() >= 1, "the Kafka lag panel: "
-        + dashboard.kafkaTargets);
+    assertTrue(
+        dashboard.kafkaTargets.size() >= 1, "the Kafka lag panel: " + dashboard.kafkaTargets);
     List<String> problems = new ArrayList<>();
     for (Dashboard.Target t : dashboard.kafkaTargets) {
       try {
@@ -189,22 +201,33 @@ class DashboardTest {
   @Test
   void theCheck_findsWhatTheOldRegexMissed_andRejectsBadPromQl() {
     // an unknown metric behind an escaped quote: the old test stopped reading at the quote
-    assertFinds("rate(collector_commit_duration_seconds_sum{collector=~\"$c\"}"
-        + "[$__rate_interval]) / rate(collector_nope_count{collector=~\"$c\"}"
-        + "[$__rate_interval])", "collector_nope_count is not exported");
+    assertFinds(
+        "rate(collector_commit_duration_seconds_sum{collector=~\"$c\"}"
+            + "[$__rate_interval]) / rate(collector_nope_count{collector=~\"$c\"}"
+            + "[$__rate_interval])",
+        "collector_nope_count is not exported");
     assertFinds("collector_capacity{colector=\"x\"}", "has no label colector");
     assertFinds("rate(collector_capacity[$__rate_interval])", "rate() of collector_capacity");
-    assertFinds("histogram_quantile(0.99, sum by (collector) (rate("
-        + "collector_handler_duration_seconds_bucket[$__rate_interval])))",
+    assertFinds(
+        "histogram_quantile(0.99, sum by (collector) (rate("
+            + "collector_handler_duration_seconds_bucket[$__rate_interval])))",
         "histogram_quantile needs _bucket series with le");
     assertFinds("sum by (outcome) (collector_capacity)", "sum by outcome");
     assertFinds("collector_capacity / collector_misuse_total", "nothing would match");
-    for (String bad : List.of("rate(collector_commits_total)", "sum(collector_capacity",
-        "collector_capacity{collector=\"x}", "rated(collector_commits_total[1m])",
-        "sum by (collector) collector_capacity", "collector_capacity[1m] / 2",
-        "histogram_quantile(collector_capacity, 0.99)", "collector_capacity{collector~\"x\"}",
-        "collector_capacity[1x]", "{collector=\"x\"}", "sum(collector_capacity) by",
-        "collector_capacity +")) {
+    for (String bad :
+        List.of(
+            "rate(collector_commits_total)",
+            "sum(collector_capacity",
+            "collector_capacity{collector=\"x}",
+            "rated(collector_commits_total[1m])",
+            "sum by (collector) collector_capacity",
+            "collector_capacity[1m] / 2",
+            "histogram_quantile(collector_capacity, 0.99)",
+            "collector_capacity{collector~\"x\"}",
+            "collector_capacity[1x]",
+            "{collector=\"x\"}",
+            "sum(collector_capacity) by",
+            "collector_capacity +")) {
       assertThrows(PromQl.ParseException.class, () -> PromQl.parse(bad), bad);
     }
   }
@@ -227,8 +250,8 @@ class DashboardTest {
     return problems;
   }
 
-  private static void checkNode(String where, Expr e, Map<String, Sample> exported,
-      List<String> problems) {
+  private static void checkNode(
+      String where, Expr e, Map<String, Sample> exported, List<String> problems) {
     switch (e) {
       case Selector s -> {
         Sample sample = exported.get(s.metric());
@@ -245,18 +268,26 @@ class DashboardTest {
       case Call c -> {
         c.args().forEach(a -> checkNode(where, a, exported, problems));
         if (Set.of("rate", "irate", "increase", "resets").contains(c.function())
-            && c.args().get(0) instanceof Selector s && exported.containsKey(s.metric())
+            && c.args().get(0) instanceof Selector s
+            && exported.containsKey(s.metric())
             && !exported.get(s.metric()).counterLike()) {
-          problems.add(where + ": " + c.function() + "() of " + s.metric() + ", a "
-              + exported.get(s.metric()).type());
+          problems.add(
+              where
+                  + ": "
+                  + c.function()
+                  + "() of "
+                  + s.metric()
+                  + ", a "
+                  + exported.get(s.metric()).type());
         }
         if (c.function().equals("histogram_quantile")) {
           Set<String> labels = labels(c.args().get(1), exported);
-          boolean buckets = PromQl.selectors(c.args().get(1)).stream()
-              .allMatch(s -> s.metric().endsWith("_bucket"));
+          boolean buckets =
+              PromQl.selectors(c.args().get(1)).stream()
+                  .allMatch(s -> s.metric().endsWith("_bucket"));
           if (!labels.contains("le") || !buckets) {
-            problems.add(where + ": histogram_quantile needs _bucket series with le, has "
-                + labels);
+            problems.add(
+                where + ": histogram_quantile needs _bucket series with le, has " + labels);
           }
         }
       }
@@ -265,20 +296,35 @@ class DashboardTest {
         Set<String> available = labels(a.operand(), exported);
         for (String label : a.labels()) {
           if (!available.contains(label)) {
-            problems.add(where + ": " + a.op() + " " + a.grouping() + " " + label
-                + ", which its operand does not have: " + available);
+            problems.add(
+                where
+                    + ": "
+                    + a.op()
+                    + " "
+                    + a.grouping()
+                    + " "
+                    + label
+                    + ", which its operand does not have: "
+                    + available);
           }
         }
       }
       case Binary b -> {
         checkNode(where, b.lhs(), exported, problems);
         checkNode(where, b.rhs(), exported, problems);
-        if (b.lhs().type() == PromQl.Type.VECTOR && b.rhs().type() == PromQl.Type.VECTOR
+        if (b.lhs().type() == PromQl.Type.VECTOR
+            && b.rhs().type() == PromQl.Type.VECTOR
             && b.matching().isEmpty()
             && !labels(b.lhs(), exported).equals(labels(b.rhs(), exported))) {
-          problems.add(where + ": the sides of '" + b.op() + "' have different labels, "
-              + labels(b.lhs(), exported) + " and " + labels(b.rhs(), exported)
-              + ": nothing would match");
+          problems.add(
+              where
+                  + ": the sides of '"
+                  + b.op()
+                  + "' have different labels, "
+                  + labels(b.lhs(), exported)
+                  + " and "
+                  + labels(b.rhs(), exported)
+                  + ": nothing would match");
         }
       }
       case Negation n -> checkNode(where, n.operand(), exported, problems);
@@ -300,8 +346,9 @@ class DashboardTest {
       }
       case Call c -> {
         Set<String> out = new TreeSet<>();
-        c.args().stream().filter(a -> a.type() == PromQl.Type.VECTOR
-            || a.type() == PromQl.Type.MATRIX).findFirst()
+        c.args().stream()
+            .filter(a -> a.type() == PromQl.Type.VECTOR || a.type() == PromQl.Type.MATRIX)
+            .findFirst()
             .ifPresent(a -> out.addAll(labels(a, exported)));
         if (c.function().equals("histogram_quantile")) {
           out.remove("le");
@@ -348,7 +395,9 @@ class DashboardTest {
         }
       }
     }
-    assertEquals(List.of(), hardCoded,
+    assertEquals(
+        List.of(),
+        hardCoded,
         "a fixed window returns nothing when it holds fewer than two scrapes");
   }
 
@@ -379,13 +428,17 @@ class DashboardTest {
         }
         yield sample.seconds() && !s.metric().endsWith("_count") ? Unit.SECONDS : Unit.COUNT;
       }
-      case Call c -> switch (c.function()) {
-        case "rate", "irate" -> unit(c.args().get(0), exported) == Unit.SECONDS ? Unit.RATIO
-            : Unit.PER_SECOND;
-        case "histogram_quantile" -> PromQl.selectors(c.args().get(1)).stream()
-            .allMatch(s -> exported.get(s.metric()).seconds()) ? Unit.SECONDS : Unit.COUNT;
-        default -> unit(c.args().get(0), exported);
-      };
+      case Call c ->
+          switch (c.function()) {
+            case "rate", "irate" ->
+                unit(c.args().get(0), exported) == Unit.SECONDS ? Unit.RATIO : Unit.PER_SECOND;
+            case "histogram_quantile" ->
+                PromQl.selectors(c.args().get(1)).stream()
+                        .allMatch(s -> exported.get(s.metric()).seconds())
+                    ? Unit.SECONDS
+                    : Unit.COUNT;
+            default -> unit(c.args().get(0), exported);
+          };
       case Aggregation a -> a.op().startsWith("count") ? Unit.COUNT : unit(a.operand(), exported);
       case Binary b -> {
         if (b.lhs().type() == PromQl.Type.SCALAR) {
@@ -397,8 +450,10 @@ class DashboardTest {
         Unit l = unit(b.lhs(), exported);
         Unit r = unit(b.rhs(), exported);
         yield switch (b.op()) {
-          case "/" -> l == Unit.RATIO && r == Unit.PER_SECOND ? Unit.SECONDS // sum / count
-              : l == r ? Unit.RATIO : failUnit(b, l, r);
+          case "/" ->
+              l == Unit.RATIO && r == Unit.PER_SECOND
+                  ? Unit.SECONDS // sum / count
+                  : l == r ? Unit.RATIO : failUnit(b, l, r);
           case "+", "-", "and", "or", "unless" -> l == r ? l : failUnit(b, l, r);
           default -> failUnit(b, l, r);
         };
@@ -419,8 +474,8 @@ class DashboardTest {
     for (Dashboard.Target t : dashboard.targets) {
       Unit unit = unit(PromQl.parse(t.expr()), exported);
       if (!t.unit().equals(unit.grafana)) {
-        wrong.add(t + " measures " + unit + " (" + unit.grafana + ") but is shown in '"
-            + t.unit() + "'");
+        wrong.add(
+            t + " measures " + unit + " (" + unit.grafana + ") but is shown in '" + t.unit() + "'");
       }
     }
     assertEquals(List.of(), wrong);
@@ -441,8 +496,8 @@ class DashboardTest {
         wrong.add(t + ": legend '" + t.legend() + "' does not say which collector and instance");
       }
       if (!kept.containsAll(shown)) {
-        wrong.add(t + ": legend '" + t.legend() + "' shows labels the query drops; it keeps "
-            + kept);
+        wrong.add(
+            t + ": legend '" + t.legend() + "' shows labels the query drops; it keeps " + kept);
       }
     }
     assertEquals(List.of(), wrong);
@@ -454,13 +509,17 @@ class DashboardTest {
   void p99OfHandlerAndCommitLatency_isOnTheDashboard() {
     Set<String> p99Of = new TreeSet<>();
     for (Dashboard.Target t : dashboard.targets) {
-      if (PromQl.parse(t.expr()) instanceof Call c && c.function().equals("histogram_quantile")
-          && c.args().get(0) instanceof NumberLiteral q && q.value() == 0.99) {
+      if (PromQl.parse(t.expr()) instanceof Call c
+          && c.function().equals("histogram_quantile")
+          && c.args().get(0) instanceof NumberLiteral q
+          && q.value() == 0.99) {
         PromQl.selectors(c).forEach(s -> p99Of.add(s.metric()));
       }
     }
-    if (!p99Of.containsAll(Set.of("collector_handler_duration_seconds_bucket",
-        "collector_commit_duration_seconds_bucket"))) {
+    if (!p99Of.containsAll(
+        Set.of(
+            "collector_handler_duration_seconds_bucket",
+            "collector_commit_duration_seconds_bucket"))) {
       fail("p99 panels only for " + p99Of);
     }
   }

@@ -24,24 +24,22 @@ import org.junit.jupiter.api.Test;
  * deliveries of one pull session, under Lincheck's model-checking mode.
  *
  * <p>Property: exactly one outcome wins per delivery. Each operation returns what the call did
- * ({@code "true"}, {@code "false"}, or the simple name of what it threw), and Lincheck checks
- * that every concurrent history is explained by some sequential order of the calls on {@link
- * Model}, the sequential specification written from {@link Delivery}'s javadoc: the first of
- * ack/fail wins and returns true; the same outcome again returns false; the other outcome
- * throws {@link ConflictingOutcomeException}; close() on an unsettled delivery fails it, and
- * otherwise does nothing. So ack returns true at most once, fail returns true at most once,
- * never both. The validation function checks, at the end of each scenario, that the
- * dead-letter handler ran at most once per delivery, and exactly once iff the delivery was
- * failed (dead-letter policy on).
+ * ({@code "true"}, {@code "false"}, or the simple name of what it threw), and Lincheck checks that
+ * every concurrent history is explained by some sequential order of the calls on {@link Model}, the
+ * sequential specification written from {@link Delivery}'s javadoc: the first of ack/fail wins and
+ * returns true; the same outcome again returns false; the other outcome throws {@link
+ * ConflictingOutcomeException}; close() on an unsettled delivery fails it, and otherwise does
+ * nothing. So ack returns true at most once, fail returns true at most once, never both. The
+ * validation function checks, at the end of each scenario, that the dead-letter handler ran at most
+ * once per delivery, and exactly once iff the delivery was failed (dead-letter policy on).
  *
  * <p>Each scenario starts from a pull session as {@code next()} opens it (the collector's own
- * RunContext, Telemetry, PullSession over a list source and an in-memory store) with two
- * batches delivered, but the session's threads are not started: Lincheck's model checker must
- * control every thread that touches the state, and the committer and fetcher are virtual
- * threads it cannot (with them running, an ack's wake-up of the committer ran into the
- * virtual-thread scheduler's internals and Lincheck reported a hung, non-deterministic
- * execution). The settle code under test is the same: PullDelivery, the session lock, the
- * ring, the lifecycle.
+ * RunContext, Telemetry, PullSession over a list source and an in-memory store) with two batches
+ * delivered, but the session's threads are not started: Lincheck's model checker must control every
+ * thread that touches the state, and the committer and fetcher are virtual threads it cannot (with
+ * them running, an ack's wake-up of the committer ran into the virtual-thread scheduler's internals
+ * and Lincheck reported a hung, non-deterministic execution). The settle code under test is the
+ * same: PullDelivery, the session lock, the ring, the lifecycle.
  */
 @Tag("lincheck")
 class DeliveryLincheckTest {
@@ -99,10 +97,13 @@ class DeliveryLincheckTest {
     private final boolean deadLetter;
     private final Delivery<String> d0;
     private final Delivery<String> d1;
+
     /** How often the dead-letter handler ran, per sequence. */
     private final AtomicIntegerArray deadLettered = new AtomicIntegerArray(2);
+
     /** How many fail() and close() calls returned normally having failed it (fail true). */
     private final AtomicIntegerArray failWon = new AtomicIntegerArray(2);
+
     private final AtomicIntegerArray ackWon = new AtomicIntegerArray(2);
     private final AtomicIntegerArray closed = new AtomicIntegerArray(2);
 
@@ -229,10 +230,10 @@ class DeliveryLincheckTest {
   }
 
   /**
-   * The sequential specification, from {@link Delivery}'s javadoc; the same for both
-   * policies (what a failure leads to differs, not who wins): per delivery, the first of
-   * ack/fail (or close, which fails it) wins; the same call again returns false; the other one
-   * throws ConflictingOutcomeException; close() after either does nothing.
+   * The sequential specification, from {@link Delivery}'s javadoc; the same for both policies (what
+   * a failure leads to differs, not who wins): per delivery, the first of ack/fail (or close, which
+   * fails it) wins; the same call again returns false; the other one throws
+   * ConflictingOutcomeException; close() after either does nothing.
    */
   public static final class Model {
     private enum State {

@@ -11,7 +11,6 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assertions.fail;
 
-import dev.collector.Batch;
 import dev.collector.BatchFailedException;
 import dev.collector.BatchSource;
 import dev.collector.Checkpoint;
@@ -54,7 +53,6 @@ import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.atomic.AtomicReference;
 import java.util.function.Consumer;
 import org.jspecify.annotations.Nullable;
-import org.junit.jupiter.api.Disabled;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.extension.ExtendWith;
@@ -111,8 +109,7 @@ class EngineAttackTest {
         .atMost(WAIT)
         .until(
             () ->
-                t.getState() == Thread.State.WAITING
-                    || t.getState() == Thread.State.TIMED_WAITING);
+                t.getState() == Thread.State.WAITING || t.getState() == Thread.State.TIMED_WAITING);
   }
 
   /** A store that can block commits at a sequence and run a callback in commit. */
@@ -214,7 +211,8 @@ class EngineAttackTest {
   void close_duringProcess_returnsStoppedSummary_waitsForRun_noLeak() throws Exception {
     var store = new RecordingCheckpointStore();
     var ctl = new CompletionController<Long>();
-    Collector<Long> c = Collecting.open(FakeSource.generated(100, 1), store, opts("a-close").build());
+    Collector<Long> c =
+        Collecting.open(FakeSource.generated(100, 1), store, opts("a-close").build());
     BackgroundRun run = BackgroundRun.start(c, 4, ctl);
     ctl.release(0);
     store.awaitSequence(1, WAIT);
@@ -232,7 +230,8 @@ class EngineAttackTest {
   @Test
   void stop_fromHandler_returnsStoppedSummary() throws Exception {
     var store = new RecordingCheckpointStore();
-    Collector<Long> c = Collecting.open(FakeSource.generated(10_000, 1), store, opts("a-stoph").build());
+    Collector<Long> c =
+        Collecting.open(FakeSource.generated(10_000, 1), store, opts("a-stoph").build());
     AtomicBoolean stopAnswer = new AtomicBoolean();
     ProcessSummary s =
         c.process(
@@ -265,13 +264,15 @@ class EngineAttackTest {
             c.stop();
           }
         };
-    Collector<Long> c = Collecting.open(FakeSource.generated(100_000, 1), gate, opts("a-stops").build());
+    Collector<Long> c =
+        Collecting.open(FakeSource.generated(100_000, 1), gate, opts("a-stops").build());
     ref.set(c);
     ProcessSummary s = c.process(8, b -> {});
     assertTrue(s.stopped(), s.toString());
     assertFalse(seen.isEmpty());
     for (Progress p : seen) {
-      assertTrue(p.committed() <= p.acknowledged() && p.acknowledged() <= p.fetched(), p.toString());
+      assertTrue(
+          p.committed() <= p.acknowledged() && p.acknowledged() <= p.fetched(), p.toString());
     }
     c.close();
     assertNoLeaks();
@@ -294,7 +295,8 @@ class EngineAttackTest {
             }
           }
         };
-    Collector<Long> c = Collecting.open(FakeSource.generated(1_000, 1), gate, opts("a-closes").build());
+    Collector<Long> c =
+        Collecting.open(FakeSource.generated(1_000, 1), gate, opts("a-closes").build());
     ref.set(c);
     BackgroundRun run = BackgroundRun.start(c, 4, b -> {});
     // Either close() from the store is refused or it stops the run: but the run must end.
@@ -302,7 +304,9 @@ class EngineAttackTest {
       run.await(WAIT);
     } catch (ExecutionException | java.util.concurrent.TimeoutException e) {
       if (!run.isDone()) {
-        fail("process() and close() from the store's commit deadlocked: " + CollectorLeakCheck.liveCollectorThreads());
+        fail(
+            "process() and close() from the store's commit deadlocked: "
+                + CollectorLeakCheck.liveCollectorThreads());
       }
     } catch (AssertionError e) {
       // process threw: acceptable as long as it ended
@@ -328,7 +332,8 @@ class EngineAttackTest {
                   }
                 });
     Collector<Long> c =
-        Collecting.open(FakeSource.generated(50, 1), store, opts("a-dlclose").failurePolicy(policy).build());
+        Collecting.open(
+            FakeSource.generated(50, 1), store, opts("a-dlclose").failurePolicy(policy).build());
     ref.set(c);
     BackgroundRun run =
         BackgroundRun.start(
@@ -357,7 +362,8 @@ class EngineAttackTest {
     var store = new RecordingCheckpointStore();
     var ctl = new CompletionController<Long>();
     Collector<Long> c =
-        Collecting.open(FakeSource.generated(100, 1), store, opts("a-stopmany").drainTimeout(WAIT).build());
+        Collecting.open(
+            FakeSource.generated(100, 1), store, opts("a-stopmany").drainTimeout(WAIT).build());
     BackgroundRun run = BackgroundRun.start(c, 4, ctl);
     ctl.awaitStartedCount(4, WAIT);
     CyclicBarrier barrier = new CyclicBarrier(8);
@@ -372,7 +378,9 @@ class EngineAttackTest {
               }));
     }
     for (CompletableFuture<Boolean> f : fs) {
-      assertTrue(f.get(10, TimeUnit.SECONDS), "a concurrent stop() answered false while the run was active");
+      assertTrue(
+          f.get(10, TimeUnit.SECONDS),
+          "a concurrent stop() answered false while the run was active");
     }
     ctl.releaseAll();
     ProcessSummary s = run.await(WAIT);
@@ -388,7 +396,8 @@ class EngineAttackTest {
     System.out.println("closeRacingProcessStart seed=" + seed);
     for (int i = 0; i < 25; i++) {
       var store = new RecordingCheckpointStore();
-      Collector<Long> c = Collecting.open(FakeSource.generated(1_000, 1), store, opts("a-race" + i).build());
+      Collector<Long> c =
+          Collecting.open(FakeSource.generated(1_000, 1), store, opts("a-race" + i).build());
       CyclicBarrier barrier = new CyclicBarrier(2);
       CompletableFuture<ProcessSummary> p =
           async(
@@ -422,7 +431,8 @@ class EngineAttackTest {
     for (int i = 0; i < 20; i++) {
       var store = new RecordingCheckpointStore();
       var ctl = new CompletionController<Long>();
-      Collector<Long> c = Collecting.open(FakeSource.generated(100, 1), store, opts("a-pvn" + i).depth(4).build());
+      Collector<Long> c =
+          Collecting.open(FakeSource.generated(100, 1), store, opts("a-pvn" + i).depth(4).build());
       CyclicBarrier barrier = new CyclicBarrier(2);
       CompletableFuture<ProcessSummary> p =
           async(
@@ -463,7 +473,8 @@ class EngineAttackTest {
   @Test
   void ack_fromManyThreads_exactlyOneTrue() throws Exception {
     var store = new RecordingCheckpointStore();
-    try (Collector<Long> c = Collecting.open(FakeSource.generated(100, 1), store, opts("a-acks").depth(8).build())) {
+    try (Collector<Long> c =
+        Collecting.open(FakeSource.generated(100, 1), store, opts("a-acks").depth(8).build())) {
       for (int i = 0; i < 100; i++) {
         Delivery<Long> d = c.next();
         assertNotNull(d);
@@ -496,11 +507,18 @@ class EngineAttackTest {
     ConcurrentHashMap<Long, AtomicInteger> deadLettered = new ConcurrentHashMap<>();
     var policy =
         FailurePolicy.failFast()
-            .thenDeadLetter((b, e) -> deadLettered.computeIfAbsent(b.sequence(), k -> new AtomicInteger()).incrementAndGet());
+            .thenDeadLetter(
+                (b, e) ->
+                    deadLettered
+                        .computeIfAbsent(b.sequence(), k -> new AtomicInteger())
+                        .incrementAndGet());
     int n = 100;
     int failWins = 0;
     try (Collector<Long> c =
-        Collecting.open(FakeSource.generated(n, 1), store, opts("a-ackfail").depth(8).failurePolicy(policy).build())) {
+        Collecting.open(
+            FakeSource.generated(n, 1),
+            store,
+            opts("a-ackfail").depth(8).failurePolicy(policy).build())) {
       for (int i = 0; i < n; i++) {
         Delivery<Long> d = c.next();
         assertNotNull(d);
@@ -508,8 +526,20 @@ class EngineAttackTest {
         List<CompletableFuture<Boolean>> acks = new ArrayList<>();
         List<CompletableFuture<Boolean>> fails = new ArrayList<>();
         for (int t = 0; t < 2; t++) {
-          acks.add(async("acker", () -> { barrier.await(); return d.ack(); }));
-          fails.add(async("failer", () -> { barrier.await(); return d.fail(new IOException("x")); }));
+          acks.add(
+              async(
+                  "acker",
+                  () -> {
+                    barrier.await();
+                    return d.ack();
+                  }));
+          fails.add(
+              async(
+                  "failer",
+                  () -> {
+                    barrier.await();
+                    return d.fail(new IOException("x"));
+                  }));
         }
         int ackTrue = 0;
         int failTrue = 0;
@@ -549,7 +579,9 @@ class EngineAttackTest {
   void ackRacingClose_ackTrueIsCoveredByFinalCommit() throws Exception {
     for (int it = 0; it < 30; it++) {
       var store = new RecordingCheckpointStore();
-      Collector<Long> c = Collecting.open(FakeSource.generated(100, 1), store, opts("a-ackclose" + it).depth(8).build());
+      Collector<Long> c =
+          Collecting.open(
+              FakeSource.generated(100, 1), store, opts("a-ackclose" + it).depth(8).build());
       List<Delivery<Long>> ds = new ArrayList<>();
       for (int i = 0; i < 8; i++) {
         ds.add(c.next());
@@ -569,7 +601,14 @@ class EngineAttackTest {
                   }
                 }));
       }
-      CompletableFuture<Boolean> cl = async("closer", () -> { barrier.await(); c.close(); return true; });
+      CompletableFuture<Boolean> cl =
+          async(
+              "closer",
+              () -> {
+                barrier.await();
+                c.close();
+                return true;
+              });
       assertTrue(cl.get(10, TimeUnit.SECONDS));
       int prefix = 0;
       boolean contiguous = true;
@@ -583,7 +622,12 @@ class EngineAttackTest {
       }
       assertTrue(
           store.current().sequence() >= prefix,
-          "iteration " + it + ": acks returned true for prefix " + prefix + " but close committed " + store.current());
+          "iteration "
+              + it
+              + ": acks returned true for prefix "
+              + prefix
+              + " but close committed "
+              + store.current());
       assertNoLeaks();
     }
   }
@@ -592,7 +636,8 @@ class EngineAttackTest {
   void awaitCommitted_racingCloseWithSlowFinalCommit_coversAckedPrefix() throws Exception {
     var gate = new GateStore(new RecordingCheckpointStore());
     gate.blockAt = 1;
-    Collector<Long> c = Collecting.open(FakeSource.generated(100, 1), gate, opts("a-awaitclose").depth(8).build());
+    Collector<Long> c =
+        Collecting.open(FakeSource.generated(100, 1), gate, opts("a-awaitclose").depth(8).build());
     List<Delivery<Long>> ds = new ArrayList<>();
     for (int i = 0; i < 5; i++) {
       ds.add(c.next());
@@ -600,7 +645,13 @@ class EngineAttackTest {
     for (int i = 0; i < 4; i++) {
       assertTrue(ds.get(i).ack());
     }
-    CompletableFuture<Boolean> closer = async("closer", () -> { c.close(); return true; });
+    CompletableFuture<Boolean> closer =
+        async(
+            "closer",
+            () -> {
+              c.close();
+              return true;
+            });
     assertTrue(gate.entered.await(10, TimeUnit.SECONDS));
     CompletableFuture<Checkpoint> awaiter = async("awaiter", c::awaitCommitted);
     CompletableFuture<Progress> prog = async("prog", c::progress);
@@ -617,13 +668,20 @@ class EngineAttackTest {
   void twoCloses_secondWaitsForFirstsFinalCommit() throws Exception {
     var gate = new GateStore(new RecordingCheckpointStore());
     gate.blockAt = 1;
-    Collector<Long> c = Collecting.open(FakeSource.generated(10, 1), gate, opts("a-twoclose").depth(4).build());
+    Collector<Long> c =
+        Collecting.open(FakeSource.generated(10, 1), gate, opts("a-twoclose").depth(4).build());
     Delivery<Long> d = c.next();
     assertNotNull(d);
     assertTrue(d.ack());
     assertTrue(gate.entered.await(10, TimeUnit.SECONDS));
     AtomicLong seenBySecond = new AtomicLong(-1);
-    CompletableFuture<Boolean> first = async("close1", () -> { c.close(); return true; });
+    CompletableFuture<Boolean> first =
+        async(
+            "close1",
+            () -> {
+              c.close();
+              return true;
+            });
     CompletableFuture<Boolean> second =
         async(
             "close2",
@@ -643,11 +701,13 @@ class EngineAttackTest {
   @Test
   void nextWaiters_timedAndUntimed_wokenByClose() throws Exception {
     var store = new RecordingCheckpointStore();
-    Collector<Long> c = Collecting.open(FakeSource.generated(10, 1), store, opts("a-wake").depth(1).build());
+    Collector<Long> c =
+        Collecting.open(FakeSource.generated(10, 1), store, opts("a-wake").depth(1).build());
     Delivery<Long> d0 = c.next();
     assertNotNull(d0);
     CompletableFuture<@Nullable Delivery<Long>> untimed = async("w-untimed", c::next);
-    CompletableFuture<@Nullable Delivery<Long>> timed = async("w-timed", () -> c.next(Duration.ofMinutes(5)));
+    CompletableFuture<@Nullable Delivery<Long>> timed =
+        async("w-timed", () -> c.next(Duration.ofMinutes(5)));
     await().atMost(WAIT).until(() -> c.progress().fetched() >= 1);
     Thread.onSpinWait();
     c.close();
@@ -663,10 +723,14 @@ class EngineAttackTest {
     var store = new RecordingCheckpointStore();
     var policy = FailurePolicy.retry(Retry.of(3, Duration.ZERO, Duration.ZERO));
     try (Collector<Long> c =
-        Collecting.open(FakeSource.generated(3, 1), store, opts("a-redeliver").depth(1).failurePolicy(policy).build())) {
+        Collecting.open(
+            FakeSource.generated(3, 1),
+            store,
+            opts("a-redeliver").depth(1).failurePolicy(policy).build())) {
       Delivery<Long> d0 = c.next();
       assertNotNull(d0);
-      CompletableFuture<@Nullable Delivery<Long>> waiter = async("waiter", () -> c.next(Duration.ofMinutes(1)));
+      CompletableFuture<@Nullable Delivery<Long>> waiter =
+          async("waiter", () -> c.next(Duration.ofMinutes(1)));
       assertTrue(d0.fail(new IOException("first")));
       Delivery<Long> again = waiter.get(10, TimeUnit.SECONDS);
       assertNotNull(again, "the waiter was not woken by the redelivery");
@@ -682,7 +746,8 @@ class EngineAttackTest {
   @Test
   void sessionFailure_reportedToExactlyOneWaiter() throws Exception {
     var store = new RecordingCheckpointStore();
-    Collector<Long> c = Collecting.open(FakeSource.generated(1, 1), store, opts("a-onefail").depth(1).build());
+    Collector<Long> c =
+        Collecting.open(FakeSource.generated(1, 1), store, opts("a-onefail").depth(1).build());
     Delivery<Long> d0 = c.next();
     assertNotNull(d0);
     List<CompletableFuture<@Nullable Delivery<Long>>> ws = new ArrayList<>();
@@ -738,12 +803,22 @@ class EngineAttackTest {
     var store = new RecordingCheckpointStore();
     var policy = FailurePolicy.failFast().thenDeadLetter((b, e) -> {});
     try (Collector<Long> c =
-        Collecting.open(FakeSource.generated(200, 1), store, opts("a-dclose").depth(8).failurePolicy(policy).build())) {
+        Collecting.open(
+            FakeSource.generated(200, 1),
+            store,
+            opts("a-dclose").depth(8).failurePolicy(policy).build())) {
       for (int i = 0; i < 200; i++) {
         Delivery<Long> d = c.next();
         assertNotNull(d);
         CyclicBarrier barrier = new CyclicBarrier(2);
-        CompletableFuture<Boolean> closer = async("dclose", () -> { barrier.await(); d.close(); return true; });
+        CompletableFuture<Boolean> closer =
+            async(
+                "dclose",
+                () -> {
+                  barrier.await();
+                  d.close();
+                  return true;
+                });
         CompletableFuture<Boolean> acker =
             async(
                 "dack",
@@ -796,7 +871,8 @@ class EngineAttackTest {
   void interrupt_duringFinalCommit_commitsThenThrowsInterrupted() throws Exception {
     var gate = new GateStore(new RecordingCheckpointStore());
     gate.blockAt = 3;
-    Collector<Long> c = Collecting.open(FakeSource.generated(3, 1), gate, opts("a-intfinal").build());
+    Collector<Long> c =
+        Collecting.open(FakeSource.generated(3, 1), gate, opts("a-intfinal").build());
     BackgroundRun run = BackgroundRun.start(c, 4, b -> {});
     assertTrue(gate.entered.await(10, TimeUnit.SECONDS));
     run.owner.interrupt();
@@ -806,7 +882,9 @@ class EngineAttackTest {
     assertInstanceOf(InterruptedException.class, t);
     assertTrue(run.interruptStatusKept);
     assertEquals(3, gate.inner.current().sequence(), "G9: the final commit was dropped");
-    assertTrue(String.valueOf(t.getMessage()).contains("3"), "names the durable checkpoint: " + t.getMessage());
+    assertTrue(
+        String.valueOf(t.getMessage()).contains("3"),
+        "names the durable checkpoint: " + t.getMessage());
     c.close();
     assertNoLeaks();
   }
@@ -817,7 +895,8 @@ class EngineAttackTest {
     var policy = FailurePolicy.retry(Retry.of(3, Duration.ofMinutes(10), Duration.ofMinutes(10)));
     CountDownLatch failed = new CountDownLatch(1);
     Collector<Long> c =
-        Collecting.open(FakeSource.generated(5, 1), store, opts("a-intbackoff").failurePolicy(policy).build());
+        Collecting.open(
+            FakeSource.generated(5, 1), store, opts("a-intbackoff").failurePolicy(policy).build());
     BackgroundRun run =
         BackgroundRun.start(
             c,
@@ -846,7 +925,8 @@ class EngineAttackTest {
     Random rnd = new Random(seed);
     Set<Long> settled = ConcurrentHashMap.newKeySet();
     var store = g1Store(settled);
-    Collector<Long> c = Collecting.open(FakeSource.generated(100_000, 1), store, opts("a-storm").build());
+    Collector<Long> c =
+        Collecting.open(FakeSource.generated(100_000, 1), store, opts("a-storm").build());
     BackgroundRun run =
         BackgroundRun.start(
             c,
@@ -882,7 +962,8 @@ class EngineAttackTest {
   @Test
   void interrupt_nextWaiter_throwsInterrupted_sessionSurvives() throws Exception {
     var store = new RecordingCheckpointStore();
-    try (Collector<Long> c = Collecting.open(FakeSource.generated(5, 1), store, opts("a-intnext").depth(1).build())) {
+    try (Collector<Long> c =
+        Collecting.open(FakeSource.generated(5, 1), store, opts("a-intnext").depth(1).build())) {
       Delivery<Long> d0 = c.next();
       assertNotNull(d0);
       AtomicBoolean kept = new AtomicBoolean();
@@ -968,7 +1049,8 @@ class EngineAttackTest {
   @Test
   void handlerInterruptingItself_isNotCancellation() throws Exception {
     var store = new RecordingCheckpointStore();
-    Collector<Long> c = Collecting.open(FakeSource.generated(50, 1), store, opts("a-selfint").build());
+    Collector<Long> c =
+        Collecting.open(FakeSource.generated(50, 1), store, opts("a-selfint").build());
     ProcessSummary s =
         c.process(
             4,
@@ -977,7 +1059,8 @@ class EngineAttackTest {
             });
     assertFalse(s.stopped());
     assertEquals(50, s.checkpoint().sequence());
-    assertFalse(Thread.currentThread().isInterrupted(), "a handler's interrupt leaked to the caller");
+    assertFalse(
+        Thread.currentThread().isInterrupted(), "a handler's interrupt leaked to the caller");
     c.close();
     assertNoLeaks();
   }
@@ -987,7 +1070,8 @@ class EngineAttackTest {
     var store = new RecordingCheckpointStore();
     var policy = FailurePolicy.retry(Retry.of(2, Duration.ZERO, Duration.ZERO));
     Collector<Long> c =
-        Collecting.open(FakeSource.generated(5, 1), store, opts("a-selfint2").failurePolicy(policy).build());
+        Collecting.open(
+            FakeSource.generated(5, 1), store, opts("a-selfint2").failurePolicy(policy).build());
     AtomicBoolean interruptedAtStart = new AtomicBoolean();
     ProcessSummary s =
         c.process(
@@ -1008,18 +1092,35 @@ class EngineAttackTest {
   }
 
   @Test
-  void deadLetterHandlerThrows_batchFailedWithItsCauseAndHandlerFailureSuppressed() throws Exception {
+  void deadLetterHandlerThrows_batchFailedWithItsCauseAndHandlerFailureSuppressed()
+      throws Exception {
     var store = new RecordingCheckpointStore();
     IOException dlFailure = new IOException("dead letter queue down");
     IOException handlerFailure = new IOException("handler failure");
-    var policy = FailurePolicy.failFast().thenDeadLetter((b, e) -> { throw dlFailure; });
-    Collector<Long> c = Collecting.open(FakeSource.generated(10, 1), store, opts("a-dlthrow").failurePolicy(policy).build());
+    var policy =
+        FailurePolicy.failFast()
+            .thenDeadLetter(
+                (b, e) -> {
+                  throw dlFailure;
+                });
+    Collector<Long> c =
+        Collecting.open(
+            FakeSource.generated(10, 1), store, opts("a-dlthrow").failurePolicy(policy).build());
     var e =
         assertThrows(
             BatchFailedException.class,
-            () -> c.process(1, b -> { if (b.sequence() == 3) { throw handlerFailure; } }));
+            () ->
+                c.process(
+                    1,
+                    b -> {
+                      if (b.sequence() == 3) {
+                        throw handlerFailure;
+                      }
+                    }));
     assertSame(dlFailure, e.getCause());
-    assertTrue(List.of(e.getSuppressed()).contains(handlerFailure) || List.of(dlFailure.getSuppressed()).contains(handlerFailure),
+    assertTrue(
+        List.of(e.getSuppressed()).contains(handlerFailure)
+            || List.of(dlFailure.getSuppressed()).contains(handlerFailure),
         "the handler's failure is attached as suppressed");
     assertEquals(3, store.current().sequence());
     c.close();
@@ -1030,11 +1131,24 @@ class EngineAttackTest {
   void deadLetterHandlerRethrowsLastFailure_batchFailedWithThatCause() throws Exception {
     var store = new RecordingCheckpointStore();
     IOException handlerFailure = new IOException("handler failure");
-    var policy = FailurePolicy.failFast().thenDeadLetter((b, e) -> { throw (Exception) e; });
-    Collector<Long> c = Collecting.open(FakeSource.generated(10, 1), store, opts("a-dlrethrow").failurePolicy(policy).build());
+    var policy =
+        FailurePolicy.failFast()
+            .thenDeadLetter(
+                (b, e) -> {
+                  throw (Exception) e;
+                });
+    Collector<Long> c =
+        Collecting.open(
+            FakeSource.generated(10, 1), store, opts("a-dlrethrow").failurePolicy(policy).build());
     Throwable t = null;
     try {
-      c.process(1, b -> { if (b.sequence() == 3) { throw handlerFailure; } });
+      c.process(
+          1,
+          b -> {
+            if (b.sequence() == 3) {
+              throw handlerFailure;
+            }
+          });
     } catch (Throwable x) {
       t = x;
     }
@@ -1056,8 +1170,18 @@ class EngineAttackTest {
                   inDl.countDown();
                   new CountDownLatch(1).await();
                 });
-    Collector<Long> c = Collecting.open(FakeSource.generated(10, 1), store, opts("a-dlblock").failurePolicy(policy).build());
-    BackgroundRun run = BackgroundRun.start(c, 2, b -> { if (b.sequence() == 0) { throw new IOException("x"); } });
+    Collector<Long> c =
+        Collecting.open(
+            FakeSource.generated(10, 1), store, opts("a-dlblock").failurePolicy(policy).build());
+    BackgroundRun run =
+        BackgroundRun.start(
+            c,
+            2,
+            b -> {
+              if (b.sequence() == 0) {
+                throw new IOException("x");
+              }
+            });
     assertTrue(inDl.await(10, TimeUnit.SECONDS));
     run.owner.interrupt();
     assertInstanceOf(InterruptedException.class, run.awaitFailure(WAIT));
@@ -1116,16 +1240,29 @@ class EngineAttackTest {
   }
 
   @ParameterizedTest
-  @ValueSource(strings = {"checked-open", "unchecked-open", "error-open", "checked-next", "unchecked-next", "error-next"})
+  @ValueSource(
+      strings = {
+        "checked-open",
+        "unchecked-open",
+        "error-open",
+        "checked-next",
+        "unchecked-next",
+        "error-next"
+      })
   void sourceThrows_retriedThenSourceException_thenReuseResumes(String kind) throws Exception {
     Throwable toThrow =
         kind.startsWith("checked")
             ? new IOException(kind)
-            : kind.startsWith("unchecked") ? new IllegalStateException(kind) : new LinkageError(kind);
+            : kind.startsWith("unchecked")
+                ? new IllegalStateException(kind)
+                : new LinkageError(kind);
     var src = new ThrowingSource(toThrow, kind.endsWith("open"), 2);
     var store = new RecordingCheckpointStore();
     Collector<Long> c =
-        Collecting.open(src, store, opts("a-src").fetchRetry(Retry.of(2, Duration.ZERO, Duration.ZERO)).build());
+        Collecting.open(
+            src,
+            store,
+            opts("a-src").fetchRetry(Retry.of(2, Duration.ZERO, Duration.ZERO)).build());
     Throwable t = null;
     try {
       c.process(1, b -> {});
@@ -1147,7 +1284,8 @@ class EngineAttackTest {
 
   @ParameterizedTest
   @ValueSource(strings = {"io", "runtime", "error"})
-  void storeCommitThrows_checkpointExceptionNamingDurable_thenReuseResumes(String kind) throws Exception {
+  void storeCommitThrows_checkpointExceptionNamingDurable_thenReuseResumes(String kind)
+      throws Exception {
     var inner = new RecordingCheckpointStore();
     AtomicBoolean broken = new AtomicBoolean(false);
     CheckpointStore store =
@@ -1172,7 +1310,9 @@ class EngineAttackTest {
     broken.set(true);
     Collector<Long> c =
         Collecting.open(
-            FakeSource.generated(10, 1), store, opts("a-storefail").commitRetry(Retry.of(2, Duration.ZERO, Duration.ZERO)).build());
+            FakeSource.generated(10, 1),
+            store,
+            opts("a-storefail").commitRetry(Retry.of(2, Duration.ZERO, Duration.ZERO)).build());
     Throwable t = null;
     try {
       c.process(1, b -> {});
@@ -1182,13 +1322,15 @@ class EngineAttackTest {
     var ce = assertInstanceOf(CheckpointException.class, t, kind + " got " + t);
     assertNotNull(ce.durable(), "names the durable checkpoint");
     assertEquals(inner.current(), ce.durable(), kind);
-    assertTrue(ce.getMessage().contains(Long.toString(inner.current().sequence())), ce.getMessage());
+    assertTrue(
+        ce.getMessage().contains(Long.toString(inner.current().sequence())), ce.getMessage());
     assertNoLeaks();
     broken.set(false);
     List<Long> seen = new CopyOnWriteList();
     ProcessSummary s = c.process(1, b -> seen.add(b.sequence()));
     assertEquals(10, s.checkpoint().sequence());
-    assertEquals(inner.current().sequence() >= 0 ? ce.durable().sequence() : -1, (long) seen.get(0));
+    assertEquals(
+        inner.current().sequence() >= 0 ? ce.durable().sequence() : -1, (long) seen.get(0));
     c.close();
     assertNoLeaks();
   }
@@ -1234,7 +1376,10 @@ class EngineAttackTest {
         Collecting.open(
             FakeSource.generated(10, 1),
             store,
-            opts("a-pullfinal").depth(4).commitRetry(Retry.of(2, Duration.ZERO, Duration.ZERO)).build());
+            opts("a-pullfinal")
+                .depth(4)
+                .commitRetry(Retry.of(2, Duration.ZERO, Duration.ZERO))
+                .build());
     Delivery<Long> d0 = c.next();
     assertNotNull(d0);
     d0.ack();
@@ -1256,9 +1401,12 @@ class EngineAttackTest {
     store.crashAtSequence(7);
     Collector<Long> c =
         Collecting.open(
-            FakeSource.generated(20, 1), store, opts("a-crash").commitRetry(Retry.of(2, Duration.ZERO, Duration.ZERO)).build());
+            FakeSource.generated(20, 1),
+            store,
+            opts("a-crash").commitRetry(Retry.of(2, Duration.ZERO, Duration.ZERO)).build());
     Set<Long> handled = ConcurrentHashMap.newKeySet();
-    var e = assertThrows(CheckpointException.class, () -> c.process(4, b -> handled.add(b.sequence())));
+    var e =
+        assertThrows(CheckpointException.class, () -> c.process(4, b -> handled.add(b.sequence())));
     long durable = store.current().sequence();
     assertTrue(durable < 7);
     assertEquals(durable, e.durable() == null ? -1 : e.durable().sequence());
@@ -1266,7 +1414,8 @@ class EngineAttackTest {
     assertNoLeaks();
     store.restart();
     List<Long> seen = new CopyOnWriteList();
-    try (Collector<Long> c2 = Collecting.open(FakeSource.generated(20, 1), store, opts("a-crash2").build())) {
+    try (Collector<Long> c2 =
+        Collecting.open(FakeSource.generated(20, 1), store, opts("a-crash2").build())) {
       c2.process(4, b -> seen.add(b.sequence()));
     }
     assertTrue(seen.contains(durable));
@@ -1290,7 +1439,8 @@ class EngineAttackTest {
         b -> {
           int r = running.incrementAndGet();
           maxRunning.accumulateAndGet(r, Math::max);
-          maxInFlight.accumulateAndGet((int) (b.sequence() - store.current().sequence() + 1), Math::max);
+          maxInFlight.accumulateAndGet(
+              (int) (b.sequence() - store.current().sequence() + 1), Math::max);
           Thread.yield();
           running.decrementAndGet();
         });
@@ -1304,7 +1454,8 @@ class EngineAttackTest {
   void concurrencyBelowDepth_runsExactlyThatMany() throws Exception {
     var store = new RecordingCheckpointStore();
     var ctl = new CompletionController<Long>();
-    Collector<Long> c = Collecting.open(FakeSource.generated(20, 1), store, opts("a-conc3").concurrency(3).build());
+    Collector<Long> c =
+        Collecting.open(FakeSource.generated(20, 1), store, opts("a-conc3").concurrency(3).build());
     BackgroundRun run = BackgroundRun.start(c, 8, ctl);
     ctl.awaitStartedCount(3, WAIT);
     assertEquals(3, ctl.started().size());
@@ -1330,9 +1481,14 @@ class EngineAttackTest {
     Set<Long> settled = ConcurrentHashMap.newKeySet();
     var store = g1Store(settled);
     int depth = 6;
-    var policy = FailurePolicy.retry(Retry.of(3, Duration.ZERO, Duration.ZERO)).thenDeadLetter((b, e) -> settled.add(b.sequence()));
+    var policy =
+        FailurePolicy.retry(Retry.of(3, Duration.ZERO, Duration.ZERO))
+            .thenDeadLetter((b, e) -> settled.add(b.sequence()));
     Collector<Long> c =
-        Collecting.open(FakeSource.generated(2_000, 3), store, opts("a-random").concurrency(4).failurePolicy(policy).build());
+        Collecting.open(
+            FakeSource.generated(2_000, 3),
+            store,
+            opts("a-random").concurrency(4).failurePolicy(policy).build());
     AtomicInteger running = new AtomicInteger();
     AtomicInteger maxRunning = new AtomicInteger();
     List<String> violations = new java.util.concurrent.CopyOnWriteArrayList<>();
@@ -1395,7 +1551,10 @@ class EngineAttackTest {
     List<Collector<Long>> keep = new ArrayList<>();
     for (int i = 0; i < 4; i++) {
       Collector<Long> c =
-          Collecting.open(FakeSource.generated(10, 1), new RecordingCheckpointStore(), opts("a-max" + i).depth(CollectorOptions.MAX_DEPTH).build());
+          Collecting.open(
+              FakeSource.generated(10, 1),
+              new RecordingCheckpointStore(),
+              opts("a-max" + i).depth(CollectorOptions.MAX_DEPTH).build());
       keep.add(c);
       Delivery<Long> d = c.next();
       assertNotNull(d);
@@ -1410,8 +1569,13 @@ class EngineAttackTest {
     }
     long grown = (during - before) / (1024 * 1024);
     System.out.println("4 pull sessions at MAX_DEPTH grew the heap by " + grown + " MiB");
-    assertTrue(grown < 200, "4 idle pull sessions at MAX_DEPTH hold " + grown + " MiB (G11: constant per in-flight batch)");
-    assertThrows(IllegalArgumentException.class, () -> c.process(CollectorOptions.MAX_DEPTH + 1, b -> {}));
+    assertTrue(
+        grown < 200,
+        "4 idle pull sessions at MAX_DEPTH hold "
+            + grown
+            + " MiB (G11: constant per in-flight batch)");
+    assertThrows(
+        IllegalArgumentException.class, () -> c.process(CollectorOptions.MAX_DEPTH + 1, b -> {}));
     assertNoLeaks();
   }
 
@@ -1439,7 +1603,9 @@ class EngineAttackTest {
   void hugeDrainTimeout_stopLetsHandlersFinish() throws Exception {
     var store = new RecordingCheckpointStore();
     var ctl = new CompletionController<Long>();
-    Collector<Long> c = Collecting.open(FakeSource.generated(50, 1), store, opts("a-hugedrain").drainTimeout(HUGE).build());
+    Collector<Long> c =
+        Collecting.open(
+            FakeSource.generated(50, 1), store, opts("a-hugedrain").drainTimeout(HUGE).build());
     BackgroundRun run = BackgroundRun.start(c, 4, ctl);
     ctl.awaitStartedCount(4, WAIT);
     assertTrue(c.stop());
@@ -1455,7 +1621,10 @@ class EngineAttackTest {
   void hugeBatchTimeout_withPullAndProcess() throws Exception {
     var store = new RecordingCheckpointStore();
     Collector<Long> c =
-        Collecting.open(FakeSource.generated(20, 1), store, opts("a-hugebt").batchTimeout(HUGE).stuckThreshold(HUGE).build());
+        Collecting.open(
+            FakeSource.generated(20, 1),
+            store,
+            opts("a-hugebt").batchTimeout(HUGE).stuckThreshold(HUGE).build());
     ProcessSummary s = c.process(4, x -> {});
     assertEquals(20, s.checkpoint().sequence());
     c.close();
@@ -1468,7 +1637,8 @@ class EngineAttackTest {
     var policy = FailurePolicy.retry(Retry.of(3, HUGE, HUGE));
     CountDownLatch failed = new CountDownLatch(1);
     Collector<Long> c =
-        Collecting.open(FakeSource.generated(5, 1), store, opts("a-hugeretry").failurePolicy(policy).build());
+        Collecting.open(
+            FakeSource.generated(5, 1), store, opts("a-hugeretry").failurePolicy(policy).build());
     BackgroundRun run =
         BackgroundRun.start(
             c,
@@ -1482,9 +1652,16 @@ class EngineAttackTest {
     assertTrue(failed.await(10, TimeUnit.SECONDS));
     store.awaitSequence(1, WAIT);
     // The run now waits out the (huge) backoff; close() stops it.
-    CompletableFuture<Boolean> closer = async("closer", () -> { c.close(); return true; });
+    CompletableFuture<Boolean> closer =
+        async(
+            "closer",
+            () -> {
+              c.close();
+              return true;
+            });
     closer.get(10, TimeUnit.SECONDS);
-    ProcessSummary s = run.await(WAIT); // observed: BatchFailedException(cause ArithmeticException: long overflow)
+    ProcessSummary s =
+        run.await(WAIT); // observed: BatchFailedException(cause ArithmeticException: long overflow)
     assertTrue(s.stopped(), s.toString());
     assertEquals(1, s.checkpoint().sequence());
     assertNoLeaks();
@@ -1496,7 +1673,8 @@ class EngineAttackTest {
     var policy = FailurePolicy.retry(Retry.of(3, Duration.ofDays(1), Duration.ofDays(1)));
     CountDownLatch failed = new CountDownLatch(1);
     Collector<Long> c =
-        Collecting.open(FakeSource.generated(5, 1), store, opts("a-dayretry").failurePolicy(policy).build());
+        Collecting.open(
+            FakeSource.generated(5, 1), store, opts("a-dayretry").failurePolicy(policy).build());
     BackgroundRun run =
         BackgroundRun.start(
             c,
@@ -1522,24 +1700,30 @@ class EngineAttackTest {
     var store = new RecordingCheckpointStore();
     var src = FakeSource.generated(10, 1).failFetch(3, Integer.MAX_VALUE);
     Collector<Long> c =
-        Collecting.open(src, store, opts("a-hugefetch").fetchRetry(Retry.of(3, HUGE, HUGE)).build());
+        Collecting.open(
+            src, store, opts("a-hugefetch").fetchRetry(Retry.of(3, HUGE, HUGE)).build());
     var outcome = new java.util.concurrent.CompletableFuture<Object>();
-    Thread caller = Thread.ofPlatform().start(() -> {
-      try {
-        outcome.complete(c.process(4, b -> {}));
-      } catch (Throwable x) {
-        outcome.complete(x);
-      }
-    });
+    Thread caller =
+        Thread.ofPlatform()
+            .start(
+                () -> {
+                  try {
+                    outcome.complete(c.process(4, b -> {}));
+                  } catch (Throwable x) {
+                    outcome.complete(x);
+                  }
+                });
     // a backoff of centuries is what was asked for: the run waits it out, until stopped
-    org.awaitility.Awaitility.await().atMost(java.time.Duration.ofSeconds(20))
+    org.awaitility.Awaitility.await()
+        .atMost(java.time.Duration.ofSeconds(20))
         .until(() -> c.progress().committed() == 3);
     c.close();
     Object t = outcome.get(20, TimeUnit.SECONDS);
     caller.join();
     // "A run ends in exactly one way: a ProcessSummary, or InterruptedException, or ...
     // BatchFailedException, SourceException or CheckpointException"
-    assertTrue(t instanceof ProcessSummary || t instanceof SourceException,
+    assertTrue(
+        t instanceof ProcessSummary || t instanceof SourceException,
         "process() ended outside its families: " + t);
     assertNoLeaks();
   }
@@ -1553,7 +1737,11 @@ class EngineAttackTest {
       var src = FakeSource.generated(10, 1).failFetch(3, Integer.MAX_VALUE);
       Collector<Long> c =
           Collecting.open(
-              src, store, opts("a-dayfetch" + it).fetchRetry(Retry.of(3, Duration.ofDays(1), Duration.ofDays(1))).build());
+              src,
+              store,
+              opts("a-dayfetch" + it)
+                  .fetchRetry(Retry.of(3, Duration.ofDays(1), Duration.ofDays(1)))
+                  .build());
       BackgroundRun run = BackgroundRun.start(c, 4, b -> {});
       store.awaitSequence(3, WAIT);
       c.close();
@@ -1573,7 +1761,8 @@ class EngineAttackTest {
   @Test
   void nextWithHugeTimeout_waitsAndReturnsDelivery() throws Exception {
     var store = new RecordingCheckpointStore();
-    try (Collector<Long> c = Collecting.open(FakeSource.generated(5, 1), store, opts("a-hugenext").build())) {
+    try (Collector<Long> c =
+        Collecting.open(FakeSource.generated(5, 1), store, opts("a-hugenext").build())) {
       Delivery<Long> d = c.next(HUGE);
       assertNotNull(d);
       assertEquals(0, d.batch().sequence());
@@ -1594,7 +1783,10 @@ class EngineAttackTest {
   void commitInterval_long_finalCommitDoesNotLinger() throws Exception {
     var store = new RecordingCheckpointStore();
     Collector<Long> c =
-        Collecting.open(FakeSource.generated(3, 1), store, opts("a-linger").commitInterval(Duration.ofHours(1)).build());
+        Collecting.open(
+            FakeSource.generated(3, 1),
+            store,
+            opts("a-linger").commitInterval(Duration.ofHours(1)).build());
     ProcessSummary s = c.process(8, b -> {});
     assertEquals(3, s.checkpoint().sequence());
     c.close();
@@ -1605,13 +1797,15 @@ class EngineAttackTest {
   void commitInterval_hugeWithFullWindow_processStillFinishes() throws Exception {
     var store = new RecordingCheckpointStore();
     Collector<Long> c =
-        Collecting.open(FakeSource.generated(40, 1), store, opts("a-linger2").commitInterval(HUGE).build());
+        Collecting.open(
+            FakeSource.generated(40, 1), store, opts("a-linger2").commitInterval(HUGE).build());
     BackgroundRun run = BackgroundRun.start(c, 4, b -> {});
     try {
       ProcessSummary s = run.await(WAIT);
       assertEquals(40, s.checkpoint().sequence());
     } catch (java.util.concurrent.TimeoutException e) {
-      fail("process() stalled with a full window: " + c.progress() + ", commits " + store.history());
+      fail(
+          "process() stalled with a full window: " + c.progress() + ", commits " + store.history());
     } finally {
       c.close();
     }
@@ -1622,13 +1816,17 @@ class EngineAttackTest {
   void commitInterval_tenYearsWithFullWindow_processStillFinishes() throws Exception {
     var store = new RecordingCheckpointStore();
     Collector<Long> c =
-        Collecting.open(FakeSource.generated(40, 1), store, opts("a-linger3").commitInterval(Duration.ofDays(3650)).build());
+        Collecting.open(
+            FakeSource.generated(40, 1),
+            store,
+            opts("a-linger3").commitInterval(Duration.ofDays(3650)).build());
     BackgroundRun run = BackgroundRun.start(c, 4, b -> {});
     try {
       ProcessSummary s = run.await(WAIT);
       assertEquals(40, s.checkpoint().sequence());
     } catch (java.util.concurrent.TimeoutException e) {
-      fail("process() stalled with a full window: " + c.progress() + ", commits " + store.history());
+      fail(
+          "process() stalled with a full window: " + c.progress() + ", commits " + store.history());
     } finally {
       c.close();
     }
@@ -1639,7 +1837,8 @@ class EngineAttackTest {
   void commitInterval_overflowingDuration_smallSource() throws Exception {
     var store = new RecordingCheckpointStore();
     Collector<Long> c =
-        Collecting.open(FakeSource.generated(3, 1), store, opts("a-linger4").commitInterval(HUGE).build());
+        Collecting.open(
+            FakeSource.generated(3, 1), store, opts("a-linger4").commitInterval(HUGE).build());
     BackgroundRun run = BackgroundRun.start(c, 8, b -> {});
     try {
       ProcessSummary s = run.await(WAIT);
@@ -1656,7 +1855,8 @@ class EngineAttackTest {
   void pullConcurrencyLimit_thirdDeliveryWaitsForASettle() throws Exception {
     var store = new RecordingCheckpointStore();
     try (Collector<Long> c =
-        Collecting.open(FakeSource.generated(20, 1), store, opts("a-pconc").depth(8).concurrency(2).build())) {
+        Collecting.open(
+            FakeSource.generated(20, 1), store, opts("a-pconc").depth(8).concurrency(2).build())) {
       Delivery<Long> d0 = c.next();
       Delivery<Long> d1 = c.next();
       assertNotNull(d0);
@@ -1679,7 +1879,8 @@ class EngineAttackTest {
   @Test
   void pullWindow_outOfOrderAcks_neverMoreThanDepthUncommitted() throws Exception {
     var store = new RecordingCheckpointStore();
-    try (Collector<Long> c = Collecting.open(FakeSource.generated(20, 1), store, opts("a-pwin").depth(3).build())) {
+    try (Collector<Long> c =
+        Collecting.open(FakeSource.generated(20, 1), store, opts("a-pwin").depth(3).build())) {
       Delivery<Long> d0 = c.next();
       Delivery<Long> d1 = c.next();
       Delivery<Long> d2 = c.next();
@@ -1688,7 +1889,8 @@ class EngineAttackTest {
       assertNotNull(d2);
       d2.ack();
       d1.ack();
-      assertEquals(0, c.awaitCommitted().sequence(), "awaitCommitted must not wait behind unacked batch 0");
+      assertEquals(
+          0, c.awaitCommitted().sequence(), "awaitCommitted must not wait behind unacked batch 0");
       assertNull(c.next(Duration.ofMillis(50)), "G3: a 4th batch while 3 are uncommitted");
       Progress p = c.progress();
       assertTrue(p.fetched() - p.committed() <= 3, p.toString());
@@ -1716,12 +1918,21 @@ class EngineAttackTest {
                   releaseDl.await();
                 });
     Collector<Long> c =
-        Collecting.open(FakeSource.generated(5, 1), store, opts("a-dlclose2").depth(4).failurePolicy(policy).build());
+        Collecting.open(
+            FakeSource.generated(5, 1),
+            store,
+            opts("a-dlclose2").depth(4).failurePolicy(policy).build());
     Delivery<Long> d0 = c.next();
     assertNotNull(d0);
     CompletableFuture<Boolean> failer = async("failer", () -> d0.fail(new IOException("x")));
     assertTrue(inDl.await(10, TimeUnit.SECONDS));
-    CompletableFuture<Boolean> closer = async("closer", () -> { c.close(); return true; });
+    CompletableFuture<Boolean> closer =
+        async(
+            "closer",
+            () -> {
+              c.close();
+              return true;
+            });
     // close either waits for the dead-letter handler or ends the session under it
     await().atMost(WAIT).until(() -> closer.isDone() || c.progress() != null);
     releaseDl.countDown();
@@ -1731,7 +1942,8 @@ class EngineAttackTest {
       failCounted = failer.get(10, TimeUnit.SECONDS);
     } catch (ExecutionException e) {
       assertTrue(
-          e.getCause() instanceof dev.collector.StaleDeliveryException || e.getCause() instanceof CollectorClosedException,
+          e.getCause() instanceof dev.collector.StaleDeliveryException
+              || e.getCause() instanceof CollectorClosedException,
           "fail() threw " + e.getCause());
       failCounted = false;
     }
@@ -1746,13 +1958,16 @@ class EngineAttackTest {
     var store = new RecordingCheckpointStore();
     try (Collector<Long> c =
         Collecting.open(
-            FakeSource.generated(5, 1), store, opts("a-strict").depth(4).ackOrdering(dev.collector.AckOrdering.STRICT).build())) {
+            FakeSource.generated(5, 1),
+            store,
+            opts("a-strict").depth(4).ackOrdering(dev.collector.AckOrdering.STRICT).build())) {
       Delivery<Long> d0 = c.next();
       Delivery<Long> d1 = c.next();
       assertNotNull(d0);
       assertNotNull(d1);
       var e = assertThrows(dev.collector.OutOfOrderAckException.class, d1::ack);
-      assertTrue(e.getMessage().contains("batch 1") && e.getMessage().contains("batch 0"), e.getMessage());
+      assertTrue(
+          e.getMessage().contains("batch 1") && e.getMessage().contains("batch 0"), e.getMessage());
       assertEquals(List.of(), store.history());
       assertTrue(d0.ack());
       assertTrue(d1.ack(), "the refused ack may be repeated in order");
@@ -1765,7 +1980,8 @@ class EngineAttackTest {
   void interruptedCloser_duringSlowFinalCommit_commitsAndKeepsInterruptStatus() throws Exception {
     var gate = new GateStore(new RecordingCheckpointStore());
     gate.blockAt = 2;
-    Collector<Long> c = Collecting.open(FakeSource.generated(10, 1), gate, opts("a-intclose").depth(4).build());
+    Collector<Long> c =
+        Collecting.open(FakeSource.generated(10, 1), gate, opts("a-intclose").depth(4).build());
     Delivery<Long> d0 = c.next();
     Delivery<Long> d1 = c.next();
     assertNotNull(d0);
@@ -1800,7 +2016,9 @@ class EngineAttackTest {
   void tryNextRacingClose_onlyNullDeliveryOrClosed() throws Exception {
     for (int it = 0; it < 20; it++) {
       var store = new RecordingCheckpointStore();
-      Collector<Long> c = Collecting.open(FakeSource.generated(1000, 1), store, opts("a-trc" + it).depth(64).build());
+      Collector<Long> c =
+          Collecting.open(
+              FakeSource.generated(1000, 1), store, opts("a-trc" + it).depth(64).build());
       AtomicBoolean go = new AtomicBoolean(true);
       List<CompletableFuture<Integer>> fs = new ArrayList<>();
       for (int t = 0; t < 3; t++) {
@@ -1851,7 +2069,10 @@ class EngineAttackTest {
     Set<Long> outstanding = ConcurrentHashMap.newKeySet();
     List<String> problems = new java.util.concurrent.CopyOnWriteArrayList<>();
     try (Collector<Long> c =
-        Collecting.open(FakeSource.generated(n, 1), store, opts("a-pstress").depth(16).concurrency(6).failurePolicy(policy).build())) {
+        Collecting.open(
+            FakeSource.generated(n, 1),
+            store,
+            opts("a-pstress").depth(16).concurrency(6).failurePolicy(policy).build())) {
       List<CompletableFuture<Boolean>> fs = new ArrayList<>();
       for (int t = 0; t < 4; t++) {
         long s = seed + t;
@@ -1881,7 +2102,8 @@ class EngineAttackTest {
                 }));
       }
       for (CompletableFuture<Boolean> f : fs) {
-        assertTrue(f.get(20, TimeUnit.SECONDS), "a consumer timed out before exhaustion, seed=" + seed);
+        assertTrue(
+            f.get(20, TimeUnit.SECONDS), "a consumer timed out before exhaustion, seed=" + seed);
       }
       assertEquals(n, c.awaitCommitted().sequence(), "seed=" + seed);
     }
@@ -1907,14 +2129,23 @@ class EngineAttackTest {
             }
           }
         };
-    Collector<Long> c = Collecting.open(FakeSource.generated(10, 1), gate, opts("a-storenext").depth(4).build());
+    Collector<Long> c =
+        Collecting.open(FakeSource.generated(10, 1), gate, opts("a-storenext").depth(4).build());
     ref.set(c);
     Delivery<Long> d0 = c.next();
     assertNotNull(d0);
     d0.ack();
     CompletableFuture<Checkpoint> cp = async("awaiter", c::awaitCommitted);
-    assertTrue(cp.get(10, TimeUnit.SECONDS).sequence() >= 1, "commit calling tryNext() stalled the session");
-    CompletableFuture<Boolean> closer = async("closer", () -> { c.close(); return true; });
+    assertTrue(
+        cp.get(10, TimeUnit.SECONDS).sequence() >= 1,
+        "commit calling tryNext() stalled the session");
+    CompletableFuture<Boolean> closer =
+        async(
+            "closer",
+            () -> {
+              c.close();
+              return true;
+            });
     assertTrue(closer.get(10, TimeUnit.SECONDS));
     System.out.println("tryNext from the store's commit threw: " + fromStore);
     assertNoLeaks();
@@ -1926,7 +2157,8 @@ class EngineAttackTest {
   void handlerSwallowingCancelInterrupt_processStillThrowsInterrupted() throws Exception {
     var store = new RecordingCheckpointStore();
     CountDownLatch started = new CountDownLatch(2);
-    Collector<Long> c = Collecting.open(FakeSource.generated(10, 1), store, opts("a-swallow").build());
+    Collector<Long> c =
+        Collecting.open(FakeSource.generated(10, 1), store, opts("a-swallow").build());
     BackgroundRun run =
         BackgroundRun.start(
             c,
@@ -1953,8 +2185,12 @@ class EngineAttackTest {
   void summaryCounts_withRetriesAndDeadLetters_areExact() throws Exception {
     var store = new RecordingCheckpointStore();
     AtomicInteger dl = new AtomicInteger();
-    var policy = FailurePolicy.retry(Retry.of(2, Duration.ZERO, Duration.ZERO)).thenDeadLetter((b, e) -> dl.incrementAndGet());
-    Collector<Long> c = Collecting.open(FakeSource.generated(30, 2), store, opts("a-summary").failurePolicy(policy).build());
+    var policy =
+        FailurePolicy.retry(Retry.of(2, Duration.ZERO, Duration.ZERO))
+            .thenDeadLetter((b, e) -> dl.incrementAndGet());
+    Collector<Long> c =
+        Collecting.open(
+            FakeSource.generated(30, 2), store, opts("a-summary").failurePolicy(policy).build());
     ProcessSummary s =
         c.process(
             4,
@@ -1982,7 +2218,8 @@ class EngineAttackTest {
   @Test
   void emptyBatches_areHandledAndCommitted() throws Exception {
     var store = new RecordingCheckpointStore();
-    List<List<Long>> batches = List.of(List.of(1L), List.of(), List.of(2L, 3L), List.of(), List.of());
+    List<List<Long>> batches =
+        List.of(List.of(1L), List.of(), List.of(2L, 3L), List.of(), List.of());
     Collector<Long> c = Collecting.open(FakeSource.of(batches), store, opts("a-empty").build());
     List<Long> seen = new CopyOnWriteList();
     ProcessSummary s = c.process(2, b -> seen.add(b.sequence()));
@@ -1999,9 +2236,17 @@ class EngineAttackTest {
     AtomicReference<@Nullable Collector<Long>> ref = new AtomicReference<>();
     var policy = FailurePolicy.failFast().thenDeadLetter((b, e) -> ref.get().stop());
     Collector<Long> c =
-        Collecting.open(FakeSource.generated(10_000, 1), store, opts("a-dlstop").failurePolicy(policy).build());
+        Collecting.open(
+            FakeSource.generated(10_000, 1), store, opts("a-dlstop").failurePolicy(policy).build());
     ref.set(c);
-    ProcessSummary s = c.process(4, b -> { if (b.sequence() == 5) { throw new IOException("5"); } });
+    ProcessSummary s =
+        c.process(
+            4,
+            b -> {
+              if (b.sequence() == 5) {
+                throw new IOException("5");
+              }
+            });
     assertTrue(s.stopped(), s.toString());
     assertEquals(1, s.deadLettered(), s.toString());
     assertTrue(s.checkpoint().sequence() >= 6, s.toString());
@@ -2024,13 +2269,25 @@ class EngineAttackTest {
                     fromProcess.set(t);
                   }
                 });
-    Collector<Long> c = Collecting.open(FakeSource.generated(10, 1), store, opts("a-dlproc").failurePolicy(policy).build());
+    Collector<Long> c =
+        Collecting.open(
+            FakeSource.generated(10, 1), store, opts("a-dlproc").failurePolicy(policy).build());
     ref.set(c);
     CompletableFuture<ProcessSummary> run =
-        async("proc", () -> c.process(2, b -> { if (b.sequence() == 1) { throw new IOException("1"); } }));
+        async(
+            "proc",
+            () ->
+                c.process(
+                    2,
+                    b -> {
+                      if (b.sequence() == 1) {
+                        throw new IOException("1");
+                      }
+                    }));
     ProcessSummary s = run.get(10, TimeUnit.SECONDS);
     assertEquals(10, s.checkpoint().sequence());
-    assertInstanceOf(dev.collector.MisuseException.class, fromProcess.get(), "got " + fromProcess.get());
+    assertInstanceOf(
+        dev.collector.MisuseException.class, fromProcess.get(), "got " + fromProcess.get());
     c.close();
     assertNoLeaks();
   }
@@ -2042,8 +2299,17 @@ class EngineAttackTest {
     var policy = FailurePolicy.failFast().thenDeadLetter((b, e) -> last.set(e));
     Collector<Long> c =
         Collecting.open(
-            FakeSource.generated(5, 1), store, opts("a-btimeout").batchTimeout(Duration.ofMillis(100)).failurePolicy(policy).build());
-    ProcessSummary s = c.process(2, b -> { if (b.sequence() == 2) { new CountDownLatch(1).await(); } });
+            FakeSource.generated(5, 1),
+            store,
+            opts("a-btimeout").batchTimeout(Duration.ofMillis(100)).failurePolicy(policy).build());
+    ProcessSummary s =
+        c.process(
+            2,
+            b -> {
+              if (b.sequence() == 2) {
+                new CountDownLatch(1).await();
+              }
+            });
     assertEquals(5, s.checkpoint().sequence());
     assertEquals(1, s.deadLettered());
     assertInstanceOf(java.util.concurrent.TimeoutException.class, last.get());
@@ -2055,7 +2321,8 @@ class EngineAttackTest {
   void stop_racingSourceExhaustion_neverLosesFinalCommit() throws Exception {
     for (int it = 0; it < 30; it++) {
       var store = new RecordingCheckpointStore();
-      Collector<Long> c = Collecting.open(FakeSource.generated(20, 1), store, opts("a-stoprace" + it).build());
+      Collector<Long> c =
+          Collecting.open(FakeSource.generated(20, 1), store, opts("a-stoprace" + it).build());
       CompletableFuture<ProcessSummary> run = async("proc", () -> c.process(4, b -> {}));
       while (!run.isDone()) {
         c.stop();
@@ -2071,13 +2338,12 @@ class EngineAttackTest {
     }
   }
 
-
-
   @Test
   void progress_inFlightNeverExceedsCapacity() throws Exception {
     var store = new RecordingCheckpointStore();
     int depth = 6;
-    Collector<Long> c = Collecting.open(FakeSource.generated(20_000, 1), store, opts("a-progress").build());
+    Collector<Long> c =
+        Collecting.open(FakeSource.generated(20_000, 1), store, opts("a-progress").build());
     List<String> violations = new java.util.concurrent.CopyOnWriteArrayList<>();
     AtomicBoolean sampling = new AtomicBoolean(true);
     CompletableFuture<Boolean> sampler =
@@ -2096,7 +2362,10 @@ class EngineAttackTest {
     sampling.set(false);
     sampler.get(10, TimeUnit.SECONDS);
     c.close();
-    assertEquals(List.of(), violations.subList(0, Math.min(3, violations.size())), violations.size() + " bad samples");
+    assertEquals(
+        List.of(),
+        violations.subList(0, Math.min(3, violations.size())),
+        violations.size() + " bad samples");
     assertNoLeaks();
   }
 
@@ -2106,7 +2375,11 @@ class EngineAttackTest {
     var src = FakeSource.generated(10, 1).failFetch(3, Integer.MAX_VALUE);
     Collector<Long> c =
         Collecting.open(
-            src, store, opts("a-dayfetch2").fetchRetry(Retry.of(3, Duration.ofDays(1), Duration.ofDays(1))).build());
+            src,
+            store,
+            opts("a-dayfetch2")
+                .fetchRetry(Retry.of(3, Duration.ofDays(1), Duration.ofDays(1)))
+                .build());
     BackgroundRun run = BackgroundRun.start(c, 4, b -> {});
     store.awaitSequence(3, WAIT);
     assertTrue(c.stop());
@@ -2134,9 +2407,14 @@ class EngineAttackTest {
     List<String> violations = new java.util.concurrent.CopyOnWriteArrayList<>();
     for (int round = 0; round < 3; round++) {
       var store = new RecordingCheckpointStore();
-      var policy = FailurePolicy.retry(Retry.of(3, Duration.ZERO, Duration.ZERO)).thenDeadLetter((b, e) -> {});
+      var policy =
+          FailurePolicy.retry(Retry.of(3, Duration.ZERO, Duration.ZERO))
+              .thenDeadLetter((b, e) -> {});
       Collector<Long> c =
-          Collecting.open(FakeSource.generated(2_000, 3), store, opts("a-progress2").concurrency(4).failurePolicy(policy).build());
+          Collecting.open(
+              FakeSource.generated(2_000, 3),
+              store,
+              opts("a-progress2").concurrency(4).failurePolicy(policy).build());
       AtomicBoolean sampling = new AtomicBoolean(true);
       CompletableFuture<Boolean> sampler =
           async(
@@ -2168,7 +2446,10 @@ class EngineAttackTest {
       sampler.get(10, TimeUnit.SECONDS);
       c.close();
     }
-    assertEquals(List.of(), violations.subList(0, Math.min(3, violations.size())), violations.size() + " bad samples, seed=" + seed);
+    assertEquals(
+        List.of(),
+        violations.subList(0, Math.min(3, violations.size())),
+        violations.size() + " bad samples, seed=" + seed);
     assertNoLeaks();
   }
 
@@ -2177,7 +2458,8 @@ class EngineAttackTest {
   @Test
   void awaitCommittedAndTryNext_fromProcessHandler_doNotHang() throws Exception {
     var store = new RecordingCheckpointStore();
-    Collector<Long> c = Collecting.open(FakeSource.generated(10, 1), store, opts("a-hawait").build());
+    Collector<Long> c =
+        Collecting.open(FakeSource.generated(10, 1), store, opts("a-hawait").build());
     List<String> outcomes = new java.util.concurrent.CopyOnWriteArrayList<>();
     CompletableFuture<ProcessSummary> run =
         async(
@@ -2203,7 +2485,10 @@ class EngineAttackTest {
     ProcessSummary s = run.get(10, TimeUnit.SECONDS);
     assertEquals(10, s.checkpoint().sequence());
     System.out.println("from a handler: " + outcomes);
-    assertTrue(outcomes.get(1).contains("ReentrantCallException") || outcomes.get(1).contains("ConcurrentUseException"), outcomes.toString());
+    assertTrue(
+        outcomes.get(1).contains("ReentrantCallException")
+            || outcomes.get(1).contains("ConcurrentUseException"),
+        outcomes.toString());
     c.close();
     assertNoLeaks();
   }
@@ -2260,7 +2545,13 @@ class EngineAttackTest {
     var store = new RecordingCheckpointStore();
     var src = FakeSource.generated(6, 1).failFetch(2, 2);
     try (Collector<Long> c =
-        Collecting.open(src, store, opts("a-psrc").depth(4).fetchRetry(Retry.of(2, Duration.ZERO, Duration.ZERO)).build())) {
+        Collecting.open(
+            src,
+            store,
+            opts("a-psrc")
+                .depth(4)
+                .fetchRetry(Retry.of(2, Duration.ZERO, Duration.ZERO))
+                .build())) {
       int sourceFailures = 0;
       List<Long> rest = new ArrayList<>();
       while (true) {
@@ -2291,7 +2582,12 @@ class EngineAttackTest {
     var store = new RecordingCheckpointStore();
     Collector<Long> c =
         Collecting.open(
-            FakeSource.generated(6, 1), store, opts("a-pcommit").depth(4).commitRetry(Retry.of(2, Duration.ZERO, Duration.ZERO)).build());
+            FakeSource.generated(6, 1),
+            store,
+            opts("a-pcommit")
+                .depth(4)
+                .commitRetry(Retry.of(2, Duration.ZERO, Duration.ZERO))
+                .build());
     Delivery<Long> d0 = c.next();
     assertNotNull(d0);
     store.failNextCommits(2);
@@ -2313,7 +2609,8 @@ class EngineAttackTest {
   void interrupt_awaitCommittedCaller_throwsInterrupted() throws Exception {
     var gate = new GateStore(new RecordingCheckpointStore());
     gate.blockAt = 1;
-    Collector<Long> c = Collecting.open(FakeSource.generated(6, 1), gate, opts("a-intawait").depth(4).build());
+    Collector<Long> c =
+        Collecting.open(FakeSource.generated(6, 1), gate, opts("a-intawait").depth(4).build());
     Delivery<Long> d0 = c.next();
     assertNotNull(d0);
     d0.ack();
@@ -2343,11 +2640,21 @@ class EngineAttackTest {
   void batchTimeout_failFast_throwsBatchFailedWithTimeout() throws Exception {
     var store = new RecordingCheckpointStore();
     Collector<Long> c =
-        Collecting.open(FakeSource.generated(5, 1), store, opts("a-bt2").batchTimeout(Duration.ofMillis(100)).build());
+        Collecting.open(
+            FakeSource.generated(5, 1),
+            store,
+            opts("a-bt2").batchTimeout(Duration.ofMillis(100)).build());
     var e =
         assertThrows(
             BatchFailedException.class,
-            () -> c.process(1, b -> { if (b.sequence() == 2) { new CountDownLatch(1).await(); } }));
+            () ->
+                c.process(
+                    1,
+                    b -> {
+                      if (b.sequence() == 2) {
+                        new CountDownLatch(1).await();
+                      }
+                    }));
     assertEquals(2, e.sequence());
     assertInstanceOf(java.util.concurrent.TimeoutException.class, e.getCause());
     assertEquals(2, store.current().sequence());
@@ -2358,7 +2665,8 @@ class EngineAttackTest {
   @Test
   void deliveryClose_afterCollectorClose_neverThrows() throws Exception {
     var store = new RecordingCheckpointStore();
-    Collector<Long> c = Collecting.open(FakeSource.generated(6, 1), store, opts("a-dcc").depth(4).build());
+    Collector<Long> c =
+        Collecting.open(FakeSource.generated(6, 1), store, opts("a-dcc").depth(4).build());
     Delivery<Long> d0 = c.next();
     assertNotNull(d0);
     c.close();
@@ -2372,7 +2680,8 @@ class EngineAttackTest {
   void interruptProcess_whileHandlersHeld_commitsExactSettledPrefix() throws Exception {
     var store = new RecordingCheckpointStore();
     var ctl = new CompletionController<Long>();
-    Collector<Long> c = Collecting.open(FakeSource.generated(50, 1), store, opts("a-intheld").build());
+    Collector<Long> c =
+        Collecting.open(FakeSource.generated(50, 1), store, opts("a-intheld").build());
     BackgroundRun run = BackgroundRun.start(c, 8, ctl);
     ctl.awaitStartedCount(8, WAIT);
     ctl.release(0);
@@ -2408,16 +2717,25 @@ class EngineAttackTest {
             }
           }
         };
-    Collector<Long> c = Collecting.open(FakeSource.generated(10, 1), gate, opts("a-pclosestore").depth(4).build());
+    Collector<Long> c =
+        Collecting.open(FakeSource.generated(10, 1), gate, opts("a-pclosestore").depth(4).build());
     ref.set(c);
     Delivery<Long> d0 = c.next();
     assertNotNull(d0);
     d0.ack();
-    CompletableFuture<Boolean> closer = async("closer", () -> { c.close(); return true; });
+    CompletableFuture<Boolean> closer =
+        async(
+            "closer",
+            () -> {
+              c.close();
+              return true;
+            });
     try {
       closer.get(10, TimeUnit.SECONDS);
     } catch (java.util.concurrent.TimeoutException e) {
-      fail("close() from the store's commit in a pull session deadlocked: " + CollectorLeakCheck.liveCollectorThreads());
+      fail(
+          "close() from the store's commit in a pull session deadlocked: "
+              + CollectorLeakCheck.liveCollectorThreads());
     }
     System.out.println("close() from the store's commit: " + closeOutcome.get());
     assertNoLeaks();
@@ -2426,7 +2744,8 @@ class EngineAttackTest {
   @Test
   void awaitCommitted_afterProcess_returnsTheRunsDurableCheckpoint() throws Exception {
     var store = new RecordingCheckpointStore();
-    Collector<Long> c = Collecting.open(FakeSource.generated(10, 1), store, opts("a-awaitafter").build());
+    Collector<Long> c =
+        Collecting.open(FakeSource.generated(10, 1), store, opts("a-awaitafter").build());
     ProcessSummary s = c.process(2, b -> {});
     assertEquals(10, s.checkpoint().sequence());
     // "Without a pull session it returns the committed checkpoint at once."
@@ -2438,7 +2757,8 @@ class EngineAttackTest {
   @Test
   void awaitCommitted_fromProcessHandler_isNotBelowDurable() throws Exception {
     var store = new RecordingCheckpointStore();
-    Collector<Long> c = Collecting.open(FakeSource.generated(10, 1), store, opts("a-awaitin").build());
+    Collector<Long> c =
+        Collecting.open(FakeSource.generated(10, 1), store, opts("a-awaitin").build());
     List<String> bad = new java.util.concurrent.CopyOnWriteArrayList<>();
     c.process(
         1,
@@ -2446,7 +2766,13 @@ class EngineAttackTest {
           long durable = store.current().sequence();
           Checkpoint cp = c.awaitCommitted();
           if (cp.sequence() < durable) {
-            bad.add("batch " + b.sequence() + ": awaitCommitted()=" + cp.sequence() + " < durable " + durable);
+            bad.add(
+                "batch "
+                    + b.sequence()
+                    + ": awaitCommitted()="
+                    + cp.sequence()
+                    + " < durable "
+                    + durable);
           }
         });
     assertEquals(List.of(), bad);
@@ -2459,7 +2785,8 @@ class EngineAttackTest {
   @Test
   void handlerInterruptsItselfThenThrowsInterrupted_isAFailureNotCancellation() throws Exception {
     var store = new RecordingCheckpointStore();
-    Collector<Long> c = Collecting.open(FakeSource.generated(10, 1), store, opts("a-selfie").build());
+    Collector<Long> c =
+        Collecting.open(FakeSource.generated(10, 1), store, opts("a-selfie").build());
     CompletableFuture<ProcessSummary> run =
         async(
             "proc",
@@ -2469,7 +2796,8 @@ class EngineAttackTest {
                     b -> {
                       if (b.sequence() == 2) {
                         Thread.currentThread().interrupt();
-                        Thread.sleep(1); // throws InterruptedException: the run never interrupted it
+                        Thread.sleep(
+                            1); // throws InterruptedException: the run never interrupted it
                       }
                     }));
     Throwable t = failureOf(run);
@@ -2510,7 +2838,8 @@ class EngineAttackTest {
     try {
       s = run.get(10, TimeUnit.SECONDS);
     } catch (ExecutionException e) {
-      throw new AssertionError("the caller was never interrupted, yet process() threw " + e.getCause(), e.getCause());
+      throw new AssertionError(
+          "the caller was never interrupted, yet process() threw " + e.getCause(), e.getCause());
     }
     assertEquals(10, s.checkpoint().sequence(), s.toString());
     c.close();
@@ -2526,13 +2855,15 @@ class EngineAttackTest {
             Thread.currentThread().interrupt();
           }
         };
-    Collector<Long> c = Collecting.open(FakeSource.generated(10, 1), gate, opts("a-storeint").build());
+    Collector<Long> c =
+        Collecting.open(FakeSource.generated(10, 1), gate, opts("a-storeint").build());
     CompletableFuture<ProcessSummary> run = async("proc", () -> c.process(1, b -> {}));
     ProcessSummary s;
     try {
       s = run.get(10, TimeUnit.SECONDS);
     } catch (ExecutionException e) {
-      throw new AssertionError("the caller was never interrupted, yet process() threw " + e.getCause(), e.getCause());
+      throw new AssertionError(
+          "the caller was never interrupted, yet process() threw " + e.getCause(), e.getCause());
     }
     assertEquals(10, s.checkpoint().sequence(), s.toString());
     assertEquals(10, gate.inner.current().sequence());
@@ -2549,7 +2880,8 @@ class EngineAttackTest {
             Thread.currentThread().interrupt();
           }
         };
-    try (Collector<Long> c = Collecting.open(FakeSource.generated(5, 1), gate, opts("a-pstoreint").depth(2).build())) {
+    try (Collector<Long> c =
+        Collecting.open(FakeSource.generated(5, 1), gate, opts("a-pstoreint").depth(2).build())) {
       for (int i = 0; i < 5; i++) {
         Delivery<Long> d = c.next(WAIT);
         assertNotNull(d, "batch " + i);
@@ -2615,7 +2947,12 @@ class EngineAttackTest {
       consumer.join(20_000);
       storming.set(false);
       storm.get(10, TimeUnit.SECONDS);
-      assertFalse(consumer.isAlive(), "consumer stalled: a delivery was lost to an interrupted next(); " + c.progress() + " seed=" + seed);
+      assertFalse(
+          consumer.isAlive(),
+          "consumer stalled: a delivery was lost to an interrupted next(); "
+              + c.progress()
+              + " seed="
+              + seed);
       System.out.println("next() storm: " + interrupts.get() + " interrupts");
       assertEquals(n, got.size(), "seed=" + seed);
       assertEquals(n, c.awaitCommitted().sequence(), "seed=" + seed);
@@ -2641,11 +2978,13 @@ class EngineAttackTest {
   // ---------------------------------------------------------------- round 4
 
   @Test
-  void interruptDuringFinalCommit_thatThenFails_throwsInterruptedWithCheckpointSuppressed() throws Exception {
+  void interruptDuringFinalCommit_thatThenFails_throwsInterruptedWithCheckpointSuppressed()
+      throws Exception {
     var gate = new GateStore(new RecordingCheckpointStore());
     gate.blockAt = 3;
     Collector<Long> c =
-        Collecting.open(FakeSource.generated(3, 1), gate, opts("a-intfail").commitRetry(Retry.NONE).build());
+        Collecting.open(
+            FakeSource.generated(3, 1), gate, opts("a-intfail").commitRetry(Retry.NONE).build());
     BackgroundRun run = BackgroundRun.start(c, 4, b -> {});
     assertTrue(gate.entered.await(10, TimeUnit.SECONDS));
     run.owner.interrupt();
@@ -2653,7 +2992,8 @@ class EngineAttackTest {
     gate.inner.crash();
     gate.open.countDown();
     Throwable t = run.awaitFailure(WAIT);
-    // "InterruptedException (the caller was interrupted; any run failure is attached as suppressed)"
+    // "InterruptedException (the caller was interrupted; any run failure is attached as
+    // suppressed)"
     assertInstanceOf(InterruptedException.class, t, "got " + t);
     assertTrue(run.interruptStatusKept);
     assertTrue(
@@ -2668,7 +3008,8 @@ class EngineAttackTest {
     var store = new RecordingCheckpointStore();
     var ctl = new CompletionController<Long>();
     int batches = 4_000;
-    Collector<Long> c = Collecting.open(FakeSource.generated(batches + 1, 1_000), store, opts("a-g11").build());
+    Collector<Long> c =
+        Collecting.open(FakeSource.generated(batches + 1, 1_000), store, opts("a-g11").build());
     CountDownLatch othersDone = new CountDownLatch(batches - 1);
     BackgroundRun run =
         BackgroundRun.start(
@@ -2712,12 +3053,17 @@ class EngineAttackTest {
                   }
                 });
     try (Collector<Long> c =
-        Collecting.open(FakeSource.generated(3, 1), store, opts("a-dlselfack").depth(2).failurePolicy(policy).build())) {
+        Collecting.open(
+            FakeSource.generated(3, 1),
+            store,
+            opts("a-dlselfack").depth(2).failurePolicy(policy).build())) {
       Delivery<Long> d0 = c.next();
       assertNotNull(d0);
       ref.set(d0);
       CompletableFuture<Boolean> f = async("failer", () -> d0.fail(new IOException("x")));
-      assertTrue(f.get(10, TimeUnit.SECONDS), "fail() with a dead-letter handler that acks the delivery deadlocked or lost");
+      assertTrue(
+          f.get(10, TimeUnit.SECONDS),
+          "fail() with a dead-letter handler that acks the delivery deadlocked or lost");
       assertInstanceOf(ConflictingOutcomeException.class, fromAck.get(), "got " + fromAck.get());
       assertEquals(1, c.awaitCommitted().sequence());
     }
@@ -2740,7 +3086,10 @@ class EngineAttackTest {
                   }
                 });
     Collector<Long> c =
-        Collecting.open(FakeSource.generated(3, 1), store, opts("a-dlpclose").depth(2).failurePolicy(policy).build());
+        Collecting.open(
+            FakeSource.generated(3, 1),
+            store,
+            opts("a-dlpclose").depth(2).failurePolicy(policy).build());
     ref.set(c);
     Delivery<Long> d0 = c.next();
     assertNotNull(d0);
@@ -2751,9 +3100,15 @@ class EngineAttackTest {
     } catch (ExecutionException e) {
       outcome = e.getCause();
     } catch (java.util.concurrent.TimeoutException e) {
-      throw new AssertionError("fail() whose dead-letter handler calls close() deadlocked: " + CollectorLeakCheck.liveCollectorThreads());
+      throw new AssertionError(
+          "fail() whose dead-letter handler calls close() deadlocked: "
+              + CollectorLeakCheck.liveCollectorThreads());
     }
-    System.out.println("close() from a pull dead-letter handler: fail -> " + outcome + ", close -> " + fromClose.get());
+    System.out.println(
+        "close() from a pull dead-letter handler: fail -> "
+            + outcome
+            + ", close -> "
+            + fromClose.get());
     c.close();
     assertNoLeaks();
   }
@@ -2765,7 +3120,12 @@ class EngineAttackTest {
     CountDownLatch failed = new CountDownLatch(1);
     Collector<Long> c =
         Collecting.open(
-            FakeSource.generated(5, 1), store, opts("a-stopbackoff").drainTimeout(Duration.ofMillis(300)).failurePolicy(policy).build());
+            FakeSource.generated(5, 1),
+            store,
+            opts("a-stopbackoff")
+                .drainTimeout(Duration.ofMillis(300))
+                .failurePolicy(policy)
+                .build());
     BackgroundRun run =
         BackgroundRun.start(
             c,
@@ -2791,7 +3151,10 @@ class EngineAttackTest {
     var store = new RecordingCheckpointStore();
     var ctl = new CompletionController<Long>();
     Collector<Long> c =
-        Collecting.open(FakeSource.generated(50, 1), store, opts("a-drain").drainTimeout(Duration.ofMillis(200)).build());
+        Collecting.open(
+            FakeSource.generated(50, 1),
+            store,
+            opts("a-drain").drainTimeout(Duration.ofMillis(200)).build());
     BackgroundRun run = BackgroundRun.start(c, 4, ctl);
     ctl.awaitStartedCount(4, WAIT);
     await().atMost(WAIT).until(() -> c.progress().fetched() == 4);
@@ -2809,7 +3172,8 @@ class EngineAttackTest {
   void awaitCommitted_fromOtherThreadDuringProcess_isNotBelowDurable() throws Exception {
     var store = new RecordingCheckpointStore();
     var ctl = new CompletionController<Long>();
-    Collector<Long> c = Collecting.open(FakeSource.generated(20, 1), store, opts("a-awaitother").build());
+    Collector<Long> c =
+        Collecting.open(FakeSource.generated(20, 1), store, opts("a-awaitother").build());
     BackgroundRun run = BackgroundRun.start(c, 4, ctl);
     ctl.release(0);
     ctl.release(1);
@@ -2828,10 +3192,14 @@ class EngineAttackTest {
     var store = new RecordingCheckpointStore();
     var policy = FailurePolicy.retry(Retry.of(3, Duration.ofMillis(300), Duration.ofMillis(300)));
     try (Collector<Long> c =
-        Collecting.open(FakeSource.generated(1, 1), store, opts("a-wakeup").depth(1).failurePolicy(policy).build())) {
+        Collecting.open(
+            FakeSource.generated(1, 1),
+            store,
+            opts("a-wakeup").depth(1).failurePolicy(policy).build())) {
       Delivery<Long> d0 = c.next();
       assertNotNull(d0);
-      CompletableFuture<@Nullable Delivery<Long>> timed = async("w-timed", () -> c.next(Duration.ofMillis(150)));
+      CompletableFuture<@Nullable Delivery<Long>> timed =
+          async("w-timed", () -> c.next(Duration.ofMillis(150)));
       CompletableFuture<@Nullable Delivery<Long>> untimed = async("w-untimed", c::next);
       assertTrue(d0.fail(new IOException("retry me")));
       Delivery<Long> t = timed.get(10, TimeUnit.SECONDS);
@@ -2855,8 +3223,16 @@ class EngineAttackTest {
   @Test
   void pullAfterStoppedProcess_resumesAtCheckpoint() throws Exception {
     var store = new RecordingCheckpointStore();
-    Collector<Long> c = Collecting.open(FakeSource.generated(20, 1), store, opts("a-p2p").depth(4).build());
-    ProcessSummary s = c.process(1, b -> { if (b.sequence() == 4) { c.stop(); } });
+    Collector<Long> c =
+        Collecting.open(FakeSource.generated(20, 1), store, opts("a-p2p").depth(4).build());
+    ProcessSummary s =
+        c.process(
+            1,
+            b -> {
+              if (b.sequence() == 4) {
+                c.stop();
+              }
+            });
     assertTrue(s.stopped());
     long cp = s.checkpoint().sequence();
     Delivery<Long> d = c.next();
@@ -2871,8 +3247,19 @@ class EngineAttackTest {
   @Test
   void processAfterBatchFailure_resumesAtCheckpoint_failedBatchAgain() throws Exception {
     var store = new RecordingCheckpointStore();
-    Collector<Long> c = Collecting.open(FakeSource.generated(20, 1), store, opts("a-reuse").build());
-    var e = assertThrows(BatchFailedException.class, () -> c.process(4, b -> { if (b.sequence() == 9) { throw new IOException("9"); } }));
+    Collector<Long> c =
+        Collecting.open(FakeSource.generated(20, 1), store, opts("a-reuse").build());
+    var e =
+        assertThrows(
+            BatchFailedException.class,
+            () ->
+                c.process(
+                    4,
+                    b -> {
+                      if (b.sequence() == 9) {
+                        throw new IOException("9");
+                      }
+                    }));
     assertEquals(9, e.sequence());
     assertTrue(store.current().sequence() <= 9);
     assertEquals(store.current(), e.committed());
@@ -2888,7 +3275,8 @@ class EngineAttackTest {
   @Test
   void tryNext_onFreshCollector_eventuallyDelivers_thenExhausts() throws Exception {
     var store = new RecordingCheckpointStore();
-    try (Collector<Long> c = Collecting.open(FakeSource.generated(3, 1), store, opts("a-try").build())) {
+    try (Collector<Long> c =
+        Collecting.open(FakeSource.generated(3, 1), store, opts("a-try").build())) {
       List<Long> got = new ArrayList<>();
       await()
           .atMost(WAIT)
@@ -2907,5 +3295,4 @@ class EngineAttackTest {
     }
     assertNoLeaks();
   }
-
 }

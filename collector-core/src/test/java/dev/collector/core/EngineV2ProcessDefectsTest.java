@@ -1,11 +1,5 @@
 package dev.collector.core;
 
-import dev.collector.MisuseException;
-
-import dev.collector.CollectorListener.Outcome;
-
-import dev.collector.CollectorListener;
-
 import static org.awaitility.Awaitility.await;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
@@ -22,8 +16,11 @@ import dev.collector.Checkpoint;
 import dev.collector.CheckpointException;
 import dev.collector.CheckpointStore;
 import dev.collector.Collector;
+import dev.collector.CollectorListener;
+import dev.collector.CollectorListener.Outcome;
 import dev.collector.CollectorOptions;
 import dev.collector.FailurePolicy;
+import dev.collector.MisuseException;
 import dev.collector.ProcessSummary;
 import dev.collector.Retry;
 import dev.collector.SourceBatch;
@@ -166,8 +163,7 @@ class EngineV2ProcessDefectsTest {
       s.slowCommits(Duration.ofMillis(1));
       Set<Long> handled = ConcurrentHashMap.newKeySet();
       long workSeed = random.nextLong();
-      Collector<Long> c =
-          Collecting.open(FakeSource.generated(batches, 1), s, options().build());
+      Collector<Long> c = Collecting.open(FakeSource.generated(batches, 1), s, options().build());
       // Handlers never throw: every handler that was called returns normally (an interrupt
       // only cuts its park short), so every handled batch is acknowledged.
       BackgroundRun run =
@@ -257,9 +253,7 @@ class EngineV2ProcessDefectsTest {
           Collecting.open(
               FakeSource.generated(batches, 1),
               flaky,
-              options()
-                  .commitRetry(Retry.of(2, Duration.ZERO, Duration.ZERO))
-                  .build());
+              options().commitRetry(Retry.of(2, Duration.ZERO, Duration.ZERO)).build());
       BackgroundRun run =
           BackgroundRun.start(
               c,
@@ -349,7 +343,8 @@ class EngineV2ProcessDefectsTest {
     store.crashAtSequence(2); // every commit past batch 0 fails
     CompletionController<Long> controller = new CompletionController<>();
     Collector<Long> c =
-        Collecting.open(FakeSource.generated(3, 1), gated, options().commitRetry(Retry.NONE).build());
+        Collecting.open(
+            FakeSource.generated(3, 1), gated, options().commitRetry(Retry.NONE).build());
     BackgroundRun run = BackgroundRun.start(c, 4, controller);
     controller.release(0);
     assertTrue(firstCommit.await(10, TimeUnit.SECONDS)); // the commit of 1 is held
@@ -513,8 +508,7 @@ class EngineV2ProcessDefectsTest {
   }
 
   @Test
-  void d04_listenerThrowsRuntimeExceptionOnEveryEvent_runCompletesAndCommitsAll()
-      throws Exception {
+  void d04_listenerThrowsRuntimeExceptionOnEveryEvent_runCompletesAndCommitsAll() throws Exception {
     Collector<Long> c = collector(50, options());
     c.listen(new ThrowingListener(new IllegalStateException("meter broken"), null));
     BackgroundRun run = BackgroundRun.start(c, 4, batch -> {});
@@ -524,8 +518,7 @@ class EngineV2ProcessDefectsTest {
   }
 
   @Test
-  void d04_listenerThrowsErrorOnHandled_processFailsWithItAndNoThreadOutlivesIt()
-      throws Exception {
+  void d04_listenerThrowsErrorOnHandled_processFailsWithItAndNoThreadOutlivesIt() throws Exception {
     Threads threads = new Threads();
     Collector<Long> c = collector(50, options().name("errorlistener"));
     var oom = new OutOfMemoryError("simulated");
@@ -591,8 +584,12 @@ class EngineV2ProcessDefectsTest {
     // that is only true if the failed batch is not below the committed checkpoint.
     assertTrue(
         e.committed().sequence() <= e.sequence(),
-        "batch " + e.sequence() + " reported failed but committed through "
-            + e.committed().sequence() + ": " + e.getMessage());
+        "batch "
+            + e.sequence()
+            + " reported failed but committed through "
+            + e.committed().sequence()
+            + ": "
+            + e.getMessage());
     assertEquals(e.committed(), store.current());
   }
 

@@ -1,11 +1,5 @@
 package dev.collector.core;
 
-import dev.collector.MisuseException;
-
-import dev.collector.CollectorListener.Outcome;
-
-import dev.collector.CollectorListener;
-
 import static org.awaitility.Awaitility.await;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
@@ -23,10 +17,13 @@ import dev.collector.CheckpointException;
 import dev.collector.CheckpointStore;
 import dev.collector.Collector;
 import dev.collector.CollectorClosedException;
+import dev.collector.CollectorListener;
+import dev.collector.CollectorListener.Outcome;
 import dev.collector.CollectorOptions;
 import dev.collector.ConflictingOutcomeException;
 import dev.collector.Delivery;
 import dev.collector.FailurePolicy;
+import dev.collector.MisuseException;
 import dev.collector.Progress;
 import dev.collector.Retry;
 import dev.collector.SourceBatch;
@@ -386,8 +383,7 @@ class EngineV2PullDefectsTest {
         await()
             .atMost(WAIT)
             .pollInterval(Duration.ofMillis(2))
-            .until(
-                () -> timed.result.isDone() || (parked(timed.thread) && parked(untimed.thread)));
+            .until(() -> timed.result.isDone() || (parked(timed.thread) && parked(untimed.thread)));
         if (timed.result.isDone()) {
           continue; // a loaded machine: the timed next() ran out before the other one waited
         }
@@ -427,11 +423,11 @@ class EngineV2PullDefectsTest {
     Call<Checkpoint> waiter = new Call<>("waiter", c::awaitCommitted).awaitBlockedOrDone();
     Call<Boolean> closer =
         new Call<>(
-            "closer",
-            () -> {
-              c.close();
-              return true;
-            })
+                "closer",
+                () -> {
+                  c.close();
+                  return true;
+                })
             .awaitBlockedOrDone();
     Call<Checkpoint> lateWaiter = new Call<>("late", c::awaitCommitted).awaitBlockedOrDone();
     gated.gate.countDown();
@@ -464,11 +460,11 @@ class EngineV2PullDefectsTest {
     assertTrue(d1.ack());
     Call<Boolean> closer =
         new Call<>(
-            "closer",
-            () -> {
-              c.close();
-              return true;
-            })
+                "closer",
+                () -> {
+                  c.close();
+                  return true;
+                })
             .awaitBlockedOrDone();
     Call<Progress> progress = new Call<>("progress", c::progress);
     try {
@@ -503,11 +499,11 @@ class EngineV2PullDefectsTest {
     assertTrue(d1.ack());
     Call<Boolean> closer =
         new Call<>(
-            "closer",
-            () -> {
-              c.close();
-              return true;
-            })
+                "closer",
+                () -> {
+                  c.close();
+                  return true;
+                })
             .awaitBlockedOrDone();
     calling.gate.countDown(); // the commit of 2, calling progress(), runs inside close()
     assertTrue(closer.get(), "close() deadlocked");
@@ -547,10 +543,7 @@ class EngineV2PullDefectsTest {
     Delivery<Long> d = c.next();
     assertTrue(d.ack());
     Call<@Nullable Delivery<Long>> waiting = new Call<>("next", c::next);
-    await()
-        .atMost(WAIT)
-        .pollInterval(Duration.ofMillis(2))
-        .until(() -> parked(waiting.thread));
+    await().atMost(WAIT).pollInterval(Duration.ofMillis(2)).until(() -> parked(waiting.thread));
     c.close();
     Exception e = assertThrows(Exception.class, waiting::get, "next() returned normally");
     assertInstanceOf(CollectorClosedException.class, e);
@@ -568,19 +561,19 @@ class EngineV2PullDefectsTest {
     assertTrue(d1.ack());
     Call<Long> first =
         new Call<>(
-            "close-1",
-            () -> {
-              c.close();
-              return gated.delegate.current().sequence();
-            })
+                "close-1",
+                () -> {
+                  c.close();
+                  return gated.delegate.current().sequence();
+                })
             .awaitBlockedOrDone();
     Call<Long> second =
         new Call<>(
-            "close-2",
-            () -> {
-              c.close();
-              return gated.delegate.current().sequence();
-            })
+                "close-2",
+                () -> {
+                  c.close();
+                  return gated.delegate.current().sequence();
+                })
             .awaitBlockedOrDone();
     gated.gate.countDown();
     assertEquals(2, first.get(), "durable when the first close() returned");

@@ -48,20 +48,24 @@ class FailurePolicyTest {
   }
 
   private void record(Batch<Long> batch) {
-    attempts.computeIfAbsent(batch.sequence(), s -> new CopyOnWriteArrayList<>())
+    attempts
+        .computeIfAbsent(batch.sequence(), s -> new CopyOnWriteArrayList<>())
         .add(batch.attempt());
   }
 
   @Test
   void retry_failsTwiceThenSucceeds_runCompletesAndHandlerSawEachAttempt() throws Exception {
-    Collector<Long> c = collector(CollectorOptions.builder()
-        .failurePolicy(FailurePolicy.retry(THREE_QUICK)));
-    ProcessSummary summary = c.process(4, batch -> {
-      record(batch);
-      if (batch.sequence() == 3 && batch.attempt() < 3) {
-        throw new IOException("transient");
-      }
-    });
+    Collector<Long> c =
+        collector(CollectorOptions.builder().failurePolicy(FailurePolicy.retry(THREE_QUICK)));
+    ProcessSummary summary =
+        c.process(
+            4,
+            batch -> {
+              record(batch);
+              if (batch.sequence() == 3 && batch.attempt() < 3) {
+                throw new IOException("transient");
+              }
+            });
     assertEquals(10, summary.batches());
     assertEquals(List.of(1, 2, 3), attempts.get(3L));
     assertEquals(List.of(1), attempts.get(4L));
@@ -69,14 +73,20 @@ class FailurePolicyTest {
 
   @Test
   void retry_exhausted_failsRunWithLastFailure() {
-    Collector<Long> c = collector(CollectorOptions.builder()
-        .failurePolicy(FailurePolicy.retry(THREE_QUICK)));
-    var e = assertThrows(BatchFailedException.class, () -> c.process(1, batch -> {
-      record(batch);
-      if (batch.sequence() == 2) {
-        throw new IOException("attempt " + batch.attempt());
-      }
-    }));
+    Collector<Long> c =
+        collector(CollectorOptions.builder().failurePolicy(FailurePolicy.retry(THREE_QUICK)));
+    var e =
+        assertThrows(
+            BatchFailedException.class,
+            () ->
+                c.process(
+                    1,
+                    batch -> {
+                      record(batch);
+                      if (batch.sequence() == 2) {
+                        throw new IOException("attempt " + batch.attempt());
+                      }
+                    }));
     assertEquals(2, e.sequence());
     assertEquals("attempt 3", e.getCause().getMessage());
     assertEquals(List.of(1, 2, 3), attempts.get(2L));
@@ -87,16 +97,24 @@ class FailurePolicyTest {
   void deadLetter_afterRetries_settlesBatchAndRunGoesOn() throws Exception {
     var deadLetters = new CopyOnWriteArrayList<Batch<?>>();
     var causes = new CopyOnWriteArrayList<Throwable>();
-    Collector<Long> c = collector(CollectorOptions.builder()
-        .failurePolicy(FailurePolicy.retry(THREE_QUICK).thenDeadLetter((batch, cause) -> {
-          deadLetters.add(batch);
-          causes.add(cause);
-        })));
-    ProcessSummary summary = c.process(4, batch -> {
-      if (batch.sequence() == 5) {
-        throw new IllegalArgumentException("poison");
-      }
-    });
+    Collector<Long> c =
+        collector(
+            CollectorOptions.builder()
+                .failurePolicy(
+                    FailurePolicy.retry(THREE_QUICK)
+                        .thenDeadLetter(
+                            (batch, cause) -> {
+                              deadLetters.add(batch);
+                              causes.add(cause);
+                            })));
+    ProcessSummary summary =
+        c.process(
+            4,
+            batch -> {
+              if (batch.sequence() == 5) {
+                throw new IllegalArgumentException("poison");
+              }
+            });
     assertEquals(10, summary.batches());
     assertEquals(1, summary.deadLettered());
     assertEquals(new Checkpoint(10, "10"), store.current());
@@ -110,15 +128,26 @@ class FailurePolicyTest {
   void deadLetter_throws_failsRunWithItsExceptionAndTheBatchFailureSuppressed() {
     var poison = new IllegalArgumentException("poison");
     var queueDown = new IOException("dead-letter queue down");
-    Collector<Long> c = collector(CollectorOptions.builder()
-        .failurePolicy(FailurePolicy.failFast().thenDeadLetter((batch, cause) -> {
-          throw queueDown;
-        })));
-    var e = assertThrows(BatchFailedException.class, () -> c.process(1, batch -> {
-      if (batch.sequence() == 1) {
-        throw poison;
-      }
-    }));
+    Collector<Long> c =
+        collector(
+            CollectorOptions.builder()
+                .failurePolicy(
+                    FailurePolicy.failFast()
+                        .thenDeadLetter(
+                            (batch, cause) -> {
+                              throw queueDown;
+                            })));
+    var e =
+        assertThrows(
+            BatchFailedException.class,
+            () ->
+                c.process(
+                    1,
+                    batch -> {
+                      if (batch.sequence() == 1) {
+                        throw poison;
+                      }
+                    }));
     assertEquals(1, e.sequence());
     assertSame(queueDown, e.getCause());
     // the handler's failure is attached to the run's exception; the user's exceptions are
@@ -131,20 +160,25 @@ class FailurePolicyTest {
   @Test
   void batchTimeout_hungAttemptIsInterruptedAndRetried() throws Exception {
     var interrupted = new CountDownLatch(1);
-    Collector<Long> c = collector(CollectorOptions.builder()
-        .batchTimeout(Duration.ofMillis(50))
-        .failurePolicy(FailurePolicy.retry(THREE_QUICK)));
-    ProcessSummary summary = c.process(4, batch -> {
-      record(batch);
-      if (batch.sequence() == 2 && batch.attempt() == 1) {
-        try {
-          new CountDownLatch(1).await(); // hangs until the watchdog interrupts it
-        } catch (InterruptedException e) {
-          interrupted.countDown();
-          throw e;
-        }
-      }
-    });
+    Collector<Long> c =
+        collector(
+            CollectorOptions.builder()
+                .batchTimeout(Duration.ofMillis(50))
+                .failurePolicy(FailurePolicy.retry(THREE_QUICK)));
+    ProcessSummary summary =
+        c.process(
+            4,
+            batch -> {
+              record(batch);
+              if (batch.sequence() == 2 && batch.attempt() == 1) {
+                try {
+                  new CountDownLatch(1).await(); // hangs until the watchdog interrupts it
+                } catch (InterruptedException e) {
+                  interrupted.countDown();
+                  throw e;
+                }
+              }
+            });
     assertEquals(0, interrupted.getCount());
     assertEquals(10, summary.batches());
     assertEquals(List.of(1, 2), attempts.get(2L));
@@ -153,11 +187,17 @@ class FailurePolicyTest {
   @Test
   void batchTimeout_failFast_failsRunWithTimeoutException() {
     Collector<Long> c = collector(CollectorOptions.builder().batchTimeout(Duration.ofMillis(30)));
-    var e = assertThrows(BatchFailedException.class, () -> c.process(2, batch -> {
-      if (batch.sequence() == 0) {
-        new CountDownLatch(1).await();
-      }
-    }));
+    var e =
+        assertThrows(
+            BatchFailedException.class,
+            () ->
+                c.process(
+                    2,
+                    batch -> {
+                      if (batch.sequence() == 0) {
+                        new CountDownLatch(1).await();
+                      }
+                    }));
     assertEquals(0, e.sequence());
     var timeout = assertInstanceOf(TimeoutException.class, e.getCause());
     assertTrue(timeout.getMessage().contains("batchTimeout"), timeout.getMessage());
@@ -167,15 +207,14 @@ class FailurePolicyTest {
   void stuckBatch_isLoggedOnceNamingItsSequence_andCountedInProgress() throws Exception {
     var controller = new CompletionController<Long>();
     try (var log = new LogCapture()) {
-      Collector<Long> c = collector(CollectorOptions.builder()
-          .stuckThreshold(Duration.ofMillis(40)));
+      Collector<Long> c =
+          collector(CollectorOptions.builder().stuckThreshold(Duration.ofMillis(40)));
       BackgroundRun run = BackgroundRun.start(c, 2, controller);
       try {
         controller.awaitStarted(0, WAIT);
         controller.release(1);
         controller.awaitFinished(1, WAIT);
-        await().atMost(WAIT).until(
-            () -> log.warningsContaining("batch 0 has been running") == 1);
+        await().atMost(WAIT).until(() -> log.warningsContaining("batch 0 has been running") == 1);
         await().atMost(WAIT).until(() -> c.progress().stuck() == 1); // batch 1 is settled
         // several more watchdog passes (every 10 ms) go by: still one warning for batch 0
         await().atMost(WAIT).until(() -> c.progress().oldestRunning().toMillis() > 200);
@@ -193,19 +232,25 @@ class FailurePolicyTest {
     var release = new CountDownLatch(1);
     var started = new CountDownLatch(1);
     try (var log = new LogCapture()) {
-      Collector<Long> c = collector(CollectorOptions.builder()
-          .drainTimeout(Duration.ZERO)
-          .stuckThreshold(Duration.ofMillis(40)));
-      BackgroundRun run = BackgroundRun.start(c, 1, batch -> {
-        started.countDown();
-        while (release.getCount() > 0) {
-          try {
-            release.await();
-          } catch (InterruptedException ignoredOnPurpose) {
-            // a badly behaved handler: swallows the cancellation
-          }
-        }
-      });
+      Collector<Long> c =
+          collector(
+              CollectorOptions.builder()
+                  .drainTimeout(Duration.ZERO)
+                  .stuckThreshold(Duration.ofMillis(40)));
+      BackgroundRun run =
+          BackgroundRun.start(
+              c,
+              1,
+              batch -> {
+                started.countDown();
+                while (release.getCount() > 0) {
+                  try {
+                    release.await();
+                  } catch (InterruptedException ignoredOnPurpose) {
+                    // a badly behaved handler: swallows the cancellation
+                  }
+                }
+              });
       assertTrue(started.await(10, TimeUnit.SECONDS));
       assertTrue(c.stop()); // drain timeout zero: interrupted at once, but it ignores that
       await().atMost(WAIT).until(() -> log.warningsContaining("batch 0 has been running") == 1);
@@ -220,9 +265,9 @@ class FailurePolicyTest {
 
   @Test
   void pull_failWithRetry_redeliversSameBatchAsNextAttempt() throws Exception {
-    try (Collector<Long> c = collector(CollectorOptions.builder()
-        .depth(4)
-        .failurePolicy(FailurePolicy.retry(THREE_QUICK)))) {
+    try (Collector<Long> c =
+        collector(
+            CollectorOptions.builder().depth(4).failurePolicy(FailurePolicy.retry(THREE_QUICK)))) {
       Delivery<Long> first = c.next();
       assertNotNull(first);
       assertTrue(first.fail(new IOException("transient")));
@@ -243,9 +288,12 @@ class FailurePolicyTest {
   @Test
   void pull_failExhaustedWithDeadLetter_settlesAndCommitsPast() throws Exception {
     var deadLettered = new CopyOnWriteArrayList<Long>();
-    try (Collector<Long> c = collector(CollectorOptions.builder()
-        .failurePolicy(FailurePolicy.failFast()
-            .thenDeadLetter((batch, cause) -> deadLettered.add(batch.sequence()))))) {
+    try (Collector<Long> c =
+        collector(
+            CollectorOptions.builder()
+                .failurePolicy(
+                    FailurePolicy.failFast()
+                        .thenDeadLetter((batch, cause) -> deadLettered.add(batch.sequence()))))) {
       Delivery<Long> zero = c.next();
       Delivery<Long> one = c.next();
       assertNotNull(zero);

@@ -29,15 +29,17 @@ class FaultInjectionTest {
   private final AtomicIntegerArray handled = new AtomicIntegerArray(20);
 
   private Collector<Long> collector(FakeSource<Long> source) {
-    return Collecting.open(source, store, CollectorOptions.builder()
-        .fetchRetry(THREE_QUICK).commitRetry(THREE_QUICK).build());
+    return Collecting.open(
+        source,
+        store,
+        CollectorOptions.builder().fetchRetry(THREE_QUICK).commitRetry(THREE_QUICK).build());
   }
 
   @Test
   void fetch_failsTwice_readerReopenedAtLastPositionAndEveryBatchHandledOnce() throws Exception {
     var source = FakeSource.generated(20, 1).failFetch(5, 2);
-    ProcessSummary summary = collector(source).process(4, b -> handled.incrementAndGet(
-        (int) b.sequence()));
+    ProcessSummary summary =
+        collector(source).process(4, b -> handled.incrementAndGet((int) b.sequence()));
     assertEquals(20, summary.batches());
     assertEquals(3, source.opens());
     for (int s = 0; s < 20; s++) {
@@ -67,15 +69,22 @@ class FaultInjectionTest {
   void commit_failsForEver_runFailsNamingTheDurableCheckpoint_positionNeverAhead()
       throws Exception {
     Collector<Long> c = collector(FakeSource.generated(20, 1));
-    var e = assertThrows(CheckpointException.class, () -> c.process(1, b -> {
-      if (b.sequence() == 9) {
-        store.failNextCommits(Integer.MAX_VALUE); // from here on the store refuses
-      }
-    }));
+    var e =
+        assertThrows(
+            CheckpointException.class,
+            () ->
+                c.process(
+                    1,
+                    b -> {
+                      if (b.sequence() == 9) {
+                        store.failNextCommits(Integer.MAX_VALUE); // from here on the store refuses
+                      }
+                    }));
     Checkpoint durable = store.current();
     assertTrue(durable.sequence() >= 9 && durable.sequence() < 20, durable.toString());
     assertEquals(durable, e.durable());
-    assertTrue(e.getMessage().contains("durable checkpoint is sequence " + durable.sequence()),
+    assertTrue(
+        e.getMessage().contains("durable checkpoint is sequence " + durable.sequence()),
         e.getMessage());
     // the in-memory position never ran ahead of what the store confirmed
     assertEquals(durable.sequence(), c.progress().committed());

@@ -115,7 +115,8 @@ class FileCheckpointStoreTest {
     }
     try (CheckpointStore b = Collecting.fileStore(file(), "b.log")) {
       var e = assertThrows(IOException.class, b::load);
-      assertTrue(e.getMessage().contains("\"a.log\"") && e.getMessage().contains("\"b.log\""),
+      assertTrue(
+          e.getMessage().contains("\"a.log\"") && e.getMessage().contains("\"b.log\""),
           e.getMessage());
     }
   }
@@ -124,9 +125,12 @@ class FileCheckpointStoreTest {
   void openCollector_onForeignFile_throwsCheckpointExceptionNotAFreshStart() throws Exception {
     Files.writeString(file(), "offset=12\n");
     try (CheckpointStore store = Collecting.fileStore(file(), "orders.log")) {
-      var e = assertThrows(CheckpointException.class,
-          () -> Collecting.open(Collecting.listSource(List.of()), store,
-              CollectorOptions.defaults()));
+      var e =
+          assertThrows(
+              CheckpointException.class,
+              () ->
+                  Collecting.open(
+                      Collecting.listSource(List.of()), store, CollectorOptions.defaults()));
       assertTrue(e.getMessage().contains("not a valid checkpoint"), e.getMessage());
     }
   }
@@ -153,8 +157,11 @@ class FileCheckpointStoreTest {
 
           @Override
           public void moveAtomically(Path from, Path to) throws IOException {
-            calls.add("move " + from.getFileName().toString().startsWith(".orders.checkpoint.tmp-")
-                + " -> " + to.getFileName());
+            calls.add(
+                "move "
+                    + from.getFileName().toString().startsWith(".orders.checkpoint.tmp-")
+                    + " -> "
+                    + to.getFileName());
             FileCheckpointStore.DEFAULT_OPS.moveAtomically(from, to);
           }
 
@@ -167,8 +174,7 @@ class FileCheckpointStoreTest {
     try (var store = new FileCheckpointStore(file(), "orders.log", recording)) {
       store.commit(new Checkpoint(1, "t"));
     }
-    assertEquals(
-        List.of("force file", "move true -> orders.checkpoint", "force dir true"), calls);
+    assertEquals(List.of("force file", "move true -> orders.checkpoint", "force dir true"), calls);
     try (var listing = Files.list(dir)) {
       assertEquals(
           List.of("orders.checkpoint", "orders.checkpoint.lock"),
@@ -179,9 +185,12 @@ class FileCheckpointStoreTest {
 
   @Test
   void commit_failedRename_leavesTheOldCheckpointAndNoTempFile() throws Exception {
-    var failingMove = ops((from, to) -> {
-      throw new IOException("disk full");
-    }, NOTHING);
+    var failingMove =
+        ops(
+            (from, to) -> {
+              throw new IOException("disk full");
+            },
+            NOTHING);
     try (CheckpointStore ok = Collecting.fileStore(file(), "s")) {
       ok.commit(new Checkpoint(5, "five"));
     }
@@ -208,7 +217,8 @@ class FileCheckpointStoreTest {
   }
 
   private static void assertNames(Path path, Throwable e) {
-    assertTrue(String.valueOf(e.getMessage()).contains(path.toAbsolutePath().toString()),
+    assertTrue(
+        String.valueOf(e.getMessage()).contains(path.toAbsolutePath().toString()),
         "the message names " + path + ": " + e.getMessage());
   }
 
@@ -239,8 +249,8 @@ class FileCheckpointStoreTest {
     Files.writeString(file().resolve("inside"), "x");
     try (CheckpointStore store = Collecting.fileStore(file(), "s")) {
       assertNames(file(), assertThrows(IOException.class, store::load));
-      assertNames(file(), assertThrows(IOException.class,
-          () -> store.commit(new Checkpoint(1, "t"))));
+      assertNames(
+          file(), assertThrows(IOException.class, () -> store.commit(new Checkpoint(1, "t"))));
     }
   }
 
@@ -253,24 +263,31 @@ class FileCheckpointStoreTest {
     Files.writeString(dir.resolve(".orders.checkpoint.tmp-x.tmp-0123456789abcdef"), "other");
     Files.writeString(dir.resolve("orders.checkpoint.tmp-12"), "a user's file");
     try (CheckpointStore store = Collecting.fileStore(file(), "s")) {
-      assertEquals(List.of(".orders.checkpoint.tmp-x.tmp-0123456789abcdef", "orders.checkpoint.lock",
-          "orders.checkpoint.tmp-12"), listing());
+      assertEquals(
+          List.of(
+              ".orders.checkpoint.tmp-x.tmp-0123456789abcdef",
+              "orders.checkpoint.lock",
+              "orders.checkpoint.tmp-12"),
+          listing());
       store.commit(new Checkpoint(1, "t"));
     }
   }
 
   /** Case 4: the rename happened, the directory fsync failed: the error says what is durable. */
   @Test
-  void commit_directoryForceFailsAfterRename_errorSaysTheNewCheckpointIsInPlace()
-      throws Exception {
-    var failingDirForce = ops(MOVE, (directory, same) -> {
-      throw new IOException("EIO on fsync");
-    });
+  void commit_directoryForceFailsAfterRename_errorSaysTheNewCheckpointIsInPlace() throws Exception {
+    var failingDirForce =
+        ops(
+            MOVE,
+            (directory, same) -> {
+              throw new IOException("EIO on fsync");
+            });
     try (var store = new FileCheckpointStore(file(), "s", failingDirForce)) {
       var e = assertThrows(IOException.class, () -> store.commit(new Checkpoint(6, "six")));
       assertNames(file(), e);
       assertEquals("EIO on fsync", e.getCause().getMessage(), "the original cause is kept");
-      assertTrue(e.getMessage().contains("sequence 6") && e.getMessage().contains("load()"),
+      assertTrue(
+          e.getMessage().contains("sequence 6") && e.getMessage().contains("load()"),
           e.getMessage());
       assertEquals(new Checkpoint(6, "six"), store.load());
     }
@@ -279,12 +296,15 @@ class FileCheckpointStoreTest {
   /** Case 4: cleaning up after a failed rename never hides why the rename failed. */
   @Test
   void commit_renameFailsAndTempCannotBeDeleted_theRenameFailureIsReported() throws Exception {
-    var failingMove = ops((from, to) -> {
-      Files.delete(from); // the temp file becomes something deleteIfExists cannot remove
-      Files.createDirectory(from);
-      Files.writeString(from.resolve("blocker"), "x");
-      throw new IOException("disk full");
-    }, NOTHING);
+    var failingMove =
+        ops(
+            (from, to) -> {
+              Files.delete(from); // the temp file becomes something deleteIfExists cannot remove
+              Files.createDirectory(from);
+              Files.writeString(from.resolve("blocker"), "x");
+              throw new IOException("disk full");
+            },
+            NOTHING);
     try (var store = new FileCheckpointStore(file(), "s", failingMove)) {
       var e = assertThrows(IOException.class, () -> store.commit(new Checkpoint(6, "six")));
       Throwable disk = e;
@@ -307,9 +327,14 @@ class FileCheckpointStoreTest {
       var e = assertThrows(IOException.class, store::load);
       assertNames(file(), e);
       assertTrue(e.getMessage().contains("sequence 4"), e.getMessage());
-      var open = assertThrows(CheckpointException.class,
-          () -> Collecting.open(Collecting.listSource(List.of(List.of("a"))), store,
-              CollectorOptions.defaults()));
+      var open =
+          assertThrows(
+              CheckpointException.class,
+              () ->
+                  Collecting.open(
+                      Collecting.listSource(List.of(List.of("a"))),
+                      store,
+                      CollectorOptions.defaults()));
       assertNames(file(), open);
     }
   }
@@ -346,13 +371,16 @@ class FileCheckpointStoreTest {
     // a FIFO opens and locks, but cannot be truncated: the constructor fails after opening it
     var e = assertThrows(IOException.class, () -> Collecting.fileStore(file(), "s"));
     try (Stream<Path> open = Files.list(fds)) {
-      List<Path> leaked = open.filter(fd -> {
-        try {
-          return Files.readSymbolicLink(fd).equals(lock.toAbsolutePath());
-        } catch (IOException gone) {
-          return false;
-        }
-      }).toList();
+      List<Path> leaked =
+          open.filter(
+                  fd -> {
+                    try {
+                      return Files.readSymbolicLink(fd).equals(lock.toAbsolutePath());
+                    } catch (IOException gone) {
+                      return false;
+                    }
+                  })
+              .toList();
       assertEquals(List.of(), leaked, "file descriptors still open on " + lock);
     }
     assertNames(lock, e);
@@ -382,8 +410,9 @@ class FileCheckpointStoreTest {
   @Test
   void commit_tokenWithUnpairedSurrogate_isRefusedInsteadOfChanged() throws Exception {
     try (CheckpointStore store = Collecting.fileStore(file(), "s")) {
-      var e = assertThrows(IOException.class,
-          () -> store.commit(new Checkpoint(1, "bad \uD800 token")));
+      var e =
+          assertThrows(
+              IOException.class, () -> store.commit(new Checkpoint(1, "bad \uD800 token")));
       assertNames(file(), e);
       assertNull(store.load());
     }

@@ -64,28 +64,40 @@ class HandlerContextTest {
     List<String> seen = new CopyOnWriteArrayList<>();
     List<String> leftBehind = new CopyOnWriteArrayList<>();
     AtomicInteger failures = new AtomicInteger();
-    HandlerContext mdc = (batch, attempt) -> {
-      MDC.set("batch=" + batch.sequence() + " attempt=" + batch.attempt()
-          + " thread=" + Thread.currentThread().threadId());
-      try {
-        attempt.run();
-      } finally {
-        MDC.remove();
-        if (MDC.get() != null) {
-          leftBehind.add("batch " + batch.sequence());
-        }
-      }
-    };
+    HandlerContext mdc =
+        (batch, attempt) -> {
+          MDC.set(
+              "batch="
+                  + batch.sequence()
+                  + " attempt="
+                  + batch.attempt()
+                  + " thread="
+                  + Thread.currentThread().threadId());
+          try {
+            attempt.run();
+          } finally {
+            MDC.remove();
+            if (MDC.get() != null) {
+              leftBehind.add("batch " + batch.sequence());
+            }
+          }
+        };
     try (Collector<Long> c =
         collector(4, CollectorOptions.builder().handlerContext(mdc).failurePolicy(retries(2)))) {
-      c.process(2, batch -> {
-        seen.add(MDC.get() + " handler-thread=" + Thread.currentThread().threadId()
-            + " virtual=" + Thread.currentThread().isVirtual());
-        if (batch.sequence() == 1 && batch.attempt() == 1) {
-          failures.incrementAndGet();
-          throw new IllegalStateException("first attempt of batch 1 fails");
-        }
-      });
+      c.process(
+          2,
+          batch -> {
+            seen.add(
+                MDC.get()
+                    + " handler-thread="
+                    + Thread.currentThread().threadId()
+                    + " virtual="
+                    + Thread.currentThread().isVirtual());
+            if (batch.sequence() == 1 && batch.attempt() == 1) {
+              failures.incrementAndGet();
+              throw new IllegalStateException("first attempt of batch 1 fails");
+            }
+          });
     }
     assertEquals(1, failures.get());
     assertEquals(5, seen.size(), seen.toString()); // 4 batches, batch 1 twice
@@ -104,12 +116,13 @@ class HandlerContextTest {
   @Test
   void hookThrowsBeforeTheAttempt_failsLikeTheHandler_failurePolicyRetries() throws Exception {
     AtomicInteger handled = new AtomicInteger();
-    HandlerContext hook = (batch, attempt) -> {
-      if (batch.attempt() == 1) {
-        throw new IllegalStateException("span exporter down");
-      }
-      attempt.run();
-    };
+    HandlerContext hook =
+        (batch, attempt) -> {
+          if (batch.attempt() == 1) {
+            throw new IllegalStateException("span exporter down");
+          }
+          attempt.run();
+        };
     try (Collector<Long> c =
         collector(3, CollectorOptions.builder().handlerContext(hook).failurePolicy(retries(2)))) {
       c.process(1, batch -> handled.incrementAndGet());
@@ -123,15 +136,17 @@ class HandlerContextTest {
       throws Exception {
     var hookFailure = new IllegalStateException("closing the span failed");
     AtomicInteger handled = new AtomicInteger();
-    HandlerContext hook = (batch, attempt) -> {
-      attempt.run();
-      if (batch.sequence() == 1) {
-        throw hookFailure;
-      }
-    };
+    HandlerContext hook =
+        (batch, attempt) -> {
+          attempt.run();
+          if (batch.sequence() == 1) {
+            throw hookFailure;
+          }
+        };
     try (Collector<Long> c = collector(3, CollectorOptions.builder().handlerContext(hook))) {
-      var e = assertThrows(BatchFailedException.class,
-          () -> c.process(1, batch -> handled.incrementAndGet()));
+      var e =
+          assertThrows(
+              BatchFailedException.class, () -> c.process(1, batch -> handled.incrementAndGet()));
       assertEquals(1, e.sequence());
       assertSame(hookFailure, e.getCause());
     }
@@ -142,17 +157,24 @@ class HandlerContextTest {
   @Test
   void handlerThrows_hookWrapsIt_theHandlersFailureDecides_hooksIsSuppressed() throws Exception {
     var handlerFailure = new IllegalArgumentException("bad record");
-    HandlerContext hook = (batch, attempt) -> {
-      try {
-        attempt.run();
-      } catch (Exception e) {
-        throw new RuntimeException("wrapped by the hook", e);
-      }
-    };
+    HandlerContext hook =
+        (batch, attempt) -> {
+          try {
+            attempt.run();
+          } catch (Exception e) {
+            throw new RuntimeException("wrapped by the hook", e);
+          }
+        };
     try (Collector<Long> c = collector(2, CollectorOptions.builder().handlerContext(hook))) {
-      var e = assertThrows(BatchFailedException.class, () -> c.process(1, batch -> {
-        throw handlerFailure;
-      }));
+      var e =
+          assertThrows(
+              BatchFailedException.class,
+              () ->
+                  c.process(
+                      1,
+                      batch -> {
+                        throw handlerFailure;
+                      }));
       assertSame(handlerFailure, e.getCause());
       assertEquals("wrapped by the hook", handlerFailure.getSuppressed()[0].getMessage());
     }
@@ -161,17 +183,24 @@ class HandlerContextTest {
   @Test
   void handlerThrows_hookSwallowsIt_theAttemptStillFails() throws Exception {
     var handlerFailure = new IllegalArgumentException("bad record");
-    HandlerContext hook = (batch, attempt) -> {
-      try {
-        attempt.run();
-      } catch (Exception swallowed) {
-        // a hook that swallows does not turn a failed attempt into a success
-      }
-    };
+    HandlerContext hook =
+        (batch, attempt) -> {
+          try {
+            attempt.run();
+          } catch (Exception swallowed) {
+            // a hook that swallows does not turn a failed attempt into a success
+          }
+        };
     try (Collector<Long> c = collector(2, CollectorOptions.builder().handlerContext(hook))) {
-      var e = assertThrows(BatchFailedException.class, () -> c.process(1, batch -> {
-        throw handlerFailure;
-      }));
+      var e =
+          assertThrows(
+              BatchFailedException.class,
+              () ->
+                  c.process(
+                      1,
+                      batch -> {
+                        throw handlerFailure;
+                      }));
       assertSame(handlerFailure, e.getCause());
     }
     Checkpoint durable = store.load();
@@ -182,21 +211,25 @@ class HandlerContextTest {
   void hookReturnsWithoutRunningTheAttempt_attemptNotRunException_namingTheBatch()
       throws Exception {
     AtomicInteger handled = new AtomicInteger();
-    HandlerContext skipsBatch2 = (batch, attempt) -> {
-      if (batch.sequence() != 2) {
-        attempt.run();
-      }
-    };
+    HandlerContext skipsBatch2 =
+        (batch, attempt) -> {
+          if (batch.sequence() != 2) {
+            attempt.run();
+          }
+        };
     try (Collector<Long> c =
         collector(4, CollectorOptions.builder().name("skipper").handlerContext(skipsBatch2))) {
-      var e = assertThrows(BatchFailedException.class,
-          () -> c.process(1, batch -> handled.incrementAndGet()));
+      var e =
+          assertThrows(
+              BatchFailedException.class, () -> c.process(1, batch -> handled.incrementAndGet()));
       assertEquals(2, e.sequence());
       var notRun = assertInstanceOf(AttemptNotRunException.class, e.getCause());
       assertEquals(2, notRun.sequence());
-      assertTrue(notRun.getMessage().contains("batch 2")
-          && notRun.getMessage().contains("'skipper'")
-          && notRun.getMessage().contains("Call attempt.run() exactly once"), notRun.getMessage());
+      assertTrue(
+          notRun.getMessage().contains("batch 2")
+              && notRun.getMessage().contains("'skipper'")
+              && notRun.getMessage().contains("Call attempt.run() exactly once"),
+          notRun.getMessage());
     }
     assertEquals(2, handled.get());
     assertEquals(new Checkpoint(2, "2"), store.load());
@@ -205,16 +238,20 @@ class HandlerContextTest {
   @Test
   void hookRunsTheAttemptTwice_illegalStateNamingTheBatch_handlerRanOnce() throws Exception {
     AtomicInteger handled = new AtomicInteger();
-    HandlerContext twice = (batch, attempt) -> {
-      attempt.run();
-      attempt.run();
-    };
+    HandlerContext twice =
+        (batch, attempt) -> {
+          attempt.run();
+          attempt.run();
+        };
     try (Collector<Long> c = collector(2, CollectorOptions.builder().handlerContext(twice))) {
-      var e = assertThrows(BatchFailedException.class,
-          () -> c.process(1, batch -> handled.incrementAndGet()));
+      var e =
+          assertThrows(
+              BatchFailedException.class, () -> c.process(1, batch -> handled.incrementAndGet()));
       var twiceFailure = assertInstanceOf(IllegalStateException.class, e.getCause());
-      assertTrue(twiceFailure.getMessage().contains("batch 0")
-          && twiceFailure.getMessage().contains("second time"), twiceFailure.getMessage());
+      assertTrue(
+          twiceFailure.getMessage().contains("batch 0")
+              && twiceFailure.getMessage().contains("second time"),
+          twiceFailure.getMessage());
     }
     assertEquals(1, handled.get());
   }
@@ -224,24 +261,29 @@ class HandlerContextTest {
     AtomicReference<@Nullable Throwable> otherThread = new AtomicReference<>();
     AtomicReference<HandlerContext.@Nullable Attempt> kept = new AtomicReference<>();
     AtomicInteger handled = new AtomicInteger();
-    HandlerContext hook = (batch, attempt) -> {
-      Thread t = Thread.ofVirtual().start(() -> {
-        try {
+    HandlerContext hook =
+        (batch, attempt) -> {
+          Thread t =
+              Thread.ofVirtual()
+                  .start(
+                      () -> {
+                        try {
+                          attempt.run();
+                        } catch (Throwable e) {
+                          otherThread.set(e);
+                        }
+                      });
+          t.join();
           attempt.run();
-        } catch (Throwable e) {
-          otherThread.set(e);
-        }
-      });
-      t.join();
-      attempt.run();
-      kept.set(attempt);
-    };
+          kept.set(attempt);
+        };
     try (Collector<Long> c = collector(1, CollectorOptions.builder().handlerContext(hook))) {
       c.process(1, batch -> handled.incrementAndGet());
     }
     assertEquals(1, handled.get());
     var e = assertInstanceOf(IllegalStateException.class, otherThread.get());
-    assertTrue(e.getMessage().contains("batch 0") && e.getMessage().contains("another thread"),
+    assertTrue(
+        e.getMessage().contains("batch 0") && e.getMessage().contains("another thread"),
         e.getMessage());
     HandlerContext.Attempt late = kept.get();
     var after = assertThrows(IllegalStateException.class, () -> late.run());
@@ -255,20 +297,27 @@ class HandlerContextTest {
     CountDownLatch never = new CountDownLatch(1);
     AtomicInteger handled = new AtomicInteger();
     List<CollectorListener.Outcome> outcomes = new CopyOnWriteArrayList<>();
-    HandlerContext blocks = (batch, attempt) -> {
-      never.await(); // e.g. a span exporter that hangs; answers the interrupt
-      attempt.run();
-    };
-    try (Collector<Long> c = collector(1, CollectorOptions.builder().handlerContext(blocks)
-        .batchTimeout(Duration.ofMillis(100)))) {
-      c.listen(new CollectorListener() {
-        @Override
-        public void handled(long sequence, int records, long nanos, Outcome outcome) {
-          outcomes.add(outcome);
-        }
-      });
-      var e = assertThrows(BatchFailedException.class,
-          () -> c.process(1, batch -> handled.incrementAndGet()));
+    HandlerContext blocks =
+        (batch, attempt) -> {
+          never.await(); // e.g. a span exporter that hangs; answers the interrupt
+          attempt.run();
+        };
+    try (Collector<Long> c =
+        collector(
+            1,
+            CollectorOptions.builder()
+                .handlerContext(blocks)
+                .batchTimeout(Duration.ofMillis(100)))) {
+      c.listen(
+          new CollectorListener() {
+            @Override
+            public void handled(long sequence, int records, long nanos, Outcome outcome) {
+              outcomes.add(outcome);
+            }
+          });
+      var e =
+          assertThrows(
+              BatchFailedException.class, () -> c.process(1, batch -> handled.incrementAndGet()));
       assertInstanceOf(TimeoutException.class, e.getCause());
       assertInstanceOf(InterruptedException.class, e.getCause().getSuppressed()[0]);
     }
@@ -280,14 +329,15 @@ class HandlerContextTest {
   void reentrantCallFromTheHook_isRejectedLikeFromTheHandler() throws Exception {
     AtomicReference<@Nullable Throwable> reentrant = new AtomicReference<>();
     AtomicReference<@Nullable Collector<Long>> self = new AtomicReference<>();
-    HandlerContext hook = (batch, attempt) -> {
-      try {
-        self.get().next();
-      } catch (ReentrantCallException e) {
-        reentrant.set(e);
-      }
-      attempt.run();
-    };
+    HandlerContext hook =
+        (batch, attempt) -> {
+          try {
+            self.get().next();
+          } catch (ReentrantCallException e) {
+            reentrant.set(e);
+          }
+          attempt.run();
+        };
     try (Collector<Long> c = collector(1, CollectorOptions.builder().handlerContext(hook))) {
       self.set(c);
       c.process(1, batch -> {});
@@ -298,10 +348,11 @@ class HandlerContextTest {
   @Test
   void pullApi_runsNoHook() throws Exception {
     AtomicInteger hookCalls = new AtomicInteger();
-    HandlerContext counting = (batch, attempt) -> {
-      hookCalls.incrementAndGet();
-      attempt.run();
-    };
+    HandlerContext counting =
+        (batch, attempt) -> {
+          hookCalls.incrementAndGet();
+          attempt.run();
+        };
     try (Collector<Long> c = collector(3, CollectorOptions.builder().handlerContext(counting))) {
       Delivery<Long> d;
       while ((d = c.next()) != null) {

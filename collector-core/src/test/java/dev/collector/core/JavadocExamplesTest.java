@@ -30,12 +30,11 @@ import org.junit.jupiter.api.Timeout;
 /**
  * The code examples in the javadoc of collector-api and collector-core, compiled and run. Each
  * example is a region of this file, marked with javadoc's snippet markup (line comments
- * {@code @start region="x"} and {@code @end}), and the javadoc quotes it with a snippet tag
- * naming this class and the region. Javadoc runs with this test source tree on its
- * {@code --snippet-path} (see the parent pom), so an example that stops compiling fails this
- * module's test compilation, one that stops behaving as its javadoc says fails this test, and a
- * region that disappears fails the javadoc build. Testkit examples: {@link
- * TestkitJavadocExamplesTest}.
+ * {@code @start region="x"} and {@code @end}), and the javadoc quotes it with a snippet tag naming
+ * this class and the region. Javadoc runs with this test source tree on its {@code --snippet-path}
+ * (see the parent pom), so an example that stops compiling fails this module's test compilation,
+ * one that stops behaving as its javadoc says fails this test, and a region that disappears fails
+ * the javadoc build. Testkit examples: {@link TestkitJavadocExamplesTest}.
  */
 @Timeout(value = 30, unit = TimeUnit.SECONDS)
 class JavadocExamplesTest {
@@ -92,18 +91,21 @@ class JavadocExamplesTest {
       collector.process(4, batch -> {});
       assertEquals(
           2,
-          registry.get("collector.batches.acknowledged").tag("collector", "orders").counter()
+          registry
+              .get("collector.batches.acknowledged")
+              .tag("collector", "orders")
+              .counter()
               .count());
-      assertEquals(3, registry.get("collector.records").tag("collector", "orders").counter()
-          .count());
+      assertEquals(
+          3, registry.get("collector.records").tag("collector", "orders").counter().count());
     }
     assertTrue(registry.getMeters().isEmpty(), "close() removes the meters");
   }
 
   /**
-   * {@link FailurePolicy}: fail-fast fails the run at the first failure; retry-then-fail gets
-   * past a batch that fails fewer times than its attempts; retry-then-dead-letter hands a batch
-   * that always fails to the dead-letter handler after its attempts, and the run goes on.
+   * {@link FailurePolicy}: fail-fast fails the run at the first failure; retry-then-fail gets past
+   * a batch that fails fewer times than its attempts; retry-then-dead-letter hands a batch that
+   * always fails to the dead-letter handler after its attempts, and the run goes on.
    */
   @Test
   void failurePolicy() throws Exception {
@@ -118,8 +120,7 @@ class JavadocExamplesTest {
     assertEquals(FailurePolicy.failFast(), failFast);
 
     // batch 1 fails its first attempt: fail-fast ends the run with it
-    BatchFailedException failed =
-        assertThrows(BatchFailedException.class, () -> run(failFast, 1));
+    BatchFailedException failed = assertThrows(BatchFailedException.class, () -> run(failFast, 1));
     assertInstanceOf(IllegalStateException.class, failed.getCause());
 
     // batch 1 fails 4 of its 5 attempts: the 5th succeeds, the run completes
@@ -133,9 +134,9 @@ class JavadocExamplesTest {
   }
 
   /**
-   * Every snippet tag in the published modules' main sources names a class of this test tree
-   * and a region in it. Javadoc fails on a missing region too, but only when it runs: the javadoc
-   * plugin skips a module whose sources did not change, and it does not look at this tree.
+   * Every snippet tag in the published modules' main sources names a class of this test tree and a
+   * region in it. Javadoc fails on a missing region too, but only when it runs: the javadoc plugin
+   * skips a module whose sources did not change, and it does not look at this tree.
    */
   @Test
   void everySnippetTag_namesARegionOfThisTestTree() throws Exception {
@@ -167,13 +168,17 @@ class JavadocExamplesTest {
   private static ProcessSummary run(FailurePolicy policy, int failures) throws Exception {
     var source = Collecting.listSource(List.of(List.of("a"), List.of("b"), List.of("c")));
     try (Collector<String> collector =
-        Collecting.open(source, Collecting.inMemoryStore(),
+        Collecting.open(
+            source,
+            Collecting.inMemoryStore(),
             CollectorOptions.builder().failurePolicy(policy).build())) {
-      return collector.process(4, batch -> {
-        if (batch.sequence() == 1 && batch.attempt() <= failures) {
-          throw new IllegalStateException("attempt " + batch.attempt() + " of batch 1");
-        }
-      });
+      return collector.process(
+          4,
+          batch -> {
+            if (batch.sequence() == 1 && batch.attempt() <= failures) {
+              throw new IllegalStateException("attempt " + batch.attempt() + " of batch 1");
+            }
+          });
     }
   }
 }

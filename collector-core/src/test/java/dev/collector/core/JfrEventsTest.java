@@ -32,20 +32,30 @@ class JfrEventsTest {
       stream.startAsync();
 
       var store = new RecordingCheckpointStore();
-      Collector<Long> c = Collecting.open(FakeSource.generated(10, 3), store,
-          CollectorOptions.builder().name("jfr").build());
-      c.process(1, batch -> { // depth 1: the fetcher waits for every commit
-        if (batch.sequence() == 7) {
-          Thread.sleep(5); // a handler that takes time, so its event has a measurable duration
-        }
-      });
+      Collector<Long> c =
+          Collecting.open(
+              FakeSource.generated(10, 3), store, CollectorOptions.builder().name("jfr").build());
+      c.process(
+          1,
+          batch -> { // depth 1: the fetcher waits for every commit
+            if (batch.sequence() == 7) {
+              Thread.sleep(5); // a handler that takes time, so its event has a measurable duration
+            }
+          });
 
-      await().atMost(Duration.ofSeconds(20)).until(() -> count(events, "BatchHandled") == 10
-          && count(events, "Commit") == store.history().size());
+      await()
+          .atMost(Duration.ofSeconds(20))
+          .until(
+              () ->
+                  count(events, "BatchHandled") == 10
+                      && count(events, "Commit") == store.history().size());
     }
-    RecordedEvent handled = events.stream()
-        .filter(e -> e.getEventType().getName().equals("dev.collector.BatchHandled"))
-        .filter(e -> e.getLong("sequence") == 7).findFirst().orElseThrow();
+    RecordedEvent handled =
+        events.stream()
+            .filter(e -> e.getEventType().getName().equals("dev.collector.BatchHandled"))
+            .filter(e -> e.getLong("sequence") == 7)
+            .findFirst()
+            .orElseThrow();
     assertEquals("jfr", handled.getString("collector"));
     assertEquals(3, handled.getInt("records"));
     assertEquals("success", handled.getString("outcome"));
@@ -53,25 +63,30 @@ class JfrEventsTest {
     // the event itself spans the attempt (begin/end), so recording thresholds can filter it
     assertTrue(handled.getDuration().toMillis() >= 5, handled.getDuration().toString());
 
-    RecordedEvent lastCommit = events.stream()
-        .filter(e -> e.getEventType().getName().equals("dev.collector.Commit"))
-        .max((a, b) -> Long.compare(a.getLong("checkpoint"), b.getLong("checkpoint")))
-        .orElseThrow();
+    RecordedEvent lastCommit =
+        events.stream()
+            .filter(e -> e.getEventType().getName().equals("dev.collector.Commit"))
+            .max((a, b) -> Long.compare(a.getLong("checkpoint"), b.getLong("checkpoint")))
+            .orElseThrow();
     assertEquals(10, lastCommit.getLong("checkpoint"));
     assertTrue(lastCommit.getLong("batches") >= 1);
     assertTrue(lastCommit.getLong("commitDuration") >= 0);
 
     assertTrue(count(events, "WindowFull") >= 1, "depth 1 must fill the window");
-    RecordedEvent full = events.stream()
-        .filter(e -> e.getEventType().getName().equals("dev.collector.WindowFull"))
-        .findFirst().orElseThrow();
+    RecordedEvent full =
+        events.stream()
+            .filter(e -> e.getEventType().getName().equals("dev.collector.WindowFull"))
+            .findFirst()
+            .orElseThrow();
     assertTrue(full.getLong("waited") > 0);
-    assertTrue(count(events, "BatchHandled") > 0
-        && events.stream().allMatch(e -> !e.getEndTime().isBefore(e.getStartTime())));
+    assertTrue(
+        count(events, "BatchHandled") > 0
+            && events.stream().allMatch(e -> !e.getEndTime().isBefore(e.getStartTime())));
   }
 
   private static long count(List<RecordedEvent> events, String name) {
     return events.stream()
-        .filter(e -> e.getEventType().getName().equals("dev.collector." + name)).count();
+        .filter(e -> e.getEventType().getName().equals("dev.collector." + name))
+        .count();
   }
 }

@@ -50,27 +50,31 @@ class LineFileRotationTest {
       throws Exception {
     Path file = dir.resolve("app.log");
     Files.writeString(file, "");
-    var source = Collecting.lineFileSource(file,
-        LineSourceOptions.builder().maxLines(10).follow(Duration.ofMillis(2)).build());
+    var source =
+        Collecting.lineFileSource(
+            file, LineSourceOptions.builder().maxLines(10).follow(Duration.ofMillis(2)).build());
     Set<String> handled = ConcurrentHashMap.newKeySet();
     Path checkpoint = dir.resolve("app.checkpoint");
     try (CheckpointStore store = Collecting.fileStore(checkpoint, file.toString());
         Collector<String> collector = Collecting.open(source, store, CollectorOptions.defaults());
         FileChannel old = FileChannel.open(file, StandardOpenOption.APPEND)) {
-      BackgroundRun run = BackgroundRun.start(collector, 8, batch -> {
-        Thread.sleep(20); // a slow sink: the window is full when the file is rotated
-        handled.addAll(batch.records());
-      });
+      BackgroundRun run =
+          BackgroundRun.start(
+              collector,
+              8,
+              batch -> {
+                Thread.sleep(20); // a slow sink: the window is full when the file is rotated
+                handled.addAll(batch.records());
+              });
       append(old, "old", 0, 290);
       await().atMost(Duration.ofSeconds(20)).until(() -> !handled.isEmpty() || run.isDone());
       Files.move(file, dir.resolve("app.log.1"));
       append(old, "old", 290, 300); // the writer has not reopened yet
-      try (FileChannel fresh = FileChannel.open(file, StandardOpenOption.CREATE_NEW,
-          StandardOpenOption.WRITE)) {
+      try (FileChannel fresh =
+          FileChannel.open(file, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE)) {
         append(fresh, "new", 0, 100);
       }
-      await().atMost(Duration.ofSeconds(30))
-          .until(() -> handled.size() == 400 || run.isDone());
+      await().atMost(Duration.ofSeconds(30)).until(() -> handled.size() == 400 || run.isDone());
       assertFalse(run.isDone(), () -> "the run ended at the rotation: " + failure(run));
       assertTrue(collector.stop());
       run.await(Duration.ofSeconds(30));
@@ -79,11 +83,12 @@ class LineFileRotationTest {
       }
       Checkpoint committed = store.load();
       String token = committed.resumeToken();
-      assertTrue(token.startsWith(LineFileSource.identityOf(file) + "@" + Files.size(file)),
+      assertTrue(
+          token.startsWith(LineFileSource.identityOf(file) + "@" + Files.size(file)),
           "committed the end of the new file: " + token);
       assertEquals(100, Collecting.lineFileRecordCount(token), "every new line committed");
-      assertTrue(committed.sequence() >= 40, "at least 30 old batches and 10 new ones: "
-          + committed);
+      assertTrue(
+          committed.sequence() >= 40, "at least 30 old batches and 10 new ones: " + committed);
     }
   }
 

@@ -30,11 +30,11 @@ import net.jqwik.api.lifecycle.AfterContainer;
 import net.jqwik.api.lifecycle.BeforeContainer;
 
 /**
- * Properties of the line-file source against a model written independently of it: the file is
- * cut into lines at {@code \n} and {@code \r\n} first, then each line's content into pieces of
- * {@code maxLineLength} bytes. Contents mix CR, LF, CRLF, invalid UTF-8 and long runs; limits,
- * read-buffer sizes and resume points are random. jqwik prints each property's seed; rerun a
- * failure with {@code @Property(seed = "...")}. 200 tries each, 1000 with {@code CI} set.
+ * Properties of the line-file source against a model written independently of it: the file is cut
+ * into lines at {@code \n} and {@code \r\n} first, then each line's content into pieces of {@code
+ * maxLineLength} bytes. Contents mix CR, LF, CRLF, invalid UTF-8 and long runs; limits, read-buffer
+ * sizes and resume points are random. jqwik prints each property's seed; rerun a failure with
+ * {@code @Property(seed = "...")}. 200 tries each, 1000 with {@code CI} set.
  */
 class LineFileSourceProperties {
 
@@ -77,8 +77,9 @@ class LineFileSourceProperties {
       }
       for (int from = 0; from < content.length; from += maxLineLength) {
         int to = Math.min(content.length, from + maxLineLength);
-        pieces.add(new Piece(Arrays.copyOfRange(content, from, to),
-            to == content.length ? end : new byte[0]));
+        pieces.add(
+            new Piece(
+                Arrays.copyOfRange(content, from, to), to == content.length ? end : new byte[0]));
       }
       start = i + 1;
     }
@@ -87,21 +88,35 @@ class LineFileSourceProperties {
 
   @Provide
   Arbitrary<byte[]> contents() {
-    Arbitrary<byte[]> token = Arbitraries.frequencyOf(
-        net.jqwik.api.Tuple.of(6, Arbitraries.of("a", "b", "z", " ").map(String::getBytes)),
-        net.jqwik.api.Tuple.of(3, Arbitraries.just(new byte[] {'\n'})),
-        net.jqwik.api.Tuple.of(3, Arbitraries.just(new byte[] {'\r'})),
-        net.jqwik.api.Tuple.of(3, Arbitraries.just(new byte[] {'\r', '\n'})),
-        net.jqwik.api.Tuple.of(2, Arbitraries.just("\u00e9\u20ac".getBytes(StandardCharsets.UTF_8))),
-        net.jqwik.api.Tuple.of(1, Arbitraries.of(new byte[] {(byte) 0xff}, new byte[] {(byte) 0xc3},
-            new byte[] {(byte) 0x80, 'x'}, new byte[] {(byte) 0xe2, (byte) 0x82})),
-        net.jqwik.api.Tuple.of(1, Arbitraries.integers().between(10, 60)
-            .map(n -> "x".repeat(n).getBytes(StandardCharsets.UTF_8))));
-    return token.list().ofMaxSize(60).map(parts -> {
-      var out = new ByteArrayOutputStream();
-      parts.forEach(out::writeBytes);
-      return out.toByteArray();
-    });
+    Arbitrary<byte[]> token =
+        Arbitraries.frequencyOf(
+            net.jqwik.api.Tuple.of(6, Arbitraries.of("a", "b", "z", " ").map(String::getBytes)),
+            net.jqwik.api.Tuple.of(3, Arbitraries.just(new byte[] {'\n'})),
+            net.jqwik.api.Tuple.of(3, Arbitraries.just(new byte[] {'\r'})),
+            net.jqwik.api.Tuple.of(3, Arbitraries.just(new byte[] {'\r', '\n'})),
+            net.jqwik.api.Tuple.of(
+                2, Arbitraries.just("\u00e9\u20ac".getBytes(StandardCharsets.UTF_8))),
+            net.jqwik.api.Tuple.of(
+                1,
+                Arbitraries.of(
+                    new byte[] {(byte) 0xff},
+                    new byte[] {(byte) 0xc3},
+                    new byte[] {(byte) 0x80, 'x'},
+                    new byte[] {(byte) 0xe2, (byte) 0x82})),
+            net.jqwik.api.Tuple.of(
+                1,
+                Arbitraries.integers()
+                    .between(10, 60)
+                    .map(n -> "x".repeat(n).getBytes(StandardCharsets.UTF_8))));
+    return token
+        .list()
+        .ofMaxSize(60)
+        .map(
+            parts -> {
+              var out = new ByteArrayOutputStream();
+              parts.forEach(out::writeBytes);
+              return out.toByteArray();
+            });
   }
 
   private static Path write(byte[] data) throws IOException {
@@ -121,18 +136,29 @@ class LineFileSourceProperties {
       @ForAll @IntRange(min = 1, max = 12) int maxLineLength,
       @ForAll @IntRange(min = 1, max = 5) int maxLines,
       @ForAll @IntRange(min = 1, max = 40) int maxBytes,
-      @ForAll @IntRange(min = 1, max = 9) int bufferSize) throws Exception {
+      @ForAll @IntRange(min = 1, max = 9) int bufferSize)
+      throws Exception {
     Path file = write(data);
     List<Piece> model = model(data, maxLineLength);
     var out = new ByteArrayOutputStream();
-    model.forEach(p -> {
-      out.writeBytes(p.content());
-      out.writeBytes(p.end());
-    });
-    assertEquals(Arrays.toString(data), Arrays.toString(out.toByteArray()),
+    model.forEach(
+        p -> {
+          out.writeBytes(p.content());
+          out.writeBytes(p.end());
+        });
+    assertEquals(
+        Arrays.toString(data),
+        Arrays.toString(out.toByteArray()),
         "the model's pieces and line ends are the file");
-    var source = new LineFileSource(file, LineSourceOptions.builder().maxLines(maxLines)
-        .maxBytes(maxBytes).maxLineLength(maxLineLength, LongLines.SPLIT).build(), bufferSize);
+    var source =
+        new LineFileSource(
+            file,
+            LineSourceOptions.builder()
+                .maxLines(maxLines)
+                .maxBytes(maxBytes)
+                .maxLineLength(maxLineLength, LongLines.SPLIT)
+                .build(),
+            bufferSize);
 
     List<SourceBatch<String>> batches = LineFileSourceTest.readAll(source, "");
     List<String> expected = model.stream().map(Piece::text).toList();
@@ -155,11 +181,15 @@ class LineFileSourceProperties {
     for (SourceBatch<String> b : batches) {
       consumed += b.records().size();
       List<SourceBatch<String>> rest = LineFileSourceTest.readAll(source, b.resumeToken());
-      assertEquals(expected.subList(consumed, expected.size()),
-          rest.stream().flatMap(r -> r.records().stream()).toList(), "resumed at " + b);
+      assertEquals(
+          expected.subList(consumed, expected.size()),
+          rest.stream().flatMap(r -> r.records().stream()).toList(),
+          "resumed at " + b);
       if (!rest.isEmpty()) {
-        assertEquals(batches.get(batches.size() - 1).resumeToken(),
-            rest.get(rest.size() - 1).resumeToken(), "the same end, whatever the resume point");
+        assertEquals(
+            batches.get(batches.size() - 1).resumeToken(),
+            rest.get(rest.size() - 1).resumeToken(),
+            "the same end, whatever the resume point");
       }
     }
     Files.delete(file);
@@ -169,39 +199,54 @@ class LineFileSourceProperties {
   void failAndReject_deliverTheModelOrFailNamingTheFile(
       @ForAll("contents") byte[] data,
       @ForAll @IntRange(min = 1, max = 12) int maxLineLength,
-      @ForAll @IntRange(min = 1, max = 9) int bufferSize) throws Exception {
+      @ForAll @IntRange(min = 1, max = 9) int bufferSize)
+      throws Exception {
     Path file = write(data);
     List<Piece> lines = model(data, Integer.MAX_VALUE);
     boolean tooLong = lines.stream().anyMatch(p -> p.content().length > maxLineLength);
-    boolean invalid = lines.stream().anyMatch(p -> !Arrays.equals(p.content(),
-        p.text().getBytes(StandardCharsets.UTF_8)));
-    var source = new LineFileSource(file, LineSourceOptions.builder()
-        .maxLineLength(maxLineLength, LongLines.FAIL)
-        .malformedInput(MalformedInput.REJECT).build(), bufferSize);
+    boolean invalid =
+        lines.stream()
+            .anyMatch(p -> !Arrays.equals(p.content(), p.text().getBytes(StandardCharsets.UTF_8)));
+    var source =
+        new LineFileSource(
+            file,
+            LineSourceOptions.builder()
+                .maxLineLength(maxLineLength, LongLines.FAIL)
+                .malformedInput(MalformedInput.REJECT)
+                .build(),
+            bufferSize);
     if (tooLong || invalid) {
       var e = assertThrows(IOException.class, () -> LineFileSourceTest.readAll(source, ""));
       assertTrue(e.getMessage().contains(file.toString()), e.getMessage());
     } else {
-      assertEquals(lines.stream().map(Piece::text).toList(), LineFileSourceTest
-          .readAll(source, "").stream().flatMap(b -> b.records().stream()).toList());
-      assertEquals(new String(data, StandardCharsets.UTF_8), String.join("",
-          lines.stream().map(p -> p.text() + new String(p.end(), StandardCharsets.UTF_8))
-              .toList()), "records plus line ends are the file");
+      assertEquals(
+          lines.stream().map(Piece::text).toList(),
+          LineFileSourceTest.readAll(source, "").stream()
+              .flatMap(b -> b.records().stream())
+              .toList());
+      assertEquals(
+          new String(data, StandardCharsets.UTF_8),
+          String.join(
+              "",
+              lines.stream()
+                  .map(p -> p.text() + new String(p.end(), StandardCharsets.UTF_8))
+                  .toList()),
+          "records plus line ends are the file");
     }
     Files.delete(file);
   }
 
   /**
-   * Following a file written in two parts (cut anywhere, also inside a CR LF): what is
-   * delivered is the model of the whole file, less the pieces of an unterminated last line that
-   * may still grow.
+   * Following a file written in two parts (cut anywhere, also inside a CR LF): what is delivered is
+   * the model of the whole file, less the pieces of an unterminated last line that may still grow.
    */
   @Property(tries = 60)
   void follow_fileWrittenInTwoParts_deliversTheModelOfTheCompleteLines(
       @ForAll("contents") byte[] data,
       @ForAll @IntRange(min = 1, max = 12) int maxLineLength,
       @ForAll @IntRange(min = 1, max = 9) int bufferSize,
-      @ForAll @IntRange(min = 0, max = 1000) int cutPerMille) throws Exception {
+      @ForAll @IntRange(min = 0, max = 1000) int cutPerMille)
+      throws Exception {
     int cut = data.length * cutPerMille / 1000;
     Path file = write(Arrays.copyOf(data, cut));
     List<Piece> model = model(data, maxLineLength);
@@ -211,26 +256,37 @@ class LineFileSourceProperties {
     }
     int open = data.length - lastLineStart; // bytes of an unterminated last line
     int settled = open > 0 && data[data.length - 1] == '\r' ? open - 1 : open;
-    int unsettledPieces = open == 0 ? 0
-        : (open + maxLineLength - 1) / maxLineLength
-            - Math.max(0, (settled + maxLineLength - 1) / maxLineLength - 1);
-    List<String> expected = model.subList(0, model.size() - unsettledPieces).stream()
-        .map(Piece::text).toList();
-    var source = new LineFileSource(file, LineSourceOptions.builder().maxLines(3)
-        .maxLineLength(maxLineLength, LongLines.SPLIT).follow(Duration.ofMillis(1)).build(),
-        bufferSize);
+    int unsettledPieces =
+        open == 0
+            ? 0
+            : (open + maxLineLength - 1) / maxLineLength
+                - Math.max(0, (settled + maxLineLength - 1) / maxLineLength - 1);
+    List<String> expected =
+        model.subList(0, model.size() - unsettledPieces).stream().map(Piece::text).toList();
+    var source =
+        new LineFileSource(
+            file,
+            LineSourceOptions.builder()
+                .maxLines(3)
+                .maxLineLength(maxLineLength, LongLines.SPLIT)
+                .follow(Duration.ofMillis(1))
+                .build(),
+            bufferSize);
     try (SourceReader<String> reader = source.open("")) {
-      var read = CompletableFuture.supplyAsync(() -> {
-        List<String> got = new ArrayList<>();
-        try {
-          while (got.size() < expected.size()) {
-            got.addAll(reader.next().records());
-          }
-        } catch (Exception e) {
-          throw new IllegalStateException(e);
-        }
-        return got;
-      }, Thread::startVirtualThread);
+      var read =
+          CompletableFuture.supplyAsync(
+              () -> {
+                List<String> got = new ArrayList<>();
+                try {
+                  while (got.size() < expected.size()) {
+                    got.addAll(reader.next().records());
+                  }
+                } catch (Exception e) {
+                  throw new IllegalStateException(e);
+                }
+                return got;
+              },
+              Thread::startVirtualThread);
       Files.write(file, Arrays.copyOfRange(data, cut, data.length), StandardOpenOption.APPEND);
       assertEquals(expected, read.get(10, TimeUnit.SECONDS));
     }

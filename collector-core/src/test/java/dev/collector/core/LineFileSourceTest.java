@@ -63,7 +63,8 @@ class LineFileSourceTest {
     Path file = write("a\nbb\r\nccc\nd");
     var source = Collecting.lineFileSource(file, LineSourceOptions.builder().maxLines(2).build());
     List<SourceBatch<String>> batches = readAll(source, "");
-    assertEquals(List.of(List.of("a", "bb"), List.of("ccc", "d")),
+    assertEquals(
+        List.of(List.of("a", "bb"), List.of("ccc", "d")),
         batches.stream().map(SourceBatch::records).toList());
     assertEquals(6, offsetOf(batches.get(0).resumeToken()), batches.get(0).resumeToken());
     assertEquals(Files.size(file), offsetOf(batches.get(1).resumeToken()));
@@ -81,7 +82,9 @@ class LineFileSourceTest {
       int consumed = 0;
       for (SourceBatch<String> b : batches) {
         consumed += b.records().size();
-        assertEquals(all.subList(consumed, all.size()), lines(readAll(source, b.resumeToken())),
+        assertEquals(
+            all.subList(consumed, all.size()),
+            lines(readAll(source, b.resumeToken())),
             "resuming at " + b.resumeToken() + " with maxLines " + maxLines);
       }
     }
@@ -90,19 +93,22 @@ class LineFileSourceTest {
   @Test
   void longLine_failNamesOffset_splitDeliversPieces_memoryStaysBounded() throws Exception {
     Path file = write("ok\n" + "x".repeat(10) + "\nend\n");
-    var failing = Collecting.lineFileSource(file,
-        LineSourceOptions.builder().maxLineLength(4, LongLines.FAIL).build());
+    var failing =
+        Collecting.lineFileSource(
+            file, LineSourceOptions.builder().maxLineLength(4, LongLines.FAIL).build());
     var e = assertThrows(IOException.class, () -> readAll(failing, ""));
     assertTrue(e.getMessage().contains("byte offset 3"), e.getMessage());
 
-    var splitting = Collecting.lineFileSource(file,
-        LineSourceOptions.builder().maxLineLength(4, LongLines.SPLIT).build());
+    var splitting =
+        Collecting.lineFileSource(
+            file, LineSourceOptions.builder().maxLineLength(4, LongLines.SPLIT).build());
     assertEquals(List.of("ok", "xxxx", "xxxx", "xx", "end"), lines(readAll(splitting, "")));
 
     Path huge = dir.resolve("huge.log");
     Files.write(huge, new byte[32 << 20]); // 32 MiB without a newline
-    var bounded = Collecting.lineFileSource(huge,
-        LineSourceOptions.builder().maxLineLength(1024, LongLines.FAIL).build());
+    var bounded =
+        Collecting.lineFileSource(
+            huge, LineSourceOptions.builder().maxLineLength(1024, LongLines.FAIL).build());
     assertThrows(IOException.class, () -> readAll(bounded, ""));
   }
 
@@ -112,8 +118,9 @@ class LineFileSourceTest {
     Files.write(file, new byte[] {'o', 'k', '\n', 'a', (byte) 0xC3, '(', '\n'});
     var replacing = Collecting.lineFileSource(file, LineSourceOptions.builder().build());
     assertEquals(List.of("ok", "a\uFFFD("), lines(readAll(replacing, "")));
-    var rejecting = Collecting.lineFileSource(file,
-        LineSourceOptions.builder().malformedInput(MalformedInput.REJECT).build());
+    var rejecting =
+        Collecting.lineFileSource(
+            file, LineSourceOptions.builder().malformedInput(MalformedInput.REJECT).build());
     var e = assertThrows(IOException.class, () -> readAll(rejecting, ""));
     assertTrue(e.getMessage().contains("byte offset 3"), e.getMessage());
   }
@@ -145,21 +152,25 @@ class LineFileSourceTest {
   @Test
   void follow_holdsPartialLineUntilComplete_thenDelivers_andInterruptCancels() throws Exception {
     Path file = write("first\n");
-    var source = Collecting.lineFileSource(file,
-        LineSourceOptions.builder().follow(Duration.ofMillis(5)).build());
+    var source =
+        Collecting.lineFileSource(
+            file, LineSourceOptions.builder().follow(Duration.ofMillis(5)).build());
     try (SourceReader<String> reader = source.open("")) {
       SourceBatch<String> first = reader.next();
       assertNotNull(first);
       assertEquals(List.of("first"), first.records());
       Files.writeString(file, "sec", StandardOpenOption.APPEND);
       var next = new CompletableFuture<SourceBatch<String>>();
-      Thread t = Thread.ofVirtual().start(() -> {
-        try {
-          next.complete(reader.next());
-        } catch (Throwable e) {
-          next.completeExceptionally(e);
-        }
-      });
+      Thread t =
+          Thread.ofVirtual()
+              .start(
+                  () -> {
+                    try {
+                      next.complete(reader.next());
+                    } catch (Throwable e) {
+                      next.completeExceptionally(e);
+                    }
+                  });
       // the partial line is not delivered while it lacks its end
       org.awaitility.Awaitility.await().until(() -> t.getState() == Thread.State.TIMED_WAITING);
       assertTrue(!next.isDone());
@@ -167,18 +178,21 @@ class LineFileSourceTest {
       assertEquals(List.of("second"), next.get(10, TimeUnit.SECONDS).records());
 
       var blocked = new CompletableFuture<SourceBatch<String>>();
-      Thread waiter = Thread.ofVirtual().start(() -> {
-        try {
-          blocked.complete(reader.next());
-        } catch (Throwable e) {
-          blocked.completeExceptionally(e);
-        }
-      });
-      org.awaitility.Awaitility.await().until(
-          () -> waiter.getState() == Thread.State.TIMED_WAITING);
+      Thread waiter =
+          Thread.ofVirtual()
+              .start(
+                  () -> {
+                    try {
+                      blocked.complete(reader.next());
+                    } catch (Throwable e) {
+                      blocked.completeExceptionally(e);
+                    }
+                  });
+      org.awaitility.Awaitility.await()
+          .until(() -> waiter.getState() == Thread.State.TIMED_WAITING);
       waiter.interrupt();
-      var cancelled = assertThrows(ExecutionException.class,
-          () -> blocked.get(10, TimeUnit.SECONDS));
+      var cancelled =
+          assertThrows(ExecutionException.class, () -> blocked.get(10, TimeUnit.SECONDS));
       assertInstanceOf(InterruptedException.class, cancelled.getCause());
     }
   }
@@ -195,12 +209,14 @@ class LineFileSourceTest {
     var seen = new ConcurrentLinkedQueue<String>();
     try (CheckpointStore store = Collecting.fileStore(checkpoint, file.toString())) {
       Collector<String> first = Collecting.open(source, store, CollectorOptions.defaults());
-      first.process(8, batch -> {
-        if (batch.sequence() >= 50) {
-          first.stop();
-        }
-        seen.addAll(batch.records());
-      });
+      first.process(
+          8,
+          batch -> {
+            if (batch.sequence() >= 50) {
+              first.stop();
+            }
+            seen.addAll(batch.records());
+          });
     }
     try (CheckpointStore store = Collecting.fileStore(checkpoint, file.toString())) {
       long resumedAt = store.load().sequence();
@@ -226,36 +242,58 @@ class LineFileSourceTest {
   @Test
   void maxLineLength_excludesTheLineEnd_andSplitNeverLosesOrInventsBytes() throws Exception {
     Path crlf = write("12345678\r\nnext\r\n");
-    assertEquals(List.of("12345678", "next"), lines(readAll(
-        source(crlf, LineSourceOptions.builder().maxLineLength(8, LongLines.FAIL)), "")));
-    assertEquals(List.of("12345678", "next"), lines(readAll(
-        source(crlf, LineSourceOptions.builder().maxLineLength(8, LongLines.SPLIT)), "")));
+    assertEquals(
+        List.of("12345678", "next"),
+        lines(
+            readAll(
+                source(crlf, LineSourceOptions.builder().maxLineLength(8, LongLines.FAIL)), "")));
+    assertEquals(
+        List.of("12345678", "next"),
+        lines(
+            readAll(
+                source(crlf, LineSourceOptions.builder().maxLineLength(8, LongLines.SPLIT)), "")));
 
     Path cr = write("abc\rdef\n");
-    assertEquals(List.of("abc\r", "def"), lines(readAll(
-        source(cr, LineSourceOptions.builder().maxLineLength(4, LongLines.SPLIT)), "")));
+    assertEquals(
+        List.of("abc\r", "def"),
+        lines(
+            readAll(
+                source(cr, LineSourceOptions.builder().maxLineLength(4, LongLines.SPLIT)), "")));
 
     Path lastCr = write("abcd\r");
-    assertEquals(List.of("abcd", "\r"), lines(readAll(
-        source(lastCr, LineSourceOptions.builder().maxLineLength(4, LongLines.SPLIT)), "")));
-    assertEquals(List.of("abcd\r"), lines(readAll(
-        source(lastCr, LineSourceOptions.builder().maxLineLength(5, LongLines.FAIL)), "")));
-    var tooLong = assertThrows(IOException.class, () -> readAll(
-        source(lastCr, LineSourceOptions.builder().maxLineLength(4, LongLines.FAIL)), ""));
+    assertEquals(
+        List.of("abcd", "\r"),
+        lines(
+            readAll(
+                source(lastCr, LineSourceOptions.builder().maxLineLength(4, LongLines.SPLIT)),
+                "")));
+    assertEquals(
+        List.of("abcd\r"),
+        lines(
+            readAll(
+                source(lastCr, LineSourceOptions.builder().maxLineLength(5, LongLines.FAIL)), "")));
+    var tooLong =
+        assertThrows(
+            IOException.class,
+            () ->
+                readAll(
+                    source(lastCr, LineSourceOptions.builder().maxLineLength(4, LongLines.FAIL)),
+                    ""));
     assertTrue(tooLong.getMessage().contains(lastCr.toString()), tooLong.getMessage());
 
     Path loneCr = write("ab\rcd\r\n\r\r\n");
-    assertEquals(List.of("ab\rcd", "\r"), lines(readAll(
-        source(loneCr, LineSourceOptions.builder()), "")));
+    assertEquals(
+        List.of("ab\rcd", "\r"), lines(readAll(source(loneCr, LineSourceOptions.builder()), "")));
   }
 
   /** Case 8: maxBytes bounds a batch (line ends included); a larger line is alone. */
   @Test
   void maxBytes_isAnUpperBound_aLargerLineIsABatchOfItsOwn() throws Exception {
     Path file = write("aaa\nbbb\ncccccccccccc\nd\nee\n");
-    List<SourceBatch<String>> batches = readAll(
-        source(file, LineSourceOptions.builder().maxBytes(8)), "");
-    assertEquals(List.of(List.of("aaa", "bbb"), List.of("cccccccccccc"), List.of("d", "ee")),
+    List<SourceBatch<String>> batches =
+        readAll(source(file, LineSourceOptions.builder().maxBytes(8)), "");
+    assertEquals(
+        List.of(List.of("aaa", "bbb"), List.of("cccccccccccc"), List.of("d", "ee")),
         batches.stream().map(SourceBatch::records).toList());
     long start = 0;
     for (SourceBatch<String> b : batches) {
@@ -264,9 +302,11 @@ class LineFileSourceTest {
       start = end;
     }
     Path overshoot = write("aaaa\nbbbb\n");
-    assertEquals(List.of(List.of("aaaa"), List.of("bbbb")), readAll(
-        source(overshoot, LineSourceOptions.builder().maxBytes(8)), "").stream()
-        .map(SourceBatch::records).toList());
+    assertEquals(
+        List.of(List.of("aaaa"), List.of("bbbb")),
+        readAll(source(overshoot, LineSourceOptions.builder().maxBytes(8)), "").stream()
+            .map(SourceBatch::records)
+            .toList());
   }
 
   /** Messages say what was delivered, not what was buffered. */
@@ -280,9 +320,11 @@ class LineFileSourceTest {
         channel.truncate(4);
       }
       var e = assertThrows(IOException.class, reader::next);
-      assertTrue(e.getMessage().contains(file.toString())
-          && e.getMessage().contains("delivered up to byte 9")
-          && !e.getMessage().contains("byte 16"), e.getMessage());
+      assertTrue(
+          e.getMessage().contains(file.toString())
+              && e.getMessage().contains("delivered up to byte 9")
+              && !e.getMessage().contains("byte 16"),
+          e.getMessage());
     }
   }
 
@@ -306,9 +348,10 @@ class LineFileSourceTest {
     List<SourceBatch<String>> rest = readAll(source, old);
     assertEquals(List.of("c", "d"), lines(rest));
     assertEquals(3, Collecting.lineFileRecordCount(rest.get(0).resumeToken()));
-    var e = assertThrows(IOException.class, () -> source.open(LineFileSource.identityOf(file)
-        + "@4"));
-    assertTrue(e.getMessage().contains("byte 4") && e.getMessage().contains(file.toString()),
+    var e =
+        assertThrows(IOException.class, () -> source.open(LineFileSource.identityOf(file) + "@4"));
+    assertTrue(
+        e.getMessage().contains("byte 4") && e.getMessage().contains(file.toString()),
         e.getMessage());
   }
 
@@ -316,8 +359,7 @@ class LineFileSourceTest {
   @Test
   void follow_replayAfterGrowth_cutsOtherBatches_butNumbersEveryRecordAlike() throws Exception {
     Path file = write("r0\nr1\n");
-    var source = source(file, LineSourceOptions.builder().maxLines(3)
-        .follow(Duration.ofMillis(1)));
+    var source = source(file, LineSourceOptions.builder().maxLines(3).follow(Duration.ofMillis(1)));
     String checkpoint;
     SourceBatch<String> cutAtTheEnd;
     try (SourceReader<String> reader = source.open("")) {
@@ -342,8 +384,7 @@ class LineFileSourceTest {
 
   /** Rotation with a reader: the old file's unterminated last line, then the new file. */
   @Test
-  void follow_rotation_deliversTheOldFilesLastLine_thenContinuesInTheNewFile()
-      throws Exception {
+  void follow_rotation_deliversTheOldFilesLastLine_thenContinuesInTheNewFile() throws Exception {
     Path file = write("a\nb");
     String oldIdentity = LineFileSource.identityOf(file);
     var source = source(file, LineSourceOptions.builder().follow(Duration.ofMillis(1)));
@@ -357,7 +398,8 @@ class LineFileSourceTest {
       assertTrue(last.resumeToken().startsWith(oldIdentity + "@3#2/u"), last.resumeToken());
       SourceBatch<String> next = reader.next();
       assertEquals(List.of("c"), next.records());
-      assertTrue(next.resumeToken().startsWith(LineFileSource.identityOf(file) + "@2#1/l"),
+      assertTrue(
+          next.resumeToken().startsWith(LineFileSource.identityOf(file) + "@2#1/l"),
           next.resumeToken());
     }
   }

@@ -96,7 +96,6 @@ class LineSourceOptionsTest {
   }
 
   private static void assertNull(String message, LineSourceOptions.Builder builder) {
-    assertEquals(
-        message, assertThrows(NullPointerException.class, builder::build).getMessage());
+    assertEquals(message, assertThrows(NullPointerException.class, builder::build).getMessage());
   }
 }

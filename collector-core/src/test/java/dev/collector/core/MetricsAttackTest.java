@@ -63,9 +63,9 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 
 /**
- * Attacks on CollectorMetrics, written from the documentation only (README "Observability",
- * ADR 5, the CollectorMetrics javadoc, docs/contract.md). Tests annotated {@code @Disabled}
- * expose a defect: remove the annotation to see it fail.
+ * Attacks on CollectorMetrics, written from the documentation only (README "Observability", ADR 5,
+ * the CollectorMetrics javadoc, docs/contract.md). Tests annotated {@code @Disabled} expose a
+ * defect: remove the annotation to see it fail.
  */
 @Timeout(value = 60, unit = TimeUnit.SECONDS)
 class MetricsAttackTest {
@@ -73,7 +73,9 @@ class MetricsAttackTest {
   private static final Duration WAIT = Duration.ofSeconds(20);
 
   private static Collector<Long> open(String name, long batches) {
-    return Collecting.open(FakeSource.generated(batches, 1), new RecordingCheckpointStore(),
+    return Collecting.open(
+        FakeSource.generated(batches, 1),
+        new RecordingCheckpointStore(),
         CollectorOptions.builder().name(name).build());
   }
 
@@ -98,10 +100,14 @@ class MetricsAttackTest {
   }
 
   private static void awaitCollected(List<? extends WeakReference<?>> refs) {
-    await().atMost(WAIT).pollDelay(Duration.ZERO).until(() -> {
-      System.gc();
-      return refs.stream().allMatch(r -> r.get() == null);
-    });
+    await()
+        .atMost(WAIT)
+        .pollDelay(Duration.ZERO)
+        .until(
+            () -> {
+              System.gc();
+              return refs.stream().allMatch(r -> r.get() == null);
+            });
   }
 
   // ---------------------------------------------------------------------------------------
@@ -113,15 +119,18 @@ class MetricsAttackTest {
   void failingRegistration_leavesNoMeters_andDoesNotBlockTheName() {
     var registry = new SimpleMeterRegistry();
     AtomicBoolean poison = new AtomicBoolean(true);
-    registry.config().onMeterAdded(m -> {
-      if (poison.get() && m.getId().getName().equals("collector.batches.retried")) {
-        throw new IllegalStateException("registration refused");
-      }
-    });
+    registry
+        .config()
+        .onMeterAdded(
+            m -> {
+              if (poison.get() && m.getId().getName().equals("collector.batches.retried")) {
+                throw new IllegalStateException("registration refused");
+              }
+            });
     Collector<Long> c = open("half", 3);
     assertThrows(IllegalStateException.class, () -> new CollectorMetrics(c).bindTo(registry));
-    assertEquals(List.of(), metersOf(registry, "half"),
-        "a bindTo that threw must not leave meters behind");
+    assertEquals(
+        List.of(), metersOf(registry, "half"), "a bindTo that threw must not leave meters behind");
     poison.set(false);
     // the user fixes the registry and binds again: the same collector, so no name clash
     new CollectorMetrics(c).bindTo(registry);
@@ -129,18 +138,23 @@ class MetricsAttackTest {
     assertEquals(List.of(), metersOf(registry, "half"), "close removes every meter");
   }
 
-  /** A registration that fails is not retried by Micrometer: the collector's close (and the
-   * binder's) after it has nothing left to remove, and the registry keeps no meter of it. */
+  /**
+   * A registration that fails is not retried by Micrometer: the collector's close (and the
+   * binder's) after it has nothing left to remove, and the registry keeps no meter of it.
+   */
   @Test
   void failingRegistration_closeAfterwardsRemovesNothingElse() {
     var registry = new SimpleMeterRegistry();
-    Counter mine = Counter.builder("collector.batches.retried").tag("collector", "other")
-        .register(registry);
-    registry.config().onMeterAdded(m -> {
-      if (m.getId().getName().equals("collector.batches.retried")) {
-        throw new IllegalStateException("registration refused");
-      }
-    });
+    Counter mine =
+        Counter.builder("collector.batches.retried").tag("collector", "other").register(registry);
+    registry
+        .config()
+        .onMeterAdded(
+            m -> {
+              if (m.getId().getName().equals("collector.batches.retried")) {
+                throw new IllegalStateException("registration refused");
+              }
+            });
     Collector<Long> c = open("half", 3);
     var binder = new CollectorMetrics(c);
     assertThrows(IllegalStateException.class, () -> binder.bindTo(registry));
@@ -157,14 +171,18 @@ class MetricsAttackTest {
     Collector<Long> first = open("dup", 3);
     Collector<Long> second = open("dup", 5);
     new CollectorMetrics(first).bindTo(registry);
-    assertThrows(IllegalStateException.class, () -> new CollectorMetrics(second).bindTo(registry),
+    assertThrows(
+        IllegalStateException.class,
+        () -> new CollectorMetrics(second).bindTo(registry),
         "README: two live collectors with one name cannot be bound to one registry");
     first.close();
     second.close();
   }
 
-  /** With a denying filter, each collector still counts alone, and closing one keeps the
-   * other's meters. */
+  /**
+   * With a denying filter, each collector still counts alone, and closing one keeps the other's
+   * meters.
+   */
   @Test
   void denyingFilter_sequentialCollectorsWithOneName_eachCountsAlone() throws Exception {
     var registry = new SimpleMeterRegistry();
@@ -187,18 +205,21 @@ class MetricsAttackTest {
   @Test
   void renamingFilter_twoLiveCollectorsWithOneName_secondBindStillRejected() {
     var registry = new SimpleMeterRegistry();
-    registry.config().meterFilter(new MeterFilter() {
-      @Override
-      public Meter.Id map(Meter.Id id) {
-        return id.withName("myapp." + id.getName());
-      }
-    });
+    registry
+        .config()
+        .meterFilter(
+            new MeterFilter() {
+              @Override
+              public Meter.Id map(Meter.Id id) {
+                return id.withName("myapp." + id.getName());
+              }
+            });
     Collector<Long> first = open("dup", 3);
     Collector<Long> second = open("dup", 5);
     new CollectorMetrics(first).bindTo(registry);
     try {
-      assertThrows(IllegalStateException.class,
-          () -> new CollectorMetrics(second).bindTo(registry));
+      assertThrows(
+          IllegalStateException.class, () -> new CollectorMetrics(second).bindTo(registry));
     } finally {
       first.close();
       second.close();
@@ -208,25 +229,32 @@ class MetricsAttackTest {
   @Test
   void renamingFilter_closeStillRemovesEveryMeter() throws Exception {
     var registry = new SimpleMeterRegistry();
-    registry.config().meterFilter(new MeterFilter() {
-      @Override
-      public Meter.Id map(Meter.Id id) {
-        return id.withName("myapp." + id.getName());
-      }
-    });
+    registry
+        .config()
+        .meterFilter(
+            new MeterFilter() {
+              @Override
+              public Meter.Id map(Meter.Id id) {
+                return id.withName("myapp." + id.getName());
+              }
+            });
     registry.config().commonTags("app", "orders", "collector", "overridden?");
     Collector<Long> c = open("ren", 4);
     new CollectorMetrics(c).bindTo(registry);
     c.process(2, b -> {});
-    assertEquals(4, count(registry, "myapp.collector.batches.acknowledged", "ren"),
+    assertEquals(
+        4,
+        count(registry, "myapp.collector.batches.acknowledged", "ren"),
         "the binder's own collector tag wins over a common tag");
     c.close();
     assertEquals(List.of(), registry.getMeters());
   }
 
-  /** The javadoc: "One collector may be bound to several registries ... Binding it to the same
-   * registry again changes nothing." Two binders of one collector (e.g. a Spring MeterBinder
-   * bean plus a manual bindTo). */
+  /**
+   * The javadoc: "One collector may be bound to several registries ... Binding it to the same
+   * registry again changes nothing." Two binders of one collector (e.g. a Spring MeterBinder bean
+   * plus a manual bindTo).
+   */
   @Test
   void sameCollector_secondBinder_sameRegistry_changesNothing() throws Exception {
     var registry = new SimpleMeterRegistry();
@@ -238,8 +266,10 @@ class MetricsAttackTest {
     c.close();
   }
 
-  /** A collector dropped without close() (documented: its name is freed once it is collected);
-   * the user still holds its binder (try-with-resources, a bean) and closes it later. */
+  /**
+   * A collector dropped without close() (documented: its name is freed once it is collected); the
+   * user still holds its binder (try-with-resources, a bean) and closes it later.
+   */
   @Test
   void staleBinderClose_doesNotRemoveTheMetersOfTheNewCollectorWithThatName() throws Exception {
     var registry = new SimpleMeterRegistry();
@@ -248,7 +278,9 @@ class MetricsAttackTest {
     new CollectorMetrics(next).bindTo(registry); // documented: the name is free again
     int bound = metersOf(registry, "job").size();
     oldBinder.close();
-    assertEquals(bound, metersOf(registry, "job").size(),
+    assertEquals(
+        bound,
+        metersOf(registry, "job").size(),
         "the old binder removed the new collector's meters");
     next.close();
   }
@@ -263,62 +295,74 @@ class MetricsAttackTest {
     return binder;
   }
 
-  /** The user's own meter next to ours, same tag (to join it on the dashboard). A collector of
-   * that name was dropped without close() and collected; binding the next one "removes the
-   * meters of one that was garbage-collected" -- and the user's meter with them. */
+  /**
+   * The user's own meter next to ours, same tag (to join it on the dashboard). A collector of that
+   * name was dropped without close() and collected; binding the next one "removes the meters of one
+   * that was garbage-collected" -- and the user's meter with them.
+   */
   @Test
   void bindingOverACollectedCollectorsName_keepsMetersTheBinderDidNotRegister() {
     var registry = new SimpleMeterRegistry();
-    Counter mine = Counter.builder("collector.lag.records").tag("collector", "job")
-        .register(registry);
+    Counter mine =
+        Counter.builder("collector.lag.records").tag("collector", "job").register(registry);
     mine.increment(42);
     bindAndDrop(registry, "job"); // the binder is dropped too
     Collector<Long> next = open("job", 2);
     new CollectorMetrics(next).bindTo(registry);
-    assertEquals(42, registry.find("collector.lag.records").tag("collector", "job").counter()
-        == null ? -1 : registry.get("collector.lag.records").counter().count(),
+    assertEquals(
+        42,
+        registry.find("collector.lag.records").tag("collector", "job").counter() == null
+            ? -1
+            : registry.get("collector.lag.records").counter().count(),
         "the user's meter was removed by bindTo");
     next.close();
   }
 
-  /** README: progress() never blocks, "also while close() waits for a slow final commit": a
-   * scrape during such a close() returns. */
+  /**
+   * README: progress() never blocks, "also while close() waits for a slow final commit": a scrape
+   * during such a close() returns.
+   */
   @Test
   void scrapeWhileCloseWaitsForASlowFinalCommit_returns() throws Exception {
     var prometheus = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
     var committing = new CountDownLatch(1);
     var release = new CountDownLatch(1);
-    dev.collector.CheckpointStore blocking = new dev.collector.CheckpointStore() {
-      private volatile dev.collector.Checkpoint last;
+    dev.collector.CheckpointStore blocking =
+        new dev.collector.CheckpointStore() {
+          private volatile dev.collector.Checkpoint last;
 
-      @Override
-      public dev.collector.Checkpoint load() {
-        return last;
-      }
+          @Override
+          public dev.collector.Checkpoint load() {
+            return last;
+          }
 
-      @Override
-      public void commit(dev.collector.Checkpoint checkpoint) throws IOException {
-        committing.countDown();
-        try {
-          release.await();
-        } catch (InterruptedException e) {
-          Thread.currentThread().interrupt();
-          throw new IOException("interrupted", e);
-        }
-        last = checkpoint;
-      }
-    };
-    Collector<Long> c = Collecting.open(FakeSource.generated(5, 1), blocking,
-        CollectorOptions.builder().name("slowclose").build());
+          @Override
+          public void commit(dev.collector.Checkpoint checkpoint) throws IOException {
+            committing.countDown();
+            try {
+              release.await();
+            } catch (InterruptedException e) {
+              Thread.currentThread().interrupt();
+              throw new IOException("interrupted", e);
+            }
+            last = checkpoint;
+          }
+        };
+    Collector<Long> c =
+        Collecting.open(
+            FakeSource.generated(5, 1),
+            blocking,
+            CollectorOptions.builder().name("slowclose").build());
     new CollectorMetrics(c).bindTo(prometheus);
     c.next().ack();
     assertTrue(committing.await(10, TimeUnit.SECONDS));
     // own threads: the common pool may have a single worker on a 2-core machine
-    CompletableFuture<Void> closing = CompletableFuture.runAsync(c::close,
-        Thread::startVirtualThread);
+    CompletableFuture<Void> closing =
+        CompletableFuture.runAsync(c::close, Thread::startVirtualThread);
     try {
-      String scrape = CompletableFuture.supplyAsync(prometheus::scrape, Thread::startVirtualThread)
-          .get(5, TimeUnit.SECONDS);
+      String scrape =
+          CompletableFuture.supplyAsync(prometheus::scrape, Thread::startVirtualThread)
+              .get(5, TimeUnit.SECONDS);
       assertTrue(scrape.contains("collector_fetched{collector=\"slowclose\"}"), scrape);
     } finally {
       release.countDown();
@@ -327,27 +371,37 @@ class MetricsAttackTest {
     assertEquals(List.of(), prometheus.getMeters());
   }
 
-  /** Binding in the middle of a run: the gauges show the run at once, counters count from
-   * the bind on, and the run ends normally. */
+  /**
+   * Binding in the middle of a run: the gauges show the run at once, counters count from the bind
+   * on, and the run ends normally.
+   */
   @Test
   void bindingMidRun_gaugesShowTheRun_countersCountFromTheBind() throws Exception {
     var registry = new SimpleMeterRegistry();
     Collector<Long> c = open("mid", 20);
     var held = new CountDownLatch(1);
     var started = new CountDownLatch(4);
-    BackgroundRun run = BackgroundRun.start(c, 4, b -> {
-      started.countDown();
-      held.await();
-    });
+    BackgroundRun run =
+        BackgroundRun.start(
+            c,
+            4,
+            b -> {
+              started.countDown();
+              held.await();
+            });
     assertTrue(started.await(10, TimeUnit.SECONDS));
     new CollectorMetrics(c).bindTo(registry);
     assertEquals(4, registry.get("collector.capacity").gauge().value());
     assertEquals(4, registry.get("collector.in.flight").gauge().value());
     held.countDown();
     assertEquals(20, run.await(WAIT).batches());
-    assertEquals(20, count(registry, "collector.batches.acknowledged", "mid"),
+    assertEquals(
+        20,
+        count(registry, "collector.batches.acknowledged", "mid"),
         "the 4 running batches are acknowledged after the bind");
-    assertEquals(16, count(registry, "collector.batches.fetched", "mid"),
+    assertEquals(
+        16,
+        count(registry, "collector.batches.fetched", "mid"),
         "fetched before the bind are not counted");
     c.close();
   }
@@ -373,9 +427,11 @@ class MetricsAttackTest {
     }
   }
 
-  /** The ADR's per-job pattern: job N closes on one thread while job N+1, same name, binds on
+  /**
+   * The ADR's per-job pattern: job N closes on one thread while job N+1, same name, binds on
    * another. Either the second bindTo is refused (the name is still taken) or it works; it must
-   * never succeed with meters that vanish. */
+   * never succeed with meters that vanish.
+   */
   @Test
   void bindRacingCloseOfPreviousSameNameCollector_neverLeavesTheNewOneWithoutMeters()
       throws Exception {
@@ -385,8 +441,8 @@ class MetricsAttackTest {
     new CollectorMetrics(previous).bindTo(registry);
     previous.process(2, b -> {});
     registry.pauseAt = "collector.stuck"; // removed right after collector.capacity
-    CompletableFuture<Void> closing = CompletableFuture.runAsync(previous::close,
-        Thread::startVirtualThread);
+    CompletableFuture<Void> closing =
+        CompletableFuture.runAsync(previous::close, Thread::startVirtualThread);
     assertTrue(registry.reached.await(10, TimeUnit.SECONDS));
     Collector<Long> next = open("job", 4);
     boolean bound;
@@ -401,7 +457,9 @@ class MetricsAttackTest {
     if (bound) {
       next.process(2, b -> {});
       assertEquals(full, metersOf(registry, "job").size(), "the new collector lost meters");
-      assertEquals(4, count(registry, "collector.batches.acknowledged", "job"),
+      assertEquals(
+          4,
+          count(registry, "collector.batches.acknowledged", "job"),
           "the new collector's counters start from zero");
     }
     next.close();
@@ -423,22 +481,29 @@ class MetricsAttackTest {
     assertEquals(List.of(), registry.getMeters());
   }
 
-  /** binder.close() while a run goes on, handlers blocked: the run is not disturbed and no meter
-   * comes back (no re-registration from a late event). */
+  /**
+   * binder.close() while a run goes on, handlers blocked: the run is not disturbed and no meter
+   * comes back (no re-registration from a late event).
+   */
   @Test
   void binderCloseRacingARunningProcess_runCompletes_noMeterComesBack() throws Exception {
     var registry = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
     var store = new RecordingCheckpointStore();
-    Collector<Long> c = Collecting.open(FakeSource.generated(200, 2), store,
-        CollectorOptions.builder().name("live").build());
+    Collector<Long> c =
+        Collecting.open(
+            FakeSource.generated(200, 2), store, CollectorOptions.builder().name("live").build());
     var binder = new CollectorMetrics(c);
     binder.bindTo(registry);
     var started = new CountDownLatch(8);
     var go = new CountDownLatch(1);
-    BackgroundRun run = BackgroundRun.start(c, 8, b -> {
-      started.countDown();
-      go.await();
-    });
+    BackgroundRun run =
+        BackgroundRun.start(
+            c,
+            8,
+            b -> {
+              started.countDown();
+              go.await();
+            });
     assertTrue(started.await(10, TimeUnit.SECONDS));
     var closer = CompletableFuture.runAsync(binder::close, Thread::startVirtualThread);
     go.countDown();
@@ -466,18 +531,23 @@ class MetricsAttackTest {
     assertEquals(List.of(), b.getMeters());
   }
 
-  /** A registry whose meter-removed listener throws: the binder's close still removes every
-   * other meter from it and every meter from the other registry, frees the name in both, and
-   * reports the failure. */
+  /**
+   * A registry whose meter-removed listener throws: the binder's close still removes every other
+   * meter from it and every meter from the other registry, frees the name in both, and reports the
+   * failure.
+   */
   @Test
   void binderClose_registryRemovalThrows_otherMetersAndRegistriesStillCleaned() {
     var failing = new SimpleMeterRegistry();
     var other = new SimpleMeterRegistry();
-    failing.config().onMeterRemoved(m -> {
-      if (m.getId().getName().equals("collector.commits")) {
-        throw new IllegalStateException("listener broke");
-      }
-    });
+    failing
+        .config()
+        .onMeterRemoved(
+            m -> {
+              if (m.getId().getName().equals("collector.commits")) {
+                throw new IllegalStateException("listener broke");
+              }
+            });
     Collector<Long> c = open("rm", 2);
     var binder = new CollectorMetrics(c);
     binder.bindTo(failing);
@@ -512,8 +582,10 @@ class MetricsAttackTest {
     assertEquals(List.of(), prometheus.getMeters());
   }
 
-  /** Many collectors on 4 threads, opened, bound, run, closed, on a composite of two registries
-   * with a deny filter and common tags: meters back to the start, every collector collectable. */
+  /**
+   * Many collectors on 4 threads, opened, bound, run, closed, on a composite of two registries with
+   * a deny filter and common tags: meters back to the start, every collector collectable.
+   */
   @Test
   void manyCollectorsConcurrently_onComposite_metersBackToStart_andCollectable() throws Exception {
     var composite = new CompositeMeterRegistry();
@@ -530,21 +602,24 @@ class MetricsAttackTest {
     List<CompletableFuture<Void>> workers = new ArrayList<>();
     for (int t = 0; t < 4; t++) {
       int thread = t;
-      workers.add(CompletableFuture.runAsync(() -> {
-        for (int i = 0; i < 25; i++) {
-          Collector<Long> c = open("w" + thread + "-" + i, 3);
-          new CollectorMetrics(c).bindTo(composite);
-          try {
-            c.process(2, b -> {});
-          } catch (InterruptedException e) {
-            throw new AssertionError(e);
-          }
-          synchronized (refs) {
-            refs.add(new WeakReference<>(c));
-          }
-          c.close();
-        }
-      }, Thread::startVirtualThread));
+      workers.add(
+          CompletableFuture.runAsync(
+              () -> {
+                for (int i = 0; i < 25; i++) {
+                  Collector<Long> c = open("w" + thread + "-" + i, 3);
+                  new CollectorMetrics(c).bindTo(composite);
+                  try {
+                    c.process(2, b -> {});
+                  } catch (InterruptedException e) {
+                    throw new AssertionError(e);
+                  }
+                  synchronized (refs) {
+                    refs.add(new WeakReference<>(c));
+                  }
+                  c.close();
+                }
+              },
+              Thread::startVirtualThread));
     }
     CompletableFuture.allOf(workers.toArray(CompletableFuture[]::new)).get(40, TimeUnit.SECONDS);
     assertEquals(compositeBefore, composite.getMeters().size());
@@ -555,8 +630,10 @@ class MetricsAttackTest {
     awaitCollected(refs);
   }
 
-  /** PrometheusMeterRegistry: a name closed and reopened several times, next to another live
-   * collector, scrapes the full set each time (no series lost by the remove/re-register). */
+  /**
+   * PrometheusMeterRegistry: a name closed and reopened several times, next to another live
+   * collector, scrapes the full set each time (no series lost by the remove/re-register).
+   */
   @Test
   void prometheus_reopenSameNameNextToALiveOne_fullSeriesEachTime() throws Exception {
     var prometheus = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
@@ -575,7 +652,8 @@ class MetricsAttackTest {
       }
       assertEquals(jobLines, lines, "round " + i);
       assertEquals(steadyLines, seriesOf(scrape, "steady"), "round " + i);
-      assertTrue(scrape.contains("collector_batches_acknowledged_total{collector=\"job\"} 5.0"),
+      assertTrue(
+          scrape.contains("collector_batches_acknowledged_total{collector=\"job\"} 5.0"),
           "round " + i + ": counters start at zero each time");
       job.close();
       assertEquals(0, seriesOf(prometheus.scrape(), "job"));
@@ -584,8 +662,11 @@ class MetricsAttackTest {
   }
 
   private static long seriesOf(String scrape, String collector) {
-    return scrape.lines().filter(l -> !l.startsWith("#"))
-        .filter(l -> l.contains("collector=\"" + collector + "\"")).count();
+    return scrape
+        .lines()
+        .filter(l -> !l.startsWith("#"))
+        .filter(l -> l.contains("collector=\"" + collector + "\""))
+        .count();
   }
 
   // ---------------------------------------------------------------------------------------
@@ -635,13 +716,15 @@ class MetricsAttackTest {
   @Test
   void listenerRuntimeException_onEveryCommit_runCompletes_commitsDurable_otherRegistryCounts()
       throws Exception {
-    for (String poisoned : List.of("collector.commits", "collector.batches.acknowledged",
-        "collector.batches.fetched")) {
+    for (String poisoned :
+        List.of(
+            "collector.commits", "collector.batches.acknowledged", "collector.batches.fetched")) {
       var poison = new PoisonRegistry(poisoned, () -> new IllegalStateException("meter broke"));
       var other = new SimpleMeterRegistry();
       var store = new RecordingCheckpointStore();
-      Collector<Long> c = Collecting.open(FakeSource.generated(50, 1), store,
-          CollectorOptions.builder().name("lr").build());
+      Collector<Long> c =
+          Collecting.open(
+              FakeSource.generated(50, 1), store, CollectorOptions.builder().name("lr").build());
       var binder = new CollectorMetrics(c);
       binder.bindTo(poison);
       binder.bindTo(other);
@@ -654,15 +737,18 @@ class MetricsAttackTest {
     }
   }
 
-  /** A listener throwing an Error: e.g. NoSuchMethodError from a Micrometer version mismatch
-   * (Micrometer is an optional dependency, so the user picks its version). The commit was
-   * durable; the run fails and blames the checkpoint store. */
+  /**
+   * A listener throwing an Error: e.g. NoSuchMethodError from a Micrometer version mismatch
+   * (Micrometer is an optional dependency, so the user picks its version). The commit was durable;
+   * the run fails and blames the checkpoint store.
+   */
   @Test
   void listenerError_afterDurableCommit_doesNotFailTheRunAsACheckpointFailure() throws Exception {
     var poison = new PoisonRegistry("collector.commits", () -> new NoSuchMethodError("m"));
     var store = new RecordingCheckpointStore();
-    Collector<Long> c = Collecting.open(FakeSource.generated(20, 1), store,
-        CollectorOptions.builder().name("le").build());
+    Collector<Long> c =
+        Collecting.open(
+            FakeSource.generated(20, 1), store, CollectorOptions.builder().name("le").build());
     new CollectorMetrics(c).bindTo(poison);
     try {
       ProcessSummary s = c.process(4, b -> {});
@@ -676,11 +762,12 @@ class MetricsAttackTest {
 
   @Test
   void listenerError_onAcknowledged_isDroppedAndTheRunCompletes() throws Exception {
-    var poison = new PoisonRegistry("collector.batches.acknowledged",
-        () -> new NoSuchMethodError("m"));
+    var poison =
+        new PoisonRegistry("collector.batches.acknowledged", () -> new NoSuchMethodError("m"));
     var store = new RecordingCheckpointStore();
-    Collector<Long> c = Collecting.open(FakeSource.generated(20, 1), store,
-        CollectorOptions.builder().name("le2").build());
+    Collector<Long> c =
+        Collecting.open(
+            FakeSource.generated(20, 1), store, CollectorOptions.builder().name("le2").build());
     new CollectorMetrics(c).bindTo(poison);
     assertEquals(20, c.process(4, b -> {}).batches()); // telemetry never changes what a run does
     c.close();
@@ -696,24 +783,32 @@ class MetricsAttackTest {
     var registry = new SimpleMeterRegistry();
     var store = new RecordingCheckpointStore();
     AtomicInteger deadLetters = new AtomicInteger();
-    Collector<Long> c = Collecting.open(FakeSource.generated(30, 2), store,
-        CollectorOptions.builder().name("acc")
-            .batchTimeout(Duration.ofMillis(300))
-            .failurePolicy(FailurePolicy.retry(Retry.of(3, Duration.ZERO, Duration.ZERO))
-                .thenDeadLetter((b, cause) -> deadLetters.incrementAndGet()))
-            .build());
+    Collector<Long> c =
+        Collecting.open(
+            FakeSource.generated(30, 2),
+            store,
+            CollectorOptions.builder()
+                .name("acc")
+                .batchTimeout(Duration.ofMillis(300))
+                .failurePolicy(
+                    FailurePolicy.retry(Retry.of(3, Duration.ZERO, Duration.ZERO))
+                        .thenDeadLetter((b, cause) -> deadLetters.incrementAndGet()))
+                .build());
     new CollectorMetrics(c).bindTo(registry);
-    ProcessSummary s = c.process(4, b -> {
-      if (b.sequence() == 5 && b.attempt() == 1) {
-        throw new IOException("transient"); // 1 failure, 1 retry
-      }
-      if (b.sequence() == 10) {
-        throw new IOException("poison"); // 3 failures, 2 retries, 1 dead letter
-      }
-      if (b.sequence() == 15 && b.attempt() == 1) {
-        new CountDownLatch(1).await(); // 1 timeout, 1 retry
-      }
-    });
+    ProcessSummary s =
+        c.process(
+            4,
+            b -> {
+              if (b.sequence() == 5 && b.attempt() == 1) {
+                throw new IOException("transient"); // 1 failure, 1 retry
+              }
+              if (b.sequence() == 10) {
+                throw new IOException("poison"); // 3 failures, 2 retries, 1 dead letter
+              }
+              if (b.sequence() == 15 && b.attempt() == 1) {
+                new CountDownLatch(1).await(); // 1 timeout, 1 retry
+              }
+            });
     assertEquals(1, deadLetters.get());
     assertEquals(1, s.deadLettered());
     assertEquals(30, count(registry, "collector.batches.fetched", "acc"));
@@ -737,23 +832,30 @@ class MetricsAttackTest {
     return r.get("collector.handler.duration").tag("outcome", outcome).timer().count();
   }
 
-  /** contract.md: failures that are the echo of the run's own cancellation are not reported.
-   * README: collector.batches.failed counts failed handler attempts. One handler fails under
-   * fail-fast; three others are interrupted by the run: one failure, not four. */
+  /**
+   * contract.md: failures that are the echo of the run's own cancellation are not reported. README:
+   * collector.batches.failed counts failed handler attempts. One handler fails under fail-fast;
+   * three others are interrupted by the run: one failure, not four.
+   */
   @Test
   void failFast_handlersInterruptedByTheRun_areNotCountedAsFailures() throws Exception {
     var registry = new SimpleMeterRegistry();
     Collector<Long> c = open("ff", 10);
     new CollectorMetrics(c).bindTo(registry);
     var othersRunning = new CountDownLatch(3);
-    assertThrows(BatchFailedException.class, () -> c.process(4, b -> {
-      if (b.sequence() == 0) {
-        othersRunning.await();
-        throw new IOException("the one real failure");
-      }
-      othersRunning.countDown();
-      new CountDownLatch(1).await(); // interrupted by the run's cancellation
-    }));
+    assertThrows(
+        BatchFailedException.class,
+        () ->
+            c.process(
+                4,
+                b -> {
+                  if (b.sequence() == 0) {
+                    othersRunning.await();
+                    throw new IOException("the one real failure");
+                  }
+                  othersRunning.countDown();
+                  new CountDownLatch(1).await(); // interrupted by the run's cancellation
+                }));
     assertEquals(1, count(registry, "collector.batches.failed", "ff"));
     assertEquals(1, handlerCount(registry, "failure"));
     c.close();
@@ -765,15 +867,21 @@ class MetricsAttackTest {
     Map<String, Double> failedByCancellation = new TreeMap<>();
     for (String how : List.of("close", "interrupt", "stop-zero-drain")) {
       var registry = new SimpleMeterRegistry();
-      Collector<Long> c = Collecting.open(FakeSource.generated(10, 1),
-          new RecordingCheckpointStore(),
-          CollectorOptions.builder().name("cx").drainTimeout(Duration.ZERO).build());
+      Collector<Long> c =
+          Collecting.open(
+              FakeSource.generated(10, 1),
+              new RecordingCheckpointStore(),
+              CollectorOptions.builder().name("cx").drainTimeout(Duration.ZERO).build());
       new CollectorMetrics(c).bindTo(registry);
       var running = new CountDownLatch(4);
-      BackgroundRun run = BackgroundRun.start(c, 4, b -> {
-        running.countDown();
-        new CountDownLatch(1).await();
-      });
+      BackgroundRun run =
+          BackgroundRun.start(
+              c,
+              4,
+              b -> {
+                running.countDown();
+                new CountDownLatch(1).await();
+              });
       assertTrue(running.await(10, TimeUnit.SECONDS));
       // held before close() removes the meters from the registry
       Counter failed = registry.get("collector.batches.failed").counter();
@@ -791,8 +899,8 @@ class MetricsAttackTest {
       failedByCancellation.put(how, failed.count());
       c.close();
     }
-    assertEquals(Map.of("close", 0.0, "interrupt", 0.0, "stop-zero-drain", 0.0),
-        failedByCancellation);
+    assertEquals(
+        Map.of("close", 0.0, "interrupt", 0.0, "stop-zero-drain", 0.0), failedByCancellation);
   }
 
   /** Two different collectors with one name race bindTo on one registry: exactly one wins. */
@@ -808,17 +916,19 @@ class MetricsAttackTest {
       List<Thread> threads = new ArrayList<>();
       for (Collector<Long> c : List.of(a, b)) {
         var binder = new CollectorMetrics(c);
-        threads.add(Thread.startVirtualThread(() -> {
-          try {
-            start.await();
-            binder.bindTo(registry);
-            wins.incrementAndGet();
-          } catch (IllegalStateException e) {
-            refused.incrementAndGet();
-          } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-          }
-        }));
+        threads.add(
+            Thread.startVirtualThread(
+                () -> {
+                  try {
+                    start.await();
+                    binder.bindTo(registry);
+                    wins.incrementAndGet();
+                  } catch (IllegalStateException e) {
+                    refused.incrementAndGet();
+                  } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                  }
+                }));
       }
       start.countDown();
       for (Thread t : threads) {
@@ -832,30 +942,35 @@ class MetricsAttackTest {
     }
   }
 
-  /** Scrapes never fail while collectors are opened, bound and closed on another thread: the
-   * ADR's per-job pattern (reopen with the same name, to keep cardinality bounded). Upstream
-   * cause: micrometer-metrics/micrometer#6851 (a scrape sees a removed and a re-registered child
-   * with identical labels); Micrometer 1.17.2 still has it. The whole scrape fails, so every
-   * metric of the application is lost for that scrape. Racy: fails most runs, not all. */
+  /**
+   * Scrapes never fail while collectors are opened, bound and closed on another thread: the ADR's
+   * per-job pattern (reopen with the same name, to keep cardinality bounded). Upstream cause:
+   * micrometer-metrics/micrometer#6851 (a scrape sees a removed and a re-registered child with
+   * identical labels); Micrometer 1.17.2 still has it. The whole scrape fails, so every metric of
+   * the application is lost for that scrape. Racy: fails most runs, not all.
+   */
   @Test
-  @Disabled("defect: a Prometheus scrape racing close + reopen of a same-name collector fails with"
-      + " DuplicateLabelsException (upstream micrometer#6851, fix #7508 in no release: 1.17.2 and"
-      + " 1.18.0-M1 both fail); documented in README, docs/observability.md and ADR 5")
+  @Disabled(
+      "defect: a Prometheus scrape racing close + reopen of a same-name collector fails with"
+          + " DuplicateLabelsException (upstream micrometer#6851, fix #7508 in no release: 1.17.2 and"
+          + " 1.18.0-M1 both fail); documented in README, docs/observability.md and ADR 5")
   void prometheusScrapes_racingOpenBindClose_neverThrow() throws Exception {
     var prometheus = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
     AtomicBoolean done = new AtomicBoolean();
     AtomicReference<Throwable> scrapeFailure = new AtomicReference<>();
     AtomicInteger scrapes = new AtomicInteger();
-    Thread scraper = Thread.startVirtualThread(() -> {
-      while (!done.get()) {
-        try {
-          prometheus.scrape();
-          scrapes.incrementAndGet();
-        } catch (Throwable t) {
-          scrapeFailure.compareAndSet(null, t);
-        }
-      }
-    });
+    Thread scraper =
+        Thread.startVirtualThread(
+            () -> {
+              while (!done.get()) {
+                try {
+                  prometheus.scrape();
+                  scrapes.incrementAndGet();
+                } catch (Throwable t) {
+                  scrapeFailure.compareAndSet(null, t);
+                }
+              }
+            });
     await().atMost(WAIT).until(() -> scrapes.get() > 0);
     for (int i = 0; i < 300 && scrapeFailure.get() == null; i++) {
       Collector<Long> c = open("job", 3);
@@ -873,68 +988,96 @@ class MetricsAttackTest {
   @Test
   void stuckGauge_risesForAHeldDelivery_andFallsWhenSettled() throws Exception {
     var registry = new SimpleMeterRegistry();
-    Collector<Long> c = Collecting.open(FakeSource.generated(3, 1),
-        new RecordingCheckpointStore(),
-        CollectorOptions.builder().name("stuck").stuckThreshold(Duration.ofMillis(50)).build());
+    Collector<Long> c =
+        Collecting.open(
+            FakeSource.generated(3, 1),
+            new RecordingCheckpointStore(),
+            CollectorOptions.builder().name("stuck").stuckThreshold(Duration.ofMillis(50)).build());
     new CollectorMetrics(c).bindTo(registry);
     Delivery<Long> d = c.next();
-    assertEquals(16, registry.get("collector.capacity").gauge().value(),
+    assertEquals(
+        16,
+        registry.get("collector.capacity").gauge().value(),
         "capacity of a pull session is CollectorOptions.depth");
     await().atMost(WAIT).until(() -> registry.get("collector.stuck").gauge().value() == 1);
     d.ack();
-    await().atMost(WAIT).until(() -> registry.get("collector.stuck").gauge().value() == 0
-        && registry.get("collector.oldest.running").gauge().value() == 0);
+    await()
+        .atMost(WAIT)
+        .until(
+            () ->
+                registry.get("collector.stuck").gauge().value() == 0
+                    && registry.get("collector.oldest.running").gauge().value() == 0);
     c.close();
   }
 
-  /** Failed commits and fetches that are retried: the commit counter counts durable commits
-   * only (README), the fetch counter counts each batch once, the timers count what happened. */
+  /**
+   * Failed commits and fetches that are retried: the commit counter counts durable commits only
+   * (README), the fetch counter counts each batch once, the timers count what happened.
+   */
   @Test
   void retriedCommitsAndFetches_countDurableCommitsAndEachBatchOnce() throws Exception {
     var registry = new SimpleMeterRegistry();
     var store = new RecordingCheckpointStore();
     var source = FakeSource.generated(20, 1).failFetch(7, 2);
-    Collector<Long> c = Collecting.open(source, store, CollectorOptions.builder().name("rt")
-        .commitRetry(Retry.of(5, Duration.ZERO, Duration.ZERO))
-        .fetchRetry(Retry.of(5, Duration.ZERO, Duration.ZERO)).build());
+    Collector<Long> c =
+        Collecting.open(
+            source,
+            store,
+            CollectorOptions.builder()
+                .name("rt")
+                .commitRetry(Retry.of(5, Duration.ZERO, Duration.ZERO))
+                .fetchRetry(Retry.of(5, Duration.ZERO, Duration.ZERO))
+                .build());
     new CollectorMetrics(c).bindTo(registry);
     store.failNextCommits(2);
     ProcessSummary s = c.process(4, b -> {});
     assertEquals(20, s.batches());
     assertEquals(20, count(registry, "collector.batches.fetched", "rt"));
     assertEquals(20, registry.get("collector.fetch.duration").timer().count());
-    assertEquals(store.history().size(), (long) count(registry, "collector.commits", "rt"),
+    assertEquals(
+        store.history().size(),
+        (long) count(registry, "collector.commits", "rt"),
         "durable commits " + store.history());
     assertEquals(s.commits(), (long) count(registry, "collector.commits", "rt"));
-    assertEquals(0, count(registry, "collector.batches.failed", "rt"),
+    assertEquals(
+        0,
+        count(registry, "collector.batches.failed", "rt"),
         "a failed fetch or commit is not a failed handler attempt");
     c.close();
   }
 
-  /** Timer values are in the right unit and plausible: a handler held 100 ms shows >= 0.1 s,
-   * a pull delivery held 100 ms likewise (README: "or a pull delivery until settled"), a slow
-   * store's commits >= its latency, and the fetcher's window-full wait never exceeds the run. */
+  /**
+   * Timer values are in the right unit and plausible: a handler held 100 ms shows >= 0.1 s, a pull
+   * delivery held 100 ms likewise (README: "or a pull delivery until settled"), a slow store's
+   * commits >= its latency, and the fetcher's window-full wait never exceeds the run.
+   */
   @Test
   void timerValues_plausibleAndInTheRightUnit() throws Exception {
     var registry = new SimpleMeterRegistry();
     var store = new RecordingCheckpointStore();
     store.slowCommits(Duration.ofMillis(30));
-    Collector<Long> c = Collecting.open(FakeSource.generated(6, 1), store,
-        CollectorOptions.builder().name("tv").build());
+    Collector<Long> c =
+        Collecting.open(
+            FakeSource.generated(6, 1), store, CollectorOptions.builder().name("tv").build());
     new CollectorMetrics(c).bindTo(registry);
-    ProcessSummary s = c.process(1, b -> {
-      if (b.sequence() == 2) {
-        Thread.sleep(100);
-      }
-    });
+    ProcessSummary s =
+        c.process(
+            1,
+            b -> {
+              if (b.sequence() == 2) {
+                Thread.sleep(100);
+              }
+            });
     var handler = registry.get("collector.handler.duration").tag("outcome", "success").timer();
-    assertTrue(handler.max(TimeUnit.SECONDS) >= 0.1, "handler max " + handler.max(TimeUnit.SECONDS));
+    assertTrue(
+        handler.max(TimeUnit.SECONDS) >= 0.1, "handler max " + handler.max(TimeUnit.SECONDS));
     assertTrue(handler.max(TimeUnit.SECONDS) < 10);
     var commit = registry.get("collector.commit.duration").timer();
     assertTrue(commit.max(TimeUnit.SECONDS) >= 0.03, "commit max " + commit.max(TimeUnit.SECONDS));
     var wait = registry.get("collector.window.full.wait").timer();
     assertTrue(wait.count() >= 1, "depth 1: the fetcher waits for every batch");
-    assertTrue(wait.totalTime(TimeUnit.NANOSECONDS) <= s.duration().toNanos(),
+    assertTrue(
+        wait.totalTime(TimeUnit.NANOSECONDS) <= s.duration().toNanos(),
         "waited " + wait.totalTime(TimeUnit.MILLISECONDS) + " ms in a run of " + s.duration());
 
     Collector<Long> pull = open("tvp", 2);
@@ -944,17 +1087,20 @@ class MetricsAttackTest {
     long t0 = System.nanoTime();
     await().pollDelay(Duration.ofMillis(100)).until(() -> System.nanoTime() - t0 >= 100_000_000L);
     d.ack();
-    var pullTimer = pullRegistry.get("collector.handler.duration").tag("outcome", "success")
-        .timer();
+    var pullTimer =
+        pullRegistry.get("collector.handler.duration").tag("outcome", "success").timer();
     assertEquals(1, pullTimer.count());
-    assertTrue(pullTimer.totalTime(TimeUnit.SECONDS) >= 0.1,
+    assertTrue(
+        pullTimer.totalTime(TimeUnit.SECONDS) >= 0.1,
         "pull delivery " + pullTimer.totalTime(TimeUnit.SECONDS));
     pull.close();
     c.close();
   }
 
-  /** A misuse racing close(): counted at most once, never throws from the binder, and no meter
-   * is left or re-registered afterwards. */
+  /**
+   * A misuse racing close(): counted at most once, never throws from the binder, and no meter is
+   * left or re-registered afterwards.
+   */
   @Test
   void misuseRacingClose_leavesNoMeters() throws Exception {
     for (int round = 0; round < 30; round++) {
@@ -964,24 +1110,28 @@ class MetricsAttackTest {
       Delivery<Long> d = c.next();
       d.ack();
       var start = new CountDownLatch(1);
-      Thread misuser = Thread.startVirtualThread(() -> {
-        try {
-          start.await();
-          d.fail(new IOException("conflict"));
-        } catch (MisuseException expected) {
-          // ConflictingOutcomeException or CollectorClosedException
-        } catch (InterruptedException e) {
-          Thread.currentThread().interrupt();
-        }
-      });
-      Thread closer = Thread.startVirtualThread(() -> {
-        try {
-          start.await();
-        } catch (InterruptedException e) {
-          return;
-        }
-        c.close();
-      });
+      Thread misuser =
+          Thread.startVirtualThread(
+              () -> {
+                try {
+                  start.await();
+                  d.fail(new IOException("conflict"));
+                } catch (MisuseException expected) {
+                  // ConflictingOutcomeException or CollectorClosedException
+                } catch (InterruptedException e) {
+                  Thread.currentThread().interrupt();
+                }
+              });
+      Thread closer =
+          Thread.startVirtualThread(
+              () -> {
+                try {
+                  start.await();
+                } catch (InterruptedException e) {
+                  return;
+                }
+                c.close();
+              });
       start.countDown();
       misuser.join();
       closer.join();
@@ -989,15 +1139,21 @@ class MetricsAttackTest {
     }
   }
 
-  /** Pull API: ack, repeated ack, fail (retry), repeated fail, abandon by close(), repeated
-   * close(), conflicting outcome: counted as documented, each once. */
+  /**
+   * Pull API: ack, repeated ack, fail (retry), repeated fail, abandon by close(), repeated close(),
+   * conflicting outcome: counted as documented, each once.
+   */
   @Test
   void pullApi_ackFailAbandon_countedOnce() throws Exception {
     var registry = new SimpleMeterRegistry();
-    Collector<Long> c = Collecting.open(FakeSource.generated(10, 2),
-        new RecordingCheckpointStore(), CollectorOptions.builder().name("pull")
-            .failurePolicy(FailurePolicy.retry(Retry.of(3, Duration.ZERO, Duration.ZERO)))
-            .build());
+    Collector<Long> c =
+        Collecting.open(
+            FakeSource.generated(10, 2),
+            new RecordingCheckpointStore(),
+            CollectorOptions.builder()
+                .name("pull")
+                .failurePolicy(FailurePolicy.retry(Retry.of(3, Duration.ZERO, Duration.ZERO)))
+                .build());
     new CollectorMetrics(c).bindTo(registry);
     Delivery<Long> d0 = c.next();
     assertTrue(d0.ack());
@@ -1020,21 +1176,28 @@ class MetricsAttackTest {
     assertEquals(2, count(registry, "collector.batches.retried", "pull"));
     assertEquals(2, handlerCount(registry, "success"));
     assertEquals(2, handlerCount(registry, "failure"));
-    assertEquals(1, registry.get("collector.misuse").tag("kind", "ConflictingOutcomeException")
-        .counter().count());
+    assertEquals(
+        1,
+        registry
+            .get("collector.misuse")
+            .tag("kind", "ConflictingOutcomeException")
+            .counter()
+            .count());
     assertEquals(2, registry.get("collector.committed").gauge().value());
     c.close();
   }
 
-  /** Pull session closed with deliveries still held: close() commits the acknowledged prefix;
-   * the held batches are delivered again by the next collector, they did not fail. */
+  /**
+   * Pull session closed with deliveries still held: close() commits the acknowledged prefix; the
+   * held batches are delivered again by the next collector, they did not fail.
+   */
   @Test
-  void pullApi_closeWithHeldDeliveries_countsNoFailures_andCommitsMatchTheStore()
-      throws Exception {
+  void pullApi_closeWithHeldDeliveries_countsNoFailures_andCommitsMatchTheStore() throws Exception {
     var registry = new SimpleMeterRegistry();
     var store = new RecordingCheckpointStore();
-    Collector<Long> c = Collecting.open(FakeSource.generated(10, 1), store,
-        CollectorOptions.builder().name("held").build());
+    Collector<Long> c =
+        Collecting.open(
+            FakeSource.generated(10, 1), store, CollectorOptions.builder().name("held").build());
     new CollectorMetrics(c).bindTo(registry);
     c.next().ack();
     c.next().ack();
@@ -1063,16 +1226,18 @@ class MetricsAttackTest {
       AtomicInteger wins = new AtomicInteger();
       List<Thread> threads = new ArrayList<>();
       for (int t = 0; t < 4; t++) {
-        threads.add(Thread.startVirtualThread(() -> {
-          try {
-            start.await();
-          } catch (InterruptedException e) {
-            return;
-          }
-          if (d.ack()) {
-            wins.incrementAndGet();
-          }
-        }));
+        threads.add(
+            Thread.startVirtualThread(
+                () -> {
+                  try {
+                    start.await();
+                  } catch (InterruptedException e) {
+                    return;
+                  }
+                  if (d.ack()) {
+                    wins.incrementAndGet();
+                  }
+                }));
       }
       start.countDown();
       for (Thread t : threads) {
@@ -1091,9 +1256,11 @@ class MetricsAttackTest {
     var registry = new SimpleMeterRegistry();
     Map<String, String> collectorByKind = new TreeMap<>();
 
-    Collector<Long> strict = Collecting.open(FakeSource.generated(5, 1),
-        new RecordingCheckpointStore(),
-        CollectorOptions.builder().name("k-order").ackOrdering(AckOrdering.STRICT).build());
+    Collector<Long> strict =
+        Collecting.open(
+            FakeSource.generated(5, 1),
+            new RecordingCheckpointStore(),
+            CollectorOptions.builder().name("k-order").ackOrdering(AckOrdering.STRICT).build());
     new CollectorMetrics(strict).bindTo(registry);
     strict.next();
     Delivery<Long> second = strict.next();
@@ -1116,13 +1283,15 @@ class MetricsAttackTest {
     Collector<Long> reentrant = open("k-reentrant", 1);
     new CollectorMetrics(reentrant).bindTo(registry);
     AtomicReference<Throwable> seen = new AtomicReference<>();
-    reentrant.process(1, b -> {
-      try {
-        reentrant.next();
-      } catch (ReentrantCallException e) {
-        seen.set(e);
-      }
-    });
+    reentrant.process(
+        1,
+        b -> {
+          try {
+            reentrant.next();
+          } catch (ReentrantCallException e) {
+            seen.set(e);
+          }
+        });
     assertInstanceOf(ReentrantCallException.class, seen.get());
     collectorByKind.put("ReentrantCallException", "k-reentrant");
 
@@ -1135,8 +1304,10 @@ class MetricsAttackTest {
     assertThrows(StaleDeliveryException.class, s1::ack);
     collectorByKind.put("StaleDeliveryException", "k-stale");
 
-    Set<String> kinds = Arrays.stream(MisuseException.class.getPermittedSubclasses())
-        .map(Class::getSimpleName).collect(Collectors.toCollection(TreeSet::new));
+    Set<String> kinds =
+        Arrays.stream(MisuseException.class.getPermittedSubclasses())
+            .map(Class::getSimpleName)
+            .collect(Collectors.toCollection(TreeSet::new));
     kinds.remove("CollectorClosedException"); // documented: not counted after close()
     assertEquals(kinds, collectorByKind.keySet());
     Map<String, Double> wrong = new TreeMap<>();
@@ -1155,8 +1326,10 @@ class MetricsAttackTest {
     }
   }
 
-  /** Gauges (and Prometheus scrapes) read from another thread while runs fail, are interrupted
-   * and end: never negative or NaN, committed never goes back, the window gauges go to 0. */
+  /**
+   * Gauges (and Prometheus scrapes) read from another thread while runs fail, are interrupted and
+   * end: never negative or NaN, committed never goes back, the window gauges go to 0.
+   */
   @Test
   void gaugesReadConcurrently_withRunsThatFailAreInterruptedAndEnd() throws Exception {
     var prometheus = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
@@ -1164,39 +1337,56 @@ class MetricsAttackTest {
     new CollectorMetrics(c).bindTo(prometheus);
     AtomicBoolean stop = new AtomicBoolean();
     List<String> problems = new ArrayList<>();
-    Thread reader = Thread.startVirtualThread(() -> {
-      double lastCommitted = 0;
-      while (!stop.get()) {
-        for (String g : List.of("collector.fetched", "collector.committed",
-            "collector.in.flight", "collector.waiting", "collector.capacity", "collector.stuck",
-            "collector.oldest.running")) {
-          double v = prometheus.get(g).gauge().value();
-          if (Double.isNaN(v) || v < 0) {
-            problems.add(g + "=" + v);
-          }
-        }
-        double committed = prometheus.get("collector.committed").gauge().value();
-        if (committed < lastCommitted) {
-          problems.add("committed went back " + lastCommitted + " -> " + committed);
-        }
-        lastCommitted = committed;
-        prometheus.scrape();
-      }
-    });
+    Thread reader =
+        Thread.startVirtualThread(
+            () -> {
+              double lastCommitted = 0;
+              while (!stop.get()) {
+                for (String g :
+                    List.of(
+                        "collector.fetched",
+                        "collector.committed",
+                        "collector.in.flight",
+                        "collector.waiting",
+                        "collector.capacity",
+                        "collector.stuck",
+                        "collector.oldest.running")) {
+                  double v = prometheus.get(g).gauge().value();
+                  if (Double.isNaN(v) || v < 0) {
+                    problems.add(g + "=" + v);
+                  }
+                }
+                double committed = prometheus.get("collector.committed").gauge().value();
+                if (committed < lastCommitted) {
+                  problems.add("committed went back " + lastCommitted + " -> " + committed);
+                }
+                lastCommitted = committed;
+                prometheus.scrape();
+              }
+            });
     // 1: fails at batch 100
-    assertThrows(BatchFailedException.class, () -> c.process(8, b -> {
-      if (b.sequence() == 100) {
-        throw new IOException("x");
-      }
-    }));
+    assertThrows(
+        BatchFailedException.class,
+        () ->
+            c.process(
+                8,
+                b -> {
+                  if (b.sequence() == 100) {
+                    throw new IOException("x");
+                  }
+                }));
     // 2: interrupted with handlers blocked
     var blocked = new CountDownLatch(8);
-    BackgroundRun run = BackgroundRun.start(c, 8, b -> {
-      if (b.sequence() >= 200) {
-        blocked.countDown();
-        new CountDownLatch(1).await();
-      }
-    });
+    BackgroundRun run =
+        BackgroundRun.start(
+            c,
+            8,
+            b -> {
+              if (b.sequence() >= 200) {
+                blocked.countDown();
+                new CountDownLatch(1).await();
+              }
+            });
     assertTrue(blocked.await(10, TimeUnit.SECONDS));
     run.owner.interrupt();
     run.awaitFailure(WAIT);
@@ -1205,8 +1395,13 @@ class MetricsAttackTest {
     stop.set(true);
     reader.join();
     assertEquals(List.of(), problems.stream().limit(10).toList());
-    for (String g : List.of("collector.in.flight", "collector.waiting", "collector.capacity",
-        "collector.stuck", "collector.oldest.running")) {
+    for (String g :
+        List.of(
+            "collector.in.flight",
+            "collector.waiting",
+            "collector.capacity",
+            "collector.stuck",
+            "collector.oldest.running")) {
       assertEquals(0, prometheus.get(g).gauge().value(), g + " after the last run");
     }
     assertEquals(400, prometheus.get("collector.committed").gauge().value());
@@ -1222,10 +1417,13 @@ class MetricsAttackTest {
     new CollectorMetrics(c).bindTo(prometheus);
     Delivery<Long> d = c.next();
     Pattern p = Pattern.compile("collector_oldest_running_seconds\\{collector=\"old\"} (\\S+)");
-    await().atMost(WAIT).until(() -> {
-      Matcher m = p.matcher(prometheus.scrape());
-      return m.find() && Double.parseDouble(m.group(1)) >= 0.05;
-    });
+    await()
+        .atMost(WAIT)
+        .until(
+            () -> {
+              Matcher m = p.matcher(prometheus.scrape());
+              return m.find() && Double.parseDouble(m.group(1)) >= 0.05;
+            });
     Matcher m = p.matcher(prometheus.scrape());
     assertTrue(m.find());
     assertTrue(Double.parseDouble(m.group(1)) < 60, "seconds, not millis or nanos: " + m.group(1));
@@ -1237,29 +1435,50 @@ class MetricsAttackTest {
   // Prometheus export and the dashboard
   // ---------------------------------------------------------------------------------------
 
-  private static final List<String> README_NAMES = List.of(
-      "collector_fetched", "collector_committed", "collector_in_flight", "collector_waiting",
-      "collector_capacity", "collector_stuck", "collector_oldest_running_seconds",
-      "collector_batches_fetched_total", "collector_batches_acknowledged_total",
-      "collector_batches_failed_total", "collector_batches_retried_total",
-      "collector_batches_dead_lettered_total", "collector_records_total",
-      "collector_commits_total", "collector_misuse_total",
-      "collector_handler_duration_seconds_bucket", "collector_handler_duration_seconds_sum",
-      "collector_handler_duration_seconds_count", "collector_handler_duration_seconds_max",
-      "collector_fetch_duration_seconds_sum", "collector_fetch_duration_seconds_count",
-      "collector_fetch_duration_seconds_max",
-      "collector_commit_duration_seconds_bucket", "collector_commit_duration_seconds_sum",
-      "collector_commit_duration_seconds_count", "collector_commit_duration_seconds_max",
-      "collector_window_full_wait_seconds_sum", "collector_window_full_wait_seconds_count",
-      "collector_window_full_wait_seconds_max");
+  private static final List<String> README_NAMES =
+      List.of(
+          "collector_fetched",
+          "collector_committed",
+          "collector_in_flight",
+          "collector_waiting",
+          "collector_capacity",
+          "collector_stuck",
+          "collector_oldest_running_seconds",
+          "collector_batches_fetched_total",
+          "collector_batches_acknowledged_total",
+          "collector_batches_failed_total",
+          "collector_batches_retried_total",
+          "collector_batches_dead_lettered_total",
+          "collector_records_total",
+          "collector_commits_total",
+          "collector_misuse_total",
+          "collector_handler_duration_seconds_bucket",
+          "collector_handler_duration_seconds_sum",
+          "collector_handler_duration_seconds_count",
+          "collector_handler_duration_seconds_max",
+          "collector_fetch_duration_seconds_sum",
+          "collector_fetch_duration_seconds_count",
+          "collector_fetch_duration_seconds_max",
+          "collector_commit_duration_seconds_bucket",
+          "collector_commit_duration_seconds_sum",
+          "collector_commit_duration_seconds_count",
+          "collector_commit_duration_seconds_max",
+          "collector_window_full_wait_seconds_sum",
+          "collector_window_full_wait_seconds_count",
+          "collector_window_full_wait_seconds_max");
 
   private static Set<String> scrapedNames(String scrape) {
-    return scrape.lines().filter(l -> !l.startsWith("#") && !l.isBlank())
-        .map(l -> l.replaceAll("[{ ].*", "")).collect(Collectors.toCollection(TreeSet::new));
+    return scrape
+        .lines()
+        .filter(l -> !l.startsWith("#") && !l.isBlank())
+        .map(l -> l.replaceAll("[{ ].*", ""))
+        .collect(Collectors.toCollection(TreeSet::new));
   }
 
-  /** Right after bindTo, before any event: every README name is scraped, nothing else; bucket
-   * counts as the README says (73 and 60, plus +Inf); every outcome present. */
+  /**
+   * Right after bindTo, before any event: every README name is scraped, nothing else; bucket counts
+   * as the README says (73 and 60, plus +Inf); every outcome present.
+   */
   @Test
   void prometheusScrape_rightAfterBind_matchesTheReadmeTable() {
     var prometheus = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
@@ -1268,12 +1487,23 @@ class MetricsAttackTest {
     String scrape = prometheus.scrape();
     assertEquals(new TreeSet<>(README_NAMES), scrapedNames(scrape));
     for (String outcome : List.of("success", "failure", "timeout")) {
-      assertEquals(74, scrape.lines().filter(l -> l.startsWith(
-          "collector_handler_duration_seconds_bucket{") && l.contains("outcome=\"" + outcome
-          + "\"")).count(), outcome);
+      assertEquals(
+          74,
+          scrape
+              .lines()
+              .filter(
+                  l ->
+                      l.startsWith("collector_handler_duration_seconds_bucket{")
+                          && l.contains("outcome=\"" + outcome + "\""))
+              .count(),
+          outcome);
     }
-    assertEquals(61, scrape.lines()
-        .filter(l -> l.startsWith("collector_commit_duration_seconds_bucket{")).count());
+    assertEquals(
+        61,
+        scrape
+            .lines()
+            .filter(l -> l.startsWith("collector_commit_duration_seconds_bucket{"))
+            .count());
     assertTrue(scrape.contains("# TYPE collector_handler_duration_seconds histogram"));
     assertTrue(scrape.contains("# TYPE collector_fetch_duration_seconds summary"));
     c.close();
@@ -1283,14 +1513,19 @@ class MetricsAttackTest {
   @Test
   void adrMeterFilter_switchesHistogramsOff() throws Exception {
     var prometheus = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
-    prometheus.config().meterFilter(new MeterFilter() {
-      @Override
-      public DistributionStatisticConfig configure(Meter.Id id,
-          DistributionStatisticConfig config) {
-        return DistributionStatisticConfig.builder().percentilesHistogram(false).build()
-            .merge(config);
-      }
-    });
+    prometheus
+        .config()
+        .meterFilter(
+            new MeterFilter() {
+              @Override
+              public DistributionStatisticConfig configure(
+                  Meter.Id id, DistributionStatisticConfig config) {
+                return DistributionStatisticConfig.builder()
+                    .percentilesHistogram(false)
+                    .build()
+                    .merge(config);
+              }
+            });
     Collector<Long> c = open("nohist", 5);
     new CollectorMetrics(c).bindTo(prometheus);
     c.process(2, b -> {});
@@ -1298,30 +1533,58 @@ class MetricsAttackTest {
     c.close();
   }
 
-  /** Every metric name in every dashboard expression (panels and templating) is one the binder
+  /**
+   * Every metric name in every dashboard expression (panels and templating) is one the binder
    * exports; every selector of a collector metric filters on $collector; every rate window is
-   * $__rate_interval. An independent check from DashboardTest. */
+   * $__rate_interval. An independent check from DashboardTest.
+   */
   @Test
   void dashboard_everyExpressionUsesOnlyExportedNames() throws Exception {
-    JsonNode dashboard = new ObjectMapper().readTree(Files.readString(
-        locate("docs/grafana/collector-dashboard.json")));
+    JsonNode dashboard =
+        new ObjectMapper()
+            .readTree(Files.readString(locate("docs/grafana/collector-dashboard.json")));
     List<String> exprs = new ArrayList<>();
     dashboard.findValues("expr").forEach(n -> exprs.add(n.asText()));
     for (JsonNode v : dashboard.path("templating").path("list")) {
       if (v.path("type").asText().equals("query")) {
-        exprs.add(v.path("query").isTextual() ? v.path("query").asText()
-            : v.path("query").path("query").asText());
+        exprs.add(
+            v.path("query").isTextual()
+                ? v.path("query").asText()
+                : v.path("query").path("query").asText());
       }
     }
     assertTrue(exprs.size() >= 20, "expressions: " + exprs.size());
     Set<String> exported = new HashSet<>(README_NAMES);
     // The Kafka binder's names (docs/kafka.md); collector-kafka's KafkaDashboardTest checks them
     // against a scrape of that binder on a real broker.
-    exported.addAll(List.of("collector_kafka_partition_lag", "collector_kafka_partition_in_flight",
-        "collector_kafka_fenced_total"));
-    Set<String> keywords = Set.of("rate", "sum", "by", "histogram_quantile", "label_values",
-        "collector", "le", "instance", "outcome", "kind", "irate", "increase", "max", "avg",
-        "without", "on", "ignoring", "group_left", "group_right", "topic", "partition");
+    exported.addAll(
+        List.of(
+            "collector_kafka_partition_lag",
+            "collector_kafka_partition_in_flight",
+            "collector_kafka_fenced_total"));
+    Set<String> keywords =
+        Set.of(
+            "rate",
+            "sum",
+            "by",
+            "histogram_quantile",
+            "label_values",
+            "collector",
+            "le",
+            "instance",
+            "outcome",
+            "kind",
+            "irate",
+            "increase",
+            "max",
+            "avg",
+            "without",
+            "on",
+            "ignoring",
+            "group_left",
+            "group_right",
+            "topic",
+            "partition");
     Pattern ident = Pattern.compile("(?<![\\w$\"])([a-zA-Z_:][a-zA-Z0-9_:]*)(?![\\w\"(])");
     Map<String, String> unknown = new TreeMap<>();
     for (String expr : exprs) {
@@ -1388,5 +1651,4 @@ class MetricsAttackTest {
     assertEquals(List.of(), registry.getMeters());
     assertEquals(20, kept.size());
   }
-
 }

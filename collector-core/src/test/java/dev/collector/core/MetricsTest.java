@@ -59,8 +59,9 @@ class MetricsTest {
   void process_headHeld_gaugesShowWindowAndOutOfOrderBuffer_thenCountersAndTimers()
       throws Exception {
     var controller = new CompletionController<Long>();
-    Collector<Long> c = Collecting.open(FakeSource.generated(10, 3), store,
-        CollectorOptions.builder().name("m").build());
+    Collector<Long> c =
+        Collecting.open(
+            FakeSource.generated(10, 3), store, CollectorOptions.builder().name("m").build());
     new CollectorMetrics(c).bindTo(registry);
     BackgroundRun run = BackgroundRun.start(c, 4, controller);
     controller.awaitStartedCount(4, WAIT); // the window of 4 is full
@@ -73,8 +74,8 @@ class MetricsTest {
     assertEquals(0, gauge("collector.committed"));
     assertEquals(4, gauge("collector.in.flight"));
     assertEquals(4, gauge("collector.capacity"));
-    assertTrue(registry.get("collector.oldest.running").timeGauge().value(TimeUnit.NANOSECONDS)
-        > 0);
+    assertTrue(
+        registry.get("collector.oldest.running").timeGauge().value(TimeUnit.NANOSECONDS) > 0);
 
     controller.releaseAll();
     run.await(WAIT);
@@ -83,10 +84,9 @@ class MetricsTest {
     assertEquals(30, count("collector.records"));
     assertEquals(0, count("collector.batches.failed"));
     assertEquals(store.history().size(), count("collector.commits"));
-    assertEquals(10, registry.get("collector.handler.duration").tag("outcome", "success")
-        .timer().count());
-    assertEquals(store.history().size(),
-        registry.get("collector.commit.duration").timer().count());
+    assertEquals(
+        10, registry.get("collector.handler.duration").tag("outcome", "success").timer().count());
+    assertEquals(store.history().size(), registry.get("collector.commit.duration").timer().count());
     assertEquals(10, registry.get("collector.fetch.duration").timer().count());
     // the fetcher found the window full at least once (batch 4 waited for batch 0)
     assertTrue(registry.get("collector.window.full.wait").timer().count() >= 1);
@@ -95,37 +95,55 @@ class MetricsTest {
 
   @Test
   void retriesDeadLettersFailuresAndMisuse_areCounted() throws Exception {
-    Collector<Long> c = Collecting.open(FakeSource.generated(5, 1), store,
-        CollectorOptions.builder().name("m").failurePolicy(
-            FailurePolicy.retry(Retry.of(2, Duration.ZERO, Duration.ZERO))
-                .thenDeadLetter((batch, cause) -> {})).build());
+    Collector<Long> c =
+        Collecting.open(
+            FakeSource.generated(5, 1),
+            store,
+            CollectorOptions.builder()
+                .name("m")
+                .failurePolicy(
+                    FailurePolicy.retry(Retry.of(2, Duration.ZERO, Duration.ZERO))
+                        .thenDeadLetter((batch, cause) -> {}))
+                .build());
     new CollectorMetrics(c).bindTo(registry);
-    c.process(1, batch -> {
-      if (batch.sequence() == 3) {
-        throw new IOException("poison");
-      }
-    });
+    c.process(
+        1,
+        batch -> {
+          if (batch.sequence() == 3) {
+            throw new IOException("poison");
+          }
+        });
     assertEquals(2, count("collector.batches.failed"));
     assertEquals(1, count("collector.batches.retried"));
     assertEquals(1, count("collector.batches.dead.lettered"));
     assertEquals(4, count("collector.batches.acknowledged"));
-    assertEquals(2, registry.get("collector.handler.duration").tag("outcome", "failure")
-        .timer().count());
+    assertEquals(
+        2, registry.get("collector.handler.duration").tag("outcome", "failure").timer().count());
 
-    Collector<Long> strict = Collecting.open(FakeSource.generated(5, 1),
-        new RecordingCheckpointStore(),
-        CollectorOptions.builder().name("m2").ackOrdering(AckOrdering.STRICT).build());
+    Collector<Long> strict =
+        Collecting.open(
+            FakeSource.generated(5, 1),
+            new RecordingCheckpointStore(),
+            CollectorOptions.builder().name("m2").ackOrdering(AckOrdering.STRICT).build());
     new CollectorMetrics(strict).bindTo(registry);
     strict.next();
     Delivery<Long> second = strict.next();
     assertThrows(OutOfOrderAckException.class, second::ack);
-    assertEquals(1, registry.get("collector.misuse").tag("collector", "m2")
-        .tag("kind", "OutOfOrderAckException").counter().count());
+    assertEquals(
+        1,
+        registry
+            .get("collector.misuse")
+            .tag("collector", "m2")
+            .tag("kind", "OutOfOrderAckException")
+            .counter()
+            .count());
     strict.close();
   }
 
   private static Collector<Long> open(String name, long batches) {
-    return Collecting.open(FakeSource.generated(batches, 1), new RecordingCheckpointStore(),
+    return Collecting.open(
+        FakeSource.generated(batches, 1),
+        new RecordingCheckpointStore(),
         CollectorOptions.builder().name(name).build());
   }
 
@@ -139,10 +157,14 @@ class MetricsTest {
 
   /** Runs System.gc() until the references are cleared (GC is a request, hence the loop). */
   private static void awaitCollected(List<? extends WeakReference<?>> refs) {
-    await().atMost(WAIT).pollDelay(Duration.ZERO).until(() -> {
-      System.gc();
-      return refs.stream().allMatch(r -> r.get() == null);
-    });
+    await()
+        .atMost(WAIT)
+        .pollDelay(Duration.ZERO)
+        .until(
+            () -> {
+              System.gc();
+              return refs.stream().allMatch(r -> r.get() == null);
+            });
   }
 
   // Issue 13, point 1: meters leave with their collector, and gauges do not keep it alive.
@@ -160,9 +182,11 @@ class MetricsTest {
       c.close();
       refs.add(new WeakReference<>(c));
     }
-    assertEquals(before, prometheus.getMeters().size(),
-        "meters left after close: " + prometheus.getMeters().stream()
-            .map(m -> m.getId().toString()).limit(10).toList());
+    assertEquals(
+        before,
+        prometheus.getMeters().size(),
+        "meters left after close: "
+            + prometheus.getMeters().stream().map(m -> m.getId().toString()).limit(10).toList());
     assertFalse(prometheus.scrape().contains("job-"), "closed collectors still scraped");
     awaitCollected(refs);
   }
@@ -176,12 +200,13 @@ class MetricsTest {
     WeakReference<Collector<Long>> ref = new WeakReference<>(c);
     c = null; // never closed: only the registry's gauges could keep it now
     awaitCollected(List.of(ref));
-    assertTrue(Double.isNaN(registry.get("collector.capacity").tag("collector", "forgotten")
-        .gauge().value()));
+    assertTrue(
+        Double.isNaN(
+            registry.get("collector.capacity").tag("collector", "forgotten").gauge().value()));
     Collector<Long> next = open("forgotten", 3); // the name of a collected collector is free
     new CollectorMetrics(next).bindTo(registry);
-    assertEquals(0, registry.get("collector.capacity").tag("collector", "forgotten").gauge()
-        .value());
+    assertEquals(
+        0, registry.get("collector.capacity").tag("collector", "forgotten").gauge().value());
     next.close();
   }
 
@@ -243,18 +268,23 @@ class MetricsTest {
     Collector<Long> first = open("same", 5);
     Collector<Long> second = open("same", 7);
     new CollectorMetrics(first).bindTo(registry);
-    var e = assertThrows(IllegalStateException.class,
-        () -> new CollectorMetrics(second).bindTo(registry));
-    assertTrue(e.getMessage().contains("'same'") && e.getMessage().contains("name"),
-        e.getMessage());
+    var e =
+        assertThrows(
+            IllegalStateException.class, () -> new CollectorMetrics(second).bindTo(registry));
+    assertTrue(
+        e.getMessage().contains("'same'") && e.getMessage().contains("name"), e.getMessage());
     first.process(2, b -> {});
     first.close();
     new CollectorMetrics(second).bindTo(registry);
     second.process(2, b -> {});
-    assertEquals(7, registry.get("collector.committed").tag("collector", "same").gauge()
-        .value(), "the gauges show the live collector, not the closed one");
-    assertEquals(7, registry.get("collector.batches.acknowledged").tag("collector", "same")
-        .counter().count(), "counters start over with the new collector");
+    assertEquals(
+        7,
+        registry.get("collector.committed").tag("collector", "same").gauge().value(),
+        "the gauges show the live collector, not the closed one");
+    assertEquals(
+        7,
+        registry.get("collector.batches.acknowledged").tag("collector", "same").counter().count(),
+        "counters start over with the new collector");
     second.close();
   }
 
@@ -267,8 +297,8 @@ class MetricsTest {
     c.process(3, b -> {});
     for (MeterRegistry r : List.of(registry, other)) {
       assertEquals(6, r.get("collector.batches.acknowledged").counter().count());
-      assertEquals(6, r.get("collector.handler.duration").tag("outcome", "success").timer()
-          .count());
+      assertEquals(
+          6, r.get("collector.handler.duration").tag("outcome", "success").timer().count());
       assertEquals(6, r.get("collector.committed").gauge().value());
     }
     c.close();
@@ -284,16 +314,22 @@ class MetricsTest {
     new CollectorMetrics(c).bindTo(prometheus);
     c.process(4, b -> {});
     String scrape = prometheus.scrape();
-    for (String timer : List.of("collector_handler_duration_seconds",
-        "collector_commit_duration_seconds")) {
+    for (String timer :
+        List.of("collector_handler_duration_seconds", "collector_commit_duration_seconds")) {
       assertTrue(scrape.contains("# TYPE " + timer + " histogram"), timer + " is a histogram");
-      long buckets = scrape.lines().filter(l -> l.startsWith(timer + "_bucket{")
-          && l.contains("collector=\"h\"") && !l.contains("outcome=\"failure\"")
-          && !l.contains("outcome=\"timeout\"")).count();
+      long buckets =
+          scrape
+              .lines()
+              .filter(
+                  l ->
+                      l.startsWith(timer + "_bucket{")
+                          && l.contains("collector=\"h\"")
+                          && !l.contains("outcome=\"failure\"")
+                          && !l.contains("outcome=\"timeout\""))
+              .count();
       assertTrue(buckets >= 20 && buckets <= 80, timer + " buckets: " + buckets);
     }
-    Timer handler = prometheus.get("collector.handler.duration").tag("outcome", "success")
-        .timer();
+    Timer handler = prometheus.get("collector.handler.duration").tag("outcome", "success").timer();
     assertTrue(handler.takeSnapshot().histogramCounts().length > 0);
     // the rarer timers stay summaries: no buckets
     assertFalse(scrape.contains("collector_fetch_duration_seconds_bucket"));
@@ -306,8 +342,10 @@ class MetricsTest {
   void misuseCounters_areRegisteredUpFront_oncePerKind() {
     Collector<Long> c = open("m", 1);
     new CollectorMetrics(c).bindTo(registry);
-    Set<String> kinds = Arrays.stream(MisuseException.class.getPermittedSubclasses())
-        .map(Class::getSimpleName).collect(Collectors.toCollection(TreeSet::new));
+    Set<String> kinds =
+        Arrays.stream(MisuseException.class.getPermittedSubclasses())
+            .map(Class::getSimpleName)
+            .collect(Collectors.toCollection(TreeSet::new));
     assertEquals(6, kinds.size());
     Set<String> registered = new TreeSet<>();
     for (Meter m : registry.find("collector.misuse").tag("collector", "m").meters()) {

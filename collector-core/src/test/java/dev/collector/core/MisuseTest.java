@@ -110,8 +110,7 @@ class MisuseTest {
     Delivery<Long> d = c.next();
     c.close();
     assertMisuse(CollectorClosedException.class, c::progress, d::ack, "batch 0", "new collector");
-    assertMisuse(
-        CollectorClosedException.class, c::progress, () -> d.fail(new RuntimeException()));
+    assertMisuse(CollectorClosedException.class, c::progress, () -> d.fail(new RuntimeException()));
     d.close(); // closing an unsettled delivery after close() is harmless
   }
 
@@ -233,21 +232,25 @@ class MisuseTest {
   @Test
   void source_batchesAfterEndOfSource_areNeverRead() throws Exception {
     var calls = new java.util.concurrent.atomic.AtomicInteger();
-    Collector<Long> c = Collecting.open(
-        token -> new dev.collector.SourceReader<Long>() {
-          @Override
-          public dev.collector.SourceBatch<Long> next() {
-            int call = calls.incrementAndGet();
-            // batches 1-2, then end, then (wrongly) more batches
-            return call == 3 ? null : new dev.collector.SourceBatch<>(List.of((long) call),
-                Integer.toString(call));
-          }
+    Collector<Long> c =
+        Collecting.open(
+            token ->
+                new dev.collector.SourceReader<Long>() {
+                  @Override
+                  public dev.collector.SourceBatch<Long> next() {
+                    int call = calls.incrementAndGet();
+                    // batches 1-2, then end, then (wrongly) more batches
+                    return call == 3
+                        ? null
+                        : new dev.collector.SourceBatch<>(
+                            List.of((long) call), Integer.toString(call));
+                  }
 
-          @Override
-          public void close() {}
-        },
-        store,
-        CollectorOptions.defaults());
+                  @Override
+                  public void close() {}
+                },
+            store,
+            CollectorOptions.defaults());
     assertEquals(2, c.process(4, b -> {}).batches());
     assertEquals(3, calls.get(), "the reader was called again after it signalled the end");
     assertEquals(new Checkpoint(2, "2"), store.current());
@@ -274,12 +277,14 @@ class MisuseTest {
 
   @Test
   void options_invalid_throwIllegalArgumentNamingParameterAndValue() {
-    var name = assertThrows(
-        IllegalArgumentException.class, () -> CollectorOptions.builder().name("a b").build());
+    var name =
+        assertThrows(
+            IllegalArgumentException.class, () -> CollectorOptions.builder().name("a b").build());
     assertTrue(name.getMessage().contains("name") && name.getMessage().contains("a b"));
-    var drain = assertThrows(
-        IllegalArgumentException.class,
-        () -> CollectorOptions.builder().drainTimeout(Duration.ofSeconds(-1)).build());
+    var drain =
+        assertThrows(
+            IllegalArgumentException.class,
+            () -> CollectorOptions.builder().drainTimeout(Duration.ofSeconds(-1)).build());
     assertTrue(drain.getMessage().contains("drainTimeout"));
   }
 }

@@ -9,8 +9,8 @@ import java.util.TreeSet;
 import org.junit.jupiter.api.Test;
 
 /**
- * ADR 0008: a public record in a published package breaks every caller when a component is
- * added, so {@code dev.collector.core} has none (the ADR allows none here).
+ * ADR 0008: a public record in a published package breaks every caller when a component is added,
+ * so {@code dev.collector.core} has none (the ADR allows none here).
  */
 class NoPublicRecordsTest {
 
@@ -28,16 +28,21 @@ class NoPublicRecordsTest {
       }
     }
     // the scan sees the package: the entry point, the line-source options and their builder
-    assertTrue(names.containsAll(Set.of("dev.collector.core.Collecting",
-            "dev.collector.core.LineSourceOptions",
-            "dev.collector.core.LineSourceOptions$Builder")),
+    assertTrue(
+        names.containsAll(
+            Set.of(
+                "dev.collector.core.Collecting",
+                "dev.collector.core.LineSourceOptions",
+                "dev.collector.core.LineSourceOptions$Builder")),
         "scan of dev.collector.core found only " + names);
     // it skips the package's non-public records
     assertTrue(Lifecycle.Failure.class.isRecord());
     assertFalse(names.contains(Lifecycle.Failure.class.getName()));
     Set<String> unexpected = new TreeSet<>(records);
     unexpected.removeAll(ALLOWED);
-    assertEquals(Set.of(), unexpected,
+    assertEquals(
+        Set.of(),
+        unexpected,
         "public records in dev.collector.core that docs/adr/0008-evolvable-api-types.md does"
             + " not allow; make them final classes with a builder, or record the decision in the"
             + " ADR and in ALLOWED");

@@ -33,7 +33,9 @@ class ProcessOrderingTest {
     var controller = new CompletionController<Long>(batch -> threads.record());
     Collector<Long> collector =
         Collecting.open(
-            source, Sources.observed(store, threads), CollectorOptions.builder().name("g1").build());
+            source,
+            Sources.observed(store, threads),
+            CollectorOptions.builder().name("g1").build());
 
     BackgroundRun run = BackgroundRun.start(collector, 4, controller);
     for (long s = 0; s < 4; s++) {
@@ -46,8 +48,9 @@ class ProcessOrderingTest {
       controller.awaitFinished(s, WAIT);
     }
     // The fetcher has nowhere to put batch 4: it waits for a slot instead of reading on.
-    await().atMost(WAIT).until(() -> source.fetcher != null
-        && source.fetcher.getState() == Thread.State.WAITING);
+    await()
+        .atMost(WAIT)
+        .until(() -> source.fetcher != null && source.fetcher.getState() == Thread.State.WAITING);
     assertEquals(4, source.fetches.get(), "fetched beyond depth");
     Progress p = collector.progress();
     assertEquals(4, p.fetched());

@@ -43,22 +43,22 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 
 /**
- * Seeded failure-path storms of {@code process()} through the public API: random depth,
- * concurrency and commit interval; handlers with random latency and failures under random
- * failure policies (fail-fast, retry, retry then dead-letter, a dead-letter handler that throws or
- * rethrows); a store that is slow, fails commits or "crashes"; a source that fails fetches; and
- * an interrupt of the caller, {@code stop()} or {@code close()} fired at a random event. Each
- * chain of runs shares one store and ends with a clean run that must finish the source.
+ * Seeded failure-path storms of {@code process()} through the public API: random depth, concurrency
+ * and commit interval; handlers with random latency and failures under random failure policies
+ * (fail-fast, retry, retry then dead-letter, a dead-letter handler that throws or rethrows); a
+ * store that is slow, fails commits or "crashes"; a source that fails fetches; and an interrupt of
+ * the caller, {@code stop()} or {@code close()} fired at a random event. Each chain of runs shares
+ * one store and ends with a clean run that must finish the source.
  *
- * <p>Invariants after every run: the outcome is a summary or one of the documented exceptions
- * (G5 interrupt status kept), no hang; G1 every committed batch was settled in the run that
- * committed it and the history strictly increases; G9 the durable checkpoint covers at least
- * the settled prefix at the first event that ended the run and the exception names what is
- * durable; G3 fetched-but-uncommitted stays within depth and handlers within concurrency; G4 no
- * thread of the run alive; across restarts every batch is handled at least once.
+ * <p>Invariants after every run: the outcome is a summary or one of the documented exceptions (G5
+ * interrupt status kept), no hang; G1 every committed batch was settled in the run that committed
+ * it and the history strictly increases; G9 the durable checkpoint covers at least the settled
+ * prefix at the first event that ended the run and the exception names what is durable; G3
+ * fetched-but-uncommitted stays within depth and handlers within concurrency; G4 no thread of the
+ * run alive; across restarts every batch is handled at least once.
  *
- * <p>Reproduce with {@code -Dcollector.seed=N} (printed at start and in every failure). Five
- * times the chains when {@code CI} is set.
+ * <p>Reproduce with {@code -Dcollector.seed=N} (printed at start and in every failure). Five times
+ * the chains when {@code CI} is set.
  */
 @Timeout(value = 180, unit = TimeUnit.SECONDS)
 class ProcessStormTest {
@@ -66,8 +66,10 @@ class ProcessStormTest {
   private static final long SEED = Long.getLong("collector.seed", System.nanoTime());
   private static final int SCALE = System.getenv("CI") != null ? 5 : 1;
   private static final int CHAINS = Integer.getInteger("collector.storm.chains", 60) * SCALE;
+
   /** Runs only this chain, CHAINS times, to reproduce a timing-dependent failure. */
   private static final int ONLY = Integer.getInteger("collector.storm.only", -1);
+
   private static final Duration HANG = Duration.ofSeconds(10);
 
   /** A run that did not end: the storm stops at the first. */
@@ -89,8 +91,14 @@ class ProcessStormTest {
 
   @Test
   void process_failurePathStorm_keepsG1G3G4G9AndResumes() throws Exception {
-    System.out.println("ProcessStormTest seed " + SEED + " (rerun with -Dcollector.seed=" + SEED
-        + "), " + CHAINS + " chains");
+    System.out.println(
+        "ProcessStormTest seed "
+            + SEED
+            + " (rerun with -Dcollector.seed="
+            + SEED
+            + "), "
+            + CHAINS
+            + " chains");
     long started = System.nanoTime();
     int runs = 0;
     Map<String, AtomicInteger> outcomes = new ConcurrentHashMap<>();
@@ -106,15 +114,28 @@ class ProcessStormTest {
       }
     }
     if (!problems.isEmpty()) {
-      fail(problems.size() + " of " + CHAINS + " chains broke an invariant (seed " + SEED
-          + ", rerun with -Dcollector.seed=" + SEED + "):\n"
-          + String.join("\n", problems.subList(0, Math.min(20, problems.size()))));
+      fail(
+          problems.size()
+              + " of "
+              + CHAINS
+              + " chains broke an invariant (seed "
+              + SEED
+              + ", rerun with -Dcollector.seed="
+              + SEED
+              + "):\n"
+              + String.join("\n", problems.subList(0, Math.min(20, problems.size()))));
     }
     List<String> alive = CollectorLeakCheck.liveCollectorThreads();
     assertEquals(List.of(), alive, "seed " + SEED + ": collector threads alive after the storm");
-    System.out.println("ProcessStormTest seed " + SEED + ": " + runs + " runs in "
-        + TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - started) + " ms, outcomes "
-        + outcomes);
+    System.out.println(
+        "ProcessStormTest seed "
+            + SEED
+            + ": "
+            + runs
+            + " runs in "
+            + TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - started)
+            + " ms, outcomes "
+            + outcomes);
   }
 
   /** One store, a few stormy runs on it, then a clean run that must finish the source. */
@@ -132,8 +153,8 @@ class ProcessStormTest {
 
     Chain(long rootSeed, int chain, Map<String, AtomicInteger> outcomes) {
       this.seed = rootSeed ^ (chain * 0x9E3779B97F4A7C15L);
-      this.context = "seed " + rootSeed + " (rerun with -Dcollector.seed=" + rootSeed + "), chain "
-          + chain;
+      this.context =
+          "seed " + rootSeed + " (rerun with -Dcollector.seed=" + rootSeed + "), chain " + chain;
       this.random = new SplittableRandom(seed);
       this.batches = 10 + random.nextInt(150);
       this.handledEver = new AtomicIntegerArray(batches);
@@ -181,7 +202,9 @@ class ProcessStormTest {
       RunState clean = new RunState(this, stormy, random.split(), true, null);
       clean.runOnce();
       String where = context + " (" + batches + " batches): ";
-      assertEquals(new Checkpoint(batches, Long.toString(batches)), store.current(),
+      assertEquals(
+          new Checkpoint(batches, Long.toString(batches)),
+          store.current(),
           where + "the clean final run did not finish the source");
       for (int s = 0; s < batches; s++) {
         if (handledEver.get(s) == 0) {
@@ -296,7 +319,10 @@ class ProcessStormTest {
     final Collector<Long> collector;
 
     RunState(
-        Chain chain, int index, SplittableRandom random, boolean clean,
+        Chain chain,
+        int index,
+        SplittableRandom random,
+        boolean clean,
         @Nullable RunState template) {
       this.chain = chain;
       this.random = random;
@@ -327,13 +353,35 @@ class ProcessStormTest {
       long remaining = chain.batches - start;
       this.triggerAt = 1 + random.nextLong(Math.max(1, 3 * remaining));
       this.context =
-          chain.context + " run " + index + (clean ? " (clean)" : "") + ": depth " + depth
-              + ", concurrency " + concurrency + ", interval " + commitInterval.toNanos()
-              + " ns, policy " + policyKind + ", handlerFailure " + handlerFailure
-              + ", dlThrows " + dlThrows + ", fetchRetry " + fetchRetry.maxAttempts()
-              + ", commitRetry " + commitRetry.maxAttempts() + ", commitFailure "
-              + commitFailure + ", action " + action + " at event " + triggerAt + ", start "
-              + start + (template != null ? " (reusing the collector of the previous run)" : "");
+          chain.context
+              + " run "
+              + index
+              + (clean ? " (clean)" : "")
+              + ": depth "
+              + depth
+              + ", concurrency "
+              + concurrency
+              + ", interval "
+              + commitInterval.toNanos()
+              + " ns, policy "
+              + policyKind
+              + ", handlerFailure "
+              + handlerFailure
+              + ", dlThrows "
+              + dlThrows
+              + ", fetchRetry "
+              + fetchRetry.maxAttempts()
+              + ", commitRetry "
+              + commitRetry.maxAttempts()
+              + ", commitFailure "
+              + commitFailure
+              + ", action "
+              + action
+              + " at event "
+              + triggerAt
+              + ", start "
+              + start
+              + (template != null ? " (reusing the collector of the previous run)" : "");
       if (template != null) {
         this.options = template.options;
         this.collector = template.collector;
@@ -348,8 +396,8 @@ class ProcessStormTest {
               .fetchRetry(fetchRetry)
               .commitRetry(commitRetry)
               .drainTimeout(
-                  new Duration[] {Duration.ZERO, Duration.ofMillis(1), Duration.ofSeconds(30)}[
-                      random.nextInt(3)])
+                  new Duration[] {Duration.ZERO, Duration.ofMillis(1), Duration.ofSeconds(30)}
+                      [random.nextInt(3)])
               .build();
       this.collector = Collecting.open(chain.source(random), chain.store(), options);
     }
@@ -490,8 +538,14 @@ class ProcessStormTest {
       }
       for (long s = previous.sequence(); s < next.sequence(); s++) {
         if (s < start || settled.get((int) s) == 0) {
-          String m = "G1: committed batch " + s + " that was not settled in this run ("
-              + previous + " -> " + next + ")";
+          String m =
+              "G1: committed batch "
+                  + s
+                  + " that was not settled in this run ("
+                  + previous
+                  + " -> "
+                  + next
+                  + ")";
           violation(m);
           throw new AssertionError(m);
         }
@@ -502,8 +556,13 @@ class ProcessStormTest {
       threads.record();
       int inFlight = collector.progress().inFlight();
       if (inFlight > depth) {
-        violation("G3: progress().inFlight() " + inFlight + " > depth " + depth
-            + " at commit of " + checkpoint);
+        violation(
+            "G3: progress().inFlight() "
+                + inFlight
+                + " > depth "
+                + depth
+                + " at commit of "
+                + checkpoint);
       }
       event();
       boolean inject;
@@ -591,9 +650,14 @@ class ProcessStormTest {
       try {
         summary = run.await(HANG);
       } catch (TimeoutException e) {
-        throw new Hang(where() + "process() hangs after " + HANG + "; progress "
-            + collector.progress() + "; collector threads "
-            + CollectorLeakCheck.liveCollectorThreads());
+        throw new Hang(
+            where()
+                + "process() hangs after "
+                + HANG
+                + "; progress "
+                + collector.progress()
+                + "; collector threads "
+                + CollectorLeakCheck.liveCollectorThreads());
       } catch (AssertionError e) {
         if (!"process() threw".equals(e.getMessage())) {
           throw e;
@@ -605,8 +669,12 @@ class ProcessStormTest {
       fire.countDown();
       trigger.join(HANG.toMillis());
       if (trigger.isAlive()) {
-        throw new Hang(where() + "the " + action + " action hangs; collector threads "
-            + CollectorLeakCheck.liveCollectorThreads());
+        throw new Hang(
+            where()
+                + "the "
+                + action
+                + " action hangs; collector threads "
+                + CollectorLeakCheck.liveCollectorThreads());
       }
       chain.current = null;
       check(summary, thrown, run, actionFailures);
@@ -641,12 +709,23 @@ class ProcessStormTest {
       boolean checkLowerBound = !terminalCommitFailure;
       if (summary != null) {
         if (!summary.checkpoint().equals(durable)) {
-          problems.add(where() + "summary checkpoint " + summary.checkpoint() + " but the store"
-              + " holds " + durable);
+          problems.add(
+              where()
+                  + "summary checkpoint "
+                  + summary.checkpoint()
+                  + " but the store"
+                  + " holds "
+                  + durable);
         }
         if (!summary.stopped() && durable.sequence() != chain.batches) {
-          problems.add(where() + "returned a summary, not stopped, but durable is " + durable
-              + " of " + chain.batches + " batches: " + summary);
+          problems.add(
+              where()
+                  + "returned a summary, not stopped, but durable is "
+                  + durable
+                  + " of "
+                  + chain.batches
+                  + " batches: "
+                  + summary);
         }
         if (!summary.stopped()) {
           lowerBound.accumulateAndGet(chain.batches, Math::min);
@@ -663,12 +742,26 @@ class ProcessStormTest {
         }
       } else if (thrown instanceof BatchFailedException e) {
         if (!e.committed().equals(durable)) {
-          problems.add(where() + "BatchFailedException names " + e.committed() + " but the store"
-              + " holds " + durable + ": " + e);
+          problems.add(
+              where()
+                  + "BatchFailedException names "
+                  + e.committed()
+                  + " but the store"
+                  + " holds "
+                  + durable
+                  + ": "
+                  + e);
         }
         if (!terminalHandlerFailures.contains(e.sequence())) {
-          problems.add(where() + "BatchFailedException for batch " + e.sequence() + " that did not"
-              + " fail for good (terminal failures " + terminalHandlerFailures + "): " + e);
+          problems.add(
+              where()
+                  + "BatchFailedException for batch "
+                  + e.sequence()
+                  + " that did not"
+                  + " fail for good (terminal failures "
+                  + terminalHandlerFailures
+                  + "): "
+                  + e);
         }
       } else if (thrown instanceof SourceException e) {
         if (!terminalSourceFailure) {
@@ -677,8 +770,15 @@ class ProcessStormTest {
       } else if (thrown instanceof CheckpointException e) {
         checkLowerBound = false;
         if (!durable.equals(e.durable())) {
-          problems.add(where() + "CheckpointException names " + e.durable() + " but the store"
-              + " holds " + durable + ": " + e);
+          problems.add(
+              where()
+                  + "CheckpointException names "
+                  + e.durable()
+                  + " but the store"
+                  + " holds "
+                  + durable
+                  + ": "
+                  + e);
         }
         if (!terminalCommitFailure) {
           problems.add(where() + "CheckpointException without a commit failing for good: " + e);
@@ -691,13 +791,20 @@ class ProcessStormTest {
       }
       long bound = lowerBound.get();
       if (checkLowerBound && bound != Long.MAX_VALUE && durable.sequence() < bound) {
-        problems.add(where() + "G9: durable " + durable + " below the settled prefix " + bound
-            + " at the first event that ended the run (settled prefix now " + settledPrefix
-            + "); outcome " + (summary != null ? summary : thrown));
+        problems.add(
+            where()
+                + "G9: durable "
+                + durable
+                + " below the settled prefix "
+                + bound
+                + " at the first event that ended the run (settled prefix now "
+                + settledPrefix
+                + "); outcome "
+                + (summary != null ? summary : thrown));
       }
       if (clean && (summary == null || durable.sequence() != chain.batches)) {
-        problems.add(where() + "the clean run did not finish: " + (summary != null ? summary
-            : thrown));
+        problems.add(
+            where() + "the clean run did not finish: " + (summary != null ? summary : thrown));
       }
       if (!problems.isEmpty()) {
         if (thrown != null) {

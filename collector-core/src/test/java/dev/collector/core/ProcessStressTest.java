@@ -24,8 +24,8 @@ import org.junit.jupiter.params.provider.CsvSource;
 
 /**
  * Seeded randomized stress of G1 and G3: random handler latencies make batches complete out of
- * order; after every commit the checkpoint must have moved forward over handled batches only,
- * and the fetcher and handlers must never run more than {@code depth} ahead of the commit.
+ * order; after every commit the checkpoint must have moved forward over handled batches only, and
+ * the fetcher and handlers must never run more than {@code depth} ahead of the commit.
  *
  * <p>Reproduce a failure with {@code -Dcollector.seed=N} (the seed is in every message). Sizes
  * double when {@code CI} is set.
@@ -42,8 +42,8 @@ class ProcessStressTest {
       throws Exception {
     int batches = baseBatches * SCALE;
     long seed = SEED ^ depth;
-    String context = "seed " + SEED + " (rerun with -Dcollector.seed=" + SEED + "), depth "
-        + depth + ": ";
+    String context =
+        "seed " + SEED + " (rerun with -Dcollector.seed=" + SEED + "), depth " + depth + ": ";
     var handledCount = new AtomicIntegerArray(batches);
     var violation = new AtomicReference<@Nullable String>();
     var store =
@@ -52,13 +52,21 @@ class ProcessStressTest {
             (previous, next) -> {
               for (long s = previous.sequence(); s < next.sequence(); s++) {
                 if (handledCount.get((int) s) == 0) {
-                  throw new AssertionError(context + "committed batch " + s + " before its"
-                      + " handler returned (" + previous + " -> " + next + ")");
+                  throw new AssertionError(
+                      context
+                          + "committed batch "
+                          + s
+                          + " before its"
+                          + " handler returned ("
+                          + previous
+                          + " -> "
+                          + next
+                          + ")");
                 }
               }
             });
-    BatchSource<Long> bounded = boundedSource(FakeSource.generated(batches, 1), store, depth,
-        violation, context);
+    BatchSource<Long> bounded =
+        boundedSource(FakeSource.generated(batches, 1), store, depth, violation, context);
     Collector<Long> collector =
         Collecting.open(bounded, store, CollectorOptions.builder().name("stress").build());
 
@@ -69,8 +77,14 @@ class ProcessStressTest {
               long s = batch.sequence();
               long ahead = s - store.current().sequence();
               if (ahead >= depth) {
-                violation.compareAndSet(null, context + "batch " + s + " runs " + ahead
-                    + " ahead of the committed checkpoint");
+                violation.compareAndSet(
+                    null,
+                    context
+                        + "batch "
+                        + s
+                        + " runs "
+                        + ahead
+                        + " ahead of the committed checkpoint");
               }
               latency(new SplittableRandom(seed ^ (s * 0x9E3779B97F4A7C15L)));
               handledCount.incrementAndGet((int) s);
@@ -114,8 +128,14 @@ class ProcessStressTest {
         public @Nullable SourceBatch<Long> next() throws Exception {
           long ahead = next - store.current().sequence();
           if (ahead >= depth) {
-            violation.compareAndSet(null, context + "fetched batch " + next + ", " + ahead
-                + " ahead of the committed checkpoint");
+            violation.compareAndSet(
+                null,
+                context
+                    + "fetched batch "
+                    + next
+                    + ", "
+                    + ahead
+                    + " ahead of the committed checkpoint");
           }
           next++;
           return reader.next();

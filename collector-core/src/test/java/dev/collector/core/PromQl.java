@@ -37,8 +37,8 @@ final class PromQl {
   record LabelMatcher(String label, String op, String value) {}
 
   /**
-   * {@code metric{matchers}} or, with {@code range}, {@code metric{matchers}[range]}; {@code
-   * range} is the text between the brackets.
+   * {@code metric{matchers}} or, with {@code range}, {@code metric{matchers}[range]}; {@code range}
+   * is the text between the brackets.
    */
   record Selector(String metric, List<LabelMatcher> matchers, String range, String offset)
       implements Expr {
@@ -65,8 +65,15 @@ final class PromQl {
   }
 
   /** {@code lhs op rhs}; {@code matching} is "on", "ignoring" or "". */
-  record Binary(String op, Expr lhs, Expr rhs, boolean bool, String matching,
-      List<String> matchingLabels, String group) implements Expr {
+  record Binary(
+      String op,
+      Expr lhs,
+      Expr rhs,
+      boolean bool,
+      String matching,
+      List<String> matchingLabels,
+      String group)
+      implements Expr {
     @Override
     public Type type() {
       return lhs.type() == Type.SCALAR && rhs.type() == Type.SCALAR ? Type.SCALAR : Type.VECTOR;
@@ -106,31 +113,65 @@ final class PromQl {
     }
   }
 
-  private static final Set<String> AGGREGATIONS = Set.of("sum", "min", "max", "avg", "group",
-      "stddev", "stdvar", "count", "count_values", "bottomk", "topk", "quantile");
-  private static final Set<String> PARAMETRIC = Set.of("count_values", "bottomk", "topk",
-      "quantile");
+  private static final Set<String> AGGREGATIONS =
+      Set.of(
+          "sum",
+          "min",
+          "max",
+          "avg",
+          "group",
+          "stddev",
+          "stdvar",
+          "count",
+          "count_values",
+          "bottomk",
+          "topk",
+          "quantile");
+  private static final Set<String> PARAMETRIC =
+      Set.of("count_values", "bottomk", "topk", "quantile");
 
   /**
-   * PromQL's functions and their argument types ("v" instant vector, "m" range vector, "s"
-   * scalar, "t" string; a trailing "?" marks the optional rest) and result type.
+   * PromQL's functions and their argument types ("v" instant vector, "m" range vector, "s" scalar,
+   * "t" string; a trailing "?" marks the optional rest) and result type.
    */
-  private static final Map<String, String> FUNCTIONS = Map.ofEntries(
-      Map.entry("rate", "m:v"), Map.entry("irate", "m:v"), Map.entry("increase", "m:v"),
-      Map.entry("delta", "m:v"), Map.entry("idelta", "m:v"), Map.entry("deriv", "m:v"),
-      Map.entry("changes", "m:v"), Map.entry("resets", "m:v"),
-      Map.entry("avg_over_time", "m:v"), Map.entry("min_over_time", "m:v"),
-      Map.entry("max_over_time", "m:v"), Map.entry("sum_over_time", "m:v"),
-      Map.entry("count_over_time", "m:v"), Map.entry("last_over_time", "m:v"),
-      Map.entry("quantile_over_time", "sm:v"), Map.entry("histogram_quantile", "sv:v"),
-      Map.entry("abs", "v:v"), Map.entry("ceil", "v:v"), Map.entry("floor", "v:v"),
-      Map.entry("round", "v?s:v"), Map.entry("sqrt", "v:v"), Map.entry("exp", "v:v"),
-      Map.entry("ln", "v:v"), Map.entry("log2", "v:v"), Map.entry("log10", "v:v"),
-      Map.entry("clamp", "vss:v"), Map.entry("clamp_min", "vs:v"),
-      Map.entry("clamp_max", "vs:v"), Map.entry("absent", "v:v"), Map.entry("sort", "v:v"),
-      Map.entry("sort_desc", "v:v"), Map.entry("timestamp", "v:v"), Map.entry("vector", "s:v"),
-      Map.entry("scalar", "v:s"), Map.entry("time", ":s"),
-      Map.entry("label_replace", "vtttt:v"));
+  private static final Map<String, String> FUNCTIONS =
+      Map.ofEntries(
+          Map.entry("rate", "m:v"),
+          Map.entry("irate", "m:v"),
+          Map.entry("increase", "m:v"),
+          Map.entry("delta", "m:v"),
+          Map.entry("idelta", "m:v"),
+          Map.entry("deriv", "m:v"),
+          Map.entry("changes", "m:v"),
+          Map.entry("resets", "m:v"),
+          Map.entry("avg_over_time", "m:v"),
+          Map.entry("min_over_time", "m:v"),
+          Map.entry("max_over_time", "m:v"),
+          Map.entry("sum_over_time", "m:v"),
+          Map.entry("count_over_time", "m:v"),
+          Map.entry("last_over_time", "m:v"),
+          Map.entry("quantile_over_time", "sm:v"),
+          Map.entry("histogram_quantile", "sv:v"),
+          Map.entry("abs", "v:v"),
+          Map.entry("ceil", "v:v"),
+          Map.entry("floor", "v:v"),
+          Map.entry("round", "v?s:v"),
+          Map.entry("sqrt", "v:v"),
+          Map.entry("exp", "v:v"),
+          Map.entry("ln", "v:v"),
+          Map.entry("log2", "v:v"),
+          Map.entry("log10", "v:v"),
+          Map.entry("clamp", "vss:v"),
+          Map.entry("clamp_min", "vs:v"),
+          Map.entry("clamp_max", "vs:v"),
+          Map.entry("absent", "v:v"),
+          Map.entry("sort", "v:v"),
+          Map.entry("sort_desc", "v:v"),
+          Map.entry("timestamp", "v:v"),
+          Map.entry("vector", "s:v"),
+          Map.entry("scalar", "v:s"),
+          Map.entry("time", ":s"),
+          Map.entry("label_replace", "vtttt:v"));
 
   private static final Pattern IDENT = Pattern.compile("[a-zA-Z_:][a-zA-Z0-9_:]*");
   private static final Pattern NUMBER =
@@ -211,8 +252,8 @@ final class PromQl {
       }
       String matching = keyword("on") ? "on" : keyword("ignoring") ? "ignoring" : "";
       List<String> matchingLabels = matching.isEmpty() ? List.of() : labelList();
-      String group = keyword("group_left") ? "group_left"
-          : keyword("group_right") ? "group_right" : "";
+      String group =
+          keyword("group_left") ? "group_left" : keyword("group_right") ? "group_right" : "";
       if (!group.isEmpty()) {
         if (matching.isEmpty()) {
           throw error(group + " needs on() or ignoring()");
@@ -338,8 +379,19 @@ final class PromQl {
     if (peek('(')) {
       return call(name);
     }
-    if (Set.of("by", "without", "on", "ignoring", "group_left", "group_right", "bool",
-        "offset", "and", "or", "unless").contains(name)) {
+    if (Set.of(
+            "by",
+            "without",
+            "on",
+            "ignoring",
+            "group_left",
+            "group_right",
+            "bool",
+            "offset",
+            "and",
+            "or",
+            "unless")
+        .contains(name)) {
       throw error("keyword '" + name + "' where an expression belongs");
     }
     List<PromQl.LabelMatcher> matchers = peek('{') ? matchers() : List.of();
@@ -382,15 +434,22 @@ final class PromQl {
       throw error(function + "() takes " + types.length() + " argument(s), got " + args.size());
     }
     for (int i = 0; i < args.size(); i++) {
-      Type want = switch (types.charAt(i)) {
-        case 'v' -> Type.VECTOR;
-        case 'm' -> Type.MATRIX;
-        case 's' -> Type.SCALAR;
-        default -> Type.STRING;
-      };
+      Type want =
+          switch (types.charAt(i)) {
+            case 'v' -> Type.VECTOR;
+            case 'm' -> Type.MATRIX;
+            case 's' -> Type.SCALAR;
+            default -> Type.STRING;
+          };
       if (args.get(i).type() != want) {
-        throw error(function + "() argument " + (i + 1) + " must be " + want + ", was "
-            + args.get(i).type());
+        throw error(
+            function
+                + "() argument "
+                + (i + 1)
+                + " must be "
+                + want
+                + ", was "
+                + args.get(i).type());
       }
     }
     Type result = signature.endsWith(":s") ? Type.SCALAR : Type.VECTOR;
@@ -469,12 +528,13 @@ final class PromQl {
           break;
         }
         char escaped = input.charAt(pos++);
-        out.append(switch (escaped) {
-          case 'n' -> '\n';
-          case 't' -> '\t';
-          case '\\', '"', '\'' -> escaped;
-          default -> throw error("unknown escape \\" + escaped);
-        });
+        out.append(
+            switch (escaped) {
+              case 'n' -> '\n';
+              case 't' -> '\t';
+              case '\\', '"', '\'' -> escaped;
+              default -> throw error("unknown escape \\" + escaped);
+            });
       } else {
         out.append(c);
       }

@@ -39,6 +39,7 @@ import org.junit.jupiter.api.Timeout;
 class PullApiTest {
 
   private final Set<Long> handled = ConcurrentHashMap.newKeySet();
+
   /** G1 on every commit: each newly covered batch was handled before its ack. */
   private final RecordingCheckpointStore store =
       new RecordingCheckpointStore(

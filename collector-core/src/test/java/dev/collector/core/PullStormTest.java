@@ -46,12 +46,12 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 
 /**
- * Seeded storms of the pull API: several caller threads take deliveries with {@code next()},
- * {@code next(timeout)} and {@code tryNext()} and settle them with random ack, fail or close,
- * while a second thread races duplicate or conflicting settles on some of them, another waits
- * in {@code awaitCommitted()}, and {@code close()} ends it all at a random point; BUFFERED and
- * STRICT ordering; fail-fast, retry, retry then dead-letter, and dead-letter handlers that throw;
- * a store that fails commits and a source that fails fetches.
+ * Seeded storms of the pull API: several caller threads take deliveries with {@code next()}, {@code
+ * next(timeout)} and {@code tryNext()} and settle them with random ack, fail or close, while a
+ * second thread races duplicate or conflicting settles on some of them, another waits in {@code
+ * awaitCommitted()}, and {@code close()} ends it all at a random point; BUFFERED and STRICT
+ * ordering; fail-fast, retry, retry then dead-letter, and dead-letter handlers that throw; a store
+ * that fails commits and a source that fails fetches.
  *
  * <p>Invariants: misuse throws only the documented {@code MisuseException} subclasses (and run
  * failures only from {@code next()}); exactly one outcome per delivery; the committed checkpoint
@@ -60,8 +60,8 @@ import org.junit.jupiter.api.Timeout;
  * collector on the store resumes at the durable checkpoint, and across restarts every batch is
  * settled at least once.
  *
- * <p>Reproduce with {@code -Dcollector.seed=N} (printed at start and in every failure). Five
- * times the rounds when {@code CI} is set.
+ * <p>Reproduce with {@code -Dcollector.seed=N} (printed at start and in every failure). Five times
+ * the rounds when {@code CI} is set.
  */
 @Timeout(value = 180, unit = TimeUnit.SECONDS)
 class PullStormTest {
@@ -69,15 +69,23 @@ class PullStormTest {
   private static final long SEED = Long.getLong("collector.seed", System.nanoTime());
   private static final int SCALE = System.getenv("CI") != null ? 5 : 1;
   private static final int ROUNDS = Integer.getInteger("collector.storm.rounds", 40) * SCALE;
+
   /** Runs only this round, ROUNDS times, to reproduce a timing-dependent failure. */
   private static final int ONLY = Integer.getInteger("collector.storm.only", -1);
+
   private static final long JOIN_MILLIS = 5_000;
   private static final long STALL_NANOS = TimeUnit.SECONDS.toNanos(5);
 
   @Test
   void pull_settleStorm_exactlyOneOutcomeAndNothingUnackedCommitted() throws Exception {
-    System.out.println("PullStormTest seed " + SEED + " (rerun with -Dcollector.seed=" + SEED
-        + "), " + ROUNDS + " rounds");
+    System.out.println(
+        "PullStormTest seed "
+            + SEED
+            + " (rerun with -Dcollector.seed="
+            + SEED
+            + "), "
+            + ROUNDS
+            + " rounds");
     long started = System.nanoTime();
     List<String> problems = new ArrayList<>();
     Map<String, AtomicInteger> tally = new ConcurrentHashMap<>();
@@ -96,12 +104,26 @@ class PullStormTest {
     if (!alive.isEmpty()) {
       problems.add("seed " + SEED + ": collector threads alive after the storm: " + alive);
     }
-    System.out.println("PullStormTest seed " + SEED + ": " + ROUNDS + " rounds in "
-        + TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - started) + " ms, " + tally);
+    System.out.println(
+        "PullStormTest seed "
+            + SEED
+            + ": "
+            + ROUNDS
+            + " rounds in "
+            + TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - started)
+            + " ms, "
+            + tally);
     if (!problems.isEmpty()) {
-      fail(problems.size() + " of " + ROUNDS + " rounds broke an invariant (seed " + SEED
-          + ", rerun with -Dcollector.seed=" + SEED + "):\n"
-          + String.join("\n", problems.subList(0, Math.min(20, problems.size()))));
+      fail(
+          problems.size()
+              + " of "
+              + ROUNDS
+              + " rounds broke an invariant (seed "
+              + SEED
+              + ", rerun with -Dcollector.seed="
+              + SEED
+              + "):\n"
+              + String.join("\n", problems.subList(0, Math.min(20, problems.size()))));
     }
   }
 
@@ -191,12 +213,35 @@ class PullStormTest {
               .fetchRetry(Retry.of(1 + random.nextInt(3), Duration.ZERO, Duration.ofMillis(1)))
               .build();
       this.context =
-          "seed " + rootSeed + " (rerun with -Dcollector.seed=" + rootSeed + "), round " + round
-              + ": " + batches + " batches, depth " + depth + ", concurrency " + concurrency
-              + ", " + (strict ? "STRICT" : "BUFFERED") + ", policy " + policyKind
-              + ", failRate " + failRate + ", abandonRate " + abandonRate + ", dlThrows "
-              + dlThrows + ", commitFailure " + commitFailure + ", commitRetry "
-              + commitRetry.maxAttempts() + ", interval " + interval.toNanos() + " ns";
+          "seed "
+              + rootSeed
+              + " (rerun with -Dcollector.seed="
+              + rootSeed
+              + "), round "
+              + round
+              + ": "
+              + batches
+              + " batches, depth "
+              + depth
+              + ", concurrency "
+              + concurrency
+              + ", "
+              + (strict ? "STRICT" : "BUFFERED")
+              + ", policy "
+              + policyKind
+              + ", failRate "
+              + failRate
+              + ", abandonRate "
+              + abandonRate
+              + ", dlThrows "
+              + dlThrows
+              + ", commitFailure "
+              + commitFailure
+              + ", commitRetry "
+              + commitRetry.maxAttempts()
+              + ", interval "
+              + interval.toNanos()
+              + " ns";
       this.recording =
           new RecordingCheckpointStore(
               null,
@@ -206,9 +251,16 @@ class PullStormTest {
                   // intent before acked: an ack sets acked before it drops its intent, so
                   // reading them in this order never misses an ack that is in flight
                   if (ackIntent.get(i) == 0 && acked.get(i) == 0 && deadLettered.get(i) == 0) {
-                    String m = "committed batch " + s + " that was neither acknowledged nor"
-                        + " dead-lettered (" + previous + " -> " + next + "); its history "
-                        + history.get(s);
+                    String m =
+                        "committed batch "
+                            + s
+                            + " that was neither acknowledged nor"
+                            + " dead-lettered ("
+                            + previous
+                            + " -> "
+                            + next
+                            + "); its history "
+                            + history.get(s);
                     violation(m);
                     throw new AssertionError(m);
                   }
@@ -221,7 +273,8 @@ class PullStormTest {
     }
 
     void note(long sequence, String what) {
-      history.computeIfAbsent(sequence, k -> new CopyOnWriteArrayList<>())
+      history
+          .computeIfAbsent(sequence, k -> new CopyOnWriteArrayList<>())
           .add(Thread.currentThread().getName() + ": " + what);
     }
 
@@ -250,7 +303,8 @@ class PullStormTest {
       } finally {
         commitRandomLock.unlock();
       }
-      note(batch.sequence(), "dead-letter attempt " + batch.attempt() + (fails ? " throws" : " ok"));
+      note(
+          batch.sequence(), "dead-letter attempt " + batch.attempt() + (fails ? " throws" : " ok"));
       if (fails) {
         if (cause instanceof Exception e && rethrow) {
           throw e;
@@ -357,8 +411,11 @@ class PullStormTest {
           lastChange = now;
         } else if (now - lastChange > STALL_NANOS) {
           hung = true;
-          violation("no delivery settled for 5 s: stalled; progress " + c.progress()
-              + ", threads " + CollectorLeakCheck.liveCollectorThreads());
+          violation(
+              "no delivery settled for 5 s: stalled; progress "
+                  + c.progress()
+                  + ", threads "
+                  + CollectorLeakCheck.liveCollectorThreads());
           break;
         }
         LockSupport.parkNanos(200_000); // polling for the random close moment, not ordering
@@ -370,8 +427,12 @@ class PullStormTest {
       } catch (CheckpointException e) {
         count("close CheckpointException");
         if (!recording.current().equals(e.durable())) {
-          violation("close() threw CheckpointException naming " + e.durable() + " but the store"
-              + " holds " + recording.current());
+          violation(
+              "close() threw CheckpointException naming "
+                  + e.durable()
+                  + " but the store"
+                  + " holds "
+                  + recording.current());
         }
       } catch (RuntimeException e) {
         violation("close() threw " + e);
@@ -417,8 +478,11 @@ class PullStormTest {
     void resume() throws InterruptedException {
       Checkpoint durable = recording.current();
       CollectorOptions clean =
-          options.toBuilder().failurePolicy(FailurePolicy.failFast())
-              .ackOrdering(AckOrdering.BUFFERED).concurrency(0).build();
+          options.toBuilder()
+              .failurePolicy(FailurePolicy.failFast())
+              .ackOrdering(AckOrdering.BUFFERED)
+              .concurrency(0)
+              .build();
       try (Collector<Long> c = Collecting.open(observed(fake(false)), recording, clean)) {
         resumeWith(c, durable);
       } catch (RuntimeException e) {
@@ -520,8 +584,8 @@ class PullStormTest {
       } catch (InterruptedException e) {
         violation(Thread.currentThread().getName() + " interrupted: blocked after close()?");
       } catch (RuntimeException e) {
-        violation(Thread.currentThread().getName() + " got an undocumented exception: "
-            + stackTrace(e));
+        violation(
+            Thread.currentThread().getName() + " got an undocumented exception: " + stackTrace(e));
       }
     }
 
@@ -555,8 +619,8 @@ class PullStormTest {
     }
 
     /**
-     * Settles {@code d}: op 0 ack, 1 fail, 2 close. Returns false only for a STRICT ack that
-     * came too early (the caller keeps the delivery and tries again).
+     * Settles {@code d}: op 0 ack, 1 fail, 2 close. Returns false only for a STRICT ack that came
+     * too early (the caller keeps the delivery and tries again).
      */
     private boolean settle(Delivery<Long> d, int op, SplittableRandom r) {
       Outcome o = outcome(d);
@@ -607,19 +671,27 @@ class PullStormTest {
         }
         count("ack OutOfOrderAckException");
         return false;
-      } catch (ConflictingOutcomeException | StaleDeliveryException
-          | CollectorClosedException e) {
+      } catch (ConflictingOutcomeException | StaleDeliveryException | CollectorClosedException e) {
         note(s, e.getClass().getSimpleName());
         count((op == 0 ? "ack " : "fail ") + e.getClass().getSimpleName());
       } catch (RuntimeException e) {
-        violation("op " + op + " on batch " + s + " threw an undocumented exception: "
-            + stackTrace(e));
+        violation(
+            "op " + op + " on batch " + s + " threw an undocumented exception: " + stackTrace(e));
       }
       int wins = o.ackTrue.get() + o.failTrue.get();
       if (wins > 1 || (o.ackTrue.get() > 0 && o.deadLetters.get() > 0)) {
-        violation("delivery of batch " + s + " attempt " + d.batch().attempt() + " has "
-            + o.ackTrue.get() + " winning acks, " + o.failTrue.get() + " winning fails, "
-            + o.deadLetters.get() + " dead letters");
+        violation(
+            "delivery of batch "
+                + s
+                + " attempt "
+                + d.batch().attempt()
+                + " has "
+                + o.ackTrue.get()
+                + " winning acks, "
+                + o.failTrue.get()
+                + " winning fails, "
+                + o.deadLetters.get()
+                + " dead letters");
       }
       return true;
     }
@@ -646,17 +718,25 @@ class PullStormTest {
           Checkpoint got = c.awaitCommitted();
           count("awaitCommitted ok");
           if (got.sequence() > recording.current().sequence()) {
-            violation("awaitCommitted() returned " + got + " beyond the store's "
-                + recording.current());
+            violation(
+                "awaitCommitted() returned " + got + " beyond the store's " + recording.current());
           }
           // a session that ended meanwhile voids its uncommitted acks (Collector#awaitCommitted)
           if (!brokenBefore && !broken && got.sequence() < engineAcked) {
-            violation("awaitCommitted() returned " + got + " below progress().acknowledged() "
-                + engineAcked + " read before the call");
+            violation(
+                "awaitCommitted() returned "
+                    + got
+                    + " below progress().acknowledged() "
+                    + engineAcked
+                    + " read before the call");
           }
           if (!brokenBefore && !broken && got.sequence() < ownPrefix) {
-            violation("awaitCommitted() returned " + got + " below the acknowledged prefix "
-                + ownPrefix + " at its call");
+            violation(
+                "awaitCommitted() returned "
+                    + got
+                    + " below the acknowledged prefix "
+                    + ownPrefix
+                    + " at its call");
           }
         } catch (CheckpointException e) {
           count("awaitCommitted CheckpointException");
@@ -674,5 +754,4 @@ class PullStormTest {
       }
     }
   }
-
 }

@@ -3,37 +3,37 @@ package dev.collector.core;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import dev.collector.BatchSource;
 import dev.collector.Checkpoint;
 import dev.collector.CheckpointStore;
 import dev.collector.Collector;
 import dev.collector.CollectorListener;
 import dev.collector.CollectorOptions;
-import dev.collector.HandlerContext;
-import dev.collector.Registration;
-import java.util.concurrent.atomic.AtomicLong;
 import dev.collector.Delivery;
+import dev.collector.HandlerContext;
 import dev.collector.ProcessSummary;
-import dev.collector.BatchSource;
+import dev.collector.Registration;
 import dev.collector.SourceBatch;
 import dev.collector.SourceReader;
-import java.util.stream.IntStream;
-import org.jspecify.annotations.Nullable;
+import dev.collector.testkit.CrashHarness;
+import dev.collector.testkit.FakeSource;
+import dev.collector.testkit.Ledger;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicLong;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
-import dev.collector.testkit.CrashHarness;
-import dev.collector.testkit.FakeSource;
-import dev.collector.testkit.Ledger;
+import java.util.stream.IntStream;
+import org.jspecify.annotations.Nullable;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 
 /**
- * The README's quick-start examples, compiled and run. Each region between {@code // tag::x[]}
- * and {@code // end::x[]} must appear verbatim (minus indentation) in README.md.
+ * The README's quick-start examples, compiled and run. Each region between {@code // tag::x[]} and
+ * {@code // end::x[]} must appear verbatim (minus indentation) in README.md.
  */
 @Timeout(value = 30, unit = TimeUnit.SECONDS)
 class ReadmeExamplesTest {
@@ -94,12 +94,15 @@ class ReadmeExamplesTest {
         Collecting.open(source, Collecting.inMemoryStore(), CollectorOptions.defaults())) {
       // tag::listener[]
       AtomicLong slowest = new AtomicLong();
-      Registration registration = collector.listen(new CollectorListener() {
-        @Override
-        public void handled(long sequence, int records, long nanos, Outcome outcome) {
-          slowest.accumulateAndGet(nanos, Math::max); // on the handler's thread: keep it short
-        }
-      });
+      Registration registration =
+          collector.listen(
+              new CollectorListener() {
+                @Override
+                public void handled(long sequence, int records, long nanos, Outcome outcome) {
+                  slowest.accumulateAndGet(
+                      nanos, Math::max); // on the handler's thread: keep it short
+                }
+              });
       collector.process(64, batch -> sink.write(batch.records()));
       registration.close(); // no event reaches the listener after this returned
       // end::listener[]
@@ -130,14 +133,15 @@ class ReadmeExamplesTest {
     var source = Collecting.listSource(List.of(List.of("a", "b"), List.of("c")));
     List<String> logged = new java.util.concurrent.CopyOnWriteArrayList<>();
     // tag::handlerContext[]
-    HandlerContext mdc = (batch, attempt) -> {
-      MDC.put("batch", Long.toString(batch.sequence()));
-      try {
-        attempt.run(); // runs the handler, once; let what it throws propagate
-      } finally {
-        MDC.remove("batch");
-      }
-    };
+    HandlerContext mdc =
+        (batch, attempt) -> {
+          MDC.put("batch", Long.toString(batch.sequence()));
+          try {
+            attempt.run(); // runs the handler, once; let what it throws propagate
+          } finally {
+            MDC.remove("batch");
+          }
+        };
     var options = CollectorOptions.builder().name("orders").handlerContext(mdc).build();
     // end::handlerContext[]
     try (Collector<String> collector =
@@ -160,20 +164,25 @@ class ReadmeExamplesTest {
   @Test
   void mySink_survivesCrashesReplayAndOutOfOrderCompletion() throws Exception {
     var sink = new IdempotentSink();
-    Ledger<Long> ledger = CrashHarness.over(FakeSource.generated(500, 10), Collecting::open)
-        .depth(16).crashes(10).seed(42)
-        .run(batch -> sink.upsert(batch.records()));
+    Ledger<Long> ledger =
+        CrashHarness.over(FakeSource.generated(500, 10), Collecting::open)
+            .depth(16)
+            .crashes(10)
+            .seed(42)
+            .run(batch -> sink.upsert(batch.records()));
     ledger.assertAll(); // every record handled, commits in order, replay <= depth, end reached
     assertEquals(5_000, sink.stored.size()); // replays did not duplicate anything
   }
+
   // end::testing[]
 
   /** A source of the user's own: lines in batches of 10, resumable at a line offset. */
   record MyLineSource(List<String> lines) implements BatchSource<String> {
     @Override
     public SourceReader<String> open(String token) {
-      var next = new java.util.concurrent.atomic.AtomicInteger(
-          token.isEmpty() ? 0 : Integer.parseInt(token));
+      var next =
+          new java.util.concurrent.atomic.AtomicInteger(
+              token.isEmpty() ? 0 : Integer.parseInt(token));
       return new SourceReader<>() {
         @Override
         public @Nullable SourceBatch<String> next() {
@@ -195,12 +204,16 @@ class ReadmeExamplesTest {
   @Test
   void mySource_resumesWhereItsTokensSay() throws Exception {
     List<String> lines = IntStream.range(0, 1_000).mapToObj(i -> "line " + i).toList();
-    Ledger<String> ledger = CrashHarness.over(new MyLineSource(lines), Collecting::open)
-        .expecting(lines) // what the source must yield, each record at least once
-        .depth(8).crashes(10).seed(7)
-        .run(batch -> {});
+    Ledger<String> ledger =
+        CrashHarness.over(new MyLineSource(lines), Collecting::open)
+            .expecting(lines) // what the source must yield, each record at least once
+            .depth(8)
+            .crashes(10)
+            .seed(7)
+            .run(batch -> {});
     ledger.assertAll(); // + nothing unexpected, replayed batches identical
   }
+
   // end::source[]
 
   @Test
@@ -215,8 +228,8 @@ class ReadmeExamplesTest {
     while (m.find()) {
       found++;
       String snippet = m.group(2).stripIndent().strip();
-      assertTrue(readme.contains(snippet), "README.md lacks example '" + m.group(1) + "':\n"
-          + snippet);
+      assertTrue(
+          readme.contains(snippet), "README.md lacks example '" + m.group(1) + "':\n" + snippet);
     }
     assertEquals(6, found);
   }

@@ -13,24 +13,24 @@ import org.junit.jupiter.api.Test;
  * interleavings (its model-checking mode, which switches threads at each shared read, write and
  * CAS) and checks, after each operation and at the end, the ring's invariants.
  *
- * <p>The frontier is not linearizable as a register (a reader may see a settle that is only
- * half done: the frontier moved past s but not yet past s+1 that another thread settled before),
- * so the operations do not return positions; they return {@code "ok"} or a description of the
- * invariant they saw broken, and the sequential specification (this class run sequentially)
- * always says {@code "ok"}. What is checked:
+ * <p>The frontier is not linearizable as a register (a reader may see a settle that is only half
+ * done: the frontier moved past s but not yet past s+1 that another thread settled before), so the
+ * operations do not return positions; they return {@code "ok"} or a description of the invariant
+ * they saw broken, and the sequential specification (this class run sequentially) always says
+ * {@code "ok"}. What is checked:
  *
  * <ul>
  *   <li>after any operation, {@code committed <= acked <= fetched}, and acked never passes a
  *       sequence whose settle was not called (the test marks a sequence before settling it);
  *   <li>at the end of each scenario, when every settle returned: acked is exactly the settled
- *       contiguous prefix (no lost advance, e.g. A settles s+1 while B moves the frontier to
- *       s+1), and committed, acked and fetched are in order.
+ *       contiguous prefix (no lost advance, e.g. A settles s+1 while B moves the frontier to s+1),
+ *       and committed, acked and fetched are in order.
  * </ul>
  *
- * <p>Roles as in a run: one fetcher thread adds ({@code nonParallelGroup}), one committer
- * commits up to the frontier, and each sequence is settled once ({@code runOnce}), from any
- * thread. The depth (2) is below the number of sequences (4), so slots are reused once the
- * committer freed them: the sequence tag of a slot's state is exercised too.
+ * <p>Roles as in a run: one fetcher thread adds ({@code nonParallelGroup}), one committer commits
+ * up to the frontier, and each sequence is settled once ({@code runOnce}), from any thread. The
+ * depth (2) is below the number of sequences (4), so slots are reused once the committer freed
+ * them: the sequence tag of a slot's state is exercised too.
  */
 @Tag("lincheck")
 class SlotRingLincheckTest {
@@ -49,8 +49,8 @@ class SlotRingLincheckTest {
 
   /**
    * The state Lincheck creates afresh for each scenario run, and its operations. Public (as
-   * Lincheck's generated runners call the operations directly) and nested in the
-   * package-private test, so it is no API of the module.
+   * Lincheck's generated runners call the operations directly) and nested in the package-private
+   * test, so it is no API of the module.
    */
   public static final class Ring {
 

@@ -114,17 +114,20 @@ class SlotRingTest {
       for (int t = 0; t < threads; t++) {
         int from = t * depth / threads;
         int to = (t + 1) * depth / threads;
-        workers.add(Thread.ofPlatform().start(() -> {
-          try {
-            start.await();
-          } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            return;
-          }
-          for (int i = from; i < to; i++) {
-            ring.settle(order.get(i));
-          }
-        }));
+        workers.add(
+            Thread.ofPlatform()
+                .start(
+                    () -> {
+                      try {
+                        start.await();
+                      } catch (InterruptedException e) {
+                        Thread.currentThread().interrupt();
+                        return;
+                      }
+                      for (int i = from; i < to; i++) {
+                        ring.settle(order.get(i));
+                      }
+                    }));
       }
       start.countDown();
       for (Thread w : workers) {

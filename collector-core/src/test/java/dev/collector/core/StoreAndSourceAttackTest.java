@@ -1,6 +1,5 @@
 package dev.collector.core;
 
-import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertNull;
@@ -35,10 +34,10 @@ import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
- * Hostile-user attacks on the durable file checkpoint store and the line-file source, through
- * their public API only ({@code Collecting.fileStore}, {@code Collecting.lineFileSource},
- * {@code Collecting.lineFileRecordCount}). A test that exposes a defect is disabled with the
- * defect in one line.
+ * Hostile-user attacks on the durable file checkpoint store and the line-file source, through their
+ * public API only ({@code Collecting.fileStore}, {@code Collecting.lineFileSource}, {@code
+ * Collecting.lineFileRecordCount}). A test that exposes a defect is disabled with the defect in one
+ * line.
  */
 @Timeout(value = 30, unit = TimeUnit.SECONDS)
 class StoreAndSourceAttackTest {
@@ -78,7 +77,8 @@ class StoreAndSourceAttackTest {
 
   private static void assertNames(Throwable e, String... parts) {
     for (String part : parts) {
-      assertTrue(String.valueOf(e.getMessage()).contains(part),
+      assertTrue(
+          String.valueOf(e.getMessage()).contains(part),
           "message should name '" + part + "': " + e);
     }
   }
@@ -105,8 +105,17 @@ class StoreAndSourceAttackTest {
   @Test
   void store_oddTokens_roundTrip() throws Exception {
     Path file = dir.resolve("cp");
-    List<String> tokens = List.of("", "\u0000", "a\nb\r\nc\r", "\u0000\u0000\n\u0000",
-        "\uD83D\uDE00 emoji", "\uFEFFbom", "x".repeat(1 << 20), "@#@#", "\u2028\u2029");
+    List<String> tokens =
+        List.of(
+            "",
+            "\u0000",
+            "a\nb\r\nc\r",
+            "\u0000\u0000\n\u0000",
+            "\uD83D\uDE00 emoji",
+            "\uFEFFbom",
+            "x".repeat(1 << 20),
+            "@#@#",
+            "\u2028\u2029");
     long seq = 0;
     for (String token : tokens) {
       seq++;
@@ -133,8 +142,14 @@ class StoreAndSourceAttackTest {
 
   @Test
   void store_oddIdentities_roundTripAndForeignIsRefused() throws Exception {
-    List<String> ids = List.of("", "a\nb", "\u0000", "\uD83D\uDE00", "x".repeat(100_000),
-        "id with spaces and = : @ #");
+    List<String> ids =
+        List.of(
+            "",
+            "a\nb",
+            "\u0000",
+            "\uD83D\uDE00",
+            "x".repeat(100_000),
+            "id with spaces and = : @ #");
     int i = 0;
     for (String id : ids) {
       Path file = dir.resolve("cp" + i++);
@@ -153,8 +168,7 @@ class StoreAndSourceAttackTest {
 
   /**
    * The largest token commit accepts (the file limit is 16 MiB; the token is stored encoded, so
-   * about 12 MiB of ASCII) loads again; one byte more is refused naming the file, nothing
-   * written.
+   * about 12 MiB of ASCII) loads again; one byte more is refused naming the file, nothing written.
    */
   @Test
   void store_tokenAtTheSizeLimit_commitAndLoadAgree() throws Exception {
@@ -179,8 +193,8 @@ class StoreAndSourceAttackTest {
       assertTrue(lo > limit / 4 * 3 - 4096 && lo < hi + 16, "largest accepted: " + lo);
       Checkpoint before = store.load();
       int refused = lo + 1;
-      assertThrows(IOException.class, () -> store.commit(new Checkpoint(1L << 40,
-          "y".repeat(refused))));
+      assertThrows(
+          IOException.class, () -> store.commit(new Checkpoint(1L << 40, "y".repeat(refused))));
       assertEquals(before, store.load());
       // the last accepted must load, in this store and a new one
       store.commit(new Checkpoint(++seq, "y".repeat(lo)));
@@ -260,7 +274,9 @@ class StoreAndSourceAttackTest {
     try (CheckpointStore store = Collecting.fileStore(real, "id")) {
       store.commit(new Checkpoint(1, "one"));
       for (Path alias : List.of(dotdot, viaDirLink, relative)) {
-        assertThrows(IOException.class, () -> Collecting.fileStore(alias, "id").close(),
+        assertThrows(
+            IOException.class,
+            () -> Collecting.fileStore(alias, "id").close(),
             "second store through " + alias);
       }
     }
@@ -323,13 +339,15 @@ class StoreAndSourceAttackTest {
     Process mkfifo = new ProcessBuilder("mkfifo", file.toString()).start();
     assertEquals(0, mkfifo.waitFor());
     try (CheckpointStore store = Collecting.fileStore(file, "id")) {
-      var result = CompletableFuture.supplyAsync(() -> {
-        try {
-          return store.load();
-        } catch (IOException e) {
-          throw new java.util.concurrent.CompletionException(e);
-        }
-      });
+      var result =
+          CompletableFuture.supplyAsync(
+              () -> {
+                try {
+                  return store.load();
+                } catch (IOException e) {
+                  throw new java.util.concurrent.CompletionException(e);
+                }
+              });
       try {
         result.get(5, TimeUnit.SECONDS);
         fail("load returned on a FIFO");
@@ -350,17 +368,20 @@ class StoreAndSourceAttackTest {
     Path file = dir.resolve("cp");
     Files.createSymbolicLink(file, dir.resolve("cp2"));
     Files.createSymbolicLink(dir.resolve("cp2"), file);
-    IOException e = assertThrows(IOException.class, () -> {
-      try (CheckpointStore store = Collecting.fileStore(file, "id")) {
-        store.load();
-      }
-    });
+    IOException e =
+        assertThrows(
+            IOException.class,
+            () -> {
+              try (CheckpointStore store = Collecting.fileStore(file, "id")) {
+                store.load();
+              }
+            });
     assertNames(e, "cp");
   }
 
   /**
-   * The SPI says one commit at a time; a user who breaks that must at worst get an exception,
-   * never a torn or lost file: after the storm the file loads one of the committed checkpoints.
+   * The SPI says one commit at a time; a user who breaks that must at worst get an exception, never
+   * a torn or lost file: after the storm the file loads one of the committed checkpoints.
    */
   @Test
   void store_concurrentCommitsFromTwoThreads_neverTearTheFile() throws Exception {
@@ -371,25 +392,31 @@ class StoreAndSourceAttackTest {
       Thread[] threads = new Thread[2];
       for (int t = 0; t < 2; t++) {
         int offset = t;
-        threads[t] = Thread.ofPlatform().start(() -> {
-          try {
-            start.await();
-            for (int i = 0; i < 300; i++) {
-              long seq = 2L * i + offset + 1;
-              store.commit(new Checkpoint(seq, ("t" + offset + "-").repeat(200) + seq));
-            }
-          } catch (Throwable e) {
-            errors.add(e);
-          }
-        });
+        threads[t] =
+            Thread.ofPlatform()
+                .start(
+                    () -> {
+                      try {
+                        start.await();
+                        for (int i = 0; i < 300; i++) {
+                          long seq = 2L * i + offset + 1;
+                          store.commit(new Checkpoint(seq, ("t" + offset + "-").repeat(200) + seq));
+                        }
+                      } catch (Throwable e) {
+                        errors.add(e);
+                      }
+                    });
       }
       start.countDown();
       for (Thread t : threads) {
         t.join();
       }
       for (Throwable e : errors) {
-        assertTrue(e instanceof IOException || e instanceof dev.collector.MisuseException
-            || e instanceof IllegalStateException, "unexpected " + e);
+        assertTrue(
+            e instanceof IOException
+                || e instanceof dev.collector.MisuseException
+                || e instanceof IllegalStateException,
+            "unexpected " + e);
       }
       Checkpoint last = store.load();
       assertNotNull(last);
@@ -410,17 +437,30 @@ class StoreAndSourceAttackTest {
   @Test
   void options_zeroAndNegative_refusedNamingTheParameter() {
     for (int bad : new int[] {0, -1, Integer.MIN_VALUE}) {
-      assertNames(assertThrows(IllegalArgumentException.class,
-          () -> LineSourceOptions.builder().maxLines(bad).build()), "maxLines", "" + bad);
-      assertNames(assertThrows(IllegalArgumentException.class,
-          () -> LineSourceOptions.builder().maxBytes(bad).build()), "maxBytes", "" + bad);
-      assertNames(assertThrows(IllegalArgumentException.class,
-          () -> LineSourceOptions.builder().maxLineLength(bad, LongLines.SPLIT).build()),
-          "maxLineLength", "" + bad);
+      assertNames(
+          assertThrows(
+              IllegalArgumentException.class,
+              () -> LineSourceOptions.builder().maxLines(bad).build()),
+          "maxLines",
+          "" + bad);
+      assertNames(
+          assertThrows(
+              IllegalArgumentException.class,
+              () -> LineSourceOptions.builder().maxBytes(bad).build()),
+          "maxBytes",
+          "" + bad);
+      assertNames(
+          assertThrows(
+              IllegalArgumentException.class,
+              () -> LineSourceOptions.builder().maxLineLength(bad, LongLines.SPLIT).build()),
+          "maxLineLength",
+          "" + bad);
     }
-    assertThrows(IllegalArgumentException.class,
+    assertThrows(
+        IllegalArgumentException.class,
         () -> LineSourceOptions.builder().follow(Duration.ZERO).build());
-    assertThrows(IllegalArgumentException.class,
+    assertThrows(
+        IllegalArgumentException.class,
         () -> LineSourceOptions.builder().follow(Duration.ofMillis(-1)).build());
   }
 
@@ -429,8 +469,13 @@ class StoreAndSourceAttackTest {
   void options_hugeLimits_smallFile_noHugeAllocation() throws Exception {
     Path file = dir.resolve("a.log");
     Files.writeString(file, "a\nb\n");
-    var source = source(file, LineSourceOptions.builder().maxLines(Integer.MAX_VALUE)
-        .maxBytes(Integer.MAX_VALUE).maxLineLength(Integer.MAX_VALUE, LongLines.SPLIT));
+    var source =
+        source(
+            file,
+            LineSourceOptions.builder()
+                .maxLines(Integer.MAX_VALUE)
+                .maxBytes(Integer.MAX_VALUE)
+                .maxLineLength(Integer.MAX_VALUE, LongLines.SPLIT));
     assertEquals(List.of("a", "b"), lines(readAll(source, "")));
   }
 
@@ -438,13 +483,14 @@ class StoreAndSourceAttackTest {
   void options_maxBytesOneAndMaxLinesOne_everyLineItsOwnBatch() throws Exception {
     Path file = dir.resolve("a.log");
     Files.writeString(file, "a\n\nbb\r\nc");
-    for (var b : List.of(LineSourceOptions.builder().maxBytes(1),
-        LineSourceOptions.builder().maxLines(1))) {
+    for (var b :
+        List.of(LineSourceOptions.builder().maxBytes(1), LineSourceOptions.builder().maxLines(1))) {
       List<SourceBatch<String>> batches = readAll(source(file, b), "");
-      assertEquals(List.of(List.of("a"), List.of(""), List.of("bb"), List.of("c")),
+      assertEquals(
+          List.of(List.of("a"), List.of(""), List.of("bb"), List.of("c")),
           batches.stream().map(SourceBatch::records).toList());
-      assertEquals(List.of(2L, 3L, 7L, 8L),
-          batches.stream().map(x -> offsetOf(x.resumeToken())).toList());
+      assertEquals(
+          List.of(2L, 3L, 7L, 8L), batches.stream().map(x -> offsetOf(x.resumeToken())).toList());
     }
   }
 
@@ -460,14 +506,14 @@ class StoreAndSourceAttackTest {
   @Test
   void source_missingFile_errorNamesThePath() {
     Path file = dir.resolve("missing.log");
-    var e = assertThrows(Exception.class,
-        () -> readAll(source(file, LineSourceOptions.builder()), ""));
+    var e =
+        assertThrows(Exception.class, () -> readAll(source(file, LineSourceOptions.builder()), ""));
     assertNames(e, file.toString());
   }
 
   /**
-   * CR, LF, CRLF and 4-byte UTF-8 characters at every position around common buffer sizes:
-   * the lines equal a reference split, and resuming at each token yields exactly the rest.
+   * CR, LF, CRLF and 4-byte UTF-8 characters at every position around common buffer sizes: the
+   * lines equal a reference split, and resuming at each token yields exactly the rest.
    */
   @Test
   void source_lineEndsAndMultiByteCharsAcrossBufferBoundaries() throws Exception {
@@ -493,13 +539,22 @@ class StoreAndSourceAttackTest {
           for (var mode : MalformedInput.values()) {
             var src = source(file, LineSourceOptions.builder().maxLines(1).malformedInput(mode));
             List<SourceBatch<String>> batches = readAll(src, "");
-            String what = "boundary " + boundary + " shift " + shift + " end "
-                + end.replace("\r", "CR").replace("\n", "LF") + " " + mode;
+            String what =
+                "boundary "
+                    + boundary
+                    + " shift "
+                    + shift
+                    + " end "
+                    + end.replace("\r", "CR").replace("\n", "LF")
+                    + " "
+                    + mode;
             assertEquals(expected, lines(batches), what);
             assertEquals(content.length, offsetOf(batches.getLast().resumeToken()), what);
             for (int i = 0; i < batches.size(); i++) {
-              assertEquals(expected.subList(i + 1, expected.size()),
-                  lines(readAll(src, batches.get(i).resumeToken())), what + " resume " + i);
+              assertEquals(
+                  expected.subList(i + 1, expected.size()),
+                  lines(readAll(src, batches.get(i).resumeToken())),
+                  what + " resume " + i);
             }
           }
         }
@@ -523,22 +578,38 @@ class StoreAndSourceAttackTest {
       int maxLines = 1 + random.nextInt(5);
       Path file = dir.resolve("r.log");
       Files.write(file, content);
-      var src = source(file, LineSourceOptions.builder().maxLines(maxLines).maxBytes(maxBytes)
-          .maxLineLength(max, LongLines.SPLIT));
+      var src =
+          source(
+              file,
+              LineSourceOptions.builder()
+                  .maxLines(maxLines)
+                  .maxBytes(maxBytes)
+                  .maxLineLength(max, LongLines.SPLIT));
       List<SourceBatch<String>> batches = readAll(src, "");
-      String what = "round " + round + " max " + max + " maxBytes " + maxBytes + " content "
-          + new String(content, StandardCharsets.US_ASCII).replace("\r", "R").replace("\n", "N");
+      String what =
+          "round "
+              + round
+              + " max "
+              + max
+              + " maxBytes "
+              + maxBytes
+              + " content "
+              + new String(content, StandardCharsets.US_ASCII)
+                  .replace("\r", "R")
+                  .replace("\n", "N");
       // bytes between consecutive tokens = the batch's records with their line ends
       long prev = 0;
       long count = 0;
       for (SourceBatch<String> b : batches) {
         long end = offsetOf(b.resumeToken());
         assertTrue(end > prev, what);
-        String slice = new String(content, (int) prev, (int) (end - prev),
-            StandardCharsets.US_ASCII);
+        String slice =
+            new String(content, (int) prev, (int) (end - prev), StandardCharsets.US_ASCII);
         String joined = String.join("", b.records());
-        assertEquals(slice.replace("\r\n", "").replace("\n", ""),
-            joined.replace("\r\n", "").replace("\n", ""), what + " batch " + b);
+        assertEquals(
+            slice.replace("\r\n", "").replace("\n", ""),
+            joined.replace("\r\n", "").replace("\n", ""),
+            what + " batch " + b);
         for (String r : b.records()) {
           assertTrue(r.length() <= max, what + " piece too long " + r);
         }
@@ -554,7 +625,9 @@ class StoreAndSourceAttackTest {
       int consumed = 0;
       for (SourceBatch<String> b : batches) {
         consumed += b.records().size();
-        assertEquals(all.subList(consumed, all.size()), lines(readAll(src, b.resumeToken())),
+        assertEquals(
+            all.subList(consumed, all.size()),
+            lines(readAll(src, b.resumeToken())),
             what + " resume at " + b.resumeToken());
       }
     }
@@ -565,8 +638,8 @@ class StoreAndSourceAttackTest {
       throws Exception {
     Path file = dir.resolve("l.log");
     Files.writeString(file, "ok\n" + "x".repeat(16) + "\r\n" + "y".repeat(17) + "\n");
-    var src = source(file, LineSourceOptions.builder().maxLines(1)
-        .maxLineLength(16, LongLines.FAIL));
+    var src =
+        source(file, LineSourceOptions.builder().maxLines(1).maxLineLength(16, LongLines.FAIL));
     try (SourceReader<String> reader = src.open("")) {
       assertEquals(List.of("ok"), reader.next().records());
       assertEquals(List.of("x".repeat(16)), reader.next().records());
@@ -581,13 +654,17 @@ class StoreAndSourceAttackTest {
     Path file = dir.resolve("m.log");
     byte[] content = "\uD83D\uDE00\uD83D\uDE00\n".getBytes(StandardCharsets.UTF_8); // 8 + LF
     Files.write(file, content);
-    var src = source(file, LineSourceOptions.builder().maxLines(1)
-        .maxLineLength(3, LongLines.SPLIT));
+    var src =
+        source(file, LineSourceOptions.builder().maxLines(1).maxLineLength(3, LongLines.SPLIT));
     List<SourceBatch<String>> batches = readAll(src, "");
     assertEquals(content.length, offsetOf(batches.getLast().resumeToken()));
     assertEquals(3, batches.size(), batches.toString()); // 3 + 3 + 2 bytes
-    var rejecting = source(file, LineSourceOptions.builder()
-        .maxLineLength(3, LongLines.SPLIT).malformedInput(MalformedInput.REJECT));
+    var rejecting =
+        source(
+            file,
+            LineSourceOptions.builder()
+                .maxLineLength(3, LongLines.SPLIT)
+                .malformedInput(MalformedInput.REJECT));
     var e = assertThrows(IOException.class, () -> readAll(rejecting, ""));
     assertNames(e, file.toString());
   }
@@ -596,8 +673,8 @@ class StoreAndSourceAttackTest {
   void source_invalidUtf8Reject_namesFileAndLineOffset() throws Exception {
     Path file = dir.resolve("u.log");
     Files.write(file, new byte[] {'a', '\n', 'b', 'c', '\n', 'd', (byte) 0xFF, '\n'});
-    var src = source(file, LineSourceOptions.builder().malformedInput(MalformedInput.REJECT)
-        .maxLines(1));
+    var src =
+        source(file, LineSourceOptions.builder().malformedInput(MalformedInput.REJECT).maxLines(1));
     try (SourceReader<String> reader = src.open("")) {
       assertEquals(List.of("a"), reader.next().records());
       assertEquals(List.of("bc"), reader.next().records());
@@ -605,8 +682,9 @@ class StoreAndSourceAttackTest {
       assertNames(e, file.toString(), "5");
     }
     // an encoded surrogate (CESU) and an overlong encoding are malformed too
-    Files.write(file, new byte[] {(byte) 0xED, (byte) 0xA0, (byte) 0x80, '\n',
-        (byte) 0xC0, (byte) 0xAF, '\n'});
+    Files.write(
+        file,
+        new byte[] {(byte) 0xED, (byte) 0xA0, (byte) 0x80, '\n', (byte) 0xC0, (byte) 0xAF, '\n'});
     assertThrows(IOException.class, () -> readAll(src, ""));
     var replacing = source(file, LineSourceOptions.builder());
     for (String line : lines(readAll(replacing, ""))) {
@@ -618,9 +696,25 @@ class StoreAndSourceAttackTest {
 
   @Test
   void recordCount_garbageTokens_throwIllegalArgument() {
-    for (String bad : new String[] {"", "abc", "@", "x@", "x@abc", "x@-1#0", "x@1#-1",
-        "x@1#", "x@1#abc", "x@99999999999999999999#1", "#5", "x#5", "x@1#2#3"}) {
-      assertThrows(IllegalArgumentException.class, () -> Collecting.lineFileRecordCount(bad),
+    for (String bad :
+        new String[] {
+          "",
+          "abc",
+          "@",
+          "x@",
+          "x@abc",
+          "x@-1#0",
+          "x@1#-1",
+          "x@1#",
+          "x@1#abc",
+          "x@99999999999999999999#1",
+          "#5",
+          "x#5",
+          "x@1#2#3"
+        }) {
+      assertThrows(
+          IllegalArgumentException.class,
+          () -> Collecting.lineFileRecordCount(bad),
           "token '" + bad + "'");
     }
   }
@@ -632,20 +726,28 @@ class StoreAndSourceAttackTest {
     var src = source(file, LineSourceOptions.builder().maxLines(1));
     String good = readAll(src, "").get(0).resumeToken(); // after aaa
     String id = identityOf(good);
-    for (String bad : new String[] {"garbage", "@4#1", id + "@-4#1",
-        id + "@abc#1", id + "@4#x", "someone-else@4#1", id + "@400#100",
-        id + "@99999999999999999999#1", "\u0000@4#1"}) {
+    for (String bad :
+        new String[] {
+          "garbage",
+          "@4#1",
+          id + "@-4#1",
+          id + "@abc#1",
+          id + "@4#x",
+          "someone-else@4#1",
+          id + "@400#100",
+          id + "@99999999999999999999#1",
+          "\u0000@4#1"
+        }) {
       Exception e = assertThrows(Exception.class, () -> readAll(src, bad), bad);
-      assertTrue(e instanceof IOException || e instanceof IllegalArgumentException,
-          bad + ": " + e);
+      assertTrue(e instanceof IOException || e instanceof IllegalArgumentException, bad + ": " + e);
       assertNames(e, file.toString());
     }
   }
 
   /**
-   * A token of the current format whose offset is not at a line start (inside a line, between
-   * the CR and LF of a CRLF) delivers the tail of a line as a record; an old-format token
-   * ({@code id@4}) at the same kind of offset is refused naming the byte.
+   * A token of the current format whose offset is not at a line start (inside a line, between the
+   * CR and LF of a CRLF) delivers the tail of a line as a record; an old-format token ({@code
+   * id@4}) at the same kind of offset is refused naming the byte.
    */
   @Test
   void open_tokenInTheMiddleOfALine_isReported() throws Exception {
@@ -772,17 +874,19 @@ class StoreAndSourceAttackTest {
       Files.move(dir.resolve("app.log.1"), dir.resolve("app.log.2"));
       Files.move(file, dir.resolve("app.log.1"));
       Files.writeString(file, "C1\n");
-      var reading = CompletableFuture.runAsync(() -> {
-        try {
-          while (!got.contains("C1")) {
-            synchronized (got) {
-              got.addAll(reader.next().records());
-            }
-          }
-        } catch (Exception e) {
-          throw new java.util.concurrent.CompletionException(e);
-        }
-      });
+      var reading =
+          CompletableFuture.runAsync(
+              () -> {
+                try {
+                  while (!got.contains("C1")) {
+                    synchronized (got) {
+                      got.addAll(reader.next().records());
+                    }
+                  }
+                } catch (Exception e) {
+                  throw new java.util.concurrent.CompletionException(e);
+                }
+              });
       reading.get(10, TimeUnit.SECONDS);
     }
     assertEquals(List.of("A1", "A2", "B1", "B2", "C1"), got);
@@ -820,17 +924,19 @@ class StoreAndSourceAttackTest {
       assertEquals(List.of("A1"), reader.next().records());
       Files.writeString(file, "A2", StandardOpenOption.APPEND);
       Files.move(file, dir.resolve("app.log.1"));
-      var next = CompletableFuture.supplyAsync(() -> {
-        try {
-          List<String> got = new ArrayList<>();
-          while (!got.contains("B1")) {
-            got.addAll(reader.next().records());
-          }
-          return got;
-        } catch (Exception e) {
-          throw new java.util.concurrent.CompletionException(e);
-        }
-      });
+      var next =
+          CompletableFuture.supplyAsync(
+              () -> {
+                try {
+                  List<String> got = new ArrayList<>();
+                  while (!got.contains("B1")) {
+                    got.addAll(reader.next().records());
+                  }
+                  return got;
+                } catch (Exception e) {
+                  throw new java.util.concurrent.CompletionException(e);
+                }
+              });
       // the path stays absent for a while; the reader must keep waiting, not fail
       org.awaitility.Awaitility.await().pollDelay(Duration.ofMillis(200)).until(() -> true);
       assertTrue(!next.isDone() || !next.isCompletedExceptionally(), "failed while absent");
@@ -854,15 +960,17 @@ class StoreAndSourceAttackTest {
       Path tmp = Files.createSymbolicLink(dir.resolve("current.tmp"), b);
       Files.move(tmp, link, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
       List<String> got = new ArrayList<>();
-      var reading = CompletableFuture.runAsync(() -> {
-        try {
-          while (!got.contains("B1")) {
-            got.addAll(reader.next().records());
-          }
-        } catch (Exception e) {
-          throw new java.util.concurrent.CompletionException(e);
-        }
-      });
+      var reading =
+          CompletableFuture.runAsync(
+              () -> {
+                try {
+                  while (!got.contains("B1")) {
+                    got.addAll(reader.next().records());
+                  }
+                } catch (Exception e) {
+                  throw new java.util.concurrent.CompletionException(e);
+                }
+              });
       reading.get(10, TimeUnit.SECONDS);
       assertEquals(List.of("A2", "B1"), got);
     }
@@ -878,20 +986,26 @@ class StoreAndSourceAttackTest {
       assertEquals(List.of("A1"), reader.next().records());
       Files.delete(file);
       var result = new CompletableFuture<List<String>>();
-      Thread t = Thread.ofVirtual().start(() -> {
-        try {
-          List<String> got = new ArrayList<>();
-          for (;;) {
-            got.addAll(reader.next().records());
-            result.obtrudeValue(List.copyOf(got));
-          }
-        } catch (Throwable e) {
-          result.obtrudeException(e);
-        }
-      });
-      org.awaitility.Awaitility.await().atMost(Duration.ofSeconds(10))
-          .until(() -> t.getState() == Thread.State.TIMED_WAITING
-              || t.getState() == Thread.State.TERMINATED);
+      Thread t =
+          Thread.ofVirtual()
+              .start(
+                  () -> {
+                    try {
+                      List<String> got = new ArrayList<>();
+                      for (; ; ) {
+                        got.addAll(reader.next().records());
+                        result.obtrudeValue(List.copyOf(got));
+                      }
+                    } catch (Throwable e) {
+                      result.obtrudeException(e);
+                    }
+                  });
+      org.awaitility.Awaitility.await()
+          .atMost(Duration.ofSeconds(10))
+          .until(
+              () ->
+                  t.getState() == Thread.State.TIMED_WAITING
+                      || t.getState() == Thread.State.TERMINATED);
       t.interrupt();
       t.join(10_000);
       assertTrue(!t.isAlive(), "reader did not stop");
@@ -923,19 +1037,21 @@ class StoreAndSourceAttackTest {
   @Test
   void store_parentIsAFile_orLockIsADirectory_failsNamingThePath() throws Exception {
     Path notADir = Files.writeString(dir.resolve("plain"), "x");
-    var e = assertThrows(IOException.class,
-        () -> Collecting.fileStore(notADir.resolve("cp"), "id").close());
+    var e =
+        assertThrows(
+            IOException.class, () -> Collecting.fileStore(notADir.resolve("cp"), "id").close());
     assertNames(e, notADir.toString());
     Files.createDirectory(dir.resolve("cp2.lock"));
-    var e2 = assertThrows(IOException.class,
-        () -> Collecting.fileStore(dir.resolve("cp2"), "id").close());
+    var e2 =
+        assertThrows(
+            IOException.class, () -> Collecting.fileStore(dir.resolve("cp2"), "id").close());
     assertNames(e2, "cp2.lock");
   }
 
   @Test
   void source_directoryInPlaceOfTheFile_failsNamingThePath() {
-    var e = assertThrows(Exception.class,
-        () -> readAll(source(dir, LineSourceOptions.builder()), ""));
+    var e =
+        assertThrows(Exception.class, () -> readAll(source(dir, LineSourceOptions.builder()), ""));
     assertNames(e, dir.toString());
   }
 
@@ -947,13 +1063,16 @@ class StoreAndSourceAttackTest {
     var src = source(file, LineSourceOptions.builder().follow(Duration.ofMillis(1)));
     try (SourceReader<String> reader = src.open("")) {
       var next = new CompletableFuture<SourceBatch<String>>();
-      Thread t = Thread.ofVirtual().start(() -> {
-        try {
-          next.complete(reader.next());
-        } catch (Throwable e) {
-          next.completeExceptionally(e);
-        }
-      });
+      Thread t =
+          Thread.ofVirtual()
+              .start(
+                  () -> {
+                    try {
+                      next.complete(reader.next());
+                    } catch (Throwable e) {
+                      next.completeExceptionally(e);
+                    }
+                  });
       org.awaitility.Awaitility.await().until(() -> t.getState() == Thread.State.TIMED_WAITING);
       assertTrue(!next.isDone(), "delivered before the line end: " + next);
       Files.writeString(file, "\ndef\n", StandardOpenOption.APPEND);
@@ -967,8 +1086,8 @@ class StoreAndSourceAttackTest {
   }
 
   /**
-   * The file deleted and a new one created at the path: if the new file gets the old inode
-   * (file systems reuse them at once), the token's identity matches a different file.
+   * The file deleted and a new one created at the path: if the new file gets the old inode (file
+   * systems reuse them at once), the token's identity matches a different file.
    */
   @Test
   void open_newFileReusingTheOldInode_isNotTakenForTheCheckpointsFile() throws Exception {
@@ -1001,12 +1120,26 @@ class StoreAndSourceAttackTest {
         Path file = dir.resolve("x.log");
         Files.writeString(file, line + "\r\nnext\r\n");
         String what = "length " + len;
-        assertEquals(List.of(line, "next"), lines(readAll(source(file, LineSourceOptions
-            .builder().maxLineLength(len, LongLines.FAIL)), "")), what);
-        assertEquals(List.of(line, "next"), lines(readAll(source(file, LineSourceOptions
-            .builder().maxLineLength(len, LongLines.SPLIT)), "")), what);
-        List<String> pieces = lines(readAll(source(file, LineSourceOptions.builder()
-            .maxLineLength(len - 1, LongLines.SPLIT)), ""));
+        assertEquals(
+            List.of(line, "next"),
+            lines(
+                readAll(
+                    source(file, LineSourceOptions.builder().maxLineLength(len, LongLines.FAIL)),
+                    "")),
+            what);
+        assertEquals(
+            List.of(line, "next"),
+            lines(
+                readAll(
+                    source(file, LineSourceOptions.builder().maxLineLength(len, LongLines.SPLIT)),
+                    "")),
+            what);
+        List<String> pieces =
+            lines(
+                readAll(
+                    source(
+                        file, LineSourceOptions.builder().maxLineLength(len - 1, LongLines.SPLIT)),
+                    ""));
         assertEquals(List.of("z".repeat(len - 1), "z", "next"), pieces, what);
       }
     }

@@ -29,8 +29,8 @@ import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.extension.ExtendWith;
 
 /**
- * Deterministic reproductions of what {@link ProcessStormTest} and {@link PullStormTest} found
- * in the v2 engine, ordered with latches. Each fails on the engine as of commit ad8281f.
+ * Deterministic reproductions of what {@link ProcessStormTest} and {@link PullStormTest} found in
+ * the v2 engine, ordered with latches. Each fails on the engine as of commit ad8281f.
  */
 @ExtendWith(CollectorLeakCheck.class)
 @Timeout(value = 30, unit = TimeUnit.SECONDS)
@@ -60,11 +60,11 @@ class StormFindingsTest {
   }
 
   /**
-   * Storm finding (ProcessStormTest, e.g. seed 1306248940776 chain 102 run 0): a stop() or
-   * close() that ends a run after the owner read the end of the source, while batches are still
-   * running, returns {@code stopped=false} although {@code uncommitted > 0} and the checkpoint is
-   * below the end of the source. ProcessRun.run() computes {@code wasStopped() && !exhausted},
-   * where {@code exhausted} only means the fetcher saw the end, not that every batch settled.
+   * Storm finding (ProcessStormTest, e.g. seed 1306248940776 chain 102 run 0): a stop() or close()
+   * that ends a run after the owner read the end of the source, while batches are still running,
+   * returns {@code stopped=false} although {@code uncommitted > 0} and the checkpoint is below the
+   * end of the source. ProcessRun.run() computes {@code wasStopped() && !exhausted}, where {@code
+   * exhausted} only means the fetcher saw the end, not that every batch settled.
    */
   @Test
   void stop_afterSourceReadToItsEnd_withBatchesRunning_summarySaysStopped() throws Exception {
@@ -89,9 +89,11 @@ class StormFindingsTest {
 
       assertEquals(3, summary.uncommitted(), summary.toString());
       assertEquals(Checkpoint.INITIAL, summary.checkpoint(), summary.toString());
-      assertTrue(summary.stopped(),
+      assertTrue(
+          summary.stopped(),
           "stop() ended the run with 3 batches uncommitted, yet the summary says the run ended"
-              + " at the end of the source: " + summary);
+              + " at the end of the source: "
+              + summary);
     }
   }
 
@@ -153,18 +155,20 @@ class StormFindingsTest {
    * Storm finding (PullStormTest, seed 1507449480123 rounds 74 and 218): awaitCommitted() throws
    * BatchFailedException, which its javadoc does not allow (CheckpointException if the commit
    * failed). PullSession.awaitCommitted sees committer.failed() and throws commitFailure(), which
-   * converts the run's first failure — here the delivery's, the commit failure is only a later
-   * one — instead of the commit failure.
+   * converts the run's first failure — here the delivery's, the commit failure is only a later one
+   * — instead of the commit failure.
    */
   @Test
-  void awaitCommitted_commitFailsAfterADeliveryFailed_throwsCheckpointException()
-      throws Exception {
+  void awaitCommitted_commitFailsAfterADeliveryFailed_throwsCheckpointException() throws Exception {
     Collector<Long> collector = deliveryFailedThenCommitFailed();
     try {
       RuntimeException thrown =
-          assertThrows(RuntimeException.class, collector::awaitCommitted,
+          assertThrows(
+              RuntimeException.class,
+              collector::awaitCommitted,
               "the commit of the acknowledged prefix failed");
-      assertTrue(thrown instanceof CheckpointException,
+      assertTrue(
+          thrown instanceof CheckpointException,
           "awaitCommitted() must say the commit failed (CheckpointException), got " + thrown);
     } finally {
       try {
@@ -175,23 +179,26 @@ class StormFindingsTest {
     }
   }
 
-  /** Same finding, through close(): its javadoc says CheckpointException if the final commit failed. */
+  /**
+   * Same finding, through close(): its javadoc says CheckpointException if the final commit failed.
+   */
   @Test
   void close_commitFailsAfterADeliveryFailed_throwsCheckpointException() throws Exception {
     Collector<Long> collector = deliveryFailedThenCommitFailed();
     RuntimeException thrown =
         assertThrows(RuntimeException.class, collector::close, "the commit failed");
-    assertTrue(thrown instanceof CheckpointException,
+    assertTrue(
+        thrown instanceof CheckpointException,
         "close() must report the failed commit as CheckpointException, got " + thrown);
   }
 
   /**
-   * Storm finding (ProcessStormTest, seed 1270130653425 chain 36 run 1): a fetch that fails with
-   * an ordinary IOException while stop() is being processed fails the run with SourceException
-   * after one attempt, although fetchRetry allows three and stop() asked for a graceful end. The
-   * Fetcher records any failure once the lifecycle left RUNNING; Lifecycle.sourceFailed drops it
-   * only if it was caused by an interrupt (a blocking read that answers the run's interrupt with
-   * another IOException, e.g. a closed socket, is reported as a source failure too).
+   * Storm finding (ProcessStormTest, seed 1270130653425 chain 36 run 1): a fetch that fails with an
+   * ordinary IOException while stop() is being processed fails the run with SourceException after
+   * one attempt, although fetchRetry allows three and stop() asked for a graceful end. The Fetcher
+   * records any failure once the lifecycle left RUNNING; Lifecycle.sourceFailed drops it only if it
+   * was caused by an interrupt (a blocking read that answers the run's interrupt with another
+   * IOException, e.g. a closed socket, is reported as a source failure too).
    */
   @Test
   void stop_whileAFetchFailsTransiently_returnsASummary() throws Exception {

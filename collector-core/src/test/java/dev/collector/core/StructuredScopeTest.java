@@ -53,9 +53,12 @@ class StructuredScopeTest {
             return null;
           });
       blocked.await();
-      var failing = scope.fork("failing", () -> {
-        throw first;
-      });
+      var failing =
+          scope.fork(
+              "failing",
+              () -> {
+                throw first;
+              });
       var e = assertThrows(StructuredScope.FailedException.class, scope::join);
       assertSame(first, e.getCause());
       assertEquals(StructuredScope.SubtaskState.FAILED, failing.state());
@@ -71,13 +74,16 @@ class StructuredScopeTest {
   void fork_fromOtherThread_throwsWrongThread() throws Exception {
     try (var scope = new StructuredScope()) {
       var thrown = new AtomicReference<Throwable>();
-      Thread t = Thread.ofVirtual().start(() -> {
-        try {
-          scope.fork("x", () -> 1);
-        } catch (Throwable e) {
-          thrown.set(e);
-        }
-      });
+      Thread t =
+          Thread.ofVirtual()
+              .start(
+                  () -> {
+                    try {
+                      scope.fork("x", () -> 1);
+                    } catch (Throwable e) {
+                      thrown.set(e);
+                    }
+                  });
       t.join();
       assertInstanceOf(WrongThreadException.class, thrown.get());
       scope.join();
@@ -98,10 +104,13 @@ class StructuredScopeTest {
     var ran = new AtomicBoolean();
     try (var scope = new StructuredScope()) {
       scope.cancel();
-      var subtask = scope.fork("x", () -> {
-        ran.set(true);
-        return 1;
-      });
+      var subtask =
+          scope.fork(
+              "x",
+              () -> {
+                ran.set(true);
+                return 1;
+              });
       scope.join();
       assertEquals(StructuredScope.SubtaskState.UNAVAILABLE, subtask.state());
     }
@@ -113,15 +122,17 @@ class StructuredScopeTest {
     var started = new CountDownLatch(1);
     var ended = new AtomicBoolean();
     var scope = new StructuredScope();
-    scope.fork("x", () -> {
-      started.countDown();
-      try {
-        new CountDownLatch(1).await();
-      } finally {
-        ended.set(true);
-      }
-      return null;
-    });
+    scope.fork(
+        "x",
+        () -> {
+          started.countDown();
+          try {
+            new CountDownLatch(1).await();
+          } finally {
+            ended.set(true);
+          }
+          return null;
+        });
     started.await();
     assertThrows(IllegalStateException.class, scope::close);
     assertTrue(ended.get(), "close returned before the subtask ended");
@@ -132,32 +143,39 @@ class StructuredScopeTest {
     var result = new CompletableFuture<Boolean>();
     var release = new CountDownLatch(1);
     var started = new CountDownLatch(1);
-    Thread owner = Thread.ofPlatform().start(() -> {
-      var scope = new StructuredScope();
-      scope.fork("stubborn", () -> {
-        started.countDown();
-        // ignores interrupts until released
-        while (true) {
-          try {
-            release.await();
-            return null;
-          } catch (InterruptedException ignoredOnPurpose) {
-            // a subtask that ignores interrupts: close must still wait for it
-          }
-        }
-      });
-      try {
-        scope.close();
-      } catch (IllegalStateException expected) {
-        // never joined
-      }
-      result.complete(Thread.currentThread().isInterrupted());
-    });
+    Thread owner =
+        Thread.ofPlatform()
+            .start(
+                () -> {
+                  var scope = new StructuredScope();
+                  scope.fork(
+                      "stubborn",
+                      () -> {
+                        started.countDown();
+                        // ignores interrupts until released
+                        while (true) {
+                          try {
+                            release.await();
+                            return null;
+                          } catch (InterruptedException ignoredOnPurpose) {
+                            // a subtask that ignores interrupts: close must still wait for it
+                          }
+                        }
+                      });
+                  try {
+                    scope.close();
+                  } catch (IllegalStateException expected) {
+                    // never joined
+                  }
+                  result.complete(Thread.currentThread().isInterrupted());
+                });
     started.await();
     // the owner is in close(), waiting for the stubborn subtask
     org.awaitility.Awaitility.await()
-        .until(() -> owner.getState() == Thread.State.WAITING
-            || owner.getState() == Thread.State.TIMED_WAITING);
+        .until(
+            () ->
+                owner.getState() == Thread.State.WAITING
+                    || owner.getState() == Thread.State.TIMED_WAITING);
     owner.interrupt();
     assertFalse(result.isDone(), "close returned while a subtask still ran");
     release.countDown();

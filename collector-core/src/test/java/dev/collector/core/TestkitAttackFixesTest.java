@@ -36,14 +36,23 @@ class TestkitAttackFixesTest {
     String old = System.getProperty(CrashHarness.SEED_PROPERTY);
     try {
       System.setProperty(CrashHarness.SEED_PROPERTY, "-17l");
-      assertEquals(-17, CrashHarness.over(FakeSource.generated(3, 1), Collecting::open)
-          .crashes(1).run(b -> {}).seed());
+      assertEquals(
+          -17,
+          CrashHarness.over(FakeSource.generated(3, 1), Collecting::open)
+              .crashes(1)
+              .run(b -> {})
+              .seed());
       for (String bad : List.of("4x2", "L", "", "42LL", "0x2A")) {
         System.setProperty(CrashHarness.SEED_PROPERTY, bad);
-        IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
-            () -> CrashHarness.over(FakeSource.generated(3, 1), Collecting::open), bad);
-        assertTrue(e.getMessage().contains(CrashHarness.SEED_PROPERTY)
-            && e.getMessage().contains("=" + bad + " "), e.getMessage());
+        IllegalArgumentException e =
+            assertThrows(
+                IllegalArgumentException.class,
+                () -> CrashHarness.over(FakeSource.generated(3, 1), Collecting::open),
+                bad);
+        assertTrue(
+            e.getMessage().contains(CrashHarness.SEED_PROPERTY)
+                && e.getMessage().contains("=" + bad + " "),
+            e.getMessage());
       }
     } finally {
       if (old == null) {
@@ -56,45 +65,60 @@ class TestkitAttackFixesTest {
 
   @Test
   void deadLetteredBatch_listedInLedgerAndSummary_missingRecordsNameIt() throws Exception {
-    Ledger<Long> ledger = CrashHarness.over(FakeSource.generated(12, 2), Collecting::open)
-        .depth(3).crashes(3).seed(5)
-        .options(CollectorOptions.defaults().toBuilder()
-            .failurePolicy(FailurePolicy.retry(Retry.of(2, Duration.ZERO, Duration.ZERO))
-                .thenDeadLetter((b, c) -> {}))
-            .build())
-        .run(b -> {
-          if (b.sequence() == 4) {
-            throw new IOException("poison");
-          }
-        });
+    Ledger<Long> ledger =
+        CrashHarness.over(FakeSource.generated(12, 2), Collecting::open)
+            .depth(3)
+            .crashes(3)
+            .seed(5)
+            .options(
+                CollectorOptions.defaults().toBuilder()
+                    .failurePolicy(
+                        FailurePolicy.retry(Retry.of(2, Duration.ZERO, Duration.ZERO))
+                            .thenDeadLetter((b, c) -> {}))
+                    .build())
+            .run(
+                b -> {
+                  if (b.sequence() == 4) {
+                    throw new IOException("poison");
+                  }
+                });
     ledger.assertReachedEnd();
     ledger.assertCommitsInOrder();
     ledger.assertReplayAtMost(ledger.depth());
     assertEquals(Set.of(4L), ledger.deadLettered());
     assertTrue(ledger.summary().contains("dead-lettered [4]"), ledger.summary());
     AssertionError e = assertThrows(AssertionError.class, ledger::assertEveryRecordHandled);
-    assertTrue(e.getMessage().contains("batch 4") && e.getMessage().contains("dead-lettered"),
+    assertTrue(
+        e.getMessage().contains("batch 4") && e.getMessage().contains("dead-lettered"),
         e.getMessage());
   }
 
   @Test
   void runFailure_namesTheBatchThatFailedForGood() {
-    AssertionError e = assertThrows(AssertionError.class,
-        () -> CrashHarness.over(FakeSource.generated(10, 1), Collecting::open)
-            .crashes(0).seed(8).depth(2)
-            .options(CollectorOptions.defaults().toBuilder()
-                .failurePolicy(FailurePolicy.retry(Retry.of(2, Duration.ZERO, Duration.ZERO)))
-                .build())
-            .run(b -> {
-              if (b.sequence() == 1 && b.attempt() == 1) {
-                throw new IOException("transient");
-              }
-              if (b.sequence() == 5) {
-                throw new IOException("for good");
-              }
-            }));
-    assertTrue(e.getMessage().contains("the handler failed on batch 5 (attempt 2)"),
-        e.getMessage());
+    AssertionError e =
+        assertThrows(
+            AssertionError.class,
+            () ->
+                CrashHarness.over(FakeSource.generated(10, 1), Collecting::open)
+                    .crashes(0)
+                    .seed(8)
+                    .depth(2)
+                    .options(
+                        CollectorOptions.defaults().toBuilder()
+                            .failurePolicy(
+                                FailurePolicy.retry(Retry.of(2, Duration.ZERO, Duration.ZERO)))
+                            .build())
+                    .run(
+                        b -> {
+                          if (b.sequence() == 1 && b.attempt() == 1) {
+                            throw new IOException("transient");
+                          }
+                          if (b.sequence() == 5) {
+                            throw new IOException("for good");
+                          }
+                        }));
+    assertTrue(
+        e.getMessage().contains("the handler failed on batch 5 (attempt 2)"), e.getMessage());
     assertFalse(e.getMessage().contains("batch 1 "), e.getMessage());
   }
 
@@ -106,8 +130,9 @@ class TestkitAttackFixesTest {
     ExtensionContext first = context("first", store);
     ExtensionContext second = context("second", store);
     var controller = new CompletionController<Long>();
-    Collector<Long> collector = Collecting.open(FakeSource.generated(10, 1),
-        Collecting.inMemoryStore(), CollectorOptions.defaults());
+    Collector<Long> collector =
+        Collecting.open(
+            FakeSource.generated(10, 1), Collecting.inMemoryStore(), CollectorOptions.defaults());
     CollectorRun run = null;
     try {
       check.beforeEach(first);
@@ -130,22 +155,27 @@ class TestkitAttackFixesTest {
   }
 
   private static ExtensionContext context(String id, Map<Object, Object> store) {
-    Object storeProxy = Proxy.newProxyInstance(
-        ExtensionContext.Store.class.getClassLoader(),
-        new Class<?>[] {ExtensionContext.Store.class},
-        (p, m, args) -> switch (m.getName()) {
-          case "put" -> store.put(args[0], args[1]);
-          case "remove" -> store.remove(args[0]);
-          case "get" -> store.get(args[0]);
-          default -> throw new UnsupportedOperationException(m.getName());
-        });
-    return (ExtensionContext) Proxy.newProxyInstance(
-        ExtensionContext.class.getClassLoader(), new Class<?>[] {ExtensionContext.class},
-        (p, m, args) -> switch (m.getName()) {
-          case "getUniqueId" -> id;
-          case "getDisplayName" -> id;
-          case "getStore" -> storeProxy;
-          default -> throw new UnsupportedOperationException(m.getName());
-        });
+    Object storeProxy =
+        Proxy.newProxyInstance(
+            ExtensionContext.Store.class.getClassLoader(),
+            new Class<?>[] {ExtensionContext.Store.class},
+            (p, m, args) ->
+                switch (m.getName()) {
+                  case "put" -> store.put(args[0], args[1]);
+                  case "remove" -> store.remove(args[0]);
+                  case "get" -> store.get(args[0]);
+                  default -> throw new UnsupportedOperationException(m.getName());
+                });
+    return (ExtensionContext)
+        Proxy.newProxyInstance(
+            ExtensionContext.class.getClassLoader(),
+            new Class<?>[] {ExtensionContext.class},
+            (p, m, args) ->
+                switch (m.getName()) {
+                  case "getUniqueId" -> id;
+                  case "getDisplayName" -> id;
+                  case "getStore" -> storeProxy;
+                  default -> throw new UnsupportedOperationException(m.getName());
+                });
   }
 }

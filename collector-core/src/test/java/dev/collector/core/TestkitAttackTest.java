@@ -2,7 +2,6 @@ package dev.collector.core;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
-import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -57,8 +56,9 @@ class TestkitAttackTest {
             return null;
           }
           int to = Math.min(lines.size(), next + 3);
-          var batch = new SourceBatch<String>(lines.subList(next, to),
-              Integer.toString(Math.max(0, to + tokenSkew)));
+          var batch =
+              new SourceBatch<String>(
+                  lines.subList(next, to), Integer.toString(Math.max(0, to + tokenSkew)));
           next = to;
           return batch;
         }
@@ -73,8 +73,13 @@ class TestkitAttackTest {
 
   @Test
   void goodSource_passes() throws Exception {
-    Ledger<String> ledger = CrashHarness.over(lineSource(LINES, 0), Collecting::open)
-        .expecting(LINES).depth(4).crashes(5).seed(7).run(b -> {});
+    Ledger<String> ledger =
+        CrashHarness.over(lineSource(LINES, 0), Collecting::open)
+            .expecting(LINES)
+            .depth(4)
+            .crashes(5)
+            .seed(7)
+            .run(b -> {});
     ledger.assertAll();
     assertTrue(ledger.crashes() > 0, ledger.summary());
   }
@@ -82,8 +87,13 @@ class TestkitAttackTest {
   @Test
   void tokenOffByOneForward_isCaughtWithSeed() throws Exception {
     for (long seed = 1; seed <= 5; seed++) {
-      Ledger<String> ledger = CrashHarness.over(lineSource(LINES, 1), Collecting::open)
-          .expecting(LINES).depth(4).crashes(3).seed(seed).run(b -> {});
+      Ledger<String> ledger =
+          CrashHarness.over(lineSource(LINES, 1), Collecting::open)
+              .expecting(LINES)
+              .depth(4)
+              .crashes(3)
+              .seed(seed)
+              .run(b -> {});
       AssertionError e = assertThrows(AssertionError.class, ledger::assertAll);
       assertTrue(e.getMessage().contains("seed " + seed), e.getMessage());
     }
@@ -92,8 +102,13 @@ class TestkitAttackTest {
   @Test
   void tokenOffByOneBackward_isCaughtWithSeed() throws Exception {
     for (long seed = 1; seed <= 5; seed++) {
-      Ledger<String> ledger = CrashHarness.over(lineSource(LINES, -1), Collecting::open)
-          .expecting(LINES).depth(4).crashes(3).seed(seed).run(b -> {});
+      Ledger<String> ledger =
+          CrashHarness.over(lineSource(LINES, -1), Collecting::open)
+              .expecting(LINES)
+              .depth(4)
+              .crashes(3)
+              .seed(seed)
+              .run(b -> {});
       AssertionError e = assertThrows(AssertionError.class, ledger::assertAll);
       assertTrue(e.getMessage().contains("seed " + seed), e.getMessage());
     }
@@ -103,30 +118,45 @@ class TestkitAttackTest {
   void sourceThatEndsEarly_isCaught() throws Exception {
     Ledger<String> ledger =
         CrashHarness.over(lineSource(LINES.subList(0, 57), 0), Collecting::open)
-            .expecting(LINES).depth(4).crashes(2).seed(3).run(b -> {});
+            .expecting(LINES)
+            .depth(4)
+            .crashes(2)
+            .seed(3)
+            .run(b -> {});
     AssertionError e = assertThrows(AssertionError.class, ledger::assertAll);
-    assertTrue(e.getMessage().contains("line 57") && e.getMessage().contains("seed 3"),
-        e.getMessage());
+    assertTrue(
+        e.getMessage().contains("line 57") && e.getMessage().contains("seed 3"), e.getMessage());
   }
 
   @Test
   void extraRecordAndWrongCount_areCaught() throws Exception {
     List<String> more = new java.util.ArrayList<>(LINES);
     more.add("intruder");
-    Ledger<String> extra = CrashHarness.over(lineSource(more, 0), Collecting::open)
-        .expecting(LINES).depth(4).crashes(2).seed(3).run(b -> {});
+    Ledger<String> extra =
+        CrashHarness.over(lineSource(more, 0), Collecting::open)
+            .expecting(LINES)
+            .depth(4)
+            .crashes(2)
+            .seed(3)
+            .run(b -> {});
     AssertionError e = assertThrows(AssertionError.class, extra::assertAll);
     assertTrue(e.getMessage().contains("intruder"), e.getMessage());
 
-    Ledger<String> count = CrashHarness.over(lineSource(LINES, 0), Collecting::open)
-        .expectingCount(61).depth(4).crashes(2).seed(3).run(b -> {});
+    Ledger<String> count =
+        CrashHarness.over(lineSource(LINES, 0), Collecting::open)
+            .expectingCount(61)
+            .depth(4)
+            .crashes(2)
+            .seed(3)
+            .run(b -> {});
     e = assertThrows(AssertionError.class, count::assertAll);
     assertTrue(e.getMessage().contains("60") && e.getMessage().contains("61"), e.getMessage());
   }
 
   @Test
   void unknownSource_withoutExpectation_isRefused() {
-    assertThrows(IllegalStateException.class,
+    assertThrows(
+        IllegalStateException.class,
         () -> CrashHarness.over(lineSource(LINES, 0), Collecting::open).run(b -> {}));
   }
 
@@ -134,16 +164,24 @@ class TestkitAttackTest {
   void sourceThatThrowsOnOpenAfterACrash_failsTheHarnessWithSeed() {
     AtomicInteger opens = new AtomicInteger();
     BatchSource<String> good = lineSource(LINES, 0);
-    BatchSource<String> source = token -> {
-      if (opens.incrementAndGet() > 1) {
-        throw new IOException("cannot reopen");
-      }
-      return good.open(token);
-    };
-    AssertionError e = assertThrows(AssertionError.class,
-        () -> CrashHarness.over(source, Collecting::open).expecting(LINES)
-            .options(CollectorOptions.defaults().toBuilder().fetchRetry(Retry.NONE).build())
-            .depth(4).crashes(2).seed(11).run(b -> {}));
+    BatchSource<String> source =
+        token -> {
+          if (opens.incrementAndGet() > 1) {
+            throw new IOException("cannot reopen");
+          }
+          return good.open(token);
+        };
+    AssertionError e =
+        assertThrows(
+            AssertionError.class,
+            () ->
+                CrashHarness.over(source, Collecting::open)
+                    .expecting(LINES)
+                    .options(CollectorOptions.defaults().toBuilder().fetchRetry(Retry.NONE).build())
+                    .depth(4)
+                    .crashes(2)
+                    .seed(11)
+                    .run(b -> {}));
     assertTrue(e.getMessage().contains("seed 11"), e.getMessage());
     assertTrue(e.getMessage().contains("without a simulated crash"), e.getMessage());
   }
@@ -152,8 +190,11 @@ class TestkitAttackTest {
 
   private static Ledger<Long> runSeeded(long seed, int depth, int crashes, boolean inOrder)
       throws InterruptedException {
-    var h = CrashHarness.over(FakeSource.generated(40, 2), Collecting::open)
-        .depth(depth).crashes(crashes).seed(seed);
+    var h =
+        CrashHarness.over(FakeSource.generated(40, 2), Collecting::open)
+            .depth(depth)
+            .crashes(crashes)
+            .seed(seed);
     if (inOrder) {
       h.inOrder();
     }
@@ -178,13 +219,20 @@ class TestkitAttackTest {
 
   @Test
   void crashesZero_andMoreCrashesThanBatches() throws Exception {
-    Ledger<Long> none = CrashHarness.over(FakeSource.generated(10, 1), Collecting::open)
-        .crashes(0).seed(1).run(b -> {});
+    Ledger<Long> none =
+        CrashHarness.over(FakeSource.generated(10, 1), Collecting::open)
+            .crashes(0)
+            .seed(1)
+            .run(b -> {});
     none.assertAll();
     assertEquals(0, none.crashes());
     assertEquals(1, none.runs().size());
-    Ledger<Long> many = CrashHarness.over(FakeSource.generated(3, 1), Collecting::open)
-        .depth(1).crashes(50).seed(1).run(b -> {});
+    Ledger<Long> many =
+        CrashHarness.over(FakeSource.generated(3, 1), Collecting::open)
+            .depth(1)
+            .crashes(50)
+            .seed(1)
+            .run(b -> {});
     many.assertAll();
     assertTrue(many.summary().contains("of 50 crashes"), many.summary());
   }
@@ -194,10 +242,19 @@ class TestkitAttackTest {
     String old = System.getProperty(CrashHarness.SEED_PROPERTY);
     try {
       System.setProperty(CrashHarness.SEED_PROPERTY, "1234");
-      assertEquals(1234, CrashHarness.over(FakeSource.generated(3, 1), Collecting::open)
-          .crashes(1).run(b -> {}).seed());
-      assertEquals(5, CrashHarness.over(FakeSource.generated(3, 1), Collecting::open)
-          .seed(5).crashes(1).run(b -> {}).seed());
+      assertEquals(
+          1234,
+          CrashHarness.over(FakeSource.generated(3, 1), Collecting::open)
+              .crashes(1)
+              .run(b -> {})
+              .seed());
+      assertEquals(
+          5,
+          CrashHarness.over(FakeSource.generated(3, 1), Collecting::open)
+              .seed(5)
+              .crashes(1)
+              .run(b -> {})
+              .seed());
     } finally {
       restore(old);
     }
@@ -210,8 +267,11 @@ class TestkitAttackTest {
       System.setProperty(CrashHarness.SEED_PROPERTY, "42L");
       // Expected: refused loudly (the user asked for a seed) or 42; observed: a random seed.
       try {
-        long seed = CrashHarness.over(FakeSource.generated(3, 1), Collecting::open)
-            .crashes(1).run(b -> {}).seed();
+        long seed =
+            CrashHarness.over(FakeSource.generated(3, 1), Collecting::open)
+                .crashes(1)
+                .run(b -> {})
+                .seed();
         assertEquals(42, seed, "-Dcollector.seed=42L was taken as 'no seed'");
       } catch (IllegalArgumentException expected) {
         // fine: refused loudly
@@ -236,17 +296,25 @@ class TestkitAttackTest {
     for (long seed = 1; seed <= 5; seed++) {
       Set<Long> seen = ConcurrentHashMap.newKeySet();
       long s = seed;
-      AssertionError e = assertThrows(AssertionError.class,
-          () -> CrashHarness.over(FakeSource.generated(40, 2), Collecting::open)
-              .depth(4).crashes(3).seed(s)
-              .run(b -> {
-                for (long r : b.records()) {
-                  if (!seen.add(r)) {
-                    throw new IllegalStateException("duplicate key " + r);
-                  }
-                }
-              }), "seed " + seed);
-      assertTrue(e.getMessage().contains("a replay") && e.getMessage().contains("seed " + seed),
+      AssertionError e =
+          assertThrows(
+              AssertionError.class,
+              () ->
+                  CrashHarness.over(FakeSource.generated(40, 2), Collecting::open)
+                      .depth(4)
+                      .crashes(3)
+                      .seed(s)
+                      .run(
+                          b -> {
+                            for (long r : b.records()) {
+                              if (!seen.add(r)) {
+                                throw new IllegalStateException("duplicate key " + r);
+                              }
+                            }
+                          }),
+              "seed " + seed);
+      assertTrue(
+          e.getMessage().contains("a replay") && e.getMessage().contains("seed " + seed),
           e.getMessage());
     }
   }
@@ -254,17 +322,21 @@ class TestkitAttackTest {
   @Test
   void failedAttempts_recordedExactly() throws Exception {
     AtomicInteger calls = new AtomicInteger();
-    Ledger<Long> ledger = CrashHarness.over(FakeSource.generated(10, 1), Collecting::open)
-        .crashes(0).seed(2)
-        .options(CollectorOptions.defaults().toBuilder()
-            .failurePolicy(FailurePolicy.retry(Retry.of(3, Duration.ZERO, Duration.ZERO)))
-            .build())
-        .run(b -> {
-          if (b.sequence() == 4 && b.attempt() < 3) {
-            calls.incrementAndGet();
-            throw new IOException("flaky " + b.attempt());
-          }
-        });
+    Ledger<Long> ledger =
+        CrashHarness.over(FakeSource.generated(10, 1), Collecting::open)
+            .crashes(0)
+            .seed(2)
+            .options(
+                CollectorOptions.defaults().toBuilder()
+                    .failurePolicy(FailurePolicy.retry(Retry.of(3, Duration.ZERO, Duration.ZERO)))
+                    .build())
+            .run(
+                b -> {
+                  if (b.sequence() == 4 && b.attempt() < 3) {
+                    calls.incrementAndGet();
+                    throw new IOException("flaky " + b.attempt());
+                  }
+                });
     ledger.assertAll();
     var failed = ledger.runs().get(0).failedAttempts();
     assertEquals(2, failed.size(), failed.toString());
@@ -279,19 +351,29 @@ class TestkitAttackTest {
   @Test
   void runFailureMessage_namesTheRealCause_notAnEarlierRetriedBatch() {
     FakeSource<Long> source = FakeSource.generated(10, 1).failFetch(6, Integer.MAX_VALUE);
-    AssertionError e = assertThrows(AssertionError.class,
-        () -> CrashHarness.over(source, Collecting::open).crashes(0).seed(8).depth(2)
-            .options(CollectorOptions.defaults().toBuilder()
-                .fetchRetry(Retry.NONE)
-                .failurePolicy(FailurePolicy.retry(Retry.of(2, Duration.ZERO, Duration.ZERO)))
-                .build())
-            .run(b -> {
-              if (b.sequence() == 1 && b.attempt() == 1) {
-                throw new IOException("transient");
-              }
-            }));
+    AssertionError e =
+        assertThrows(
+            AssertionError.class,
+            () ->
+                CrashHarness.over(source, Collecting::open)
+                    .crashes(0)
+                    .seed(8)
+                    .depth(2)
+                    .options(
+                        CollectorOptions.defaults().toBuilder()
+                            .fetchRetry(Retry.NONE)
+                            .failurePolicy(
+                                FailurePolicy.retry(Retry.of(2, Duration.ZERO, Duration.ZERO)))
+                            .build())
+                    .run(
+                        b -> {
+                          if (b.sequence() == 1 && b.attempt() == 1) {
+                            throw new IOException("transient");
+                          }
+                        }));
     String m = e.getMessage();
-    assertFalse(m.contains("the handler failed on batch 1"),
+    assertFalse(
+        m.contains("the handler failed on batch 1"),
         "batch 1 succeeded on its retry, yet the message blames it: " + m);
     assertTrue(m.contains("without a simulated crash"), m);
   }
@@ -299,11 +381,17 @@ class TestkitAttackTest {
   @Test
   void commitIntervalOption_doesNotStallTheHarness() throws Exception {
     long t0 = System.nanoTime();
-    Ledger<Long> ledger = CrashHarness.over(FakeSource.generated(12, 1), Collecting::open)
-        .depth(4).crashes(1).seed(4).stepTimeout(Duration.ofSeconds(20))
-        .options(CollectorOptions.defaults().toBuilder()
-            .commitInterval(Duration.ofSeconds(1)).build())
-        .run(b -> {});
+    Ledger<Long> ledger =
+        CrashHarness.over(FakeSource.generated(12, 1), Collecting::open)
+            .depth(4)
+            .crashes(1)
+            .seed(4)
+            .stepTimeout(Duration.ofSeconds(20))
+            .options(
+                CollectorOptions.defaults().toBuilder()
+                    .commitInterval(Duration.ofSeconds(1))
+                    .build())
+            .run(b -> {});
     ledger.assertAll();
     long ms = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - t0);
     assertTrue(ms < 3_000, "12 batches took " + ms + " ms with commitInterval 1s");
@@ -312,10 +400,17 @@ class TestkitAttackTest {
   @Test
   void concurrencyOption_isOverridden() throws Exception {
     CrashHarness.over(FakeSource.generated(20, 1), Collecting::open)
-        .depth(8).crashes(2).seed(5).stepTimeout(Duration.ofSeconds(10))
-        .options(CollectorOptions.defaults().toBuilder().concurrency(1)
-            .batchTimeout(Duration.ofMillis(1)).build())
-        .run(b -> {}).assertAll();
+        .depth(8)
+        .crashes(2)
+        .seed(5)
+        .stepTimeout(Duration.ofSeconds(10))
+        .options(
+            CollectorOptions.defaults().toBuilder()
+                .concurrency(1)
+                .batchTimeout(Duration.ofMillis(1))
+                .build())
+        .run(b -> {})
+        .assertAll();
   }
 
   // ---------------------------------------------------------------------- leak check
@@ -346,23 +441,28 @@ class TestkitAttackTest {
 
   /** A minimal ExtensionContext: unique id, display name, one store. */
   private static ExtensionContext context(String id, Map<Object, Object> store) {
-    Object storeProxy = Proxy.newProxyInstance(
-        ExtensionContext.Store.class.getClassLoader(),
-        new Class<?>[] {ExtensionContext.Store.class},
-        (p, m, args) -> switch (m.getName()) {
-          case "put" -> store.put(args[0], args[1]);
-          case "remove" -> store.remove(args[0]);
-          case "get" -> store.get(args[0]);
-          default -> throw new UnsupportedOperationException(m.getName());
-        });
-    return (ExtensionContext) Proxy.newProxyInstance(
-        ExtensionContext.class.getClassLoader(), new Class<?>[] {ExtensionContext.class},
-        (p, m, args) -> switch (m.getName()) {
-          case "getUniqueId" -> id;
-          case "getDisplayName" -> id;
-          case "getStore" -> storeProxy;
-          default -> throw new UnsupportedOperationException(m.getName());
-        });
+    Object storeProxy =
+        Proxy.newProxyInstance(
+            ExtensionContext.Store.class.getClassLoader(),
+            new Class<?>[] {ExtensionContext.Store.class},
+            (p, m, args) ->
+                switch (m.getName()) {
+                  case "put" -> store.put(args[0], args[1]);
+                  case "remove" -> store.remove(args[0]);
+                  case "get" -> store.get(args[0]);
+                  default -> throw new UnsupportedOperationException(m.getName());
+                });
+    return (ExtensionContext)
+        Proxy.newProxyInstance(
+            ExtensionContext.class.getClassLoader(),
+            new Class<?>[] {ExtensionContext.class},
+            (p, m, args) ->
+                switch (m.getName()) {
+                  case "getUniqueId" -> id;
+                  case "getDisplayName" -> id;
+                  case "getStore" -> storeProxy;
+                  default -> throw new UnsupportedOperationException(m.getName());
+                });
   }
 
   @Test
@@ -370,8 +470,9 @@ class TestkitAttackTest {
     var check = new CollectorLeakCheck();
     Map<Object, Object> store = new HashMap<>();
     var controller = new CompletionController<Long>();
-    Collector<Long> collector = Collecting.open(FakeSource.generated(10, 1),
-        Collecting.inMemoryStore(), CollectorOptions.defaults());
+    Collector<Long> collector =
+        Collecting.open(
+            FakeSource.generated(10, 1), Collecting.inMemoryStore(), CollectorOptions.defaults());
     ExtensionContext a = context("leaker", store);
     check.beforeEach(a);
     CollectorRun run = CollectorRun.start(collector, 2, controller);
@@ -400,8 +501,9 @@ class TestkitAttackTest {
     check.beforeEach(innocent); // B starts
     check.beforeEach(leaker); // A starts in parallel
     var controller = new CompletionController<Long>();
-    Collector<Long> collector = Collecting.open(FakeSource.generated(10, 1),
-        Collecting.inMemoryStore(), CollectorOptions.defaults());
+    Collector<Long> collector =
+        Collecting.open(
+            FakeSource.generated(10, 1), Collecting.inMemoryStore(), CollectorOptions.defaults());
     CollectorRun run = CollectorRun.start(collector, 2, controller); // A leaks this
     try {
       controller.awaitStartedCount(2, Duration.ofSeconds(10));
@@ -419,18 +521,21 @@ class TestkitAttackTest {
     controller.release(3);
     assertThrows(IllegalStateException.class, () -> controller.release(3));
     assertThrows(IllegalStateException.class, () -> controller.fail(3, new IOException()));
-    AssertionError e = assertThrows(AssertionError.class,
-        () -> controller.awaitStarted(7, Duration.ofMillis(50)));
+    AssertionError e =
+        assertThrows(AssertionError.class, () -> controller.awaitStarted(7, Duration.ofMillis(50)));
     assertTrue(e.getMessage().contains("batch 7"), e.getMessage());
   }
 
   @Test
   void controller_failThenRetry_retryCanBeReleased() throws Exception {
     var controller = new CompletionController<Long>();
-    Collector<Long> collector = Collecting.open(FakeSource.generated(1, 1),
-        Collecting.inMemoryStore(), CollectorOptions.defaults().toBuilder()
-            .failurePolicy(FailurePolicy.retry(Retry.of(2, Duration.ZERO, Duration.ZERO)))
-            .build());
+    Collector<Long> collector =
+        Collecting.open(
+            FakeSource.generated(1, 1),
+            Collecting.inMemoryStore(),
+            CollectorOptions.defaults().toBuilder()
+                .failurePolicy(FailurePolicy.retry(Retry.of(2, Duration.ZERO, Duration.ZERO)))
+                .build());
     try (CollectorRun run = CollectorRun.start(collector, 1, controller)) {
       controller.fail(0, new IOException("first attempt"));
       controller.awaitFinished(0, Duration.ofSeconds(10));
@@ -445,8 +550,9 @@ class TestkitAttackTest {
   @Test
   void collectorRun_closeWhileHeld_endsRunAndClosesCollector() throws Exception {
     var controller = new CompletionController<Long>();
-    Collector<Long> collector = Collecting.open(FakeSource.generated(100, 1),
-        Collecting.inMemoryStore(), CollectorOptions.defaults());
+    Collector<Long> collector =
+        Collecting.open(
+            FakeSource.generated(100, 1), Collecting.inMemoryStore(), CollectorOptions.defaults());
     CollectorRun run = CollectorRun.start(collector, 4, controller);
     controller.awaitStartedCount(4, Duration.ofSeconds(10));
     run.close();
@@ -459,12 +565,14 @@ class TestkitAttackTest {
   @Test
   void collectorRun_awaitTimeout_hasStack() throws Exception {
     var controller = new CompletionController<Long>();
-    Collector<Long> collector = Collecting.open(FakeSource.generated(100, 1),
-        Collecting.inMemoryStore(), CollectorOptions.defaults());
+    Collector<Long> collector =
+        Collecting.open(
+            FakeSource.generated(100, 1), Collecting.inMemoryStore(), CollectorOptions.defaults());
     try (CollectorRun run = CollectorRun.start(collector, 2, controller)) {
-      AssertionError e = assertThrows(AssertionError.class,
-          () -> run.await(Duration.ofMillis(200)));
-      assertTrue(e.getMessage().contains("did not end within") && e.getMessage().contains("at "),
+      AssertionError e =
+          assertThrows(AssertionError.class, () -> run.await(Duration.ofMillis(200)));
+      assertTrue(
+          e.getMessage().contains("did not end within") && e.getMessage().contains("at "),
           e.getMessage());
     }
   }
@@ -472,8 +580,9 @@ class TestkitAttackTest {
   @Test
   void collectorRun_interruptedAwaiter_getsInterruptedException() throws Exception {
     var controller = new CompletionController<Long>();
-    Collector<Long> collector = Collecting.open(FakeSource.generated(100, 1),
-        Collecting.inMemoryStore(), CollectorOptions.defaults());
+    Collector<Long> collector =
+        Collecting.open(
+            FakeSource.generated(100, 1), Collecting.inMemoryStore(), CollectorOptions.defaults());
     try (CollectorRun run = CollectorRun.start(collector, 2, controller)) {
       Thread.currentThread().interrupt();
       assertThrows(InterruptedException.class, () -> run.await(Duration.ofSeconds(5)));
@@ -520,14 +629,16 @@ class TestkitAttackTest {
 
   @Test
   void store_invariantThrowingRuntimeException_isReportedByAssertNoViolation() throws Exception {
-    var store = new RecordingCheckpointStore(null, (previous, next) -> {
-      if (next.sequence() == 2) {
-        throw new IllegalStateException("invariant broken at " + next);
-      }
-    });
+    var store =
+        new RecordingCheckpointStore(
+            null,
+            (previous, next) -> {
+              if (next.sequence() == 2) {
+                throw new IllegalStateException("invariant broken at " + next);
+              }
+            });
     store.commit(new dev.collector.Checkpoint(1, "1"));
-    assertThrows(RuntimeException.class,
-        () -> store.commit(new dev.collector.Checkpoint(2, "2")));
+    assertThrows(RuntimeException.class, () -> store.commit(new dev.collector.Checkpoint(2, "2")));
     assertThrows(AssertionError.class, store::assertNoViolation);
   }
 
@@ -536,15 +647,21 @@ class TestkitAttackTest {
   @Test
   void ledger_replayMarksAndRunChain_areExact() throws Exception {
     for (long seed = 20; seed < 26; seed++) {
-      Ledger<Long> ledger = CrashHarness.over(FakeSource.generated(50, 1), Collecting::open)
-          .depth(5).crashes(6).seed(seed).run(b -> {});
+      Ledger<Long> ledger =
+          CrashHarness.over(FakeSource.generated(50, 1), Collecting::open)
+              .depth(5)
+              .crashes(6)
+              .seed(seed)
+              .run(b -> {});
       ledger.assertAll();
       Set<Long> before = new java.util.HashSet<>();
       dev.collector.Checkpoint previousEnd = dev.collector.Checkpoint.INITIAL;
       for (Ledger.Run<Long> run : ledger.runs()) {
         assertEquals(previousEnd, run.start(), "seed " + seed + " run " + run.number());
         for (long s : run.completed()) {
-          assertEquals(before.contains(s), run.replayed().contains(s),
+          assertEquals(
+              before.contains(s),
+              run.replayed().contains(s),
               "seed " + seed + " run " + run.number() + " batch " + s);
           assertEquals(FakeSource.generated(50, 1).batch(s), run.records().get(s));
         }
@@ -556,23 +673,28 @@ class TestkitAttackTest {
       }
       long replays = ledger.runs().stream().mapToLong(r -> r.replayed().size()).sum();
       assertEquals(replays, ledger.replayed(), ledger.summary());
-      assertEquals(ledger.runs().stream().mapToLong(r -> r.completed().size()).sum(),
-          ledger.handled());
+      assertEquals(
+          ledger.runs().stream().mapToLong(r -> r.completed().size()).sum(), ledger.handled());
     }
   }
 
   private static Ledger<Long> faulty(long seed) throws InterruptedException {
     FakeSource<Long> source = FakeSource.generated(40, 1).failFetch(5, 2).failFetch(17, 1);
-    return CrashHarness.over(source, Collecting::open).depth(4).crashes(4).seed(seed)
-        .options(CollectorOptions.defaults().toBuilder()
-            .fetchRetry(Retry.of(5, Duration.ZERO, Duration.ZERO))
-            .failurePolicy(FailurePolicy.retry(Retry.of(3, Duration.ZERO, Duration.ZERO)))
-            .build())
-        .run(b -> {
-          if (b.sequence() % 7 == 3 && b.attempt() < 3) {
-            throw new IOException("flaky " + b.sequence());
-          }
-        });
+    return CrashHarness.over(source, Collecting::open)
+        .depth(4)
+        .crashes(4)
+        .seed(seed)
+        .options(
+            CollectorOptions.defaults().toBuilder()
+                .fetchRetry(Retry.of(5, Duration.ZERO, Duration.ZERO))
+                .failurePolicy(FailurePolicy.retry(Retry.of(3, Duration.ZERO, Duration.ZERO)))
+                .build())
+        .run(
+            b -> {
+              if (b.sequence() % 7 == 3 && b.attempt() < 3) {
+                throw new IOException("flaky " + b.sequence());
+              }
+            });
   }
 
   @Test
@@ -587,11 +709,17 @@ class TestkitAttackTest {
 
   @Test
   void factoryIgnoringTheOptions_stillWorks() throws Exception {
-    CrashHarness.over(FakeSource.generated(30, 1),
-            (dev.collector.testkit.CollectorFactory<Long>) (source, store, options) ->
-                Collecting.open(source, store, CollectorOptions.defaults()))
-        .depth(4).crashes(3).seed(6).stepTimeout(Duration.ofSeconds(20))
-        .run(b -> {}).assertAll();
+    CrashHarness.over(
+            FakeSource.generated(30, 1),
+            (dev.collector.testkit.CollectorFactory<Long>)
+                (source, store, options) ->
+                    Collecting.open(source, store, CollectorOptions.defaults()))
+        .depth(4)
+        .crashes(3)
+        .seed(6)
+        .stepTimeout(Duration.ofSeconds(20))
+        .run(b -> {})
+        .assertAll();
   }
 
   @Test
@@ -599,8 +727,9 @@ class TestkitAttackTest {
     var check = new CollectorLeakCheck();
     ExtensionContext a = context("puller", new HashMap<>());
     check.beforeEach(a);
-    Collector<Long> collector = Collecting.open(FakeSource.generated(10, 1),
-        Collecting.inMemoryStore(), CollectorOptions.defaults());
+    Collector<Long> collector =
+        Collecting.open(
+            FakeSource.generated(10, 1), Collecting.inMemoryStore(), CollectorOptions.defaults());
     try {
       var delivery = collector.next();
       assertTrue(delivery != null);
@@ -614,23 +743,29 @@ class TestkitAttackTest {
   /**
    * ADR 0006: "A dead-letter handler of the user's failure policy is wrapped so the harness sees
    * the batch settled." Yet the harness's own commit check calls the commit past a dead-lettered
-   * batch a violation ("covers unhandled batch"), so any handler test with a dead-letter policy
-   * and one poison batch fails inside run().
+   * batch a violation ("covers unhandled batch"), so any handler test with a dead-letter policy and
+   * one poison batch fails inside run().
    */
   @Test
   void deadLetterPolicy_poisonBatch_isSupportedByTheHarness() throws Exception {
     List<Long> deadLettered = new java.util.concurrent.CopyOnWriteArrayList<>();
-    Ledger<Long> ledger = CrashHarness.over(FakeSource.generated(10, 1), Collecting::open)
-        .depth(4).crashes(0).seed(1)
-        .options(CollectorOptions.defaults().toBuilder()
-            .failurePolicy(FailurePolicy.failFast()
-                .thenDeadLetter((b, c) -> deadLettered.add(b.sequence())))
-            .build())
-        .run(b -> {
-          if (b.sequence() == 3) {
-            throw new IOException("poison");
-          }
-        });
+    Ledger<Long> ledger =
+        CrashHarness.over(FakeSource.generated(10, 1), Collecting::open)
+            .depth(4)
+            .crashes(0)
+            .seed(1)
+            .options(
+                CollectorOptions.defaults().toBuilder()
+                    .failurePolicy(
+                        FailurePolicy.failFast()
+                            .thenDeadLetter((b, c) -> deadLettered.add(b.sequence())))
+                    .build())
+            .run(
+                b -> {
+                  if (b.sequence() == 3) {
+                    throw new IOException("poison");
+                  }
+                });
     assertEquals(List.of(3L), deadLettered);
     ledger.assertReachedEnd();
     ledger.assertCommitsInOrder();
@@ -642,24 +777,36 @@ class TestkitAttackTest {
   void blockingHandler_stepTimeout_failsWithSeed() throws Exception {
     CountDownLatch never = new CountDownLatch(1);
     long t0 = System.nanoTime();
-    AssertionError e = assertThrows(AssertionError.class,
-        () -> CrashHarness.over(FakeSource.generated(10, 1), Collecting::open)
-            .depth(2).crashes(1).seed(9).stepTimeout(Duration.ofMillis(300))
-            .run(b -> {
-              if (b.sequence() == 2) {
-                never.await(); // interruptible
-              }
-            }));
-    assertTrue(e.getMessage().contains("timed out") && e.getMessage().contains("seed 9"),
-        e.getMessage());
+    AssertionError e =
+        assertThrows(
+            AssertionError.class,
+            () ->
+                CrashHarness.over(FakeSource.generated(10, 1), Collecting::open)
+                    .depth(2)
+                    .crashes(1)
+                    .seed(9)
+                    .stepTimeout(Duration.ofMillis(300))
+                    .run(
+                        b -> {
+                          if (b.sequence() == 2) {
+                            never.await(); // interruptible
+                          }
+                        }));
+    assertTrue(
+        e.getMessage().contains("timed out") && e.getMessage().contains("seed 9"), e.getMessage());
     assertTrue(System.nanoTime() - t0 < TimeUnit.SECONDS.toNanos(10));
   }
 
   @Test
   void inOrder_completesInSequenceOrderWithinEachRun() throws Exception {
     for (long seed = 1; seed <= 4; seed++) {
-      Ledger<Long> ledger = CrashHarness.over(FakeSource.generated(30, 1), Collecting::open)
-          .depth(6).crashes(4).seed(seed).inOrder().run(b -> {});
+      Ledger<Long> ledger =
+          CrashHarness.over(FakeSource.generated(30, 1), Collecting::open)
+              .depth(6)
+              .crashes(4)
+              .seed(seed)
+              .inOrder()
+              .run(b -> {});
       ledger.assertAll();
       for (Ledger.Run<Long> run : ledger.runs()) {
         List<Long> sorted = run.completed().stream().sorted().toList();
@@ -673,11 +820,16 @@ class TestkitAttackTest {
     List<Ledger.Run<Long>> first = null;
     for (int i = 0; i < 5; i++) {
       FakeSource<Long> source = FakeSource.generated(40, 1).failRandomly(0.15, 3);
-      Ledger<Long> ledger = CrashHarness.over(source, Collecting::open)
-          .depth(4).crashes(4).seed(12)
-          .options(CollectorOptions.defaults().toBuilder()
-              .fetchRetry(Retry.of(50, Duration.ZERO, Duration.ZERO)).build())
-          .run(b -> {});
+      Ledger<Long> ledger =
+          CrashHarness.over(source, Collecting::open)
+              .depth(4)
+              .crashes(4)
+              .seed(12)
+              .options(
+                  CollectorOptions.defaults().toBuilder()
+                      .fetchRetry(Retry.of(50, Duration.ZERO, Duration.ZERO))
+                      .build())
+              .run(b -> {});
       ledger.assertAll();
       if (first == null) {
         first = ledger.runs();
@@ -689,8 +841,11 @@ class TestkitAttackTest {
 
   @Test
   void sameHarness_runTwice_sameLedger() throws Exception {
-    var harness = CrashHarness.over(FakeSource.generated(30, 1), Collecting::open)
-        .depth(4).crashes(4).seed(77);
+    var harness =
+        CrashHarness.over(FakeSource.generated(30, 1), Collecting::open)
+            .depth(4)
+            .crashes(4)
+            .seed(77);
     assertEquals(harness.run(b -> {}).runs(), harness.run(b -> {}).runs());
   }
 
@@ -700,8 +855,9 @@ class TestkitAttackTest {
     ExtensionContext a = context("tidy", new HashMap<>());
     check.beforeEach(a);
     var controller = new CompletionController<Long>();
-    Collector<Long> collector = Collecting.open(FakeSource.generated(10, 1),
-        Collecting.inMemoryStore(), CollectorOptions.defaults());
+    Collector<Long> collector =
+        Collecting.open(
+            FakeSource.generated(10, 1), Collecting.inMemoryStore(), CollectorOptions.defaults());
     try (CollectorRun run = CollectorRun.start(collector, 2, controller)) {
       controller.awaitStartedCount(2, Duration.ofSeconds(10));
       assertFalse(run.isDone());
@@ -716,14 +872,17 @@ class TestkitAttackTest {
     SourceReader<String> reader = feed.open("1");
     assertEquals(List.of("b"), reader.next().records());
     var caught = new java.util.concurrent.CompletableFuture<Throwable>();
-    Thread t = Thread.ofPlatform().start(() -> {
-      try {
-        reader.next();
-        caught.complete(null);
-      } catch (Throwable x) {
-        caught.complete(x);
-      }
-    });
+    Thread t =
+        Thread.ofPlatform()
+            .start(
+                () -> {
+                  try {
+                    reader.next();
+                    caught.complete(null);
+                  } catch (Throwable x) {
+                    caught.complete(x);
+                  }
+                });
     t.interrupt();
     assertTrue(caught.get(10, TimeUnit.SECONDS) instanceof InterruptedException);
     feed.end();
@@ -747,8 +906,11 @@ class TestkitAttackTest {
     try (var log = new LogCapture()) {
       for (int depth : new int[] {1, 3, 16}) {
         for (boolean inOrder : new boolean[] {false, true}) {
-          var h = CrashHarness.over(FakeSource.generated(40, 1), Collecting::open)
-              .depth(depth).crashes(6).seed(depth * 31L);
+          var h =
+              CrashHarness.over(FakeSource.generated(40, 1), Collecting::open)
+                  .depth(depth)
+                  .crashes(6)
+                  .seed(depth * 31L);
           if (inOrder) {
             h.inOrder();
           }
@@ -762,18 +924,24 @@ class TestkitAttackTest {
   @Test
   void leakCheck_threadInsideProcess_whateverItsName_isACollectorThread() throws Exception {
     var controller = new CompletionController<Long>();
-    Collector<Long> collector = Collecting.open(FakeSource.generated(10, 1),
-        Collecting.inMemoryStore(), CollectorOptions.defaults());
-    Thread t = Thread.ofPlatform().name("my-app-thread").start(() -> {
-      try {
-        collector.process(2, controller);
-      } catch (Exception ignored) {
-        // interrupted at the end of the test
-      }
-    });
+    Collector<Long> collector =
+        Collecting.open(
+            FakeSource.generated(10, 1), Collecting.inMemoryStore(), CollectorOptions.defaults());
+    Thread t =
+        Thread.ofPlatform()
+            .name("my-app-thread")
+            .start(
+                () -> {
+                  try {
+                    collector.process(2, controller);
+                  } catch (Exception ignored) {
+                    // interrupted at the end of the test
+                  }
+                });
     try {
       controller.awaitStartedCount(2, Duration.ofSeconds(10));
-      assertTrue(CollectorLeakCheck.liveCollectorThreads().contains("my-app-thread"),
+      assertTrue(
+          CollectorLeakCheck.liveCollectorThreads().contains("my-app-thread"),
           CollectorLeakCheck.liveCollectorThreads().toString());
     } finally {
       t.interrupt();
@@ -786,34 +954,46 @@ class TestkitAttackTest {
 
   @Test
   void handlerThrowingAssertionError_isReportedNotHung() {
-    AssertionError e = assertThrows(AssertionError.class,
-        () -> CrashHarness.over(FakeSource.generated(10, 1), Collecting::open)
-            .depth(3).crashes(0).seed(4).stepTimeout(Duration.ofSeconds(10))
-            .run(b -> assertFalse(b.sequence() == 3, "user assertion in handler")));
-    assertTrue(e.getMessage().contains("batch 3") && e.getMessage().contains("seed 4"),
-        e.getMessage());
+    AssertionError e =
+        assertThrows(
+            AssertionError.class,
+            () ->
+                CrashHarness.over(FakeSource.generated(10, 1), Collecting::open)
+                    .depth(3)
+                    .crashes(0)
+                    .seed(4)
+                    .stepTimeout(Duration.ofSeconds(10))
+                    .run(b -> assertFalse(b.sequence() == 3, "user assertion in handler")));
+    assertTrue(
+        e.getMessage().contains("batch 3") && e.getMessage().contains("seed 4"), e.getMessage());
   }
 
   @Test
   void constantToken_goingBackwards_isCaught() throws Exception {
     BatchSource<String> good = lineSource(LINES, 0);
-    BatchSource<String> constant = token -> {
-      SourceReader<String> r = good.open(""); // always from the start
-      return new SourceReader<>() {
-        @Override
-        public @Nullable SourceBatch<String> next() throws Exception {
-          SourceBatch<String> b = r.next();
-          return b == null ? null : new SourceBatch<>(b.records(), "");
-        }
+    BatchSource<String> constant =
+        token -> {
+          SourceReader<String> r = good.open(""); // always from the start
+          return new SourceReader<>() {
+            @Override
+            public @Nullable SourceBatch<String> next() throws Exception {
+              SourceBatch<String> b = r.next();
+              return b == null ? null : new SourceBatch<>(b.records(), "");
+            }
 
-        @Override
-        public void close() throws IOException {
-          r.close();
-        }
-      };
-    };
-    Ledger<String> ledger = CrashHarness.over(constant, Collecting::open)
-        .expecting(LINES).depth(4).crashes(3).seed(2).run(b -> {});
+            @Override
+            public void close() throws IOException {
+              r.close();
+            }
+          };
+        };
+    Ledger<String> ledger =
+        CrashHarness.over(constant, Collecting::open)
+            .expecting(LINES)
+            .depth(4)
+            .crashes(3)
+            .seed(2)
+            .run(b -> {});
     AssertionError e = assertThrows(AssertionError.class, ledger::assertAll);
     assertTrue(e.getMessage().contains("seed 2"), e.getMessage());
   }
@@ -825,21 +1005,28 @@ class TestkitAttackTest {
     check.beforeEach(ctx);
     CountDownLatch blocked = new CountDownLatch(1);
     var outcome = new java.util.concurrent.CompletableFuture<Throwable>();
-    Thread t = Thread.ofPlatform().start(() -> {
-      try {
-        CrashHarness.over(FakeSource.generated(20, 1), Collecting::open)
-            .depth(2).crashes(0).seed(1).inOrder()
-            .run(b -> {
-              if (b.sequence() == 5) {
-                blocked.countDown();
-                new CountDownLatch(1).await();
-              }
-            });
-        outcome.complete(null);
-      } catch (Throwable x) {
-        outcome.complete(x);
-      }
-    });
+    Thread t =
+        Thread.ofPlatform()
+            .start(
+                () -> {
+                  try {
+                    CrashHarness.over(FakeSource.generated(20, 1), Collecting::open)
+                        .depth(2)
+                        .crashes(0)
+                        .seed(1)
+                        .inOrder()
+                        .run(
+                            b -> {
+                              if (b.sequence() == 5) {
+                                blocked.countDown();
+                                new CountDownLatch(1).await();
+                              }
+                            });
+                    outcome.complete(null);
+                  } catch (Throwable x) {
+                    outcome.complete(x);
+                  }
+                });
     assertTrue(blocked.await(10, TimeUnit.SECONDS));
     t.interrupt();
     Throwable x = outcome.get(20, TimeUnit.SECONDS);
@@ -853,14 +1040,19 @@ class TestkitAttackTest {
   void crashPoints_withinDocumentedWindow() throws Exception {
     for (int depth : new int[] {1, 2, 5, 9}) {
       for (long seed = 0; seed < 4; seed++) {
-        Ledger<Long> ledger = CrashHarness.over(FakeSource.generated(60, 1), Collecting::open)
-            .depth(depth).crashes(5).seed(seed).run(b -> {});
+        Ledger<Long> ledger =
+            CrashHarness.over(FakeSource.generated(60, 1), Collecting::open)
+                .depth(depth)
+                .crashes(5)
+                .seed(seed)
+                .run(b -> {});
         ledger.assertAll();
         for (Ledger.Run<Long> run : ledger.runs()) {
           if (run.crashed()) {
             long start = run.start().sequence();
             long end = run.end().sequence();
-            assertTrue(end >= start && end <= start + 2L * depth - 1,
+            assertTrue(
+                end >= start && end <= start + 2L * depth - 1,
                 "depth " + depth + " seed " + seed + " run " + run);
           }
         }
@@ -870,8 +1062,12 @@ class TestkitAttackTest {
 
   @Test
   void emptySource_passes() throws Exception {
-    Ledger<String> ledger = CrashHarness.over(FakeSource.<String>of(List.of()), Collecting::open)
-        .depth(3).crashes(3).seed(1).run(b -> {});
+    Ledger<String> ledger =
+        CrashHarness.over(FakeSource.<String>of(List.of()), Collecting::open)
+            .depth(3)
+            .crashes(3)
+            .seed(1)
+            .run(b -> {});
     ledger.assertAll();
     assertEquals(0, ledger.handled());
   }
@@ -881,8 +1077,9 @@ class TestkitAttackTest {
   class AsExtension {
     @Test
     void injectsAFreshController(CompletionController<Long> controller) throws Exception {
-      Collector<Long> collector = Collecting.open(FakeSource.generated(3, 1),
-          Collecting.inMemoryStore(), CollectorOptions.defaults());
+      Collector<Long> collector =
+          Collecting.open(
+              FakeSource.generated(3, 1), Collecting.inMemoryStore(), CollectorOptions.defaults());
       try (CollectorRun run = CollectorRun.start(collector, 3, controller)) {
         controller.awaitStartedCount(3, Duration.ofSeconds(10));
         controller.release(2);
@@ -900,18 +1097,31 @@ class TestkitAttackTest {
       feed.feed(LINES.subList(3 * i, 3 * i + 3));
     }
     feed.end();
-    CrashHarness.over(feed, Collecting::open).expecting(LINES).depth(4).crashes(4).seed(3)
-        .run(b -> {}).assertAll();
+    CrashHarness.over(feed, Collecting::open)
+        .expecting(LINES)
+        .depth(4)
+        .crashes(4)
+        .seed(3)
+        .run(b -> {})
+        .assertAll();
   }
 
   @Test
   void followSourceNeverEnding_failsAfterStepTimeout_withSeed() {
     var feed = new dev.collector.testkit.FeedSource<String>();
     feed.feed(List.of("a")).feed(List.of("b"));
-    AssertionError e = assertThrows(AssertionError.class,
-        () -> CrashHarness.over(feed, Collecting::open).expecting(List.of("a", "b"))
-            .depth(4).crashes(0).seed(3).stepTimeout(Duration.ofMillis(300)).run(b -> {}));
-    assertTrue(e.getMessage().contains("timed out") && e.getMessage().contains("seed 3"),
-        e.getMessage());
+    AssertionError e =
+        assertThrows(
+            AssertionError.class,
+            () ->
+                CrashHarness.over(feed, Collecting::open)
+                    .expecting(List.of("a", "b"))
+                    .depth(4)
+                    .crashes(0)
+                    .seed(3)
+                    .stepTimeout(Duration.ofMillis(300))
+                    .run(b -> {}));
+    assertTrue(
+        e.getMessage().contains("timed out") && e.getMessage().contains("seed 3"), e.getMessage());
   }
 }

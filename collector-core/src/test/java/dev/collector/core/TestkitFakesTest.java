@@ -48,8 +48,13 @@ class TestkitFakesTest {
   @Test
   void fakeSource_randomFetchFailures_areRetriedAndNothingIsLost() throws Exception {
     var source = FakeSource.generated(200, 2).failRandomly(0.2, 99);
-    Collector<Long> c = Collecting.open(source, store, CollectorOptions.builder()
-        .fetchRetry(Retry.of(50, Duration.ZERO, Duration.ZERO)).build());
+    Collector<Long> c =
+        Collecting.open(
+            source,
+            store,
+            CollectorOptions.builder()
+                .fetchRetry(Retry.of(50, Duration.ZERO, Duration.ZERO))
+                .build());
     ProcessSummary summary = c.process(8, b -> {});
     assertEquals(200, summary.batches());
     assertEquals(400, summary.records());
@@ -58,8 +63,8 @@ class TestkitFakesTest {
 
   @Test
   void fakeSource_fetchLatency_andListSource() throws Exception {
-    var source = FakeSource.of(List.of(List.of("x"), List.of("y", "z")))
-        .fetchLatency(Duration.ofMillis(5));
+    var source =
+        FakeSource.of(List.of(List.of("x"), List.of("y", "z"))).fetchLatency(Duration.ofMillis(5));
     assertEquals(3, source.totalRecords());
     Collector<String> c = Collecting.open(source, store, CollectorOptions.defaults());
     ProcessSummary summary = c.process(2, b -> {});

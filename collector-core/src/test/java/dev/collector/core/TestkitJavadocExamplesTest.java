@@ -87,8 +87,9 @@ class TestkitJavadocExamplesTest {
     var sink = new Sink<String>();
     var controller = new CompletionController<String>();
     BatchHandler<String> handler = batch -> sink.write(batch.records());
-    Collector<String> collector = Collecting.open(
-        FakeSource.of(List.of(List.of("a"), List.of("b"))), store, CollectorOptions.defaults());
+    Collector<String> collector =
+        Collecting.open(
+            FakeSource.of(List.of(List.of("a"), List.of("b"))), store, CollectorOptions.defaults());
     // @start region="collectorRun"
     try (var run = CollectorRun.start(collector, 8, controller.wrap(handler))) {
       controller.release(1);
@@ -107,9 +108,10 @@ class TestkitJavadocExamplesTest {
     long seed = 42;
     // @start region="fakeSource"
     FakeSource<String> source = FakeSource.of(List.of(List.of("a", "b"), List.of("c")));
-    FakeSource<Long> ids = FakeSource.generated(1_000, 10) // ids 0..9999, 10 per batch
-        .failFetch(17, 2) // batch 17: two failed fetches
-        .failRandomly(0.01, seed); // and 1% of all fetches
+    FakeSource<Long> ids =
+        FakeSource.generated(1_000, 10) // ids 0..9999, 10 per batch
+            .failFetch(17, 2) // batch 17: two failed fetches
+            .failRandomly(0.01, seed); // and 1% of all fetches
     // @end
     var letters = new Sink<String>();
     try (Collector<String> collector =
@@ -119,10 +121,15 @@ class TestkitJavadocExamplesTest {
     assertEquals(Set.of("a", "b", "c"), Set.copyOf(letters.written));
 
     var handled = new IdempotentSink();
-    try (Collector<Long> collector = Collecting.open(ids, store, CollectorOptions.builder()
-        .fetchRetry(Retry.of(10, Duration.ZERO, Duration.ZERO)).build())) {
-      assertEquals(10_000, collector.process(16, batch -> handled.upsert(batch.records()))
-          .records());
+    try (Collector<Long> collector =
+        Collecting.open(
+            ids,
+            store,
+            CollectorOptions.builder()
+                .fetchRetry(Retry.of(10, Duration.ZERO, Duration.ZERO))
+                .build())) {
+      assertEquals(
+          10_000, collector.process(16, batch -> handled.upsert(batch.records())).records());
     }
     assertEquals(10_000, handled.stored.size());
     assertTrue(ids.opens() > 2, "batch 17's two failures reopen the reader: " + ids.opens());
@@ -139,8 +146,8 @@ class TestkitJavadocExamplesTest {
       var source = Collecting.listSource(List.of(List.of("a"), List.of("b")));
       Collector<String> collector =
           Collecting.open(source, Collecting.inMemoryStore(), CollectorOptions.defaults());
-      try (var run = CollectorRun.start(
-          collector, 2, controller.wrap(batch -> sink.write(batch.records())))) {
+      try (var run =
+          CollectorRun.start(collector, 2, controller.wrap(batch -> sink.write(batch.records())))) {
         controller.release(1);
         controller.awaitFinished(1, Duration.ofSeconds(10));
         controller.release(0);
@@ -149,6 +156,7 @@ class TestkitJavadocExamplesTest {
       assertEquals(List.of("b", "a"), sink.written);
     }
   }
+
   // @end
 
   /** {@link CrashHarness}: crashes, replays and out-of-order completion, checked by the ledger. */
@@ -156,9 +164,12 @@ class TestkitJavadocExamplesTest {
   void crashHarness() throws Exception {
     var sink = new IdempotentSink();
     // @start region="crashHarness"
-    Ledger<Long> ledger = CrashHarness.over(FakeSource.generated(500, 10), Collecting::open)
-        .depth(16).crashes(10).seed(42)
-        .run(batch -> sink.upsert(batch.records()));
+    Ledger<Long> ledger =
+        CrashHarness.over(FakeSource.generated(500, 10), Collecting::open)
+            .depth(16)
+            .crashes(10)
+            .seed(42)
+            .run(batch -> sink.upsert(batch.records()));
     ledger.assertAll(); // every record handled, commits in order, replay <= depth, end reached
     // @end
     assertTrue(ledger.crashes() > 0, ledger.summary());

@@ -22,16 +22,15 @@ import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.locks.ReentrantLock;
 
 /**
- * The README demo: processes a log file with {@code process(depth, handler)} and survives
- * {@code kill -9}.
+ * The README demo: processes a log file with {@code process(depth, handler)} and survives {@code
+ * kill -9}.
  *
  * <p>Usage: {@code Demo [log file] [depth]}. Without a file it generates {@code
- * target/demo/sample.log} (1 000 000 lines) once. Next to the log it keeps {@code
- * <log>.checkpoint} (the durable file store) and {@code <log>.handled}, where the handler
- * appends one line per batch it handled, after 1-10 ms of simulated I/O. A progress line is
- * printed four times a second. Run it again after killing it: it resumes at the checkpoint and
- * reports how many batches it replays (handled before the crash, not yet committed): at most
- * {@code depth}.
+ * target/demo/sample.log} (1 000 000 lines) once. Next to the log it keeps {@code <log>.checkpoint}
+ * (the durable file store) and {@code <log>.handled}, where the handler appends one line per batch
+ * it handled, after 1-10 ms of simulated I/O. A progress line is printed four times a second. Run
+ * it again after killing it: it resumes at the checkpoint and reports how many batches it replays
+ * (handled before the crash, not yet committed): at most {@code depth}.
  */
 public final class Demo {
 
@@ -50,8 +49,8 @@ public final class Demo {
     BatchSource<String> source =
         Collecting.lineFileSource(log, LineSourceOptions.builder().maxLines(100).build());
 
-    try (CheckpointStore store = Collecting.fileStore(Path.of(log + ".checkpoint"),
-            log.toAbsolutePath().toString());
+    try (CheckpointStore store =
+            Collecting.fileStore(Path.of(log + ".checkpoint"), log.toAbsolutePath().toString());
         Output output = new Output(handledFile);
         Collector<String> collector =
             Collecting.open(source, store, CollectorOptions.builder().name("demo").build())) {
@@ -76,8 +75,14 @@ public final class Demo {
                 batch -> {
                   Thread.sleep(ThreadLocalRandom.current().nextInt(1, 11)); // simulated I/O
                   List<String> lines = batch.records();
-                  output.append("batch " + batch.sequence() + " lines " + lines.size() + " first "
-                      + (lines.isEmpty() ? "-" : lines.get(0)) + "\n");
+                  output.append(
+                      "batch "
+                          + batch.sequence()
+                          + " lines "
+                          + lines.size()
+                          + " first "
+                          + (lines.isEmpty() ? "-" : lines.get(0))
+                          + "\n");
                 });
       } finally {
         progress.interrupt();
@@ -103,8 +108,9 @@ public final class Demo {
     private final ReentrantLock lock = new ReentrantLock();
 
     Output(Path file) throws IOException {
-      channel = FileChannel.open(file, StandardOpenOption.CREATE, StandardOpenOption.WRITE,
-          StandardOpenOption.APPEND);
+      channel =
+          FileChannel.open(
+              file, StandardOpenOption.CREATE, StandardOpenOption.WRITE, StandardOpenOption.APPEND);
     }
 
     void append(String line) throws IOException {

@@ -11,8 +11,8 @@ import java.util.concurrent.locks.LockSupport;
 
 /**
  * The process {@link KillNineCrashTest} kills: a collector over a line file with the file store,
- * whose handler records every batch it handled, with its record ids, in an append-only file
- * before returning. Args: log, checkpoint, handled, depth.
+ * whose handler records every batch it handled, with its record ids, in an append-only file before
+ * returning. Args: log, checkpoint, handled, depth.
  */
 public final class CrashChild {
   private CrashChild() {}
@@ -28,18 +28,21 @@ public final class CrashChild {
     int depth = Integer.parseInt(args[3]);
     try (HandledFile handled = new HandledFile(Path.of(args[2]));
         CheckpointStore store = Collecting.fileStore(Path.of(args[1]), log.toString());
-        Collector<String> collector = Collecting.open(
-            Collecting.lineFileSource(log, LineSourceOptions.builder().maxLines(10).build()),
-            store,
-            CollectorOptions.builder().name("crash").build())) {
-      collector.process(depth, batch -> {
-        LockSupport.parkNanos(ThreadLocalRandom.current().nextLong(100_000, 2_000_000));
-        StringBuilder line = new StringBuilder().append(batch.sequence());
-        for (String record : batch.records()) {
-          line.append(' ').append(record.substring(3)); // "id N"
-        }
-        handled.append(line); // in the page cache once written: survives kill -9
-      });
+        Collector<String> collector =
+            Collecting.open(
+                Collecting.lineFileSource(log, LineSourceOptions.builder().maxLines(10).build()),
+                store,
+                CollectorOptions.builder().name("crash").build())) {
+      collector.process(
+          depth,
+          batch -> {
+            LockSupport.parkNanos(ThreadLocalRandom.current().nextLong(100_000, 2_000_000));
+            StringBuilder line = new StringBuilder().append(batch.sequence());
+            for (String record : batch.records()) {
+              line.append(' ').append(record.substring(3)); // "id N"
+            }
+            handled.append(line); // in the page cache once written: survives kill -9
+          });
     }
   }
 }

@@ -30,23 +30,30 @@ public final class FollowCrashChild {
     int depth = Integer.parseInt(args[3]);
     try (HandledFile handled = new HandledFile(Path.of(args[2]));
         CheckpointStore store = Collecting.fileStore(Path.of(args[1]), log.toString());
-        Collector<String> collector = Collecting.open(
-            Collecting.lineFileSource(log, LineSourceOptions.builder().maxLines(10)
-                .follow(Duration.ofMillis(2)).build()),
-            store,
-            CollectorOptions.builder().name("follow-crash").build())) {
-      collector.process(depth, batch -> {
-        LockSupport.parkNanos(ThreadLocalRandom.current().nextLong(1_000_000, 20_000_000));
-        StringBuilder line = new StringBuilder().append(batch.sequence()).append(' ')
-            .append(batch.resumeToken().replace(' ', '_'));
-        for (String record : batch.records()) {
-          line.append(' ').append(record.replace(' ', '_'));
-        }
-        handled.append(line); // in the page cache once written: survives kill -9
-        if (batch.records().contains("end")) {
-          collector.stop();
-        }
-      });
+        Collector<String> collector =
+            Collecting.open(
+                Collecting.lineFileSource(
+                    log,
+                    LineSourceOptions.builder().maxLines(10).follow(Duration.ofMillis(2)).build()),
+                store,
+                CollectorOptions.builder().name("follow-crash").build())) {
+      collector.process(
+          depth,
+          batch -> {
+            LockSupport.parkNanos(ThreadLocalRandom.current().nextLong(1_000_000, 20_000_000));
+            StringBuilder line =
+                new StringBuilder()
+                    .append(batch.sequence())
+                    .append(' ')
+                    .append(batch.resumeToken().replace(' ', '_'));
+            for (String record : batch.records()) {
+              line.append(' ').append(record.replace(' ', '_'));
+            }
+            handled.append(line); // in the page cache once written: survives kill -9
+            if (batch.records().contains("end")) {
+              collector.stop();
+            }
+          });
     }
   }
 }

@@ -24,9 +24,9 @@ import org.junit.jupiter.api.Timeout;
 
 /**
  * What a downstream project writes: the published testkit's crash harness against an order sink
- * that writes to a real embedded database (H2, in memory). The idempotent sink (an upsert keyed
- * by order id) survives every crash and replay; the non-idempotent one (a plain INSERT) is
- * caught on the first replayed batch, with a message that says it was a replay.
+ * that writes to a real embedded database (H2, in memory). The idempotent sink (an upsert keyed by
+ * order id) survives every crash and replay; the non-idempotent one (a plain INSERT) is caught on
+ * the first replayed batch, with a message that says it was a replay.
  */
 @Timeout(value = 60, unit = TimeUnit.SECONDS)
 class H2SinkCrashTest {
@@ -85,9 +85,12 @@ class H2SinkCrashTest {
 
   @Test
   void idempotentSink_survivesCrashesAndReplays() throws Exception {
-    Ledger<Long> ledger = CrashHarness.over(FakeSource.generated(200, 5), Collecting::open)
-        .depth(8).crashes(8).seed(14)
-        .run(this::upsert);
+    Ledger<Long> ledger =
+        CrashHarness.over(FakeSource.generated(200, 5), Collecting::open)
+            .depth(8)
+            .crashes(8)
+            .seed(14)
+            .run(this::upsert);
     ledger.assertAll();
     assertTrue(ledger.replayed() > 0, ledger.summary());
     assertEquals(1_000, count(), ledger.summary());
@@ -95,12 +98,17 @@ class H2SinkCrashTest {
 
   @Test
   void nonIdempotentSink_isCaughtOnItsFirstReplay() {
-    var e = assertThrows(AssertionError.class,
-        () -> CrashHarness.over(FakeSource.generated(200, 5), Collecting::open)
-            .depth(8).crashes(8).seed(14)
-            .run(this::insert));
-    assertTrue(e.getMessage().contains("a replay") && e.getMessage().contains("seed 14"),
-        e.getMessage());
+    var e =
+        assertThrows(
+            AssertionError.class,
+            () ->
+                CrashHarness.over(FakeSource.generated(200, 5), Collecting::open)
+                    .depth(8)
+                    .crashes(8)
+                    .seed(14)
+                    .run(this::insert));
+    assertTrue(
+        e.getMessage().contains("a replay") && e.getMessage().contains("seed 14"), e.getMessage());
     Throwable cause = e;
     while (cause.getCause() != null && !(cause instanceof SQLException)) {
       cause = cause.getCause();

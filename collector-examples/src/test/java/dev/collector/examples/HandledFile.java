@@ -10,16 +10,17 @@ import java.util.concurrent.locks.ReentrantLock;
 
 /**
  * The append-only file in which a crash child records each batch it handled, one line each.
- * Thread-safe: handlers of one run append concurrently; a line is written whole before the
- * next. Once written, a line is in the page cache and survives kill -9.
+ * Thread-safe: handlers of one run append concurrently; a line is written whole before the next.
+ * Once written, a line is in the page cache and survives kill -9.
  */
 final class HandledFile implements AutoCloseable {
   private final FileChannel channel;
   private final ReentrantLock lock = new ReentrantLock();
 
   HandledFile(Path path) throws IOException {
-    channel = FileChannel.open(path, StandardOpenOption.CREATE, StandardOpenOption.WRITE,
-        StandardOpenOption.APPEND);
+    channel =
+        FileChannel.open(
+            path, StandardOpenOption.CREATE, StandardOpenOption.WRITE, StandardOpenOption.APPEND);
   }
 
   /** Appends {@code line} and a line end; blocks on the file write. */

@@ -25,9 +25,9 @@ import org.junit.jupiter.api.io.TempDir;
 /**
  * G2, G3, G8 for real: a child JVM processes a line file with the file store and is killed with
  * SIGKILL ({@code Process.destroyForcibly()}) at seeded-random moments, then restarted, until the
- * file is done. After every kill the checkpoint file must parse, every committed batch must
- * have been handled, and what the next run replays must be at most {@code depth} batches; in
- * the end every record was handled at least once. Rerun with {@code -Dcollector.seed=N}.
+ * file is done. After every kill the checkpoint file must parse, every committed batch must have
+ * been handled, and what the next run replays must be at most {@code depth} batches; in the end
+ * every record was handled at least once. Rerun with {@code -Dcollector.seed=N}.
  */
 @Timeout(value = 120, unit = TimeUnit.SECONDS)
 class KillNineCrashTest {
@@ -60,7 +60,9 @@ class KillNineCrashTest {
       int before = handledBatches(handled).size();
       int more = random.nextInt(12); // 0: kill while starting up
       Process child = start(log, checkpoint, handled);
-      await().atMost(Duration.ofSeconds(30)).pollInterval(Duration.ofMillis(2))
+      await()
+          .atMost(Duration.ofSeconds(30))
+          .pollInterval(Duration.ofMillis(2))
           .until(() -> !child.isAlive() || handledBatches(handled).size() >= before + more);
       if (!child.isAlive()) {
         break; // finished the file before this kill
@@ -75,28 +77,46 @@ class KillNineCrashTest {
         assertTrue(done.contains(s), context + "batch " + s + " committed but never handled");
       }
       int replay = (int) done.stream().filter(s -> s >= durable.sequence()).count();
-      assertTrue(replay <= DEPTH, context + "kill " + kills + " leaves " + replay
-          + " handled-but-uncommitted batches, depth " + DEPTH);
+      assertTrue(
+          replay <= DEPTH,
+          context
+              + "kill "
+              + kills
+              + " leaves "
+              + replay
+              + " handled-but-uncommitted batches, depth "
+              + DEPTH);
       maxReplay = Math.max(maxReplay, replay);
     }
     Process last = start(log, checkpoint, handled);
     assertTrue(last.waitFor(60, TimeUnit.SECONDS), context + "final run did not finish");
-    assertEquals(0, last.exitValue(), context + "final run failed: "
-        + new String(last.getErrorStream().readAllBytes(), StandardCharsets.UTF_8));
+    assertEquals(
+        0,
+        last.exitValue(),
+        context
+            + "final run failed: "
+            + new String(last.getErrorStream().readAllBytes(), StandardCharsets.UTF_8));
 
     BitSet seen = handledRecords(handled);
     assertEquals(RECORDS, seen.cardinality(), context + "records lost");
     assertEquals(RECORDS / 10, loadCheckpoint(checkpoint, log, context).sequence(), context);
     assertEquals(KILLS, kills, context + "the file was done before every kill happened");
-    System.out.printf("%skills=%d records=%d depth=%d maxReplayObserved=%d in %d ms%n",
+    System.out.printf(
+        "%skills=%d records=%d depth=%d maxReplayObserved=%d in %d ms%n",
         context, kills, RECORDS, DEPTH, maxReplay, (System.nanoTime() - started) / 1_000_000);
   }
 
   private Process start(Path log, Path checkpoint, Path handled) throws IOException {
     String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
-    return new ProcessBuilder(java, "-cp", System.getProperty("java.class.path"),
-        CrashChild.class.getName(), log.toString(), checkpoint.toString(), handled.toString(),
-        Integer.toString(DEPTH))
+    return new ProcessBuilder(
+            java,
+            "-cp",
+            System.getProperty("java.class.path"),
+            CrashChild.class.getName(),
+            log.toString(),
+            checkpoint.toString(),
+            handled.toString(),
+            Integer.toString(DEPTH))
         .redirectOutput(ProcessBuilder.Redirect.DISCARD)
         .start();
   }

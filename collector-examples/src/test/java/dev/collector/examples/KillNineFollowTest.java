@@ -28,13 +28,13 @@ import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
- * Case 9 of issue 15, for real: a child JVM follows a line file that this JVM keeps appending
- * to, and is killed with SIGKILL at seeded-random moments (after it caught up with the writer,
- * where batches end at the end of the file as it stood), then restarted, until the writer wrote
- * its last line. Batch boundaries of replays may differ; what must hold is that every record
- * keeps its number ({@code Collecting.lineFileRecordCount}) in every delivery, so a sink that
- * deduplicates by (file identity, record number) gets every line exactly once. Rerun with
- * {@code -Dcollector.seed=N}.
+ * Case 9 of issue 15, for real: a child JVM follows a line file that this JVM keeps appending to,
+ * and is killed with SIGKILL at seeded-random moments (after it caught up with the writer, where
+ * batches end at the end of the file as it stood), then restarted, until the writer wrote its last
+ * line. Batch boundaries of replays may differ; what must hold is that every record keeps its
+ * number ({@code Collecting.lineFileRecordCount}) in every delivery, so a sink that deduplicates by
+ * (file identity, record number) gets every line exactly once. Rerun with {@code
+ * -Dcollector.seed=N}.
  */
 @Timeout(value = 120, unit = TimeUnit.SECONDS)
 class KillNineFollowTest {
@@ -60,27 +60,31 @@ class KillNineFollowTest {
 
     AtomicBoolean writing = new AtomicBoolean(true);
     AtomicInteger written = new AtomicInteger();
-    CompletableFuture<Void> writer = CompletableFuture.runAsync(() -> {
-      var pace = new Random(SEED + 1);
-      try (FileChannel out = FileChannel.open(log, StandardOpenOption.APPEND)) {
-        for (int next = 0; next < RECORDS; ) {
-          StringBuilder chunk = new StringBuilder();
-          for (int n = 1 + pace.nextInt(20); n > 0 && next < RECORDS; n--) {
-            chunk.append("id ").append(next++).append('\n');
-          }
-          ByteBuffer bytes = ByteBuffer.wrap(chunk.toString().getBytes(StandardCharsets.UTF_8));
-          while (bytes.hasRemaining()) {
-            out.write(bytes);
-          }
-          written.set(next);
-          LockSupport.parkNanos(pace.nextInt(2_000_000, 5_000_000)); // a writer's pace
-        }
-      } catch (IOException e) {
-        throw new IllegalStateException(e);
-      } finally {
-        writing.set(false);
-      }
-    }, Thread::startVirtualThread);
+    CompletableFuture<Void> writer =
+        CompletableFuture.runAsync(
+            () -> {
+              var pace = new Random(SEED + 1);
+              try (FileChannel out = FileChannel.open(log, StandardOpenOption.APPEND)) {
+                for (int next = 0; next < RECORDS; ) {
+                  StringBuilder chunk = new StringBuilder();
+                  for (int n = 1 + pace.nextInt(20); n > 0 && next < RECORDS; n--) {
+                    chunk.append("id ").append(next++).append('\n');
+                  }
+                  ByteBuffer bytes =
+                      ByteBuffer.wrap(chunk.toString().getBytes(StandardCharsets.UTF_8));
+                  while (bytes.hasRemaining()) {
+                    out.write(bytes);
+                  }
+                  written.set(next);
+                  LockSupport.parkNanos(pace.nextInt(2_000_000, 5_000_000)); // a writer's pace
+                }
+              } catch (IOException e) {
+                throw new IllegalStateException(e);
+              } finally {
+                writing.set(false);
+              }
+            },
+            Thread::startVirtualThread);
 
     int kills = 0;
     int killsUnderWriter = 0;
@@ -89,16 +93,25 @@ class KillNineFollowTest {
       Process child = start(log, checkpoint, handled);
       // kill once the child has caught up with the writer, where batches end at the end of
       // the file as it stood, and a few batches later
-      await().atMost(Duration.ofSeconds(30)).pollInterval(Duration.ofMillis(5))
-          .until(() -> !child.isAlive() || !writing.get()
-              || highestId(handled(handled)) >= written.get() - 20);
+      await()
+          .atMost(Duration.ofSeconds(30))
+          .pollInterval(Duration.ofMillis(5))
+          .until(
+              () ->
+                  !child.isAlive()
+                      || !writing.get()
+                      || highestId(handled(handled)) >= written.get() - 20);
       int before = handled(handled).size();
-      await().atMost(Duration.ofSeconds(30)).pollInterval(Duration.ofMillis(2))
-          .until(() -> !child.isAlive() || handled(handled).size() >= before + more
-              || !writing.get());
+      await()
+          .atMost(Duration.ofSeconds(30))
+          .pollInterval(Duration.ofMillis(2))
+          .until(
+              () -> !child.isAlive() || handled(handled).size() >= before + more || !writing.get());
       if (!child.isAlive()) {
-        throw new AssertionError(context + "child ended: "
-            + new String(child.getErrorStream().readAllBytes(), StandardCharsets.UTF_8));
+        throw new AssertionError(
+            context
+                + "child ended: "
+                + new String(child.getErrorStream().readAllBytes(), StandardCharsets.UTF_8));
       }
       boolean live = writing.get();
       child.destroyForcibly(); // SIGKILL
@@ -110,8 +123,12 @@ class KillNineFollowTest {
     Files.writeString(log, "end\n", StandardOpenOption.APPEND);
     Process last = start(log, checkpoint, handled);
     assertTrue(last.waitFor(60, TimeUnit.SECONDS), context + "final run did not finish");
-    assertEquals(0, last.exitValue(), context + "final run failed: "
-        + new String(last.getErrorStream().readAllBytes(), StandardCharsets.UTF_8));
+    assertEquals(
+        0,
+        last.exitValue(),
+        context
+            + "final run failed: "
+            + new String(last.getErrorStream().readAllBytes(), StandardCharsets.UTF_8));
 
     List<Handled> batches = handled(handled);
     // The contract (Collecting.lineFileRecordCount): a record's number in its file is the same
@@ -127,8 +144,9 @@ class KillNineFollowTest {
       for (int i = 0; i < b.records().size(); i++) {
         String key = identity + "#" + (first + i);
         String earlier = byKey.putIfAbsent(key, b.records().get(i));
-        assertTrue(earlier == null || earlier.equals(b.records().get(i)), context + "record "
-            + key + " was " + earlier + ", replayed as " + b.records().get(i));
+        assertTrue(
+            earlier == null || earlier.equals(b.records().get(i)),
+            context + "record " + key + " was " + earlier + ", replayed as " + b.records().get(i));
       }
       List<String> before = bySequence.putIfAbsent(b.sequence(), b.records());
       if (before != null) {
@@ -142,9 +160,10 @@ class KillNineFollowTest {
       assertEquals("id_" + id, byKey.get(identity + "#" + id), context + "record number " + id);
     }
     assertTrue(killsUnderWriter > 0, context + "no kill happened while the writer wrote");
-    System.out.printf("%skills=%d (%d under the writer) batches handled=%d, replayed=%d of"
-        + " which %d with other boundaries than their first delivery%n", context, kills,
-        killsUnderWriter, batches.size(), replayed, differing);
+    System.out.printf(
+        "%skills=%d (%d under the writer) batches handled=%d, replayed=%d of"
+            + " which %d with other boundaries than their first delivery%n",
+        context, kills, killsUnderWriter, batches.size(), replayed, differing);
   }
 
   private static String identity(Handled batch) {
@@ -165,9 +184,15 @@ class KillNineFollowTest {
 
   private Process start(Path log, Path checkpoint, Path handled) throws IOException {
     String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
-    return new ProcessBuilder(java, "-cp", System.getProperty("java.class.path"),
-        FollowCrashChild.class.getName(), log.toString(), checkpoint.toString(),
-        handled.toString(), Integer.toString(DEPTH))
+    return new ProcessBuilder(
+            java,
+            "-cp",
+            System.getProperty("java.class.path"),
+            FollowCrashChild.class.getName(),
+            log.toString(),
+            checkpoint.toString(),
+            handled.toString(),
+            Integer.toString(DEPTH))
         .redirectOutput(ProcessBuilder.Redirect.DISCARD)
         .start();
   }
@@ -182,8 +207,8 @@ class KillNineFollowTest {
     int end = text.lastIndexOf('\n');
     for (String line : end < 0 ? List.<String>of() : text.substring(0, end).lines().toList()) {
       String[] parts = line.split(" ", -1);
-      batches.add(new Handled(Long.parseLong(parts[0]), parts[1],
-          List.of(parts).subList(2, parts.length)));
+      batches.add(
+          new Handled(Long.parseLong(parts[0]), parts[1], List.of(parts).subList(2, parts.length)));
     }
     return batches;
   }

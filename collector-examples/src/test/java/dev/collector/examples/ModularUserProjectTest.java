@@ -23,26 +23,31 @@ import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
- * A modular user project ({@code requires dev.collector.core}) compiles with Micrometer absent
- * from the module path: Micrometer is optional, so collector-core must not require it
- * transitively (issue 14, point 9). Compiled here with the JDK's compiler against the very
- * collector-api and collector-core this build produced.
+ * A modular user project ({@code requires dev.collector.core}) compiles with Micrometer absent from
+ * the module path: Micrometer is optional, so collector-core must not require it transitively
+ * (issue 14, point 9). Compiled here with the JDK's compiler against the very collector-api and
+ * collector-core this build produced.
  */
 @Timeout(value = 60, unit = TimeUnit.SECONDS)
 class ModularUserProjectTest {
 
   @Test
   void modularProjectRequiringCore_compilesWithoutMicrometer(@TempDir Path dir) throws Exception {
-    assertThrows(ClassNotFoundException.class,
+    assertThrows(
+        ClassNotFoundException.class,
         () -> Class.forName("io.micrometer.core.instrument.MeterRegistry"));
     Path src = dir.resolve("src");
     Path pkg = Files.createDirectories(src.resolve("com/example/orders"));
-    Files.writeString(src.resolve("module-info.java"), """
+    Files.writeString(
+        src.resolve("module-info.java"),
+        """
         module com.example.orders {
           requires dev.collector.core;
         }
         """);
-    Files.writeString(pkg.resolve("Main.java"), """
+    Files.writeString(
+        pkg.resolve("Main.java"),
+        """
         package com.example.orders;
 
         import dev.collector.Collector;
@@ -69,14 +74,29 @@ class ModularUserProjectTest {
     JavaCompiler javac = ToolProvider.getSystemJavaCompiler();
     var diagnostics = new DiagnosticCollector<JavaFileObject>();
     try (StandardJavaFileManager files = javac.getStandardFileManager(diagnostics, null, null)) {
-      Iterable<? extends JavaFileObject> units = files.getJavaFileObjects(
-          src.resolve("module-info.java"), pkg.resolve("Main.java"));
-      boolean ok = javac.getTask(null, files, diagnostics,
-          List.of("--module-path", modulePath, "-d", dir.resolve("out").toString(),
-              "-Xlint:all", "-Werror"),
-          null, units).call();
-      assertEquals(List.of(), diagnostics.getDiagnostics().stream()
-          .map(d -> d.getKind() + ": " + d.getMessage(null)).toList());
+      Iterable<? extends JavaFileObject> units =
+          files.getJavaFileObjects(src.resolve("module-info.java"), pkg.resolve("Main.java"));
+      boolean ok =
+          javac
+              .getTask(
+                  null,
+                  files,
+                  diagnostics,
+                  List.of(
+                      "--module-path",
+                      modulePath,
+                      "-d",
+                      dir.resolve("out").toString(),
+                      "-Xlint:all",
+                      "-Werror"),
+                  null,
+                  units)
+              .call();
+      assertEquals(
+          List.of(),
+          diagnostics.getDiagnostics().stream()
+              .map(d -> d.getKind() + ": " + d.getMessage(null))
+              .toList());
       assertTrue(ok);
     }
   }

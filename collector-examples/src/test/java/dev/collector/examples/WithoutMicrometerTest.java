@@ -20,11 +20,14 @@ class WithoutMicrometerTest {
 
   @Test
   void collector_runsWithMicrometerAbsent() throws Exception {
-    assertThrows(ClassNotFoundException.class,
+    assertThrows(
+        ClassNotFoundException.class,
         () -> Class.forName("io.micrometer.core.instrument.MeterRegistry"));
-    try (Collector<String> c = Collecting.open(
-        Collecting.listSource(List.of(List.of("a"), List.of("b", "c"))),
-        Collecting.inMemoryStore(), CollectorOptions.defaults())) {
+    try (Collector<String> c =
+        Collecting.open(
+            Collecting.listSource(List.of(List.of("a"), List.of("b", "c"))),
+            Collecting.inMemoryStore(),
+            CollectorOptions.defaults())) {
       assertEquals(3, c.process(4, batch -> {}).records());
     }
   }

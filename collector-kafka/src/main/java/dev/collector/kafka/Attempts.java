@@ -9,8 +9,8 @@ import java.util.function.BooleanSupplier;
 import org.jspecify.annotations.Nullable;
 
 /**
- * Runs one unit through the failure policy on a handler thread -- attempts, backoff, dead letter
- * -- and says how it ended; HandlerThreads settles it in the {@link Window} exactly once.
+ * Runs one unit through the failure policy on a handler thread -- attempts, backoff, dead letter --
+ * and says how it ended; HandlerThreads settles it in the {@link Window} exactly once.
  */
 final class Attempts {
 
@@ -40,7 +40,11 @@ final class Attempts {
   private final FailurePolicy policy;
   private final BooleanSupplier cancelled;
 
-  Attempts(String name, Window window, UnitHandler handler, FailurePolicy policy,
+  Attempts(
+      String name,
+      Window window,
+      UnitHandler handler,
+      FailurePolicy policy,
       BooleanSupplier cancelled) {
     this.name = name;
     this.window = window;
@@ -111,8 +115,13 @@ final class Attempts {
     Throwable dlqFailure;
     try {
       deadLetter.deadLetter(handler.batch(unit, attempt), last);
-      LOG.log(Level.WARNING, "{0}: dead-lettered {1} after {2} attempts: {3}",
-          name, unit, attempt, last.toString());
+      LOG.log(
+          Level.WARNING,
+          "{0}: dead-lettered {1} after {2} attempts: {3}",
+          name,
+          unit,
+          attempt,
+          last.toString());
       return Settlement.DEAD_LETTERED;
     } catch (Throwable t) {
       dlqFailure = t;

@@ -1,7 +1,7 @@
 package dev.collector.kafka;
 
-import dev.collector.CheckpointException;
 import dev.collector.Checkpoint;
+import dev.collector.CheckpointException;
 import dev.collector.Retry;
 import java.lang.System.Logger.Level;
 import java.time.Duration;
@@ -40,14 +40,23 @@ final class Committer {
   private final Retry retry;
   private final Duration timeout;
   private final CommitObserver observer;
+
   /** Read by awaitCommitted() on caller threads while the poll thread writes: concurrent. */
-  private final Map<TopicPartition, Long> durable = new ConcurrentSkipListMap<>(
-      (a, b) -> a.topic().equals(b.topic())
-          ? Integer.compare(a.partition(), b.partition())
-          : a.topic().compareTo(b.topic()));
+  private final Map<TopicPartition, Long> durable =
+      new ConcurrentSkipListMap<>(
+          (a, b) ->
+              a.topic().equals(b.topic())
+                  ? Integer.compare(a.partition(), b.partition())
+                  : a.topic().compareTo(b.topic()));
+
   private long commits;
 
-  Committer(String name, Consumer<?, ?> consumer, Window window, Retry retry, Duration timeout,
+  Committer(
+      String name,
+      Consumer<?, ?> consumer,
+      Window window,
+      Retry retry,
+      Duration timeout,
       CommitObserver observer) {
     this.name = name;
     this.consumer = consumer;
@@ -60,8 +69,8 @@ final class Committer {
   /**
    * Commits the given points.
    *
-   * @return {@code true} if they are durable, {@code false} if the group refused them because of
-   *     a rebalance
+   * @return {@code true} if they are durable, {@code false} if the group refused them because of a
+   *     rebalance
    * @throws CheckpointException if the commit failed after the retries
    */
   boolean commit(List<Window.CommitPoint> points) throws InterruptedException {
@@ -79,8 +88,12 @@ final class Committer {
         consumer.commitSync(offsets, timeout);
         break;
       } catch (CommitFailedException | RebalanceInProgressException e) {
-        LOG.log(Level.DEBUG, "{0}: commit of {1} refused during a rebalance: {2}",
-            name, plain, e.toString());
+        LOG.log(
+            Level.DEBUG,
+            "{0}: commit of {1} refused during a rebalance: {2}",
+            name,
+            plain,
+            e.toString());
         return false;
       } catch (InterruptException e) {
         Thread.interrupted(); // Kafka's unchecked twin; the status is ours to report
@@ -89,8 +102,14 @@ final class Committer {
         if (attempt >= retry.maxAttempts()) {
           throw failure(plain, attempt, e);
         }
-        LOG.log(Level.WARNING, "{0}: commit of {1} failed (attempt {2} of {3}), retrying: {4}",
-            name, plain, attempt, retry.maxAttempts(), e.toString());
+        LOG.log(
+            Level.WARNING,
+            "{0}: commit of {1} failed (attempt {2} of {3}), retrying: {4}",
+            name,
+            plain,
+            attempt,
+            retry.maxAttempts(),
+            e.toString());
         Thread.sleep(retry.delay(attempt, ThreadLocalRandom.current()));
       } catch (KafkaException e) {
         throw failure(plain, attempt, e);
@@ -103,13 +122,22 @@ final class Committer {
     return true;
   }
 
-  private CheckpointException failure(Map<TopicPartition, Long> offsets, int attempts,
-      KafkaException e) {
+  private CheckpointException failure(
+      Map<TopicPartition, Long> offsets, int attempts, KafkaException e) {
     return new CheckpointException(
-        "collector '" + name + "' could not commit offsets " + offsets + " after " + attempts
-            + " attempt(s): " + e + "; durable: " + durableToken()
+        "collector '"
+            + name
+            + "' could not commit offsets "
+            + offsets
+            + " after "
+            + attempts
+            + " attempt(s): "
+            + e
+            + "; durable: "
+            + durableToken()
             + " (partitions not named there keep what the group had); a new run resumes there",
-        checkpoint(), e);
+        checkpoint(),
+        e);
   }
 
   long commits() {
@@ -119,12 +147,13 @@ final class Committer {
   /** The offsets this run committed, e.g. {@code orders-0=120,orders-1=98}. */
   String durableToken() {
     StringBuilder token = new StringBuilder();
-    durable.forEach((tp, offset) -> {
-      if (!token.isEmpty()) {
-        token.append(',');
-      }
-      token.append(tp).append('=').append(offset);
-    });
+    durable.forEach(
+        (tp, offset) -> {
+          if (!token.isEmpty()) {
+            token.append(',');
+          }
+          token.append(tp).append('=').append(offset);
+        });
     return token.toString();
   }
 

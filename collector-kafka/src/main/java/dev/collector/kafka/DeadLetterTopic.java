@@ -28,26 +28,30 @@ import org.apache.kafka.common.header.internals.RecordHeaders;
  *     .thenDeadLetter(DeadLetterTopic.to(producer, "orders.dlt", Duration.ofSeconds(10)));
  * }
  *
- * <p>The producer needs serializers that fit the collector's deserializers (consume with byte
- * array deserializers and produce with byte array serializers to forward the original bytes
- * unchanged). The handler returns only once the broker acknowledged every record of the batch,
- * so the source offset is committed only after the dead letter is durable; if sending fails or
- * times out, the batch fails the run (fail-fast) and is delivered again by the next run.
- * {@code sendTimeout} bounds the whole send, including the time {@code producer.send()} itself
- * blocks for metadata (a missing dead-letter topic) or buffer space, which the producer would
- * otherwise wait for up to its {@code max.block.ms}: the records are handed to the producer on a
- * virtual thread of their own that is interrupted when {@code sendTimeout} passes.
+ * <p>The producer needs serializers that fit the collector's deserializers (consume with byte array
+ * deserializers and produce with byte array serializers to forward the original bytes unchanged).
+ * The handler returns only once the broker acknowledged every record of the batch, so the source
+ * offset is committed only after the dead letter is durable; if sending fails or times out, the
+ * batch fails the run (fail-fast) and is delivered again by the next run. {@code sendTimeout}
+ * bounds the whole send, including the time {@code producer.send()} itself blocks for metadata (a
+ * missing dead-letter topic) or buffer space, which the producer would otherwise wait for up to its
+ * {@code max.block.ms}: the records are handed to the producer on a virtual thread of their own
+ * that is interrupted when {@code sendTimeout} passes.
  */
 public final class DeadLetterTopic {
 
   /** Header: the topic the record was consumed from. */
   public static final String SOURCE_TOPIC = "collector.source.topic";
+
   /** Header: its partition, in decimal. */
   public static final String SOURCE_PARTITION = "collector.source.partition";
+
   /** Header: its offset, in decimal. */
   public static final String SOURCE_OFFSET = "collector.source.offset";
+
   /** Header: the class name of the last attempt's exception. */
   public static final String EXCEPTION_CLASS = "collector.exception.class";
+
   /** Header: that exception's message (empty if it had none). */
   public static final String EXCEPTION_MESSAGE = "collector.exception.message";
 
@@ -63,8 +67,8 @@ public final class DeadLetterTopic {
    * @param <V> the value type
    * @return the handler
    */
-  public static <K, V> DeadLetterHandler to(Producer<K, V> producer, String topic,
-      Duration sendTimeout) {
+  public static <K, V> DeadLetterHandler to(
+      Producer<K, V> producer, String topic, Duration sendTimeout) {
     Objects.requireNonNull(producer, "producer");
     Objects.requireNonNull(topic, "topic");
     Objects.requireNonNull(sendTimeout, "sendTimeout");
@@ -73,13 +77,15 @@ public final class DeadLetterTopic {
       // producer.send() itself may block (metadata of a missing topic, a full buffer) for the
       // producer's max.block.ms; sendTimeout bounds the whole send, so send on a thread of its
       // own, wait at most sendTimeout for it, and interrupt it (which ends Kafka's wait) after.
-      FutureTask<List<Future<RecordMetadata>>> sending = new FutureTask<>(() -> {
-        List<Future<RecordMetadata>> sent = new ArrayList<>();
-        for (Object record : batch.records()) {
-          sent.add(producer.send(deadLetter(cast(record), topic, lastFailure)));
-        }
-        return sent;
-      });
+      FutureTask<List<Future<RecordMetadata>>> sending =
+          new FutureTask<>(
+              () -> {
+                List<Future<RecordMetadata>> sent = new ArrayList<>();
+                for (Object record : batch.records()) {
+                  sent.add(producer.send(deadLetter(cast(record), topic, lastFailure)));
+                }
+                return sent;
+              });
       Thread sender = Thread.ofVirtual().name("dead-letter-send-" + topic).start(sending);
       try {
         for (Future<RecordMetadata> future : await(sending, deadline, batch, topic, sendTimeout)) {
@@ -94,17 +100,31 @@ public final class DeadLetterTopic {
     };
   }
 
-  private static <T> T await(Future<T> future, long deadline, Batch<?> batch, String topic,
-      Duration sendTimeout) throws InterruptedException {
+  private static <T> T await(
+      Future<T> future, long deadline, Batch<?> batch, String topic, Duration sendTimeout)
+      throws InterruptedException {
     try {
       return future.get(Math.max(0, deadline - System.nanoTime()), TimeUnit.NANOSECONDS);
     } catch (ExecutionException e) {
-      throw new IllegalStateException("could not write batch " + batch.sequence()
-          + " to dead-letter topic '" + topic + "': " + e.getCause(), e.getCause());
+      throw new IllegalStateException(
+          "could not write batch "
+              + batch.sequence()
+              + " to dead-letter topic '"
+              + topic
+              + "': "
+              + e.getCause(),
+          e.getCause());
     } catch (TimeoutException e) {
-      throw new IllegalStateException("could not write batch " + batch.sequence()
-          + " to dead-letter topic '" + topic + "' within " + sendTimeout + " (sendTimeout);"
-          + " does the topic exist and is the broker reachable?", e);
+      throw new IllegalStateException(
+          "could not write batch "
+              + batch.sequence()
+              + " to dead-letter topic '"
+              + topic
+              + "' within "
+              + sendTimeout
+              + " (sendTimeout);"
+              + " does the topic exist and is the broker reachable?",
+          e);
     }
   }
 
@@ -113,8 +133,8 @@ public final class DeadLetterTopic {
     return (ConsumerRecord<K, V>) record;
   }
 
-  static <K, V> ProducerRecord<K, V> deadLetter(ConsumerRecord<K, V> record, String topic,
-      Throwable failure) {
+  static <K, V> ProducerRecord<K, V> deadLetter(
+      ConsumerRecord<K, V> record, String topic, Throwable failure) {
     RecordHeaders headers = new RecordHeaders();
     for (Header header : record.headers()) {
       headers.add(header);

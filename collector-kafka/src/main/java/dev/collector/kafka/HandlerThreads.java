@@ -45,7 +45,8 @@ final class HandlerThreads implements AutoCloseable {
     this.owner = owner;
     this.attempts = new Attempts(name, window, handler, policy, cancelled);
     this.executor =
-        Executors.newThreadPerTaskExecutor(Thread.ofVirtual().name(name + "-handler-", 0).factory());
+        Executors.newThreadPerTaskExecutor(
+            Thread.ofVirtual().name(name + "-handler-", 0).factory());
     for (int i = 0; i < concurrency; i++) {
       executor.execute(this::work);
     }

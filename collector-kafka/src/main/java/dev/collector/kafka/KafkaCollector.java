@@ -1,9 +1,9 @@
 package dev.collector.kafka;
 
 import dev.collector.BatchHandler;
+import dev.collector.Checkpoint;
 import dev.collector.CollectorClosedException;
 import dev.collector.CollectorOptions;
-import dev.collector.Checkpoint;
 import dev.collector.ConcurrentUseException;
 import dev.collector.Delivery;
 import dev.collector.MisuseException;
@@ -31,8 +31,8 @@ import org.apache.kafka.common.serialization.Deserializer;
 import org.jspecify.annotations.Nullable;
 
 /**
- * Consumes Kafka topics with bounded read-ahead, runs a handler per batch or per record on
- * virtual threads, and commits each partition's offset to the consumer group strictly in order.
+ * Consumes Kafka topics with bounded read-ahead, runs a handler per batch or per record on virtual
+ * threads, and commits each partition's offset to the consumer group strictly in order.
  *
  * {@snippet :
  * var options = KafkaCollectorOptions.builder().name("orders").topics("orders").build();
@@ -54,25 +54,25 @@ import org.jspecify.annotations.Nullable;
  * are fetched and uncommitted over all partitions of the collector; when the window is full the
  * partitions are paused and the consumer keeps polling, so the member stays in its group. On a
  * revoke, running handlers of the revoked partitions get {@link
- * KafkaCollectorOptions#revokeDrainTimeout()} to finish, their handled prefix is committed, and
- * the partitions are fenced: a completion that arrives later commits nothing. Lost partitions are
- * fenced without a commit. A run returns (or throws) after every handler thread ended and its
- * final commit is confirmed by the group.
+ * KafkaCollectorOptions#revokeDrainTimeout()} to finish, their handled prefix is committed, and the
+ * partitions are fenced: a completion that arrives later commits nothing. Lost partitions are
+ * fenced without a commit. A run returns (or throws) after every handler thread ended and its final
+ * commit is confirmed by the group.
  *
  * <p><b>The consumer.</b> One {@link KafkaConsumer} per collector, used only by the thread that
- * runs {@code process}; handlers never see it. {@code enable.auto.commit} is always off (setting
- * it to {@code true} is rejected): the collector commits. Runs end by leaving the group; a
- * collector can run again after a run returned.
+ * runs {@code process}; handlers never see it. {@code enable.auto.commit} is always off (setting it
+ * to {@code true} is rejected): the collector commits. Runs end by leaving the group; a collector
+ * can run again after a run returned.
  *
  * <p><b>Pull.</b> {@link #next(Duration)} hands out batches as {@link Delivery} handles from a
  * background poll thread, with {@link KafkaCollectorOptions#pullDepth()} batches of read-ahead;
  * settle each with {@code ack()} or {@code fail()}. A delivery whose partition was revoked (after
  * the drain bound) or lost, or whose session ended, is stale: settling it throws {@link
  * StaleDeliveryException} and commits nothing. In pull mode {@code fail()} goes straight to the
- * dead-letter handler if there is one, else it ends the session (retries are the caller's).
- * This class does not implement {@link dev.collector.Collector}: a Kafka run has no end of
- * source ({@code isExhausted}), its checkpoint and progress are per partition, and its epochs
- * are partition assignments within a run (docs/kafka.md, "Why KafkaCollector does not implement
+ * dead-letter handler if there is one, else it ends the session (retries are the caller's). This
+ * class does not implement {@link dev.collector.Collector}: a Kafka run has no end of source
+ * ({@code isExhausted}), its checkpoint and progress are per partition, and its epochs are
+ * partition assignments within a run (docs/kafka.md, "Why KafkaCollector does not implement
  * Collector"). Metrics: {@link KafkaCollectorMetrics}.
  *
  * @param <K> the key type
@@ -92,33 +92,41 @@ public final class KafkaCollector<K, V> implements AutoCloseable {
   private final Consumer<K, V> consumer;
   private final KafkaCollectorOptions options;
   private final Committer.CommitObserver observer;
+
   /** Events for the metrics binder ({@link KafkaCollectorMetrics}). */
   final KafkaTelemetry telemetry;
+
   private final ReentrantLock state = new ReentrantLock();
   private final Condition idle = state.newCondition();
   private volatile @Nullable PollLoop<K, V> active;
   private @Nullable PullSession<K, V> pull;
   private boolean closed;
+
   /** What finished runs handled, for the metrics' counters. Guarded by {@code state}. */
   private KafkaTelemetry.Counts finished = KafkaTelemetry.Counts.ZERO;
+
   private boolean consumerClosed;
 
-  private KafkaCollector(String bootstrap, Consumer<K, V> consumer, KafkaCollectorOptions options,
+  private KafkaCollector(
+      String bootstrap,
+      Consumer<K, V> consumer,
+      KafkaCollectorOptions options,
       Committer.CommitObserver observer) {
     this.bootstrap = bootstrap;
     this.consumer = consumer;
     this.options = options;
     KafkaTelemetry t = new KafkaTelemetry(options.name());
     this.telemetry = t;
-    this.observer = (name, offsets) -> {
-      t.committed();
-      observer.committed(name, offsets);
-    };
+    this.observer =
+        (name, offsets) -> {
+          t.committed();
+          observer.committed(name, offsets);
+        };
   }
 
   /**
-   * Opens a collector with its own consumer. Nothing is contacted yet: a run checks the brokers
-   * and the topics when it starts.
+   * Opens a collector with its own consumer. Nothing is contacted yet: a run checks the brokers and
+   * the topics when it starts.
    *
    * @param consumerConfig the consumer's configuration; {@code bootstrap.servers} and {@code
    *     group.id} are required, {@code enable.auto.commit} is set to {@code false}
@@ -132,48 +140,78 @@ public final class KafkaCollector<K, V> implements AutoCloseable {
    *     {@code enable.auto.commit} is {@code true}, the revoke drain bound is not below {@code
    *     max.poll.interval.ms}, or Kafka refuses the configuration (the message says which)
    */
-  public static <K, V> KafkaCollector<K, V> open(Map<String, ?> consumerConfig,
-      Deserializer<K> keys, Deserializer<V> values, KafkaCollectorOptions options) {
+  public static <K, V> KafkaCollector<K, V> open(
+      Map<String, ?> consumerConfig,
+      Deserializer<K> keys,
+      Deserializer<V> values,
+      KafkaCollectorOptions options) {
     return open(consumerConfig, keys, values, options, Committer.CommitObserver.NONE);
   }
 
-  static <K, V> KafkaCollector<K, V> open(Map<String, ?> consumerConfig, Deserializer<K> keys,
-      Deserializer<V> values, KafkaCollectorOptions options, Committer.CommitObserver observer) {
+  static <K, V> KafkaCollector<K, V> open(
+      Map<String, ?> consumerConfig,
+      Deserializer<K> keys,
+      Deserializer<V> values,
+      KafkaCollectorOptions options,
+      Committer.CommitObserver observer) {
     Objects.requireNonNull(options, "options");
     Map<String, Object> config = new HashMap<>(consumerConfig);
     Object group = config.get(ConsumerConfig.GROUP_ID_CONFIG);
     if (group == null || group.toString().isBlank()) {
-      throw new IllegalArgumentException("collector '" + options.name() + "' needs "
-          + ConsumerConfig.GROUP_ID_CONFIG + ": offsets are committed to a consumer group");
+      throw new IllegalArgumentException(
+          "collector '"
+              + options.name()
+              + "' needs "
+              + ConsumerConfig.GROUP_ID_CONFIG
+              + ": offsets are committed to a consumer group");
     }
     Object servers = config.get(ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG);
     if (servers == null || servers.toString().isBlank()) {
-      throw new IllegalArgumentException("collector '" + options.name() + "' needs "
-          + ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG + ": the brokers to connect to, e.g."
-          + " \"kafka:9092\"");
+      throw new IllegalArgumentException(
+          "collector '"
+              + options.name()
+              + "' needs "
+              + ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG
+              + ": the brokers to connect to, e.g."
+              + " \"kafka:9092\"");
     }
     Object autoCommit = config.get(ConsumerConfig.ENABLE_AUTO_COMMIT_CONFIG);
     if (autoCommit != null && Boolean.parseBoolean(autoCommit.toString())) {
-      throw new IllegalArgumentException("collector '" + options.name() + "': "
-          + ConsumerConfig.ENABLE_AUTO_COMMIT_CONFIG + "=true would commit records before"
-          + " their handlers returned; remove it (the collector commits in order itself)");
+      throw new IllegalArgumentException(
+          "collector '"
+              + options.name()
+              + "': "
+              + ConsumerConfig.ENABLE_AUTO_COMMIT_CONFIG
+              + "=true would commit records before"
+              + " their handlers returned; remove it (the collector commits in order itself)");
     }
     config.put(ConsumerConfig.ENABLE_AUTO_COMMIT_CONFIG, false);
     Object interval = config.get(ConsumerConfig.MAX_POLL_INTERVAL_MS_CONFIG);
-    Duration maxPollInterval = Duration.ofMillis(
-        interval == null ? 300_000 : Long.parseLong(interval.toString()));
+    Duration maxPollInterval =
+        Duration.ofMillis(interval == null ? 300_000 : Long.parseLong(interval.toString()));
     if (options.revokeDrainTimeout().compareTo(maxPollInterval) >= 0) {
-      throw new IllegalArgumentException("collector '" + options.name() + "': revokeDrainTimeout "
-          + options.revokeDrainTimeout() + " must be below max.poll.interval.ms ("
-          + maxPollInterval + "), or the group evicts the member while it drains");
+      throw new IllegalArgumentException(
+          "collector '"
+              + options.name()
+              + "': revokeDrainTimeout "
+              + options.revokeDrainTimeout()
+              + " must be below max.poll.interval.ms ("
+              + maxPollInterval
+              + "), or the group evicts the member while it drains");
     }
     String bootstrap = String.valueOf(servers);
     KafkaConsumer<K, V> consumer;
     try {
       consumer = new KafkaConsumer<>(config, keys, values);
     } catch (KafkaException e) { // ConfigException and the like: Kafka's own, not ours to leak
-      throw new IllegalArgumentException("collector '" + options.name() + "': the consumer"
-          + " configuration was refused: " + e.getMessage() + "; fix consumerConfig", e);
+      throw new IllegalArgumentException(
+          "collector '"
+              + options.name()
+              + "': the consumer"
+              + " configuration was refused: "
+              + e.getMessage()
+              + "; fix consumerConfig",
+          e);
     }
     return new KafkaCollector<>(bootstrap, consumer, options, observer);
   }
@@ -194,17 +232,17 @@ public final class KafkaCollector<K, V> implements AutoCloseable {
    * @param depth uncommitted batches over all partitions at most, 1 to {@link
    *     CollectorOptions#MAX_DEPTH}; also how many handlers may run
    * @param handler the work per batch
-   * @return what the run did; {@link ProcessSummary#checkpoint()}'s token lists the offsets the
-   *     run committed ({@code topic-partition=offset,...}) and its sequence counts the committed
-   *     batches. A run stopped or closed while it still waits for its brokers (startup) returns
-   *     a stopped summary with no batches, no commits and an empty token
+   * @return what the run did; {@link ProcessSummary#checkpoint()}'s token lists the offsets the run
+   *     committed ({@code topic-partition=offset,...}) and its sequence counts the committed
+   *     batches. A run stopped or closed while it still waits for its brokers (startup) returns a
+   *     stopped summary with no batches, no commits and an empty token
    * @throws dev.collector.BatchFailedException if a batch failed for good; its sequence is the
    *     batch's first offset and its message names the partition
    * @throws dev.collector.SourceException if the brokers did not answer within {@link
-   *     KafkaCollectorOptions#startupTimeout()}, a topic does not exist or cannot be read, a
-   *     record cannot be deserialized and the policy has no dead-letter handler (the records
-   *     before it were handled and committed), or the consumer failed otherwise (Kafka's own
-   *     exceptions never leave this method)
+   *     KafkaCollectorOptions#startupTimeout()}, a topic does not exist or cannot be read, a record
+   *     cannot be deserialized and the policy has no dead-letter handler (the records before it
+   *     were handled and committed), or the consumer failed otherwise (Kafka's own exceptions never
+   *     leave this method)
    * @throws dev.collector.CheckpointException if a commit failed after its retries
    * @throws ConcurrentUseException if a run is active
    * @throws ReentrantCallException if called from one of this collector's handlers
@@ -229,8 +267,9 @@ public final class KafkaCollector<K, V> implements AutoCloseable {
    * @return what the run did (batches count records)
    * @throws InterruptedException if the calling thread was interrupted
    */
-  public ProcessSummary processRecords(int depth, int concurrency, Ordering ordering,
-      RecordHandler<K, V> handler) throws InterruptedException {
+  public ProcessSummary processRecords(
+      int depth, int concurrency, Ordering ordering, RecordHandler<K, V> handler)
+      throws InterruptedException {
     Objects.requireNonNull(ordering, "ordering");
     Objects.requireNonNull(handler, "handler");
     if (concurrency < 1) {
@@ -239,28 +278,39 @@ public final class KafkaCollector<K, V> implements AutoCloseable {
     return run(depth, concurrency, ordering, UnitHandler.records(handler));
   }
 
-  private ProcessSummary run(int depth, int concurrency, @Nullable Ordering ordering,
-      UnitHandler handler) throws InterruptedException {
+  private ProcessSummary run(
+      int depth, int concurrency, @Nullable Ordering ordering, UnitHandler handler)
+      throws InterruptedException {
     if (HandlerThreads.CURRENT.get() == this) {
-      throw new ReentrantCallException(MisuseException.NO_BATCH, "a handler of collector '"
-          + name() + "' started a run on its own collector; it would wait for itself."
-          + " Hand the work to another thread or another collector");
+      throw new ReentrantCallException(
+          MisuseException.NO_BATCH,
+          "a handler of collector '"
+              + name()
+              + "' started a run on its own collector; it would wait for itself."
+              + " Hand the work to another thread or another collector");
     }
     CollectorOptions.checkDepth(depth);
     PollLoop<K, V> loop;
     state.lock();
     try {
       if (closed) {
-        throw new CollectorClosedException(MisuseException.NO_BATCH, "collector '" + name()
-            + "' is closed; open a new one (it resumes at the group's committed offsets)");
+        throw new CollectorClosedException(
+            MisuseException.NO_BATCH,
+            "collector '"
+                + name()
+                + "' is closed; open a new one (it resumes at the group's committed offsets)");
       }
       if (active != null) {
-        throw new ConcurrentUseException(MisuseException.NO_BATCH, "collector '" + name()
-            + "' is already running; one collector serves one run at a time (open another"
-            + " collector in the same group to consume in parallel)");
+        throw new ConcurrentUseException(
+            MisuseException.NO_BATCH,
+            "collector '"
+                + name()
+                + "' is already running; one collector serves one run at a time (open another"
+                + " collector in the same group to consume in parallel)");
       }
-      loop = new PollLoop<>(name(), bootstrap, consumer, options, ordering, depth, false,
-          observer, telemetry);
+      loop =
+          new PollLoop<>(
+              name(), bootstrap, consumer, options, ordering, depth, false, observer, telemetry);
       active = loop;
     } finally {
       state.unlock();
@@ -275,9 +325,19 @@ public final class KafkaCollector<K, V> implements AutoCloseable {
       Thread.currentThread().interrupt();
       throw new InterruptedException("collector '" + name() + "' was interrupted: " + e);
     } catch (KafkaException e) { // the consumer failed; Kafka's exceptions never leave process
-      throw new SourceException(name(), 0, loop.committer().checkpoint(), new KafkaException(
-          "the consumer failed reading " + topicsText() + " from " + bootstrap + ": " + e
-              + "; see the cause, fix it and run again (committed offsets are kept)", e));
+      throw new SourceException(
+          name(),
+          0,
+          loop.committer().checkpoint(),
+          new KafkaException(
+              "the consumer failed reading "
+                  + topicsText()
+                  + " from "
+                  + bootstrap
+                  + ": "
+                  + e
+                  + "; see the cause, fix it and run again (committed offsets are kept)",
+              e));
     } finally {
       telemetry.runEnded(); // before `active` is cleared: no next run has partitions yet
       state.lock();
@@ -301,8 +361,9 @@ public final class KafkaCollector<K, V> implements AutoCloseable {
   }
 
   private String topicsText() {
-    return options.pattern() != null ? "pattern " + options.pattern() : "topics "
-        + options.topics();
+    return options.pattern() != null
+        ? "pattern " + options.pattern()
+        : "topics " + options.topics();
   }
 
   /**
@@ -341,8 +402,8 @@ public final class KafkaCollector<K, V> implements AutoCloseable {
       }
       return null;
     }
-    return new PulledDelivery<>(name(), window, unit, options.failurePolicy().deadLetter(),
-        this::isClosed);
+    return new PulledDelivery<>(
+        name(), window, unit, options.failurePolicy().deadLetter(), this::isClosed);
   }
 
   /**
@@ -370,14 +431,20 @@ public final class KafkaCollector<K, V> implements AutoCloseable {
 
   private PullSession<K, V> pullSession() {
     if (HandlerThreads.CURRENT.get() == this) {
-      throw new ReentrantCallException(MisuseException.NO_BATCH, "a handler of collector '"
-          + name() + "' called next() on its own collector; settle its own batch by returning");
+      throw new ReentrantCallException(
+          MisuseException.NO_BATCH,
+          "a handler of collector '"
+              + name()
+              + "' called next() on its own collector; settle its own batch by returning");
     }
     state.lock();
     try {
       if (closed) {
-        throw new CollectorClosedException(MisuseException.NO_BATCH, "collector '" + name()
-            + "' is closed; open a new one (it resumes at the group's committed offsets)");
+        throw new CollectorClosedException(
+            MisuseException.NO_BATCH,
+            "collector '"
+                + name()
+                + "' is closed; open a new one (it resumes at the group's committed offsets)");
       }
       PullSession<K, V> session = pull;
       if (session != null && session.done) {
@@ -390,11 +457,23 @@ public final class KafkaCollector<K, V> implements AutoCloseable {
       }
       if (session == null) {
         if (active != null) {
-          throw new ConcurrentUseException(MisuseException.NO_BATCH, "collector '" + name()
-              + "' is running process(); the pull API and process() cannot share a collector");
+          throw new ConcurrentUseException(
+              MisuseException.NO_BATCH,
+              "collector '"
+                  + name()
+                  + "' is running process(); the pull API and process() cannot share a collector");
         }
-        PollLoop<K, V> loop = new PollLoop<>(name(), bootstrap, consumer, options, null,
-            options.pullDepth(), true, observer, telemetry);
+        PollLoop<K, V> loop =
+            new PollLoop<>(
+                name(),
+                bootstrap,
+                consumer,
+                options,
+                null,
+                options.pullDepth(),
+                true,
+                observer,
+                telemetry);
         session = new PullSession<>(loop);
         active = loop;
         pull = session;
@@ -413,9 +492,20 @@ public final class KafkaCollector<K, V> implements AutoCloseable {
         session.loop.run(UnitHandler.batches(batch -> {}), 0, this);
       }
     } catch (KafkaException e) {
-      session.failure = new SourceException(name(), 0, session.loop.committer().checkpoint(),
-          new KafkaException("the consumer failed reading " + topicsText() + " from "
-              + bootstrap + ": " + e + "; see the cause, fix it and pull again", e));
+      session.failure =
+          new SourceException(
+              name(),
+              0,
+              session.loop.committer().checkpoint(),
+              new KafkaException(
+                  "the consumer failed reading "
+                      + topicsText()
+                      + " from "
+                      + bootstrap
+                      + ": "
+                      + e
+                      + "; see the cause, fix it and pull again",
+                  e));
     } catch (RuntimeException e) {
       session.failure = e;
     } catch (InterruptedException e) {
@@ -491,7 +581,8 @@ public final class KafkaCollector<K, V> implements AutoCloseable {
     state.lock();
     try {
       PollLoop<K, V> loop = active;
-      return loop == null ? finished
+      return loop == null
+          ? finished
           : finished.plus(KafkaTelemetry.Counts.of(loop.window().totals()));
     } finally {
       state.unlock();
@@ -499,21 +590,24 @@ public final class KafkaCollector<K, V> implements AutoCloseable {
   }
 
   /**
-   * Closes the collector: an active run is stopped without drain (its handlers are interrupted,
-   * the handled prefix committed) and this call waits for it to return; then the consumer is
-   * closed and the meters of every {@link KafkaCollectorMetrics} binding are removed (a registry
-   * that throws while removing is logged, not thrown). A run still waiting for its brokers
-   * (startup) ends at once and returns a stopped summary. Every call, also one racing the first or
-   * coming after it, returns only once the run has ended and the consumer is closed (G4); closing
-   * again does nothing more.
+   * Closes the collector: an active run is stopped without drain (its handlers are interrupted, the
+   * handled prefix committed) and this call waits for it to return; then the consumer is closed and
+   * the meters of every {@link KafkaCollectorMetrics} binding are removed (a registry that throws
+   * while removing is logged, not thrown). A run still waiting for its brokers (startup) ends at
+   * once and returns a stopped summary. Every call, also one racing the first or coming after it,
+   * returns only once the run has ended and the consumer is closed (G4); closing again does nothing
+   * more.
    *
    * @throws ReentrantCallException if called from one of this collector's handlers
    */
   @Override
   public void close() {
     if (HandlerThreads.CURRENT.get() == this) {
-      throw new ReentrantCallException(MisuseException.NO_BATCH, "a handler of collector '"
-          + name() + "' tried to close it; it would wait for itself. Call stop() instead");
+      throw new ReentrantCallException(
+          MisuseException.NO_BATCH,
+          "a handler of collector '"
+              + name()
+              + "' tried to close it; it would wait for itself. Call stop() instead");
     }
     boolean first;
     state.lock();

@@ -23,9 +23,9 @@ import org.apache.kafka.common.TopicPartition;
 import org.jspecify.annotations.Nullable;
 
 /**
- * Micrometer meters for one {@link KafkaCollector}: per-partition lag and in-flight gauges, and
- * the collector-level meters of {@code dev.collector.core.CollectorMetrics} whose meaning carries
- * over, under the same names, so the dashboard's panels show Kafka collectors too. Micrometer is
+ * Micrometer meters for one {@link KafkaCollector}: per-partition lag and in-flight gauges, and the
+ * collector-level meters of {@code dev.collector.core.CollectorMetrics} whose meaning carries over,
+ * under the same names, so the dashboard's panels show Kafka collectors too. Micrometer is
  * optional: only this class needs it.
  *
  * {@snippet :
@@ -39,8 +39,8 @@ import org.jspecify.annotations.Nullable;
  * <ul>
  *   <li>{@code collector.kafka.partition.lag} (gauge, tags {@code topic}, {@code partition}): the
  *       partition's end offset minus the group's committed offset (refreshed every 200 ms);
- *   <li>{@code collector.kafka.partition.in.flight} (gauge, tags {@code topic}, {@code
- *       partition}): units (batches, or records in record mode) dispatched and not committed;
+ *   <li>{@code collector.kafka.partition.in.flight} (gauge, tags {@code topic}, {@code partition}):
+ *       units (batches, or records in record mode) dispatched and not committed;
  *   <li>{@code collector.capacity}, {@code collector.in.flight}, {@code collector.waiting}
  *       (gauges), {@code collector.batches.acknowledged}, {@code collector.records}, {@code
  *       collector.batches.dead.lettered}, {@code collector.commits} (counters), as in core; units
@@ -51,26 +51,24 @@ import org.jspecify.annotations.Nullable;
  * </ul>
  *
  * <p><b>Life cycle.</b> A partition's gauges are registered when it is assigned to the collector
- * and removed when it is revoked or lost (after its fence), when the run ends, and when the
- * binder or the collector is closed; a partition assigned again gets them again. A scrape never
- * shows the gauges of a partition that left (a scrape racing the rebalance callback itself may
- * see them once more, reading NaN). The collector-level meters live until {@link #close()} or
- * {@link KafkaCollector#close()}. The meters hold the collector weakly: a registry never keeps it
- * alive.
+ * and removed when it is revoked or lost (after its fence), when the run ends, and when the binder
+ * or the collector is closed; a partition assigned again gets them again. A scrape never shows the
+ * gauges of a partition that left (a scrape racing the rebalance callback itself may see them once
+ * more, reading NaN). The collector-level meters live until {@link #close()} or {@link
+ * KafkaCollector#close()}. The meters hold the collector weakly: a registry never keeps it alive.
  *
  * <p><b>Races and misuse.</b> Binding the same collector to the same registry again returns a
- * binder that registers nothing (its {@code close()} removes nothing). Binding a closed
- * collector registers nothing; a {@code bind} racing {@link KafkaCollector#close()} either
- * registers nothing or registers its meters and has them removed by that close before the
- * close returns. Binding another live collector of the same name to the registry,
- * or one whose name a non-Kafka collector already uses there, throws {@link
- * IllegalStateException}: their meters would share one identity and mix. {@code close()} racing
- * a rebalance: partition events and {@code close()} are serialized by one lock per binder, and
- * events after {@code close()} register nothing, so no partition gauge survives the close. A
- * registry that throws while {@link #bind} registers a collector-level meter: what was
- * registered is removed again and the exception is rethrown. One that throws while a partition's
- * gauges are registered or removed (inside the rebalance callback, on the poll thread): logged
- * at WARNING, that partition has no gauges, consumption goes on. Thread-safe.
+ * binder that registers nothing (its {@code close()} removes nothing). Binding a closed collector
+ * registers nothing; a {@code bind} racing {@link KafkaCollector#close()} either registers nothing
+ * or registers its meters and has them removed by that close before the close returns. Binding
+ * another live collector of the same name to the registry, or one whose name a non-Kafka collector
+ * already uses there, throws {@link IllegalStateException}: their meters would share one identity
+ * and mix. {@code close()} racing a rebalance: partition events and {@code close()} are serialized
+ * by one lock per binder, and events after {@code close()} register nothing, so no partition gauge
+ * survives the close. A registry that throws while {@link #bind} registers a collector-level meter:
+ * what was registered is removed again and the exception is rethrown. One that throws while a
+ * partition's gauges are registered or removed (inside the rebalance callback, on the poll thread):
+ * logged at WARNING, that partition has no gauges, consumption goes on. Thread-safe.
  */
 public final class KafkaCollectorMetrics implements AutoCloseable {
 
@@ -90,21 +88,27 @@ public final class KafkaCollectorMetrics implements AutoCloseable {
   private static final String LAG = "collector.kafka.partition.lag";
   private static final String IN_FLIGHT = "collector.kafka.partition.in.flight";
   private static final ReentrantLock BINDING = new ReentrantLock();
+
   /** Guarded by {@link #BINDING}. */
   private static final Map<MeterRegistry, Map<String, KafkaCollectorMetrics>> CLAIMS =
       new WeakHashMap<>();
 
   private final WeakReference<KafkaCollector<?, ?>> collector;
+
   /** Weak: CLAIMS holds binders in a map keyed weakly by registry. */
   private final @Nullable WeakReference<MeterRegistry> registry;
+
   private final String name;
   private final Tags tags;
   private final @Nullable Listener listener;
   private final ReentrantLock lock = new ReentrantLock();
+
   /** Guarded by {@link #lock}. */
   private final List<Meter> collectorMeters = new ArrayList<>();
+
   /** Guarded by {@link #lock}. */
   private final Map<TopicPartition, List<Meter>> partitionMeters = new LinkedHashMap<>();
+
   /** Guarded by {@link #lock}. */
   private boolean closed;
 
@@ -125,8 +129,8 @@ public final class KafkaCollectorMetrics implements AutoCloseable {
    * @param registry where the meters go
    * @return the binding; {@link #close()} removes its meters. It registered nothing if the
    *     collector was closed or is bound to {@code registry} already.
-   * @throws IllegalStateException if another live collector with the same name is bound to
-   *     {@code registry}, or a collector of another kind uses that name there
+   * @throws IllegalStateException if another live collector with the same name is bound to {@code
+   *     registry}, or a collector of another kind uses that name there
    * @throws RuntimeException what the registry threw while registering; nothing stays registered
    */
   public static KafkaCollectorMetrics bind(KafkaCollector<?, ?> collector, MeterRegistry registry) {
@@ -143,22 +147,31 @@ public final class KafkaCollectorMetrics implements AutoCloseable {
       if (held != null) {
         KafkaCollector<?, ?> owner = held.collector.get();
         if (held.isClosing()) {
-          throw new IllegalStateException("the meters of collector '" + name + "' are being"
-              + " removed from this registry (a close() is running); bind after it returned");
+          throw new IllegalStateException(
+              "the meters of collector '"
+                  + name
+                  + "' are being"
+                  + " removed from this registry (a close() is running); bind after it returned");
         }
         if (owner == collector) {
           return new KafkaCollectorMetrics(collector, null); // bound there already
         }
         if (owner != null) {
-          throw new IllegalStateException("another Kafka collector named '" + name + "' is bound"
-              + " to this registry: their meters would share one name and mix. Give each its own"
-              + " name (KafkaCollectorOptions.builder().name(...)), or close the other first");
+          throw new IllegalStateException(
+              "another Kafka collector named '"
+                  + name
+                  + "' is bound"
+                  + " to this registry: their meters would share one name and mix. Give each its own"
+                  + " name (KafkaCollectorOptions.builder().name(...)), or close the other first");
         }
         claims.remove(name); // garbage-collected without close(): take its name over
         collected = held;
       } else if (registry.find("collector.capacity").tags("collector", name).meter() != null) {
-        throw new IllegalStateException("a collector named '" + name + "' (not this Kafka"
-            + " collector) already has meters in this registry; give this one another name");
+        throw new IllegalStateException(
+            "a collector named '"
+                + name
+                + "' (not this Kafka"
+                + " collector) already has meters in this registry; give this one another name");
       }
       binder = new KafkaCollectorMetrics(collector, registry);
       claims.put(name, binder);
@@ -206,42 +219,81 @@ public final class KafkaCollectorMetrics implements AutoCloseable {
       if (closed) {
         return; // the collector's close() ran between listen() and here: nothing to register
       }
-      gauge(c, "collector.capacity", "window depth of the active run",
-          x -> x.progress().capacity());
-      gauge(c, "collector.in.flight", "units fetched but not committed, over all partitions",
+      gauge(
+          c, "collector.capacity", "window depth of the active run", x -> x.progress().capacity());
+      gauge(
+          c,
+          "collector.in.flight",
+          "units fetched but not committed, over all partitions",
           x -> x.progress().uncommitted());
-      gauge(c, "collector.waiting",
+      gauge(
+          c,
+          "collector.waiting",
           "units handled but waiting for an earlier one of their partition",
           x -> x.progress().partitions().stream().mapToInt(PartitionProgress::waiting).sum());
-      counter(c, "collector.batches.acknowledged", "units handled successfully",
+      counter(
+          c,
+          "collector.batches.acknowledged",
+          "units handled successfully",
           x -> x.counts().acknowledged());
-      counter(c, "collector.records", "records in handled units, dead-lettered ones included",
+      counter(
+          c,
+          "collector.records",
+          "records in handled units, dead-lettered ones included",
           x -> x.counts().records());
-      counter(c, "collector.batches.dead.lettered", "units handed to the dead-letter handler",
+      counter(
+          c,
+          "collector.batches.dead.lettered",
+          "units handed to the dead-letter handler",
           x -> x.counts().deadLettered());
-      counter(c, "collector.commits", "offset commits the group confirmed",
-          x -> x.telemetry.commits());
-      counter(c, "collector.kafka.fenced",
-          "completions of a revoked or lost partition's epoch, ignored", x -> x.counts().fenced());
+      counter(
+          c, "collector.commits", "offset commits the group confirmed", x -> x.telemetry.commits());
+      counter(
+          c,
+          "collector.kafka.fenced",
+          "completions of a revoked or lost partition's epoch, ignored",
+          x -> x.counts().fenced());
     } finally {
       lock.unlock();
     }
   }
 
-  private void gauge(KafkaCollector<?, ?> c, String meter, String description,
+  private void gauge(
+      KafkaCollector<?, ?> c,
+      String meter,
+      String description,
       ToDoubleFunction<KafkaCollector<?, ?>> value) {
     MeterRegistry r = Objects.requireNonNull(registry());
-    collectorMeters.add(register(r, meter, tags, Meter.Type.GAUGE,
-        () -> Gauge.builder(meter, c, value).tags(tags).description(description)
-            .register(r))); // holds c weakly; `value` captures nothing
+    collectorMeters.add(
+        register(
+            r,
+            meter,
+            tags,
+            Meter.Type.GAUGE,
+            () ->
+                Gauge.builder(meter, c, value)
+                    .tags(tags)
+                    .description(description)
+                    .register(r))); // holds c weakly; `value` captures nothing
   }
 
-  private void counter(KafkaCollector<?, ?> c, String meter, String description,
+  private void counter(
+      KafkaCollector<?, ?> c,
+      String meter,
+      String description,
       ToLongFunction<KafkaCollector<?, ?>> value) {
     MeterRegistry r = Objects.requireNonNull(registry());
-    collectorMeters.add(register(r, meter, tags, Meter.Type.COUNTER,
-        () -> FunctionCounter.builder(meter, c, x -> value.applyAsLong(x))
-            .tags(tags).description(description).register(r)));
+    collectorMeters.add(
+        register(
+            r,
+            meter,
+            tags,
+            Meter.Type.COUNTER,
+            () ->
+                FunctionCounter.builder(meter, c, x -> value.applyAsLong(x))
+                    .tags(tags)
+                    .description(description)
+                    .register(r)));
   }
 
   /**
@@ -249,8 +301,8 @@ public final class KafkaCollectorMetrics implements AutoCloseable {
    * may have added the meter already: it is removed by its pre-filter id before the rethrow. Only
    * this binding uses ids with its collector's name in this registry (see {@link #bind}).
    */
-  private static <M extends Meter> M register(MeterRegistry r, String meter, Tags allTags,
-      Meter.Type type, Supplier<M> registration) {
+  private static <M extends Meter> M register(
+      MeterRegistry r, String meter, Tags allTags, Meter.Type type, Supplier<M> registration) {
     try {
       return registration.get();
     } catch (RuntimeException | Error e) {
@@ -293,16 +345,36 @@ public final class KafkaCollectorMetrics implements AutoCloseable {
       Tags t = tags.and("topic", tp.topic(), "partition", Integer.toString(tp.partition()));
       List<Meter> meters = new ArrayList<>(2);
       try {
-        meters.add(register(r, LAG, t, Meter.Type.GAUGE,
-            () -> Gauge.builder(LAG, c, x -> lag(x, tp)).tags(t)
-                .description("end offset minus the group's committed offset").register(r)));
-        meters.add(register(r, IN_FLIGHT, t, Meter.Type.GAUGE,
-            () -> Gauge.builder(IN_FLIGHT, c, x -> inFlight(x, tp)).tags(t)
-                .description("units dispatched and not committed").register(r)));
+        meters.add(
+            register(
+                r,
+                LAG,
+                t,
+                Meter.Type.GAUGE,
+                () ->
+                    Gauge.builder(LAG, c, x -> lag(x, tp))
+                        .tags(t)
+                        .description("end offset minus the group's committed offset")
+                        .register(r)));
+        meters.add(
+            register(
+                r,
+                IN_FLIGHT,
+                t,
+                Meter.Type.GAUGE,
+                () ->
+                    Gauge.builder(IN_FLIGHT, c, x -> inFlight(x, tp))
+                        .tags(t)
+                        .description("units dispatched and not committed")
+                        .register(r)));
         partitionMeters.put(tp, meters);
       } catch (RuntimeException e) {
-        LOG.log(Level.WARNING, "{0}: registering the gauges of {1} failed, it has none: {2}",
-            name, tp, e.toString());
+        LOG.log(
+            Level.WARNING,
+            "{0}: registering the gauges of {1} failed, it has none: {2}",
+            name,
+            tp,
+            e.toString());
         remove(r, meters);
       }
     }
@@ -315,16 +387,16 @@ public final class KafkaCollectorMetrics implements AutoCloseable {
       partitionMeters.clear();
       return;
     }
-    List<TopicPartition> gone = new ArrayList<>(
-        partitions == null ? partitionMeters.keySet() : partitions);
+    List<TopicPartition> gone =
+        new ArrayList<>(partitions == null ? partitionMeters.keySet() : partitions);
     for (TopicPartition tp : gone) {
       List<Meter> meters = partitionMeters.remove(tp);
       if (meters != null) {
         try {
           remove(r, meters);
         } catch (RuntimeException e) {
-          LOG.log(Level.WARNING, "{0}: removing the gauges of {1} failed: {2}", name, tp,
-              e.toString());
+          LOG.log(
+              Level.WARNING, "{0}: removing the gauges of {1} failed: {2}", name, tp, e.toString());
         }
       }
     }
@@ -372,8 +444,8 @@ public final class KafkaCollectorMetrics implements AutoCloseable {
    * Removes this binding's meters and stops following the collector's partitions; the collector
    * runs on. Closing the collector does the same. Idempotent.
    *
-   * @throws RuntimeException the first exception the registry threw while removing a meter,
-   *     after every other meter was removed
+   * @throws RuntimeException the first exception the registry threw while removing a meter, after
+   *     every other meter was removed
    */
   @Override
   public void close() {
@@ -455,8 +527,7 @@ public final class KafkaCollectorMetrics implements AutoCloseable {
       try {
         close();
       } catch (RuntimeException e) {
-        LOG.log(Level.WARNING, "{0}: removing the meters on close failed: {1}", name,
-            e.toString());
+        LOG.log(Level.WARNING, "{0}: removing the meters on close failed: {1}", name, e.toString());
       }
     }
   }

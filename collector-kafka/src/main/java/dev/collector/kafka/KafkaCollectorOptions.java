@@ -13,9 +13,9 @@ import org.jspecify.annotations.Nullable;
  * happens on failures, rebalances and shutdown. Build with {@link #builder()}; every setting but
  * the subscription has a default.
  *
- * <p>A final class rather than a record, so that a setting can be added in a minor release
- * without breaking callers: see {@code docs/adr/0008-evolvable-api-types.md}. Immutable; {@link
- * #equals} compares every setting (a pattern by identity, as {@link Pattern} does).
+ * <p>A final class rather than a record, so that a setting can be added in a minor release without
+ * breaking callers: see {@code docs/adr/0008-evolvable-api-types.md}. Immutable; {@link #equals}
+ * compares every setting (a pattern by identity, as {@link Pattern} does).
  */
 public final class KafkaCollectorOptions {
 
@@ -41,8 +41,10 @@ public final class KafkaCollectorOptions {
     this.pattern = b.pattern;
     if ((pattern == null) == topics.isEmpty()) {
       throw new IllegalArgumentException(
-          "set either topics or a pattern, not both and not neither; topics=" + topics
-              + " pattern=" + pattern);
+          "set either topics or a pattern, not both and not neither; topics="
+              + topics
+              + " pattern="
+              + pattern);
     }
     this.maxBatchRecords = b.maxBatchRecords;
     this.maxBatchBytes = b.maxBatchBytes;
@@ -119,8 +121,8 @@ public final class KafkaCollectorOptions {
   }
 
   /**
-   * How long {@link KafkaCollector#stop()} lets running handlers finish before interrupting
-   * them. Default 30 s.
+   * How long {@link KafkaCollector#stop()} lets running handlers finish before interrupting them.
+   * Default 30 s.
    *
    * @return the drain bound
    */
@@ -129,9 +131,8 @@ public final class KafkaCollectorOptions {
   }
 
   /**
-   * How long running handlers of a revoked partition may finish before they are interrupted and
-   * the partition is fenced; must be below the consumer's {@code max.poll.interval.ms}. Default
-   * 10 s.
+   * How long running handlers of a revoked partition may finish before they are interrupted and the
+   * partition is fenced; must be below the consumer's {@code max.poll.interval.ms}. Default 10 s.
    *
    * @return the revoke drain bound
    */
@@ -159,8 +160,7 @@ public final class KafkaCollectorOptions {
   }
 
   /**
-   * How a failed commit is retried before the run fails. Default 5 attempts, 100 ms to 2 s
-   * backoff.
+   * How a failed commit is retried before the run fails. Default 5 attempts, 100 ms to 2 s backoff.
    *
    * @return attempts and backoff for commits
    */
@@ -225,28 +225,53 @@ public final class KafkaCollectorOptions {
   @Override
   public int hashCode() {
     return Objects.hash(
-        name, topics, pattern, maxBatchRecords, maxBatchBytes, failurePolicy,
-        drainTimeout, revokeDrainTimeout, commitInterval, commitTimeout,
-        commitRetry, startupTimeout, pollTimeout, pullDepth);
+        name,
+        topics,
+        pattern,
+        maxBatchRecords,
+        maxBatchBytes,
+        failurePolicy,
+        drainTimeout,
+        revokeDrainTimeout,
+        commitInterval,
+        commitTimeout,
+        commitRetry,
+        startupTimeout,
+        pollTimeout,
+        pullDepth);
   }
 
   /** Every setting, in the format records use: {@code KafkaCollectorOptions[name=kafka, ...]}. */
   @Override
   public String toString() {
-    return "KafkaCollectorOptions[name=" + name
-        + ", topics=" + topics
-        + ", pattern=" + pattern
-        + ", maxBatchRecords=" + maxBatchRecords
-        + ", maxBatchBytes=" + maxBatchBytes
-        + ", failurePolicy=" + failurePolicy
-        + ", drainTimeout=" + drainTimeout
-        + ", revokeDrainTimeout=" + revokeDrainTimeout
-        + ", commitInterval=" + commitInterval
-        + ", commitTimeout=" + commitTimeout
-        + ", commitRetry=" + commitRetry
-        + ", startupTimeout=" + startupTimeout
-        + ", pollTimeout=" + pollTimeout
-        + ", pullDepth=" + pullDepth
+    return "KafkaCollectorOptions[name="
+        + name
+        + ", topics="
+        + topics
+        + ", pattern="
+        + pattern
+        + ", maxBatchRecords="
+        + maxBatchRecords
+        + ", maxBatchBytes="
+        + maxBatchBytes
+        + ", failurePolicy="
+        + failurePolicy
+        + ", drainTimeout="
+        + drainTimeout
+        + ", revokeDrainTimeout="
+        + revokeDrainTimeout
+        + ", commitInterval="
+        + commitInterval
+        + ", commitTimeout="
+        + commitTimeout
+        + ", commitRetry="
+        + commitRetry
+        + ", startupTimeout="
+        + startupTimeout
+        + ", pollTimeout="
+        + pollTimeout
+        + ", pullDepth="
+        + pullDepth
         + "]";
   }
 

@@ -8,8 +8,8 @@ import org.jspecify.annotations.Nullable;
  * A snapshot of a Kafka collector: the global bound and each assigned partition.
  *
  * <p>Users read it ({@link KafkaCollector#progress()}). {@link #builder()} is for collector
- * implementations and tests. A final class rather than a record, so that a figure can be added
- * in a minor release without breaking callers: see {@code docs/adr/0008-evolvable-api-types.md}.
+ * implementations and tests. A final class rather than a record, so that a figure can be added in a
+ * minor release without breaking callers: see {@code docs/adr/0008-evolvable-api-types.md}.
  * Immutable; {@link #equals} compares every figure.
  */
 public final class KafkaProgress {
@@ -43,9 +43,8 @@ public final class KafkaProgress {
   }
 
   /**
-   * Units (batches, or records in record mode) fetched but not yet committed over all
-   * partitions, including handlers of revoked partitions still running; at most {@link
-   * #capacity()}.
+   * Units (batches, or records in record mode) fetched but not yet committed over all partitions,
+   * including handlers of revoked partitions still running; at most {@link #capacity()}.
    *
    * @return units uncommitted
    */
@@ -136,12 +135,19 @@ public final class KafkaProgress {
    */
   @Override
   public String toString() {
-    return "uncommitted=" + uncommitted + "/" + capacity
-        + " running=" + running
-        + " handled=" + handled
-        + " committed=" + committed
+    return "uncommitted="
+        + uncommitted
+        + "/"
+        + capacity
+        + " running="
+        + running
+        + " handled="
+        + handled
+        + " committed="
+        + committed
         + (fenced > 0 ? " fenced=" + fenced : "")
-        + " partitions=" + partitions;
+        + " partitions="
+        + partitions;
   }
 
   /**

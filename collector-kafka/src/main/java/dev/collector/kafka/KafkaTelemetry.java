@@ -12,8 +12,8 @@ import org.apache.kafka.common.TopicPartition;
 
 /**
  * What one collector tells its metrics binders: partitions assigned and gone, runs ended, the
- * collector closed; and the commits it made over all runs. No Micrometer type appears here, so
- * the collector runs without Micrometer on the class path.
+ * collector closed; and the commits it made over all runs. No Micrometer type appears here, so the
+ * collector runs without Micrometer on the class path.
  */
 final class KafkaTelemetry {
 
@@ -47,13 +47,16 @@ final class KafkaTelemetry {
     static final Counts ZERO = new Counts(0, 0, 0, 0);
 
     static Counts of(Window.Totals t) {
-      return new Counts(t.handled() - t.deadLettered(), t.handledRecords(), t.deadLettered(),
-          t.fenced());
+      return new Counts(
+          t.handled() - t.deadLettered(), t.handledRecords(), t.deadLettered(), t.fenced());
     }
 
     Counts plus(Counts o) {
-      return new Counts(acknowledged + o.acknowledged, records + o.records,
-          deadLettered + o.deadLettered, fenced + o.fenced);
+      return new Counts(
+          acknowledged + o.acknowledged,
+          records + o.records,
+          deadLettered + o.deadLettered,
+          fenced + o.fenced);
     }
   }
 
@@ -61,6 +64,7 @@ final class KafkaTelemetry {
   private final ReentrantLock lock = new ReentrantLock();
   private final List<Listener> listeners = new CopyOnWriteArrayList<>();
   private final LongAdder commits = new LongAdder();
+
   /** Guarded by {@link #lock}. */
   private boolean closed;
 
@@ -139,8 +143,8 @@ final class KafkaTelemetry {
     try {
       action.accept(l);
     } catch (RuntimeException e) {
-      LOG.log(Level.WARNING, "{0}: a metrics listener failed on {1}: {2}", name, event,
-          e.toString());
+      LOG.log(
+          Level.WARNING, "{0}: a metrics listener failed on {1}: {2}", name, event, e.toString());
     }
   }
 }

@@ -8,8 +8,8 @@ import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.jspecify.annotations.Nullable;
 
 /**
- * Record-mode ordering: which units must wait for another. Not thread-safe; used under the
- * {@link Window}'s lock.
+ * Record-mode ordering: which units must wait for another. Not thread-safe; used under the {@link
+ * Window}'s lock.
  */
 final class Lanes {
 
@@ -31,7 +31,8 @@ final class Lanes {
     return switch (ordering) {
       case UNORDERED -> null;
       case PARTITION -> track;
-      case KEY -> new KeyLane(track, r.key() instanceof byte[] bytes ? ByteBuffer.wrap(bytes) : r.key());
+      case KEY ->
+          new KeyLane(track, r.key() instanceof byte[] bytes ? ByteBuffer.wrap(bytes) : r.key());
     };
   }
 

@@ -7,8 +7,8 @@ import org.jspecify.annotations.Nullable;
  * One assigned partition's position, as seen by its current owner (this collector).
  *
  * <p>Users read it ({@link KafkaProgress#partitions()}). {@link #builder()} is for collector
- * implementations and tests. A final class rather than a record, so that a figure can be added
- * in a minor release without breaking callers: see {@code docs/adr/0008-evolvable-api-types.md}.
+ * implementations and tests. A final class rather than a record, so that a figure can be added in a
+ * minor release without breaking callers: see {@code docs/adr/0008-evolvable-api-types.md}.
  * Immutable; {@link #equals} compares every figure.
  */
 public final class PartitionProgress {
@@ -64,8 +64,8 @@ public final class PartitionProgress {
   }
 
   /**
-   * The assignment this state belongs to; a new one starts every time the partition is
-   * assigned to this collector.
+   * The assignment this state belongs to; a new one starts every time the partition is assigned to
+   * this collector.
    *
    * @return the assignment epoch
    */
@@ -120,9 +120,9 @@ public final class PartitionProgress {
   }
 
   /**
-   * The partition's end offset minus {@link #committed()}, or -1 while unknown. Before the
-   * epoch's first commit the committed offset is where the epoch started, so records fetched and
-   * not yet committed count as lag.
+   * The partition's end offset minus {@link #committed()}, or -1 while unknown. Before the epoch's
+   * first commit the committed offset is where the epoch started, so records fetched and not yet
+   * committed count as lag.
    *
    * @return the lag, or -1
    */
@@ -152,27 +152,36 @@ public final class PartitionProgress {
 
   @Override
   public int hashCode() {
-    return Objects.hash(topic, partition, epoch, fetched, committed, inFlight, running, waiting, lag);
+    return Objects.hash(
+        topic, partition, epoch, fetched, committed, inFlight, running, waiting, lag);
   }
 
   /**
-   * One line for logs, e.g. {@code orders-3 fetched=120 committed=96 inFlight=3 running=2
-   * waiting=1 lag=40}.
+   * One line for logs, e.g. {@code orders-3 fetched=120 committed=96 inFlight=3 running=2 waiting=1
+   * lag=40}.
    */
   @Override
   public String toString() {
-    return topic + "-" + partition
-        + " fetched=" + fetched
-        + " committed=" + committed
-        + " inFlight=" + inFlight
-        + " running=" + running
-        + " waiting=" + waiting
-        + " lag=" + lag;
+    return topic
+        + "-"
+        + partition
+        + " fetched="
+        + fetched
+        + " committed="
+        + committed
+        + " inFlight="
+        + inFlight
+        + " running="
+        + running
+        + " waiting="
+        + waiting
+        + " lag="
+        + lag;
   }
 
   /**
-   * Builds {@link PartitionProgress}, for collector implementations and tests; validation happens in
-   * {@link #build()}. One setter per figure, named like its accessor. Not thread-safe.
+   * Builds {@link PartitionProgress}, for collector implementations and tests; validation happens
+   * in {@link #build()}. One setter per figure, named like its accessor. Not thread-safe.
    */
   public static final class Builder {
     private String topic = "";

@@ -28,24 +28,31 @@ final class PartitionTrack {
 
   /** The offset after the last dispatched record, or -1 if none yet. */
   long fetched = -1;
+
   /** The offset after the contiguous handled prefix, or -1 if nothing was handled yet. */
   long acked = -1;
+
   /** Units in the handled prefix that are not committed yet. */
   int ackedUnits;
+
   /** Records in those units. */
   long ackedRecords;
+
   /** The offset this epoch last committed, or -1. */
   long committed = -1;
+
   int running;
+
   /** Being revoked: queued units are dropped, nothing new is dispatched. */
   boolean revoking;
+
   /** Revoked or lost: nothing of this epoch is ever committed again. */
   boolean fenced;
 
   /**
-   * The offset this epoch started at (the group's committed offset when it was assigned, or
-   * where auto.offset.reset put it): the first dispatched offset, or the consumer's position
-   * seen before anything was dispatched; -1 while unknown. Set once, by the poll thread.
+   * The offset this epoch started at (the group's committed offset when it was assigned, or where
+   * auto.offset.reset put it): the first dispatched offset, or the consumer's position seen before
+   * anything was dispatched; -1 while unknown. Set once, by the poll thread.
    */
   volatile long start = -1;
 
@@ -83,8 +90,7 @@ final class PartitionTrack {
   /**
    * Records a commit the group confirmed.
    *
-   * @return {@code false} if it changes nothing: the track was fenced, or a later commit came
-   *     first
+   * @return {@code false} if it changes nothing: the track was fenced, or a later commit came first
    */
   boolean committed(Window.CommitPoint point) {
     if (fenced || point.offset() <= committed) {

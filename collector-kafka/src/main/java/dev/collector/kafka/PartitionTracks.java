@@ -10,8 +10,8 @@ import org.apache.kafka.common.TopicPartition;
 import org.jspecify.annotations.Nullable;
 
 /**
- * The current epoch of every partition assigned to the run. Not thread-safe: used under the
- * {@link Window}'s lock.
+ * The current epoch of every partition assigned to the run. Not thread-safe: used under the {@link
+ * Window}'s lock.
  */
 final class PartitionTracks {
 
@@ -74,8 +74,8 @@ final class PartitionTracks {
     List<Window.CommitPoint> points = new ArrayList<>();
     for (PartitionTrack track : of(partitions)) {
       if (track.acked > track.committed) {
-        points.add(new Window.CommitPoint(track, track.acked, track.ackedUnits,
-            track.ackedRecords));
+        points.add(
+            new Window.CommitPoint(track, track.acked, track.ackedUnits, track.ackedRecords));
       }
     }
     return points;
@@ -87,8 +87,9 @@ final class PartitionTracks {
     for (PartitionTrack track : tracks.values()) {
       list.add(track.progress());
     }
-    list.sort(Comparator.comparing(PartitionProgress::topic)
-        .thenComparingInt(PartitionProgress::partition));
+    list.sort(
+        Comparator.comparing(PartitionProgress::topic)
+            .thenComparingInt(PartitionProgress::partition));
     return list;
   }
 }

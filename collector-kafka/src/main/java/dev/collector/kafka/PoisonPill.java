@@ -32,26 +32,43 @@ final class PoisonPill {
   private PoisonPill() {}
 
   /** The failure of a run that met a poison pill and has no dead-letter handler for it. */
-  static SourceException failure(String name, RecordDeserializationException e,
-      Checkpoint committed) {
-    return new SourceException(name, e.offset(), committed, new IllegalStateException(
-        "the deserializer could not read the record at offset " + e.offset() + " of topic '"
-            + e.topicPartition().topic() + "' partition " + e.topicPartition().partition()
-            + " (a poison pill); the records before it were handled and committed. Give the"
-            + " collector a dead-letter policy (FailurePolicy...thenDeadLetter) to set such"
-            + " records aside, or a deserializer that tolerates them",
-        e));
+  static SourceException failure(
+      String name, RecordDeserializationException e, Checkpoint committed) {
+    return new SourceException(
+        name,
+        e.offset(),
+        committed,
+        new IllegalStateException(
+            "the deserializer could not read the record at offset "
+                + e.offset()
+                + " of topic '"
+                + e.topicPartition().topic()
+                + "' partition "
+                + e.topicPartition().partition()
+                + " (a poison pill); the records before it were handled and committed. Give the"
+                + " collector a dead-letter policy (FailurePolicy...thenDeadLetter) to set such"
+                + " records aside, or a deserializer that tolerates them",
+            e));
   }
 
   /** The pill as a unit for the dead-letter handler: its raw bytes, never deserialized. */
-  static WorkUnit unit(PartitionTrack track, RecordDeserializationException e,
-      @Nullable Ordering ordering) {
+  static WorkUnit unit(
+      PartitionTrack track, RecordDeserializationException e, @Nullable Ordering ordering) {
     byte[] key = bytes(e.keyBuffer());
     byte[] value = bytes(e.valueBuffer());
-    ConsumerRecord<byte[], byte[]> record = new ConsumerRecord<>(
-        e.topicPartition().topic(), e.topicPartition().partition(), e.offset(), e.timestamp(),
-        e.timestampType(), key == null ? -1 : key.length, value == null ? -1 : value.length,
-        key, value, e.headers() == null ? new RecordHeaders() : e.headers(), Optional.empty());
+    ConsumerRecord<byte[], byte[]> record =
+        new ConsumerRecord<>(
+            e.topicPartition().topic(),
+            e.topicPartition().partition(),
+            e.offset(),
+            e.timestamp(),
+            e.timestampType(),
+            key == null ? -1 : key.length,
+            value == null ? -1 : value.length,
+            key,
+            value,
+            e.headers() == null ? new RecordHeaders() : e.headers(),
+            Optional.empty());
     Object lane = ordering == null ? null : Lanes.laneOf(ordering, track, record);
     return new WorkUnit(track, List.of(record), lane, e);
   }

@@ -77,8 +77,15 @@ final class PollLoop<K, V> {
   private @Nullable RecordDeserializationException poisoned; // kafka-fix: see PoisonPill
   private long poisonDeadline;
 
-  PollLoop(String name, String bootstrap, Consumer<K, V> consumer, KafkaCollectorOptions options,
-      @Nullable Ordering ordering, int depth, boolean pull, Committer.CommitObserver observer,
+  PollLoop(
+      String name,
+      String bootstrap,
+      Consumer<K, V> consumer,
+      KafkaCollectorOptions options,
+      @Nullable Ordering ordering,
+      int depth,
+      boolean pull,
+      Committer.CommitObserver observer,
       KafkaTelemetry telemetry) {
     this.name = name;
     this.pull = pull;
@@ -86,8 +93,9 @@ final class PollLoop<K, V> {
     this.options = options;
     this.ordering = ordering;
     this.window = new Window(depth);
-    this.committer = new Committer(name, consumer, window, options.commitRetry(),
-        options.commitTimeout(), observer);
+    this.committer =
+        new Committer(
+            name, consumer, window, options.commitRetry(), options.commitTimeout(), observer);
     this.resumeAt = Math.max(1, depth / 8);
     this.rebalances =
         new Rebalances(name, window, committer, options.revokeDrainTimeout(), telemetry);
@@ -125,8 +133,9 @@ final class PollLoop<K, V> {
       consumer.subscribe(options.topics(), rebalances);
     }
     RuntimeException error = null;
-    HandlerThreads threads = new HandlerThreads(name, window, handler, options.failurePolicy(),
-        owner, () -> cancelled, concurrency);
+    HandlerThreads threads =
+        new HandlerThreads(
+            name, window, handler, options.failurePolicy(), owner, () -> cancelled, concurrency);
     try {
       loop();
     } catch (RuntimeException e) { // a commit failed for good, or the consumer did
@@ -146,14 +155,20 @@ final class PollLoop<K, V> {
     interrupted |= rebalances.takeInterrupted();
     if (interrupted) {
       Thread.currentThread().interrupt();
-      throw new InterruptedException("collector '" + name + "' was interrupted; committed "
-          + committer.durableToken() + (error == null ? "" : "; also: " + error));
+      throw new InterruptedException(
+          "collector '"
+              + name
+              + "' was interrupted; committed "
+              + committer.durableToken()
+              + (error == null ? "" : "; also: " + error));
     }
     Window.Failure failure = window.failure();
     WorkUnit failed = failure == null ? null : failure.unit();
     if (failure != null && failed != null) {
       TopicPartition tp = failed.track.partition;
-      throw new BatchFailedException(name + "', partition '" + tp, failed.firstOffset,
+      throw new BatchFailedException(
+          name + "', partition '" + tp,
+          failed.firstOffset,
           failure.cause(),
           new Checkpoint(Math.max(0, committer.durableOffset(tp)), committer.durableToken()));
     }
@@ -185,8 +200,9 @@ final class PollLoop<K, V> {
       if (window.failure() != null && phase != Phase.CANCELLING) {
         cancel();
       }
-      if (poisoned != null && phase == Phase.RUNNING && (window.totals().uncommitted() == 0
-          || System.nanoTime() - poisonDeadline >= 0)) {
+      if (poisoned != null
+          && phase == Phase.RUNNING
+          && (window.totals().uncommitted() == 0 || System.nanoTime() - poisonDeadline >= 0)) {
         stopRequested = true; // kafka-fix: what came before the poison pill is committed; end
       }
       if (phase == Phase.RUNNING && stopRequested) {
@@ -268,9 +284,9 @@ final class PollLoop<K, V> {
   }
 
   /**
-   * Paused for room: waits (instead of in a poll of paused partitions) until committing the
-   * handled units would let the partitions resume, then commits at once rather than at the next
-   * interval, so a handled unit frees its slot within about one commit round trip.
+   * Paused for room: waits (instead of in a poll of paused partitions) until committing the handled
+   * units would let the partitions resume, then commits at once rather than at the next interval,
+   * so a handled unit frees its slot within about one commit round trip.
    *
    * @return how long the poll that follows may wait for records
    */
@@ -302,10 +318,10 @@ final class PollLoop<K, V> {
   }
 
   /**
-   * Cuts the poll into units and hands those that fit to the window in one call (one hold of
-   * its lock per poll, not per unit: the handlers contend with the poll thread for that lock).
-   * Only this thread raises the window's count, so the room read once here can only grow until
-   * the dispatch.
+   * Cuts the poll into units and hands those that fit to the window in one call (one hold of its
+   * lock per poll, not per unit: the handlers contend with the poll thread for that lock). Only
+   * this thread raises the window's count, so the room read once here can only grow until the
+   * dispatch.
    */
   private void dispatch(ConsumerRecords<K, V> records) {
     int room = phase == Phase.RUNNING && poisoned == null ? window.room() : 0;

@@ -39,8 +39,12 @@ final class PulledDelivery<K, V> implements Delivery<ConsumerRecord<K, V>> {
   private final BooleanSupplier collectorClosed;
 
   @SuppressWarnings("unchecked") // the poll loop only puts this collector's records in units
-  PulledDelivery(String collector, Window window, WorkUnit unit,
-      @Nullable DeadLetterHandler deadLetter, BooleanSupplier collectorClosed) {
+  PulledDelivery(
+      String collector,
+      Window window,
+      WorkUnit unit,
+      @Nullable DeadLetterHandler deadLetter,
+      BooleanSupplier collectorClosed) {
     this.collectorClosed = collectorClosed;
     this.collector = collector;
     this.window = window;
@@ -61,8 +65,11 @@ final class PulledDelivery<K, V> implements Delivery<ConsumerRecord<K, V>> {
       if (outcome.get() == ACKED) {
         return false;
       }
-      throw new ConflictingOutcomeException(unit.firstOffset, "ack() of " + describe()
-          + " after it was failed; a batch is settled once: ack() or fail(), not both");
+      throw new ConflictingOutcomeException(
+          unit.firstOffset,
+          "ack() of "
+              + describe()
+              + " after it was failed; a batch is settled once: ack() or fail(), not both");
     }
     if (!window.settlePulled(unit, true, false, null)) {
       throw stale("ack()", collectorClosed.getAsBoolean());
@@ -76,8 +83,11 @@ final class PulledDelivery<K, V> implements Delivery<ConsumerRecord<K, V>> {
       if (outcome.get() == FAILED) {
         return false;
       }
-      throw new ConflictingOutcomeException(unit.firstOffset, "fail() of " + describe()
-          + " after it was acknowledged; a batch is settled once: ack() or fail(), not both");
+      throw new ConflictingOutcomeException(
+          unit.firstOffset,
+          "fail() of "
+              + describe()
+              + " after it was acknowledged; a batch is settled once: ack() or fail(), not both");
     }
     boolean closedBefore = collectorClosed.getAsBoolean();
     boolean settled;
@@ -106,8 +116,7 @@ final class PulledDelivery<K, V> implements Delivery<ConsumerRecord<K, V>> {
     if (outcome.get() == OPEN) {
       try {
         fail(new BatchAbandonedException(collector, unit.firstOffset));
-      } catch (StaleDeliveryException | CollectorClosedException
-          | ConflictingOutcomeException e) {
+      } catch (StaleDeliveryException | CollectorClosedException | ConflictingOutcomeException e) {
         // the epoch ended (delivered again anyway) or another thread settled it just now
       }
     }
@@ -116,17 +125,34 @@ final class PulledDelivery<K, V> implements Delivery<ConsumerRecord<K, V>> {
   /** After close(): CollectorClosedException, as Delivery's javadoc says; else stale. */
   private MisuseException stale(String call, boolean closed) {
     if (closed) {
-      return new CollectorClosedException(unit.firstOffset, call + " of " + describe()
-          + " came after the collector was closed; nothing was committed for it and the group's"
-          + " next consumer delivers it again. Settle deliveries before close()");
+      return new CollectorClosedException(
+          unit.firstOffset,
+          call
+              + " of "
+              + describe()
+              + " came after the collector was closed; nothing was committed for it and the group's"
+              + " next consumer delivers it again. Settle deliveries before close()");
     }
-    return new StaleDeliveryException(unit.firstOffset, call + " of " + describe()
-        + " came after its partition was revoked or lost, or its pull session ended; nothing was"
-        + " committed for it and its next owner delivers it again. Settle that delivery instead");
+    return new StaleDeliveryException(
+        unit.firstOffset,
+        call
+            + " of "
+            + describe()
+            + " came after its partition was revoked or lost, or its pull session ended; nothing was"
+            + " committed for it and its next owner delivers it again. Settle that delivery instead");
   }
 
   private String describe() {
-    return "batch " + unit.firstOffset + " (" + unit.track.partition + ", offsets "
-        + unit.firstOffset + ".." + (unit.endOffset - 1) + ") of collector '" + collector + "'";
+    return "batch "
+        + unit.firstOffset
+        + " ("
+        + unit.track.partition
+        + ", offsets "
+        + unit.firstOffset
+        + ".."
+        + (unit.endOffset - 1)
+        + ") of collector '"
+        + collector
+        + "'";
   }
 }

@@ -7,9 +7,9 @@ import java.util.concurrent.locks.ReentrantLock;
 import org.jspecify.annotations.Nullable;
 
 /**
- * The units that may start now, in the order they became startable, and the handler threads'
- * wait for one. Not thread-safe on its own: every method is called with the {@link Window}'s
- * lock held (the lock passed in).
+ * The units that may start now, in the order they became startable, and the handler threads' wait
+ * for one. Not thread-safe on its own: every method is called with the {@link Window}'s lock held
+ * (the lock passed in).
  */
 final class ReadyQueue {
 
@@ -54,8 +54,8 @@ final class ReadyQueue {
   }
 
   /**
-   * The oldest ready unit, removed; waits (releasing the lock) for one until the deadline
-   * ({@code Long.MAX_VALUE}: none).
+   * The oldest ready unit, removed; waits (releasing the lock) for one until the deadline ({@code
+   * Long.MAX_VALUE}: none).
    *
    * @return the unit, or {@code null} at the deadline or once closed and empty
    */

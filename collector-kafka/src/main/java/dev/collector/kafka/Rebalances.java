@@ -32,7 +32,11 @@ final class Rebalances implements ConsumerRebalanceListener {
   private final KafkaTelemetry telemetry;
   private boolean interrupted;
 
-  Rebalances(String name, Window window, Committer committer, Duration revokeDrainTimeout,
+  Rebalances(
+      String name,
+      Window window,
+      Committer committer,
+      Duration revokeDrainTimeout,
       KafkaTelemetry telemetry) {
     this.telemetry = telemetry;
     this.name = name;
@@ -67,17 +71,20 @@ final class Rebalances implements ConsumerRebalanceListener {
     window.beginRevoke(partitions);
     boolean idle;
     try {
-      idle = window.awaitIdle(partitions,
-          System.nanoTime() + revokeDrainTimeout.toNanos());
+      idle = window.awaitIdle(partitions, System.nanoTime() + revokeDrainTimeout.toNanos());
     } catch (InterruptedException e) {
       interrupted = true;
       idle = false;
     }
     if (!idle) {
       window.interruptRunning(partitions);
-      LOG.log(Level.WARNING, "{0}: partitions {1} revoked while handlers still ran after {2}"
-          + " (revokeDrainTimeout); interrupted them, their records go to the next owner",
-          name, partitions, revokeDrainTimeout);
+      LOG.log(
+          Level.WARNING,
+          "{0}: partitions {1} revoked while handlers still ran after {2}"
+              + " (revokeDrainTimeout); interrupted them, their records go to the next owner",
+          name,
+          partitions,
+          revokeDrainTimeout);
     }
     try {
       committer.commit(window.commitPoints(partitions));
@@ -96,8 +103,12 @@ final class Rebalances implements ConsumerRebalanceListener {
     window.fence(partitions, true);
     telemetry.removed(partitions); // metrics hook: after the fence
     if (!partitions.isEmpty()) {
-      LOG.log(Level.WARNING, "{0}: lost {1} without a chance to commit; their handled but"
-          + " uncommitted records are handled again by the next owner", name, partitions);
+      LOG.log(
+          Level.WARNING,
+          "{0}: lost {1} without a chance to commit; their handled but"
+              + " uncommitted records are handled again by the next owner",
+          name,
+          partitions);
     }
   }
 }

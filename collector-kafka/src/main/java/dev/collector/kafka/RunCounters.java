@@ -57,7 +57,14 @@ final class RunCounters {
   }
 
   Window.Totals totals(int uncommitted, int running) {
-    return new Window.Totals(uncommitted, running, handled, handledRecords, committedUnits,
-        committedRecords, deadLettered, fencedCompletions);
+    return new Window.Totals(
+        uncommitted,
+        running,
+        handled,
+        handledRecords,
+        committedUnits,
+        committedRecords,
+        deadLettered,
+        fencedCompletions);
   }
 }

@@ -40,8 +40,13 @@ final class Startup {
    * @throws SourceException if no broker answered in time, or a topic is missing or unusable
    * @throws InterruptedException if the calling thread was interrupted; its status stays set
    */
-  static boolean await(String name, String bootstrap, Consumer<?, ?> consumer,
-      KafkaCollectorOptions options, BooleanSupplier stopRequested) throws InterruptedException {
+  static boolean await(
+      String name,
+      String bootstrap,
+      Consumer<?, ?> consumer,
+      KafkaCollectorOptions options,
+      BooleanSupplier stopRequested)
+      throws InterruptedException {
     long deadline = System.nanoTime() + options.startupTimeout().toNanos();
     Deque<String> pending = new ArrayDeque<>(options.topics());
     while (true) {
@@ -53,9 +58,16 @@ final class Startup {
       }
       long left = deadline - System.nanoTime();
       if (left <= 0) {
-        throw new SourceException(name, 0, Checkpoint.INITIAL, new TimeoutException(
-            "no broker answered at " + bootstrap + " within " + options.startupTimeout()
-                + " (startupTimeout); is it running and is bootstrap.servers right?"));
+        throw new SourceException(
+            name,
+            0,
+            Checkpoint.INITIAL,
+            new TimeoutException(
+                "no broker answered at "
+                    + bootstrap
+                    + " within "
+                    + options.startupTimeout()
+                    + " (startupTimeout); is it running and is bootstrap.servers right?"));
       }
       Duration slice = Duration.ofNanos(Math.min(left, SLICE.toNanos()));
       String topic = pending.peekFirst();
@@ -69,9 +81,16 @@ final class Startup {
         }
         List<PartitionInfo> partitions = consumer.partitionsFor(topic, slice);
         if (partitions == null || partitions.isEmpty()) {
-          throw new SourceException(name, 0, Checkpoint.INITIAL,
-              new UnknownTopicOrPartitionException("topic '" + topic
-                  + "' does not exist on the brokers at " + bootstrap + "; create it first"));
+          throw new SourceException(
+              name,
+              0,
+              Checkpoint.INITIAL,
+              new UnknownTopicOrPartitionException(
+                  "topic '"
+                      + topic
+                      + "' does not exist on the brokers at "
+                      + bootstrap
+                      + "; create it first"));
         }
         pending.removeFirst();
       } catch (TimeoutException e) {
@@ -79,10 +98,18 @@ final class Startup {
       } catch (InterruptException e) {
         throw interrupted(bootstrap);
       } catch (KafkaException e) {
-        throw new SourceException(name, 0, Checkpoint.INITIAL, new KafkaException(
-            (topic == null ? "the topic pattern " + options.pattern() : "topic '" + topic + "'")
-                + " cannot be read from the brokers at " + bootstrap + ": " + e
-                + "; fix the topics in KafkaCollectorOptions (and the consumer's ACLs)", e));
+        throw new SourceException(
+            name,
+            0,
+            Checkpoint.INITIAL,
+            new KafkaException(
+                (topic == null ? "the topic pattern " + options.pattern() : "topic '" + topic + "'")
+                    + " cannot be read from the brokers at "
+                    + bootstrap
+                    + ": "
+                    + e
+                    + "; fix the topics in KafkaCollectorOptions (and the consumer's ACLs)",
+                e));
       }
     }
   }

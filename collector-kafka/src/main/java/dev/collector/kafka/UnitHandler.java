@@ -22,7 +22,8 @@ interface UnitHandler {
     return Batch.of(unit.firstOffset, unit.records, resumeToken(unit), attempt);
   }
 
-  @SuppressWarnings("unchecked") // the poll loop only puts this collector's ConsumerRecord<K, V> in units
+  @SuppressWarnings(
+      "unchecked") // the poll loop only puts this collector's ConsumerRecord<K, V> in units
   static <K, V> UnitHandler batches(BatchHandler<ConsumerRecord<K, V>> handler) {
     return new UnitHandler() {
       @Override

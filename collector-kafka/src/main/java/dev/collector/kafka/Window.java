@@ -12,9 +12,9 @@ import org.apache.kafka.common.TopicPartition;
 import org.jspecify.annotations.Nullable;
 
 /**
- * The bounded, partitioned completion window of one run: every partition epoch and the global
- * count of uncommitted units. The units ready to start ({@link ReadyQueue}) and the run's
- * counters ({@link RunCounters}) live under its lock.
+ * The bounded, partitioned completion window of one run: every partition epoch and the global count
+ * of uncommitted units. The units ready to start ({@link ReadyQueue}) and the run's counters
+ * ({@link RunCounters}) live under its lock.
  */
 final class Window {
 
@@ -41,17 +41,32 @@ final class Window {
   private final Condition changed = lock.newCondition();
   private final Condition freed = lock.newCondition();
 
-  @GuardedBy("lock") private final PartitionTracks tracks = new PartitionTracks();
-  @GuardedBy("lock") private final ReadyQueue ready = new ReadyQueue(lock);
-  @GuardedBy("lock") private final RunCounters counters = new RunCounters();
+  @GuardedBy("lock")
+  private final PartitionTracks tracks = new PartitionTracks();
+
+  @GuardedBy("lock")
+  private final ReadyQueue ready = new ReadyQueue(lock);
+
+  @GuardedBy("lock")
+  private final RunCounters counters = new RunCounters();
+
   private final int depth;
 
-  @GuardedBy("lock") private int uncommitted;
-  @GuardedBy("lock") private int running;
-  @GuardedBy("lock") private boolean draining;
-  @GuardedBy("lock") private boolean closed;
+  @GuardedBy("lock")
+  private int uncommitted;
+
+  @GuardedBy("lock")
+  private int running;
+
+  @GuardedBy("lock")
+  private boolean draining;
+
+  @GuardedBy("lock")
+  private boolean closed;
+
   /** What awaitRoom waits for (room plus committable units); 0: nobody waits. */
-  @GuardedBy("lock") private int freedTarget;
+  @GuardedBy("lock")
+  private int freedTarget;
 
   Window(int depth) {
     this.depth = depth;
@@ -99,8 +114,14 @@ final class Window {
         adding += unit.units;
       }
       if (uncommitted + adding > depth) {
-        throw new IllegalStateException("dispatch of " + adding + " units would exceed depth "
-            + depth + " with " + uncommitted + " uncommitted");
+        throw new IllegalStateException(
+            "dispatch of "
+                + adding
+                + " units would exceed depth "
+                + depth
+                + " with "
+                + uncommitted
+                + " uncommitted");
       }
       for (WorkUnit unit : units) {
         uncommitted += unit.units;
@@ -113,23 +134,24 @@ final class Window {
   }
 
   /**
-   * The next unit to run, marked running on the calling thread, or {@code null} once the window
-   * is closed. Units of stopped tracks, or any unit while draining, are dropped instead.
+   * The next unit to run, marked running on the calling thread, or {@code null} once the window is
+   * closed. Units of stopped tracks, or any unit while draining, are dropped instead.
    */
   @Nullable WorkUnit take() throws InterruptedException {
     return next(Thread.currentThread(), Long.MAX_VALUE);
   }
 
   /**
-   * A handler thread's turn: settles the unit it ran (as {@link #complete}) and takes its next
-   * unit (as {@link #take}) under one hold of the lock. In between, still under the lock, it
-   * clears the thread's interrupt status: an interrupt meant for the settled unit was sent under
-   * this lock while that unit was RUNNING, so it is set by now, and one meant for the next unit
-   * can only be sent after the lock is released -- so none leaks into the next unit and none
-   * meant for it is lost.
+   * A handler thread's turn: settles the unit it ran (as {@link #complete}) and takes its next unit
+   * (as {@link #take}) under one hold of the lock. In between, still under the lock, it clears the
+   * thread's interrupt status: an interrupt meant for the settled unit was sent under this lock
+   * while that unit was RUNNING, so it is set by now, and one meant for the next unit can only be
+   * sent after the lock is released -- so none leaks into the next unit and none meant for it is
+   * lost.
    */
-  @Nullable WorkUnit completeAndTake(WorkUnit unit, boolean done, boolean deadLetter,
-      @Nullable Throwable cause) throws InterruptedException {
+  @Nullable WorkUnit completeAndTake(
+      WorkUnit unit, boolean done, boolean deadLetter, @Nullable Throwable cause)
+      throws InterruptedException {
     lock.lock();
     try {
       complete(unit, done, deadLetter, cause);
@@ -180,8 +202,7 @@ final class Window {
    * @return {@code false} if the unit is stale: its partition was revoked or lost, or the session
    *     ended; nothing was committed for it
    */
-  boolean settlePulled(WorkUnit unit, boolean done, boolean deadLetter,
-      @Nullable Throwable cause) {
+  boolean settlePulled(WorkUnit unit, boolean done, boolean deadLetter, @Nullable Throwable cause) {
     lock.lock();
     try {
       if (unit.state != WorkUnit.State.RUNNING) {
@@ -215,8 +236,8 @@ final class Window {
   }
 
   /**
-   * Waits until every live partition's handled prefix at the time of the call is committed (or
-   * the partition was fenced, or the run failed).
+   * Waits until every live partition's handled prefix at the time of the call is committed (or the
+   * partition was fenced, or the run failed).
    */
   void awaitCommitted() throws InterruptedException {
     lock.lock();
@@ -226,8 +247,7 @@ final class Window {
         targets.put(point.track(), point.offset());
       }
       while (!counters.failed() && !closed) {
-        targets.entrySet().removeIf(e -> e.getKey().fenced
-            || e.getKey().committed >= e.getValue());
+        targets.entrySet().removeIf(e -> e.getKey().fenced || e.getKey().committed >= e.getValue());
         if (targets.isEmpty()) {
           return;
         }
@@ -269,8 +289,8 @@ final class Window {
 
   /**
    * Poll thread, window full: waits until room plus the handled units not committed yet reach
-   * {@code target} -- so that a commit now would let the partitions resume -- or the deadline,
-   * or the run drains or fails. May return early.
+   * {@code target} -- so that a commit now would let the partitions resume -- or the deadline, or
+   * the run drains or fails. May return early.
    *
    * @return whether some handled units are waiting for a commit
    */

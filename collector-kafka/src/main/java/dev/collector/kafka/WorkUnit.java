@@ -28,11 +28,15 @@ final class WorkUnit {
 
   final PartitionTrack track;
   final long firstOffset;
+
   /** The offset after the unit's last record: what a commit covering it commits. */
   final long endOffset;
+
   final List<ConsumerRecord<?, ?>> records;
+
   /** Units of this lane run one at a time in dispatch order; {@code null}: its own lane. */
   final @Nullable Object lane;
+
   /** How much of {@code depth} this unit takes: always 1 (a batch, or a record). */
   final int units = 1;
 
@@ -43,13 +47,16 @@ final class WorkUnit {
   @Nullable Thread runner;
   long startedNanos;
 
-  WorkUnit(PartitionTrack track, List<? extends ConsumerRecord<?, ?>> records,
-      @Nullable Object lane) {
+  WorkUnit(
+      PartitionTrack track, List<? extends ConsumerRecord<?, ?>> records, @Nullable Object lane) {
     this(track, records, lane, null);
   }
 
-  WorkUnit(PartitionTrack track, List<? extends ConsumerRecord<?, ?>> records,
-      @Nullable Object lane, @Nullable RuntimeException poison) {
+  WorkUnit(
+      PartitionTrack track,
+      List<? extends ConsumerRecord<?, ?>> records,
+      @Nullable Object lane,
+      @Nullable RuntimeException poison) {
     this.poison = poison;
     if (records.isEmpty()) {
       throw new IllegalArgumentException("a unit needs at least one record");
@@ -63,7 +70,15 @@ final class WorkUnit {
 
   @Override
   public String toString() {
-    return track.partition + " offsets " + firstOffset + ".." + (endOffset - 1)
-        + " (epoch " + track.epoch + ", " + state + ")";
+    return track.partition
+        + " offsets "
+        + firstOffset
+        + ".."
+        + (endOffset - 1)
+        + " (epoch "
+        + track.epoch
+        + ", "
+        + state
+        + ")";
   }
 }

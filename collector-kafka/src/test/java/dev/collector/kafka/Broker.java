@@ -32,12 +32,14 @@ final class Broker implements AutoCloseable {
 
   static {
     // A fatal broker fault must fail a test, not halt the test JVM.
-    Exit.setHaltProcedure((code, message) -> {
-      throw new IllegalStateException("broker halt(" + code + "): " + message);
-    });
-    Exit.setExitProcedure((code, message) -> {
-      throw new IllegalStateException("broker exit(" + code + "): " + message);
-    });
+    Exit.setHaltProcedure(
+        (code, message) -> {
+          throw new IllegalStateException("broker halt(" + code + "): " + message);
+        });
+    Exit.setExitProcedure(
+        (code, message) -> {
+          throw new IllegalStateException("broker exit(" + code + "): " + message);
+        });
   }
 
   private final Path dir;
@@ -58,7 +60,8 @@ final class Broker implements AutoCloseable {
     p.put("process.roles", "broker,controller");
     p.put("node.id", "1");
     p.put("controller.quorum.voters", "1@127.0.0.1:" + controllerPort);
-    p.put("listeners", "PLAINTEXT://127.0.0.1:" + port + ",CONTROLLER://127.0.0.1:" + controllerPort);
+    p.put(
+        "listeners", "PLAINTEXT://127.0.0.1:" + port + ",CONTROLLER://127.0.0.1:" + controllerPort);
     p.put("advertised.listeners", "PLAINTEXT://127.0.0.1:" + port);
     p.put("controller.listener.names", "CONTROLLER");
     p.put("inter.broker.listener.name", "PLAINTEXT");

@@ -30,26 +30,37 @@ public final class CrashChild {
     int maxBatch = Integer.parseInt(args[5]);
     Map<String, Object> config = Kit.consumerConfig(bootstrap, group, "classic");
     config.put(ConsumerConfig.GROUP_INSTANCE_ID_CONFIG, "crash-child");
-    var options = KafkaCollectorOptions.builder().name("child").topics(topic)
-        .maxBatch(maxBatch, 1 << 20).commitInterval(Duration.ofMillis(20)).build();
+    var options =
+        KafkaCollectorOptions.builder()
+            .name("child")
+            .topics(topic)
+            .maxBatch(maxBatch, 1 << 20)
+            .commitInterval(Duration.ofMillis(20))
+            .build();
     var lock = new ReentrantLock();
-    try (FileChannel out = FileChannel.open(handled, StandardOpenOption.CREATE,
-        StandardOpenOption.WRITE, StandardOpenOption.APPEND);
+    try (FileChannel out =
+            FileChannel.open(
+                handled,
+                StandardOpenOption.CREATE,
+                StandardOpenOption.WRITE,
+                StandardOpenOption.APPEND);
         var collector = Kit.open(config, options, Committer.CommitObserver.NONE)) {
-      collector.process(depth, batch -> {
-        StringBuilder line = new StringBuilder().append(batch.records().get(0).partition());
-        for (ConsumerRecord<String, String> r : batch.records()) {
-          line.append(' ').append(r.offset());
-        }
-        line.append('\n');
-        Thread.sleep(1 + (batch.sequence() % 3)); // some I/O time, so batches overlap
-        lock.lock();
-        try {
-          out.write(ByteBuffer.wrap(line.toString().getBytes(StandardCharsets.UTF_8)));
-        } finally {
-          lock.unlock();
-        }
-      });
+      collector.process(
+          depth,
+          batch -> {
+            StringBuilder line = new StringBuilder().append(batch.records().get(0).partition());
+            for (ConsumerRecord<String, String> r : batch.records()) {
+              line.append(' ').append(r.offset());
+            }
+            line.append('\n');
+            Thread.sleep(1 + (batch.sequence() % 3)); // some I/O time, so batches overlap
+            lock.lock();
+            try {
+              out.write(ByteBuffer.wrap(line.toString().getBytes(StandardCharsets.UTF_8)));
+            } finally {
+              lock.unlock();
+            }
+          });
     }
   }
 }

@@ -53,27 +53,40 @@ class DeadLetterTopicTest {
       var ledger = new Kit.Ledger();
       AtomicInteger poisonAttempts = new AtomicInteger();
       var handledAll = new CountDownLatch(199);
-      var options = KafkaCollectorOptions.builder().name("dlq").topics(topic)
-          .failurePolicy(FailurePolicy.retry(Retry.of(3, Duration.ofMillis(1),
-              Duration.ofMillis(10))).thenDeadLetter(
-                  DeadLetterTopic.to(producer, dlt, Duration.ofSeconds(10))))
-          .build();
+      var options =
+          KafkaCollectorOptions.builder()
+              .name("dlq")
+              .topics(topic)
+              .failurePolicy(
+                  FailurePolicy.retry(Retry.of(3, Duration.ofMillis(1), Duration.ofMillis(10)))
+                      .thenDeadLetter(DeadLetterTopic.to(producer, dlt, Duration.ofSeconds(10))))
+              .build();
       ProcessSummary summary;
-      try (var collector = Kit.open(Kit.consumerConfig(broker.bootstrap(), group, "classic"),
-          options, ledger::committed)) {
+      try (var collector =
+          Kit.open(
+              Kit.consumerConfig(broker.bootstrap(), group, "classic"),
+              options,
+              ledger::committed)) {
         Thread.ofVirtual().start(() -> OrderedCommitTest.awaitThenStop(handledAll, collector));
-        summary = collector.processRecords(64, 8, Ordering.KEY, r -> {
-          if (r.value().equals("poison")) {
-            poisonAttempts.incrementAndGet();
-            throw new IllegalArgumentException("cannot parse " + r.value());
-          }
-          ledger.handled(new TopicPartition(r.topic(), r.partition()), r.offset());
-          handledAll.countDown();
-        });
+        summary =
+            collector.processRecords(
+                64,
+                8,
+                Ordering.KEY,
+                r -> {
+                  if (r.value().equals("poison")) {
+                    poisonAttempts.incrementAndGet();
+                    throw new IllegalArgumentException("cannot parse " + r.value());
+                  }
+                  ledger.handled(new TopicPartition(r.topic(), r.partition()), r.offset());
+                  handledAll.countDown();
+                });
       }
       assertEquals(3, poisonAttempts.get());
       assertEquals(1, summary.deadLettered());
-      assertEquals(Map.of(new TopicPartition(topic, 0), 200L), Kit.committed(broker, group),
+      assertEquals(
+          Map.of(new TopicPartition(topic, 0), 200L),
+          Kit.committed(broker, group),
           "the run committed past the dead-lettered record");
 
       List<ConsumerRecord<String, String>> dead = readAll(broker, dlt, 1);
@@ -89,8 +102,8 @@ class DeadLetterTopicTest {
       assertEquals(topic, headers.get(DeadLetterTopic.SOURCE_TOPIC));
       assertEquals("0", headers.get(DeadLetterTopic.SOURCE_PARTITION));
       assertEquals("42", headers.get(DeadLetterTopic.SOURCE_OFFSET));
-      assertEquals(IllegalArgumentException.class.getName(),
-          headers.get(DeadLetterTopic.EXCEPTION_CLASS));
+      assertEquals(
+          IllegalArgumentException.class.getName(), headers.get(DeadLetterTopic.EXCEPTION_CLASS));
       assertTrue(headers.get(DeadLetterTopic.EXCEPTION_MESSAGE).contains("cannot parse poison"));
     }
   }
@@ -99,8 +112,8 @@ class DeadLetterTopicTest {
     Map<String, Object> config = new HashMap<>();
     config.put(ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG, broker.bootstrap());
     List<ConsumerRecord<String, String>> out = new ArrayList<>();
-    try (var consumer = new KafkaConsumer<>(config, new StringDeserializer(),
-        new StringDeserializer())) {
+    try (var consumer =
+        new KafkaConsumer<>(config, new StringDeserializer(), new StringDeserializer())) {
       TopicPartition tp = new TopicPartition(topic, 0);
       consumer.assign(List.of(tp));
       consumer.seekToBeginning(List.of(tp));

@@ -46,26 +46,52 @@ class FencingTest {
     String group = Kit.unique("g");
     var ledger = new Kit.Ledger();
     Map<String, Map<TopicPartition, Long>> commitsBy = new ConcurrentHashMap<>();
-    Committer.CommitObserver observer = (collector, offsets) -> {
-      ledger.committed(collector, offsets);
-      commitsBy.computeIfAbsent(collector, k -> new ConcurrentHashMap<>()).putAll(offsets);
-    };
+    Committer.CommitObserver observer =
+        (collector, offsets) -> {
+          ledger.committed(collector, offsets);
+          commitsBy.computeIfAbsent(collector, k -> new ConcurrentHashMap<>()).putAll(offsets);
+        };
     var release = new CountDownLatch(1);
     Set<Integer> blockedOnce = ConcurrentHashMap.newKeySet();
     AtomicInteger blocked = new AtomicInteger();
     AtomicInteger ignoredInterrupts = new AtomicInteger();
-    var options = KafkaCollectorOptions.builder().topics(topic).maxBatch(50, 1 << 20)
-        .revokeDrainTimeout(Duration.ofMillis(500)).commitInterval(Duration.ofMillis(10));
+    var options =
+        KafkaCollectorOptions.builder()
+            .topics(topic)
+            .maxBatch(50, 1 << 20)
+            .revokeDrainTimeout(Duration.ofMillis(500))
+            .commitInterval(Duration.ofMillis(10));
     var config = Kit.consumerConfig(broker.bootstrap(), group, protocol);
     ExecutorService runs = Executors.newVirtualThreadPerTaskExecutor();
     try (var a = Kit.open(config, options.name("A").build(), observer);
         var b = Kit.open(config, options.name("B").build(), observer)) {
       try {
-        scenario(a, b, runs, ledger, commitsBy, release, blockedOnce, blocked, ignoredInterrupts,
-            ends, total, broker, group);
+        scenario(
+            a,
+            b,
+            runs,
+            ledger,
+            commitsBy,
+            release,
+            blockedOnce,
+            blocked,
+            ignoredInterrupts,
+            ends,
+            total,
+            broker,
+            group);
       } catch (Throwable t) {
-        throw new AssertionError(protocol + ": A " + a.progress() + "; B " + b.progress()
-            + "; commits " + commitsBy + "; violations " + ledger.violations, t);
+        throw new AssertionError(
+            protocol
+                + ": A "
+                + a.progress()
+                + "; B "
+                + b.progress()
+                + "; commits "
+                + commitsBy
+                + "; violations "
+                + ledger.violations,
+            t);
       } finally {
         release.countDown(); // never leave a run waiting for a handler that ignores interrupts
       }
@@ -77,28 +103,50 @@ class FencingTest {
     assertEquals(ends, Kit.committed(broker, group));
   }
 
-  private static void scenario(KafkaCollector<String, String> a, KafkaCollector<String, String> b,
-      ExecutorService runs, Kit.Ledger ledger, Map<String, Map<TopicPartition, Long>> commitsBy,
-      CountDownLatch release, Set<Integer> blockedOnce, AtomicInteger blocked,
-      AtomicInteger ignoredInterrupts, Map<TopicPartition, Long> ends, long total, Broker broker,
-      String group) throws Exception {
+  private static void scenario(
+      KafkaCollector<String, String> a,
+      KafkaCollector<String, String> b,
+      ExecutorService runs,
+      Kit.Ledger ledger,
+      Map<String, Map<TopicPartition, Long>> commitsBy,
+      CountDownLatch release,
+      Set<Integer> blockedOnce,
+      AtomicInteger blocked,
+      AtomicInteger ignoredInterrupts,
+      Map<TopicPartition, Long> ends,
+      long total,
+      Broker broker,
+      String group)
+      throws Exception {
     int partitions = ends.size();
     {
-      Future<?> runA = runs.submit(() -> a.process(64, batch -> {
-        ConsumerRecord<String, String> first = batch.records().get(0);
-        if (first.offset() == 0 && blockedOnce.add(first.partition())) {
-          blocked.incrementAndGet();
-          awaitIgnoringInterrupts(release, ignoredInterrupts); // a handler that outlives the drain
-        }
-        handle(ledger, batch.records());
-      }));
+      Future<?> runA =
+          runs.submit(
+              () ->
+                  a.process(
+                      64,
+                      batch -> {
+                        ConsumerRecord<String, String> first = batch.records().get(0);
+                        if (first.offset() == 0 && blockedOnce.add(first.partition())) {
+                          blocked.incrementAndGet();
+                          awaitIgnoringInterrupts(
+                              release, ignoredInterrupts); // a handler that outlives the drain
+                        }
+                        handle(ledger, batch.records());
+                      }));
       await().atMost(Duration.ofSeconds(20)).until(() -> blocked.get() == partitions);
 
       Future<?> runB = runs.submit(() -> b.process(64, batch -> handle(ledger, batch.records())));
       // B owns a partition and committed it to its end: the moved partition is done by B.
-      await().atMost(Duration.ofSeconds(30)).until(() -> b.progress().partitions().stream()
-          .map(p -> new TopicPartition(p.topic(), p.partition()))
-          .anyMatch(tp -> ends.get(tp).equals(commitsBy.getOrDefault("B", Map.of()).get(tp))));
+      await()
+          .atMost(Duration.ofSeconds(30))
+          .until(
+              () ->
+                  b.progress().partitions().stream()
+                      .map(p -> new TopicPartition(p.topic(), p.partition()))
+                      .anyMatch(
+                          tp ->
+                              ends.get(tp).equals(commitsBy.getOrDefault("B", Map.of()).get(tp))));
 
       release.countDown(); // A's stale handlers return now, long after their partitions moved
       await().atMost(Duration.ofSeconds(10)).until(() -> a.progress().fenced() >= 1);

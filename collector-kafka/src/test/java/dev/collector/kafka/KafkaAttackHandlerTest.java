@@ -56,14 +56,21 @@ class KafkaAttackHandlerTest {
     var blocked = new CountDownLatch(8);
     var threads = new CopyOnWriteArrayList<Thread>();
     try (var c = open(config, options(topic).build())) {
-      var run = new KafkaAttackKit.Bg<>("run", () -> c.processRecords(8, 8, Ordering.UNORDERED,
-          r -> {
-            threads.add(Thread.currentThread());
-            if (r.offset() >= 2) {
-              blocked.countDown();
-              new CountDownLatch(1).await();
-            }
-          }));
+      var run =
+          new KafkaAttackKit.Bg<>(
+              "run",
+              () ->
+                  c.processRecords(
+                      8,
+                      8,
+                      Ordering.UNORDERED,
+                      r -> {
+                        threads.add(Thread.currentThread());
+                        if (r.offset() >= 2) {
+                          blocked.countDown();
+                          new CountDownLatch(1).await();
+                        }
+                      }));
       assertTrue(blocked.await(30, TimeUnit.SECONDS));
       await().atMost(Duration.ofSeconds(10)).until(() -> c.progress().uncommitted() == 8);
       run.thread.interrupt();
@@ -77,8 +84,8 @@ class KafkaAttackHandlerTest {
   }
 
   /**
-   * G5/G9: an interrupt that cancels a run commits the settled prefix, even if the commit
-   * interval held those commits back.
+   * G5/G9: an interrupt that cancels a run commits the settled prefix, even if the commit interval
+   * held those commits back.
    */
   @Test
   void interrupt_handledButLingeringCommits_areCommitted(Broker broker) throws Exception {
@@ -87,8 +94,10 @@ class KafkaAttackHandlerTest {
     var handled = new AtomicInteger();
     var opts = options(topic).commitInterval(Duration.ofMinutes(10)).build();
     try (var c = open(config, opts)) {
-      var run = new KafkaAttackKit.Bg<>("run", () -> c.processRecords(1000, 4,
-          Ordering.UNORDERED, r -> handled.incrementAndGet()));
+      var run =
+          new KafkaAttackKit.Bg<>(
+              "run",
+              () -> c.processRecords(1000, 4, Ordering.UNORDERED, r -> handled.incrementAndGet()));
       await().atMost(Duration.ofSeconds(30)).until(() -> handled.get() == 30);
       await().atMost(Duration.ofSeconds(10)).until(() -> c.progress().handled() == 30);
       run.thread.interrupt();
@@ -106,8 +115,10 @@ class KafkaAttackHandlerTest {
     var handled = new AtomicInteger();
     var opts = options(topic).commitInterval(Duration.ofMinutes(10)).build();
     try (var c = open(config, opts)) {
-      var run = new KafkaAttackKit.Bg<>("run", () -> c.processRecords(1000, 4,
-          Ordering.UNORDERED, r -> handled.incrementAndGet()));
+      var run =
+          new KafkaAttackKit.Bg<>(
+              "run",
+              () -> c.processRecords(1000, 4, Ordering.UNORDERED, r -> handled.incrementAndGet()));
       await().atMost(Duration.ofSeconds(30)).until(() -> handled.get() == 30);
       await().atMost(Duration.ofSeconds(10)).until(() -> c.progress().handled() == 30);
       assertTrue(c.stop());
@@ -127,12 +138,19 @@ class KafkaAttackHandlerTest {
     String topic = topic(broker, "error", 1, 20);
     var config = config(broker);
     try (var c = open(config, options(topic).build())) {
-      var run = new KafkaAttackKit.Bg<>("run", () -> c.processRecords(8, 1, Ordering.PARTITION,
-          r -> {
-            if (r.offset() == 5) {
-              throw new AttackError("boom at 5");
-            }
-          }));
+      var run =
+          new KafkaAttackKit.Bg<>(
+              "run",
+              () ->
+                  c.processRecords(
+                      8,
+                      1,
+                      Ordering.PARTITION,
+                      r -> {
+                        if (r.offset() == 5) {
+                          throw new AttackError("boom at 5");
+                        }
+                      }));
       var e = assertInstanceOf(BatchFailedException.class, run.failure(30));
       assertEquals(5, e.sequence());
       assertInstanceOf(AttackError.class, e.getCause());
@@ -147,16 +165,26 @@ class KafkaAttackHandlerTest {
     var config = config(broker);
     var dead = new CopyOnWriteArrayList<Throwable>();
     var handled = new AtomicInteger();
-    var opts = options(topic).failurePolicy(FailurePolicy.failFast()
-        .thenDeadLetter((batch, cause) -> dead.add(cause))).build();
+    var opts =
+        options(topic)
+            .failurePolicy(
+                FailurePolicy.failFast().thenDeadLetter((batch, cause) -> dead.add(cause)))
+            .build();
     try (var c = open(config, opts)) {
-      var run = new KafkaAttackKit.Bg<>("run", () -> c.processRecords(8, 1, Ordering.PARTITION,
-          r -> {
-            if (r.offset() == 5) {
-              throw new AttackError("boom at 5");
-            }
-            handled.incrementAndGet();
-          }));
+      var run =
+          new KafkaAttackKit.Bg<>(
+              "run",
+              () ->
+                  c.processRecords(
+                      8,
+                      1,
+                      Ordering.PARTITION,
+                      r -> {
+                        if (r.offset() == 5) {
+                          throw new AttackError("boom at 5");
+                        }
+                        handled.incrementAndGet();
+                      }));
       await().atMost(Duration.ofSeconds(30)).until(() -> run.done() || handled.get() == 19);
       if (!run.done()) {
         c.stop();
@@ -176,11 +204,18 @@ class KafkaAttackHandlerTest {
     var config = config(broker);
     var handled = new AtomicInteger();
     try (var c = open(config, options(topic).build())) {
-      var run = new KafkaAttackKit.Bg<>("run", () -> c.processRecords(8, 4, Ordering.UNORDERED,
-          r -> {
-            handled.incrementAndGet();
-            Thread.currentThread().interrupt();
-          }));
+      var run =
+          new KafkaAttackKit.Bg<>(
+              "run",
+              () ->
+                  c.processRecords(
+                      8,
+                      4,
+                      Ordering.UNORDERED,
+                      r -> {
+                        handled.incrementAndGet();
+                        Thread.currentThread().interrupt();
+                      }));
       await().atMost(Duration.ofSeconds(30)).until(() -> run.done() || handled.get() >= 40);
       assertFalse(run.done(), () -> "the run ended on its own: " + KafkaAttackKit.describe(run));
       assertTrue(c.stop());
@@ -197,10 +232,16 @@ class KafkaAttackHandlerTest {
     var config = config(broker);
     var handled = new AtomicInteger();
     try (var c = open(config, options(topic).maxBatch(3, 1 << 20).build())) {
-      var run = new KafkaAttackKit.Bg<>("run", () -> c.process(4, b -> {
-        handled.addAndGet(b.size());
-        Thread.currentThread().interrupt();
-      }));
+      var run =
+          new KafkaAttackKit.Bg<>(
+              "run",
+              () ->
+                  c.process(
+                      4,
+                      b -> {
+                        handled.addAndGet(b.size());
+                        Thread.currentThread().interrupt();
+                      }));
       await().atMost(Duration.ofSeconds(30)).until(() -> run.done() || handled.get() >= 40);
       assertFalse(run.done(), () -> "the run ended on its own: " + KafkaAttackKit.describe(run));
       assertTrue(c.stop());
@@ -211,27 +252,33 @@ class KafkaAttackHandlerTest {
   }
 
   /**
-   * A handler that throws InterruptedException although nobody cancelled the run: not an echo
-   * of the run's cancellation, so it is a failure (fail-fast), not a silent redelivery or hang.
+   * A handler that throws InterruptedException although nobody cancelled the run: not an echo of
+   * the run's cancellation, so it is a failure (fail-fast), not a silent redelivery or hang.
    */
   @Test
   void handlerThrowsSpontaneousInterruptedException_isAFailure(Broker broker) throws Exception {
     String topic = topic(broker, "spontaneous", 1, 20);
     var config = config(broker);
     try (var c = open(config, options(topic).build())) {
-      var run = new KafkaAttackKit.Bg<>("run", () -> c.processRecords(8, 1, Ordering.PARTITION,
-          r -> {
-            if (r.offset() == 5) {
-              throw new InterruptedException("spontaneous");
-            }
-          }));
+      var run =
+          new KafkaAttackKit.Bg<>(
+              "run",
+              () ->
+                  c.processRecords(
+                      8,
+                      1,
+                      Ordering.PARTITION,
+                      r -> {
+                        if (r.offset() == 5) {
+                          throw new InterruptedException("spontaneous");
+                        }
+                      }));
       try {
         run.result.get(30, TimeUnit.SECONDS);
       } catch (java.util.concurrent.ExecutionException ended) {
         // inspected below
       } catch (TimeoutException hung) {
-        throw new AssertionError("the run neither failed nor went on after 30 s: "
-            + c.progress());
+        throw new AssertionError("the run neither failed nor went on after 30 s: " + c.progress());
       }
       var e = assertInstanceOf(BatchFailedException.class, run.failure(0));
       assertEquals(5, e.sequence());
@@ -250,18 +297,27 @@ class KafkaAttackHandlerTest {
     var handlerThread = new AtomicReference<Thread>();
     var opts = options(topic).drainTimeout(Duration.ofMillis(200)).build();
     try (var c = open(config(broker), opts)) {
-      var run = new KafkaAttackKit.Bg<>("run", () -> c.processRecords(8, 1, Ordering.PARTITION,
-          r -> {
-            if (r.offset() == 3) {
-              handlerThread.set(Thread.currentThread());
-              held.countDown();
-              KafkaAttackKit.awaitIgnoringInterrupts(release, interrupted);
-            }
-          }));
+      var run =
+          new KafkaAttackKit.Bg<>(
+              "run",
+              () ->
+                  c.processRecords(
+                      8,
+                      1,
+                      Ordering.PARTITION,
+                      r -> {
+                        if (r.offset() == 3) {
+                          handlerThread.set(Thread.currentThread());
+                          held.countDown();
+                          KafkaAttackKit.awaitIgnoringInterrupts(release, interrupted);
+                        }
+                      }));
       assertTrue(held.await(30, TimeUnit.SECONDS));
       assertTrue(c.stop());
       assertTrue(interrupted.await(30, TimeUnit.SECONDS), "the drain bound passed: interrupt");
-      assertThrows(TimeoutException.class, () -> run.result.get(2, TimeUnit.SECONDS),
+      assertThrows(
+          TimeoutException.class,
+          () -> run.result.get(2, TimeUnit.SECONDS),
           "process returned while its handler still ran (G4)");
       release.countDown();
       assertTrue(run.value(30).stopped());
@@ -291,19 +347,30 @@ class KafkaAttackHandlerTest {
     Map<String, List<Long>> starts = new ConcurrentHashMap<>();
     var attemptsOf4 = new AtomicInteger();
     var done = new AtomicInteger();
-    var opts = options(topic).failurePolicy(FailurePolicy.retry(
-        Retry.of(3, Duration.ofMillis(300), Duration.ofMillis(300)))).build();
+    var opts =
+        options(topic)
+            .failurePolicy(
+                FailurePolicy.retry(Retry.of(3, Duration.ofMillis(300), Duration.ofMillis(300))))
+            .build();
     try (var c = open(config, opts)) {
-      var run = new KafkaAttackKit.Bg<>("run", () -> c.processRecords(40, 8, ordering, r -> {
-        String lane = ordering == Ordering.KEY ? r.key() : "partition";
-        synchronized (starts) {
-          starts.computeIfAbsent(lane, k -> new ArrayList<>()).add(r.offset());
-        }
-        if (r.offset() == 4 && attemptsOf4.incrementAndGet() == 1) {
-          throw new IllegalStateException("first attempt of 4 fails");
-        }
-        done.incrementAndGet();
-      }));
+      var run =
+          new KafkaAttackKit.Bg<>(
+              "run",
+              () ->
+                  c.processRecords(
+                      40,
+                      8,
+                      ordering,
+                      r -> {
+                        String lane = ordering == Ordering.KEY ? r.key() : "partition";
+                        synchronized (starts) {
+                          starts.computeIfAbsent(lane, k -> new ArrayList<>()).add(r.offset());
+                        }
+                        if (r.offset() == 4 && attemptsOf4.incrementAndGet() == 1) {
+                          throw new IllegalStateException("first attempt of 4 fails");
+                        }
+                        done.incrementAndGet();
+                      }));
       await().atMost(Duration.ofSeconds(30)).until(() -> run.done() || done.get() == 40);
       assertFalse(run.done(), () -> "run ended: " + KafkaAttackKit.describe(run));
       assertTrue(c.stop());
@@ -314,7 +381,9 @@ class KafkaAttackHandlerTest {
     int retry = order.lastIndexOf(4L);
     int first = order.indexOf(4L);
     assertTrue(retry > first, "offset 4 was retried: " + order);
-    assertEquals(retry, first + 1,
+    assertEquals(
+        retry,
+        first + 1,
         "records of the lane started between offset 4's failed attempt and its retry: " + order);
     assertEquals(40, committed(broker, config, topic, 0));
   }
@@ -326,22 +395,35 @@ class KafkaAttackHandlerTest {
     String topic = topic(broker, "dlt-error", 1, 20);
     var config = config(broker);
     var handlerFailure = new IllegalStateException("handler failed");
-    var opts = options(topic).failurePolicy(FailurePolicy.failFast()
-        .thenDeadLetter((batch, cause) -> {
-          throw new AttackError("dead-letter handler broke");
-        })).build();
+    var opts =
+        options(topic)
+            .failurePolicy(
+                FailurePolicy.failFast()
+                    .thenDeadLetter(
+                        (batch, cause) -> {
+                          throw new AttackError("dead-letter handler broke");
+                        }))
+            .build();
     try (var c = open(config, opts)) {
-      var run = new KafkaAttackKit.Bg<>("run", () -> c.processRecords(8, 1, Ordering.PARTITION,
-          r -> {
-            if (r.offset() == 5) {
-              throw handlerFailure;
-            }
-          }));
+      var run =
+          new KafkaAttackKit.Bg<>(
+              "run",
+              () ->
+                  c.processRecords(
+                      8,
+                      1,
+                      Ordering.PARTITION,
+                      r -> {
+                        if (r.offset() == 5) {
+                          throw handlerFailure;
+                        }
+                      }));
       var e = assertInstanceOf(BatchFailedException.class, run.failure(30));
       assertEquals(5, e.sequence());
       assertInstanceOf(AttackError.class, e.getCause());
-      assertTrue(java.util.Arrays.asList(e.getSuppressed()).contains(handlerFailure)
-          || java.util.Arrays.asList(e.getCause().getSuppressed()).contains(handlerFailure),
+      assertTrue(
+          java.util.Arrays.asList(e.getSuppressed()).contains(handlerFailure)
+              || java.util.Arrays.asList(e.getCause().getSuppressed()).contains(handlerFailure),
           "handler failure not attached as suppressed");
     }
     assertEquals(5, committed(broker, config, topic, 0));
@@ -353,23 +435,35 @@ class KafkaAttackHandlerTest {
     String topic = topic(broker, "dlt-close", 1, 20);
     var seen = new AtomicReference<Throwable>();
     var holder = new AtomicReference<AutoCloseable>();
-    var opts = options(topic).failurePolicy(FailurePolicy.failFast()
-        .thenDeadLetter((batch, cause) -> {
-          try {
-            holder.get().close();
-            seen.set(new AssertionError("close() returned"));
-          } catch (Throwable t) {
-            seen.set(t);
-          }
-        })).build();
+    var opts =
+        options(topic)
+            .failurePolicy(
+                FailurePolicy.failFast()
+                    .thenDeadLetter(
+                        (batch, cause) -> {
+                          try {
+                            holder.get().close();
+                            seen.set(new AssertionError("close() returned"));
+                          } catch (Throwable t) {
+                            seen.set(t);
+                          }
+                        }))
+            .build();
     try (var c = open(config(broker), opts)) {
       holder.set(c);
-      var run = new KafkaAttackKit.Bg<>("run", () -> c.processRecords(8, 1, Ordering.PARTITION,
-          r -> {
-            if (r.offset() == 5) {
-              throw new IllegalStateException("to the dead-letter handler");
-            }
-          }));
+      var run =
+          new KafkaAttackKit.Bg<>(
+              "run",
+              () ->
+                  c.processRecords(
+                      8,
+                      1,
+                      Ordering.PARTITION,
+                      r -> {
+                        if (r.offset() == 5) {
+                          throw new IllegalStateException("to the dead-letter handler");
+                        }
+                      }));
       await().atMost(Duration.ofSeconds(30)).until(() -> seen.get() != null || run.done());
       assertInstanceOf(dev.collector.ReentrantCallException.class, seen.get());
       assertTrue(c.stop());
@@ -386,14 +480,21 @@ class KafkaAttackHandlerTest {
       var handled = new AtomicInteger();
       List<String> over = new CopyOnWriteArrayList<>();
       try (var c = open(config, options(topic).build())) {
-        var run = new KafkaAttackKit.Bg<>("run", () -> c.processRecords(depth, depth,
-            Ordering.UNORDERED, r -> {
-              var p = c.progress();
-              if (p.uncommitted() > depth) {
-                over.add(p.toString());
-              }
-              handled.incrementAndGet();
-            }));
+        var run =
+            new KafkaAttackKit.Bg<>(
+                "run",
+                () ->
+                    c.processRecords(
+                        depth,
+                        depth,
+                        Ordering.UNORDERED,
+                        r -> {
+                          var p = c.progress();
+                          if (p.uncommitted() > depth) {
+                            over.add(p.toString());
+                          }
+                          handled.incrementAndGet();
+                        }));
         await().atMost(Duration.ofSeconds(40)).until(() -> run.done() || handled.get() >= 60);
         assertFalse(run.done(), () -> "run ended: " + KafkaAttackKit.describe(run));
         assertTrue(c.stop());
@@ -401,15 +502,16 @@ class KafkaAttackHandlerTest {
         run.value(30);
       }
       assertEquals(List.of(), over, "depth " + depth);
-      assertEquals(60, committed(broker, config, topic, 0) + committed(broker, config, topic, 1),
+      assertEquals(
+          60,
+          committed(broker, config, topic, 0) + committed(broker, config, topic, 1),
           "depth " + depth);
     }
   }
 
   /** Contract: an interrupt a handler leaves is cleared before its next attempt; attempts count. */
   @Test
-  void retry_interruptLeftByFailedAttempt_clearedBeforeNextAttempt(Broker broker)
-      throws Exception {
+  void retry_interruptLeftByFailedAttempt_clearedBeforeNextAttempt(Broker broker) throws Exception {
     retryAfterFailedAttempt(broker, true);
   }
 
@@ -423,23 +525,34 @@ class KafkaAttackHandlerTest {
     String topic = topic(broker, "retry-interrupt", 1, 10);
     var config = config(broker);
     var attempts = new CopyOnWriteArrayList<String>();
-    var opts = options(topic).maxBatch(100, 1 << 20).failurePolicy(FailurePolicy.retry(
-        Retry.of(3, Duration.ofMillis(10), Duration.ofMillis(10)))).build();
+    var opts =
+        options(topic)
+            .maxBatch(100, 1 << 20)
+            .failurePolicy(
+                FailurePolicy.retry(Retry.of(3, Duration.ofMillis(10), Duration.ofMillis(10))))
+            .build();
     try (var c = open(config, opts)) {
-      var run = new KafkaAttackKit.Bg<>("run", () -> c.process(4, b -> {
-        attempts.add(b.attempt() + ":" + Thread.currentThread().isInterrupted());
-        if (b.attempt() == 1) {
-          if (leaveInterrupt) {
-            Thread.currentThread().interrupt();
-          }
-          throw new IllegalStateException("first attempt fails, leaves an interrupt");
-        }
-      }));
+      var run =
+          new KafkaAttackKit.Bg<>(
+              "run",
+              () ->
+                  c.process(
+                      4,
+                      b -> {
+                        attempts.add(b.attempt() + ":" + Thread.currentThread().isInterrupted());
+                        if (b.attempt() == 1) {
+                          if (leaveInterrupt) {
+                            Thread.currentThread().interrupt();
+                          }
+                          throw new IllegalStateException(
+                              "first attempt fails, leaves an interrupt");
+                        }
+                      }));
       try {
         await().atMost(Duration.ofSeconds(30)).until(() -> run.done() || attempts.size() >= 2);
       } catch (org.awaitility.core.ConditionTimeoutException stalled) {
-        throw new AssertionError("no second attempt within 30 s; attempts " + attempts + ", "
-            + c.progress());
+        throw new AssertionError(
+            "no second attempt within 30 s; attempts " + attempts + ", " + c.progress());
       }
       assertFalse(run.done(), () -> "run ended: " + KafkaAttackKit.describe(run));
       assertTrue(c.stop());
@@ -465,35 +578,53 @@ class KafkaAttackHandlerTest {
     String topic = topic(broker, "retry-backoff", 1, 10);
     var config = config(broker);
     var failed = new CountDownLatch(1);
-    var opts = options(topic).drainTimeout(Duration.ofSeconds(1)).failurePolicy(
-        FailurePolicy.retry(Retry.of(3, Duration.ofSeconds(120), Duration.ofSeconds(120))))
-        .build();
+    var opts =
+        options(topic)
+            .drainTimeout(Duration.ofSeconds(1))
+            .failurePolicy(
+                FailurePolicy.retry(Retry.of(3, Duration.ofSeconds(120), Duration.ofSeconds(120))))
+            .build();
     var c = open(config, opts);
     try {
-      var run = new KafkaAttackKit.Bg<>("run", () -> c.processRecords(8, 1, Ordering.PARTITION,
-          r -> {
-            if (r.offset() == 2) {
-              failed.countDown();
-              throw new IllegalStateException("retry me in two minutes");
-            }
-          }));
+      var run =
+          new KafkaAttackKit.Bg<>(
+              "run",
+              () ->
+                  c.processRecords(
+                      8,
+                      1,
+                      Ordering.PARTITION,
+                      r -> {
+                        if (r.offset() == 2) {
+                          failed.countDown();
+                          throw new IllegalStateException("retry me in two minutes");
+                        }
+                      }));
       assertTrue(failed.await(30, TimeUnit.SECONDS));
-      await().atMost(Duration.ofSeconds(10)).until(() -> c.progress().committed() >= 2
-          || run.done());
+      await()
+          .atMost(Duration.ofSeconds(10))
+          .until(() -> c.progress().committed() >= 2 || run.done());
       long start = System.nanoTime();
       if (close) {
-        var closing = new KafkaAttackKit.Bg<>("close", () -> {
-          c.close();
-          return null;
-        });
+        var closing =
+            new KafkaAttackKit.Bg<>(
+                "close",
+                () -> {
+                  c.close();
+                  return null;
+                });
         closing.value(30);
       } else {
         assertTrue(c.stop());
       }
       Throwable failure = run.failure(30);
       long ms = (System.nanoTime() - start) / 1_000_000;
-      System.out.println((close ? "close" : "stop") + " during retry backoff: " + ms + " ms, "
-          + (failure == null ? run.result.getNow(null) : failure));
+      System.out.println(
+          (close ? "close" : "stop")
+              + " during retry backoff: "
+              + ms
+              + " ms, "
+              + (failure == null ? run.result.getNow(null) : failure));
       assertTrue(ms < 15_000, "took " + ms + " ms");
     } finally {
       c.close();

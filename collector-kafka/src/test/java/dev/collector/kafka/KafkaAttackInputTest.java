@@ -33,9 +33,12 @@ class KafkaAttackInputTest {
   void depthOutOfRange_rejectedWithIae_noRunStarted(Broker broker) {
     try (var c = open(config(broker), options(Kit.unique("never-created")))) {
       for (int depth : new int[] {0, -1, Integer.MIN_VALUE, CollectorOptions.MAX_DEPTH + 1}) {
-        assertThrows(IllegalArgumentException.class, () -> c.process(depth, b -> {}),
+        assertThrows(
+            IllegalArgumentException.class,
+            () -> c.process(depth, b -> {}),
             "process depth " + depth);
-        assertThrows(IllegalArgumentException.class,
+        assertThrows(
+            IllegalArgumentException.class,
             () -> c.processRecords(depth, 1, Ordering.UNORDERED, r -> {}),
             "processRecords depth " + depth);
       }
@@ -48,7 +51,8 @@ class KafkaAttackInputTest {
   void concurrencyBelowOne_rejectedWithIae(Broker broker) {
     try (var c = open(config(broker), options(Kit.unique("never-created")))) {
       for (int concurrency : new int[] {0, -1, Integer.MIN_VALUE}) {
-        assertThrows(IllegalArgumentException.class,
+        assertThrows(
+            IllegalArgumentException.class,
             () -> c.processRecords(10, concurrency, Ordering.KEY, r -> {}));
       }
       assertFalse(c.stop());
@@ -59,8 +63,8 @@ class KafkaAttackInputTest {
   void nullHandlerOrOrdering_rejectedWithNpe_noRunStarted(Broker broker) {
     try (var c = open(config(broker), options(Kit.unique("never-created")))) {
       assertThrows(NullPointerException.class, () -> c.process(4, null));
-      assertThrows(NullPointerException.class,
-          () -> c.processRecords(4, 1, Ordering.UNORDERED, null));
+      assertThrows(
+          NullPointerException.class, () -> c.processRecords(4, 1, Ordering.UNORDERED, null));
       assertThrows(NullPointerException.class, () -> c.processRecords(4, 1, null, r -> {}));
       assertThrows(NullPointerException.class, () -> c.next(null));
       assertFalse(c.stop());
@@ -71,26 +75,40 @@ class KafkaAttackInputTest {
   @Test
   void options_noTopics_bothTopicsAndPattern_badBounds_rejected() {
     assertThrows(IllegalArgumentException.class, () -> KafkaCollectorOptions.builder().build());
-    assertThrows(IllegalArgumentException.class,
-        () -> KafkaCollectorOptions.builder().topics().build());
-    assertThrows(IllegalArgumentException.class,
+    assertThrows(
+        IllegalArgumentException.class, () -> KafkaCollectorOptions.builder().topics().build());
+    assertThrows(
+        IllegalArgumentException.class,
         () -> KafkaCollectorOptions.builder().topics("a").pattern(Pattern.compile("a.*")).build());
-    assertThrows(IllegalArgumentException.class,
+    assertThrows(
+        IllegalArgumentException.class,
         () -> KafkaCollectorOptions.builder().topics("a").maxBatch(0, 1).build());
-    assertThrows(IllegalArgumentException.class,
+    assertThrows(
+        IllegalArgumentException.class,
         () -> KafkaCollectorOptions.builder().topics("a").maxBatch(1, 0).build());
-    assertThrows(IllegalArgumentException.class,
-        () -> KafkaCollectorOptions.builder().topics("a").drainTimeout(Duration.ofMillis(-1))
-            .build());
-    assertThrows(IllegalArgumentException.class,
+    assertThrows(
+        IllegalArgumentException.class,
+        () ->
+            KafkaCollectorOptions.builder()
+                .topics("a")
+                .drainTimeout(Duration.ofMillis(-1))
+                .build());
+    assertThrows(
+        IllegalArgumentException.class,
         () -> KafkaCollectorOptions.builder().topics("a").pollTimeout(Duration.ZERO).build());
-    assertThrows(IllegalArgumentException.class,
+    assertThrows(
+        IllegalArgumentException.class,
         () -> KafkaCollectorOptions.builder().topics("a").startupTimeout(Duration.ZERO).build());
-    assertThrows(IllegalArgumentException.class,
+    assertThrows(
+        IllegalArgumentException.class,
         () -> KafkaCollectorOptions.builder().topics("a").pullDepth(0).build());
-    assertThrows(IllegalArgumentException.class,
-        () -> KafkaCollectorOptions.builder().topics("a")
-            .commit(Duration.ZERO, dev.collector.Retry.NONE).build());
+    assertThrows(
+        IllegalArgumentException.class,
+        () ->
+            KafkaCollectorOptions.builder()
+                .topics("a")
+                .commit(Duration.ZERO, dev.collector.Retry.NONE)
+                .build());
   }
 
   @Test
@@ -98,8 +116,11 @@ class KafkaAttackInputTest {
     for (Object value : new Object[] {Boolean.TRUE, "true", "TRUE", "True"}) {
       Map<String, Object> config = config(broker);
       config.put("enable.auto.commit", value);
-      var e = assertThrows(IllegalArgumentException.class,
-          () -> open(config, options("t")), "enable.auto.commit=" + value);
+      var e =
+          assertThrows(
+              IllegalArgumentException.class,
+              () -> open(config, options("t")),
+              "enable.auto.commit=" + value);
       assertTrue(e.getMessage().contains("enable.auto.commit"), e.getMessage());
     }
     Map<String, Object> off = config(broker);
@@ -116,24 +137,29 @@ class KafkaAttackInputTest {
       } else {
         config.put("group.id", group);
       }
-      assertThrows(IllegalArgumentException.class, () -> open(config, options("t")),
-          "group.id=" + group);
+      assertThrows(
+          IllegalArgumentException.class, () -> open(config, options("t")), "group.id=" + group);
     }
   }
 
   @Test
-  void revokeDrainNotBelowMaxPollInterval_rejected_alsoWhenGivenAsStringOrDefault(
-      Broker broker) {
+  void revokeDrainNotBelowMaxPollInterval_rejected_alsoWhenGivenAsStringOrDefault(Broker broker) {
     Map<String, Object> asString = config(broker);
     asString.put("max.poll.interval.ms", "20000");
-    var equal = KafkaCollectorOptions.builder().topics("t")
-        .revokeDrainTimeout(Duration.ofSeconds(20)).build();
+    var equal =
+        KafkaCollectorOptions.builder()
+            .topics("t")
+            .revokeDrainTimeout(Duration.ofSeconds(20))
+            .build();
     assertThrows(IllegalArgumentException.class, () -> open(asString, equal));
 
     Map<String, Object> defaults = config(broker);
     defaults.remove("max.poll.interval.ms"); // Kafka's default: 300 s
-    var atDefault = KafkaCollectorOptions.builder().topics("t")
-        .revokeDrainTimeout(Duration.ofSeconds(300)).build();
+    var atDefault =
+        KafkaCollectorOptions.builder()
+            .topics("t")
+            .revokeDrainTimeout(Duration.ofSeconds(300))
+            .build();
     assertThrows(IllegalArgumentException.class, () -> open(defaults, atDefault));
   }
 
@@ -152,7 +178,8 @@ class KafkaAttackInputTest {
     try (var c = open(config(broker), options(""))) {
       var run = new KafkaAttackKit.Bg<>("empty-topic", () -> c.process(4, b -> {}));
       Throwable failure = run.failure(20);
-      assertTrue(failure instanceof SourceException || failure instanceof IllegalArgumentException,
+      assertTrue(
+          failure instanceof SourceException || failure instanceof IllegalArgumentException,
           "expected SourceException (missing topic) or IllegalArgumentException, got " + failure);
     }
   }
@@ -163,8 +190,11 @@ class KafkaAttackInputTest {
    */
   @Test
   void patternMatchingNothing_runWaits_stopEndsIt(Broker broker) throws Exception {
-    var options = KafkaCollectorOptions.builder().name("pattern")
-        .pattern(Pattern.compile(Kit.unique("nomatch") + "-.*")).build();
+    var options =
+        KafkaCollectorOptions.builder()
+            .name("pattern")
+            .pattern(Pattern.compile(Kit.unique("nomatch") + "-.*"))
+            .build();
     try (var c = open(config(broker), options)) {
       var run = new KafkaAttackKit.Bg<>("pattern", () -> c.process(4, b -> {}));
       await().atMost(Duration.ofSeconds(10)).until(() -> run.done() || c.progress().capacity() > 0);

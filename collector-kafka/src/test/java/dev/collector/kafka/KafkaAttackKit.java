@@ -23,8 +23,7 @@ final class KafkaAttackKit {
   private KafkaAttackKit() {}
 
   /** A new topic with {@code records} records keyed "k&lt;i&gt;". */
-  static String topic(Broker broker, String prefix, int partitions, int records)
-      throws Exception {
+  static String topic(Broker broker, String prefix, int partitions, int records) throws Exception {
     String topic = Kit.unique(prefix);
     Kit.createTopic(broker, topic, partitions);
     if (records > 0) {
@@ -42,10 +41,9 @@ final class KafkaAttackKit {
     return (String) config.get(ConsumerConfig.GROUP_ID_CONFIG);
   }
 
-  static KafkaCollector<String, String> open(Map<String, Object> config,
-      KafkaCollectorOptions options) {
-    return KafkaCollector.open(config, new StringDeserializer(), new StringDeserializer(),
-        options);
+  static KafkaCollector<String, String> open(
+      Map<String, Object> config, KafkaCollectorOptions options) {
+    return KafkaCollector.open(config, new StringDeserializer(), new StringDeserializer(), options);
   }
 
   /** The group's committed offset of one partition, -1 if none. */
@@ -68,16 +66,21 @@ final class KafkaAttackKit {
     final Thread thread;
 
     Bg(String name, Callable<T> call) {
-      thread = Thread.ofPlatform().daemon(true).name("attack-" + name).start(() -> {
-        try {
-          T value = call.call();
-          interruptedAtEnd = Thread.currentThread().isInterrupted();
-          result.complete(value);
-        } catch (Throwable t) {
-          interruptedAtEnd = Thread.currentThread().isInterrupted();
-          result.completeExceptionally(t);
-        }
-      });
+      thread =
+          Thread.ofPlatform()
+              .daemon(true)
+              .name("attack-" + name)
+              .start(
+                  () -> {
+                    try {
+                      T value = call.call();
+                      interruptedAtEnd = Thread.currentThread().isInterrupted();
+                      result.complete(value);
+                    } catch (Throwable t) {
+                      interruptedAtEnd = Thread.currentThread().isInterrupted();
+                      result.completeExceptionally(t);
+                    }
+                  });
     }
 
     /** The call's failure, or {@code null} if it returned; fails if it is still running. */
@@ -88,8 +91,13 @@ final class KafkaAttackKit {
       } catch (ExecutionException e) {
         return e.getCause();
       } catch (TimeoutException e) {
-        throw new AssertionError("'" + thread.getName() + "' still running after " + seconds
-            + " s; stack: " + stack(thread));
+        throw new AssertionError(
+            "'"
+                + thread.getName()
+                + "' still running after "
+                + seconds
+                + " s; stack: "
+                + stack(thread));
       }
     }
 
@@ -127,7 +135,8 @@ final class KafkaAttackKit {
   }
 
   /** Waits for a latch, interrupts ignored until {@code release} opens; counts the interrupts. */
-  static void awaitIgnoringInterrupts(java.util.concurrent.CountDownLatch release,
+  static void awaitIgnoringInterrupts(
+      java.util.concurrent.CountDownLatch release,
       java.util.concurrent.CountDownLatch interrupted) {
     while (true) {
       try {

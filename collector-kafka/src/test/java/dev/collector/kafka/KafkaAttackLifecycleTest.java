@@ -40,14 +40,20 @@ class KafkaAttackLifecycleTest {
     String topic = topic(broker, "two-process", 1, 10);
     try (var c = open(config(broker), options(topic).build())) {
       var barrier = new CyclicBarrier(2);
-      var a = new KafkaAttackKit.Bg<>("a", () -> {
-        barrier.await();
-        return c.process(4, b -> {});
-      });
-      var b = new KafkaAttackKit.Bg<>("b", () -> {
-        barrier.await();
-        return c.process(4, x -> {});
-      });
+      var a =
+          new KafkaAttackKit.Bg<>(
+              "a",
+              () -> {
+                barrier.await();
+                return c.process(4, b -> {});
+              });
+      var b =
+          new KafkaAttackKit.Bg<>(
+              "b",
+              () -> {
+                barrier.await();
+                return c.process(4, x -> {});
+              });
       await().atMost(Duration.ofSeconds(20)).until(() -> a.done() || b.done());
       var loser = a.done() ? a : b;
       var winner = a.done() ? b : a;
@@ -66,14 +72,21 @@ class KafkaAttackLifecycleTest {
     var held = new CountDownLatch(1);
     var handlerThread = new AtomicReference<Thread>();
     var c = open(config, options(topic).build());
-    var run = new KafkaAttackKit.Bg<>("run", () -> c.processRecords(8, 1, Ordering.PARTITION,
-        r -> {
-          if (r.offset() == 3) {
-            handlerThread.set(Thread.currentThread());
-            held.countDown();
-            new CountDownLatch(1).await();
-          }
-        }));
+    var run =
+        new KafkaAttackKit.Bg<>(
+            "run",
+            () ->
+                c.processRecords(
+                    8,
+                    1,
+                    Ordering.PARTITION,
+                    r -> {
+                      if (r.offset() == 3) {
+                        handlerThread.set(Thread.currentThread());
+                        held.countDown();
+                        new CountDownLatch(1).await();
+                      }
+                    }));
     assertTrue(held.await(30, TimeUnit.SECONDS));
     c.close();
     assertTrue(run.done(), "close() returned before process() did");
@@ -89,13 +102,20 @@ class KafkaAttackLifecycleTest {
     String topic = topic(broker, "stop-then-close", 1, 20);
     var held = new CountDownLatch(1);
     var c = open(config(broker), options(topic).drainTimeout(Duration.ofSeconds(60)).build());
-    var run = new KafkaAttackKit.Bg<>("run", () -> c.processRecords(8, 1, Ordering.PARTITION,
-        r -> {
-          if (r.offset() == 3) {
-            held.countDown();
-            new CountDownLatch(1).await();
-          }
-        }));
+    var run =
+        new KafkaAttackKit.Bg<>(
+            "run",
+            () ->
+                c.processRecords(
+                    8,
+                    1,
+                    Ordering.PARTITION,
+                    r -> {
+                      if (r.offset() == 3) {
+                        held.countDown();
+                        new CountDownLatch(1).await();
+                      }
+                    }));
     assertTrue(held.await(30, TimeUnit.SECONDS));
     assertTrue(c.stop());
     long start = System.nanoTime();
@@ -106,9 +126,9 @@ class KafkaAttackLifecycleTest {
   }
 
   /**
-   * G4: after close() returns, no thread of the collector runs. A second close() racing the
-   * first returns at once ("closing again does nothing") while the first still waits for a
-   * handler that is slow to answer its interrupt.
+   * G4: after close() returns, no thread of the collector runs. A second close() racing the first
+   * returns at once ("closing again does nothing") while the first still waits for a handler that
+   * is slow to answer its interrupt.
    */
   @Test
   void secondConcurrentClose_returnsOnlyAfterTheRunEnded(Broker broker) throws Exception {
@@ -118,24 +138,37 @@ class KafkaAttackLifecycleTest {
     var release = new CountDownLatch(1);
     var handlerThread = new AtomicReference<Thread>();
     var c = open(config(broker), options(topic).build());
-    var run = new KafkaAttackKit.Bg<>("run", () -> c.processRecords(8, 1, Ordering.PARTITION,
-        r -> {
-          if (r.offset() == 3) {
-            handlerThread.set(Thread.currentThread());
-            held.countDown();
-            KafkaAttackKit.awaitIgnoringInterrupts(release, interrupted);
-          }
-        }));
+    var run =
+        new KafkaAttackKit.Bg<>(
+            "run",
+            () ->
+                c.processRecords(
+                    8,
+                    1,
+                    Ordering.PARTITION,
+                    r -> {
+                      if (r.offset() == 3) {
+                        handlerThread.set(Thread.currentThread());
+                        held.countDown();
+                        KafkaAttackKit.awaitIgnoringInterrupts(release, interrupted);
+                      }
+                    }));
     assertTrue(held.await(30, TimeUnit.SECONDS));
-    var first = new KafkaAttackKit.Bg<>("close-1", () -> {
-      c.close();
-      return null;
-    });
+    var first =
+        new KafkaAttackKit.Bg<>(
+            "close-1",
+            () -> {
+              c.close();
+              return null;
+            });
     assertTrue(interrupted.await(30, TimeUnit.SECONDS));
-    var second = new KafkaAttackKit.Bg<>("close-2", () -> {
-      c.close();
-      return handlerThread.get().isAlive();
-    });
+    var second =
+        new KafkaAttackKit.Bg<>(
+            "close-2",
+            () -> {
+              c.close();
+              return handlerThread.get().isAlive();
+            });
     Boolean handlerAliveWhenSecondReturned = null;
     try {
       handlerAliveWhenSecondReturned = second.result.get(3, TimeUnit.SECONDS);
@@ -146,7 +179,8 @@ class KafkaAttackLifecycleTest {
     first.value(30);
     second.value(30);
     run.failure(30);
-    assertTrue(handlerAliveWhenSecondReturned == null || !handlerAliveWhenSecondReturned,
+    assertTrue(
+        handlerAliveWhenSecondReturned == null || !handlerAliveWhenSecondReturned,
         "the second close() returned while a handler of the collector still ran (G4)");
   }
 
@@ -157,17 +191,23 @@ class KafkaAttackLifecycleTest {
     var done = new CountDownLatch(1);
     try (var c = open(config(broker), options(topic).build())) {
       AutoCloseable self = c; // closed from its own handler below
-      var run = new KafkaAttackKit.Bg<>("run", () -> c.process(4, b -> {
-        if (seen.get() == null) {
-          try {
-            self.close();
-            seen.set(new AssertionError("close() from a handler returned"));
-          } catch (Throwable t) {
-            seen.set(t);
-          }
-          done.countDown();
-        }
-      }));
+      var run =
+          new KafkaAttackKit.Bg<>(
+              "run",
+              () ->
+                  c.process(
+                      4,
+                      b -> {
+                        if (seen.get() == null) {
+                          try {
+                            self.close();
+                            seen.set(new AssertionError("close() from a handler returned"));
+                          } catch (Throwable t) {
+                            seen.set(t);
+                          }
+                          done.countDown();
+                        }
+                      }));
       assertTrue(done.await(30, TimeUnit.SECONDS));
       assertInstanceOf(ReentrantCallException.class, seen.get());
       assertTrue(c.stop(), "the run should still be active");
@@ -181,23 +221,30 @@ class KafkaAttackLifecycleTest {
     var seen = new CopyOnWriteArrayList<Throwable>();
     var done = new CountDownLatch(1);
     try (var c = open(config(broker), options(topic).build())) {
-      var run = new KafkaAttackKit.Bg<>("run", () -> c.process(4, b -> {
-        if (done.getCount() > 0) {
-          try {
-            c.next(Duration.ofMillis(10));
-            seen.add(new AssertionError("next() from a handler returned"));
-          } catch (Throwable t) {
-            seen.add(t);
-          }
-          try {
-            c.processRecords(4, 1, Ordering.KEY, r -> {});
-            seen.add(new AssertionError("processRecords() from a handler returned"));
-          } catch (Throwable t) {
-            seen.add(t);
-          }
-          done.countDown();
-        }
-      }));
+      var run =
+          new KafkaAttackKit.Bg<>(
+              "run",
+              () ->
+                  c.process(
+                      4,
+                      b -> {
+                        if (done.getCount() > 0) {
+                          try {
+                            c.next(Duration.ofMillis(10));
+                            seen.add(new AssertionError("next() from a handler returned"));
+                          } catch (Throwable t) {
+                            seen.add(t);
+                          }
+                          try {
+                            c.processRecords(4, 1, Ordering.KEY, r -> {});
+                            seen.add(
+                                new AssertionError("processRecords() from a handler returned"));
+                          } catch (Throwable t) {
+                            seen.add(t);
+                          }
+                          done.countDown();
+                        }
+                      }));
       assertTrue(done.await(30, TimeUnit.SECONDS));
       assertTrue(c.stop());
       run.value(30);
@@ -214,12 +261,17 @@ class KafkaAttackLifecycleTest {
     var handled = new CopyOnWriteArrayList<Long>();
     var stopResult = new AtomicReference<Boolean>();
     try (var c = open(config, options(topic).build())) {
-      ProcessSummary summary = c.processRecords(16, 1, Ordering.PARTITION, r -> {
-        if (r.offset() == 5) {
-          stopResult.set(c.stop());
-        }
-        handled.add(r.offset());
-      });
+      ProcessSummary summary =
+          c.processRecords(
+              16,
+              1,
+              Ordering.PARTITION,
+              r -> {
+                if (r.offset() == 5) {
+                  stopResult.set(c.stop());
+                }
+                handled.add(r.offset());
+              });
       assertTrue(summary.stopped(), summary.toString());
     }
     assertEquals(Boolean.TRUE, stopResult.get());
@@ -235,8 +287,8 @@ class KafkaAttackLifecycleTest {
     var c = open(config(broker), options(topic).build());
     c.close();
     assertThrows(CollectorClosedException.class, () -> c.process(4, b -> {}));
-    assertThrows(CollectorClosedException.class,
-        () -> c.processRecords(4, 1, Ordering.KEY, r -> {}));
+    assertThrows(
+        CollectorClosedException.class, () -> c.processRecords(4, 1, Ordering.KEY, r -> {}));
     assertThrows(CollectorClosedException.class, () -> c.next(Duration.ofMillis(10)));
     assertFalse(c.stop());
     assertEquals(0, c.progress().capacity());
@@ -252,15 +304,23 @@ class KafkaAttackLifecycleTest {
     var config = config(broker);
     var second = new CopyOnWriteArrayList<Long>();
     try (var c = open(config, options(topic).build())) {
-      assertThrows(dev.collector.BatchFailedException.class,
-          () -> c.processRecords(8, 1, Ordering.PARTITION, r -> {
-            if (r.offset() == 20) {
-              throw new IllegalStateException("fail 20");
-            }
-          }));
+      assertThrows(
+          dev.collector.BatchFailedException.class,
+          () ->
+              c.processRecords(
+                  8,
+                  1,
+                  Ordering.PARTITION,
+                  r -> {
+                    if (r.offset() == 20) {
+                      throw new IllegalStateException("fail 20");
+                    }
+                  }));
       assertEquals(20, committed(broker, config, topic, 0));
-      var run = new KafkaAttackKit.Bg<>("again", () -> c.processRecords(8, 1,
-          Ordering.PARTITION, r -> second.add(r.offset())));
+      var run =
+          new KafkaAttackKit.Bg<>(
+              "again",
+              () -> c.processRecords(8, 1, Ordering.PARTITION, r -> second.add(r.offset())));
       await().atMost(Duration.ofSeconds(30)).until(() -> second.contains(49L));
       assertTrue(c.stop());
       assertTrue(run.value(30).stopped());
@@ -272,11 +332,15 @@ class KafkaAttackLifecycleTest {
   /** G5 for a run that cannot reach its brokers: the interrupt must not wait for startup. */
   @Test
   void interruptDuringStartup_brokerUnreachable_throwsInterruptedPromptly() throws Exception {
-    var config = Kit.consumerConfig("127.0.0.1:" + KafkaAttackKit.freePort(), Kit.unique("g"),
-        "classic");
-    var options = KafkaCollectorOptions.builder().name("unreachable").topics("t")
-        .startupTimeout(Duration.ofSeconds(60)).commit(Duration.ofSeconds(1),
-            dev.collector.Retry.NONE).build();
+    var config =
+        Kit.consumerConfig("127.0.0.1:" + KafkaAttackKit.freePort(), Kit.unique("g"), "classic");
+    var options =
+        KafkaCollectorOptions.builder()
+            .name("unreachable")
+            .topics("t")
+            .startupTimeout(Duration.ofSeconds(60))
+            .commit(Duration.ofSeconds(1), dev.collector.Retry.NONE)
+            .build();
     try (var c = open(config, options)) {
       var run = new KafkaAttackKit.Bg<>("run", () -> c.process(4, b -> {}));
       await().atMost(Duration.ofSeconds(10)).until(() -> c.progress().capacity() > 0);
@@ -289,11 +353,15 @@ class KafkaAttackLifecycleTest {
 
   @Test
   void stopDuringStartup_brokerUnreachable_returnsStoppedPromptly() throws Exception {
-    var config = Kit.consumerConfig("127.0.0.1:" + KafkaAttackKit.freePort(), Kit.unique("g"),
-        "classic");
-    var options = KafkaCollectorOptions.builder().name("unreachable").topics("t")
-        .startupTimeout(Duration.ofSeconds(60)).commit(Duration.ofSeconds(1),
-            dev.collector.Retry.NONE).build();
+    var config =
+        Kit.consumerConfig("127.0.0.1:" + KafkaAttackKit.freePort(), Kit.unique("g"), "classic");
+    var options =
+        KafkaCollectorOptions.builder()
+            .name("unreachable")
+            .topics("t")
+            .startupTimeout(Duration.ofSeconds(60))
+            .commit(Duration.ofSeconds(1), dev.collector.Retry.NONE)
+            .build();
     try (var c = open(config, options)) {
       var run = new KafkaAttackKit.Bg<>("run", () -> c.process(4, b -> {}));
       await().atMost(Duration.ofSeconds(10)).until(() -> c.progress().capacity() > 0);
@@ -305,24 +373,32 @@ class KafkaAttackLifecycleTest {
 
   @Test
   void closeDuringStartup_brokerUnreachable_returnsPromptly() throws Exception {
-    var config = Kit.consumerConfig("127.0.0.1:" + KafkaAttackKit.freePort(), Kit.unique("g"),
-        "classic");
-    var options = KafkaCollectorOptions.builder().name("unreachable").topics("t")
-        .startupTimeout(Duration.ofSeconds(60)).commit(Duration.ofSeconds(1),
-            dev.collector.Retry.NONE).build();
+    var config =
+        Kit.consumerConfig("127.0.0.1:" + KafkaAttackKit.freePort(), Kit.unique("g"), "classic");
+    var options =
+        KafkaCollectorOptions.builder()
+            .name("unreachable")
+            .topics("t")
+            .startupTimeout(Duration.ofSeconds(60))
+            .commit(Duration.ofSeconds(1), dev.collector.Retry.NONE)
+            .build();
     var c = open(config, options);
     var run = new KafkaAttackKit.Bg<>("run", () -> c.process(4, b -> {}));
     await().atMost(Duration.ofSeconds(10)).until(() -> c.progress().capacity() > 0);
-    var closing = new KafkaAttackKit.Bg<>("close", () -> {
-      c.close();
-      return null;
-    });
+    var closing =
+        new KafkaAttackKit.Bg<>(
+            "close",
+            () -> {
+              c.close();
+              return null;
+            });
     closing.value(20);
     assertTrue(run.done(), "close() returned before process() did");
     Throwable failure = run.failure(0);
     assertFalse(failure instanceof InterruptedException, String.valueOf(failure));
-    System.out.println("close during startup: process ended with "
-        + (failure == null ? run.result.getNow(null) : failure));
+    System.out.println(
+        "close during startup: process ended with "
+            + (failure == null ? run.result.getNow(null) : failure));
   }
 
   /** A thread whose interrupt status is already set when it calls process: G5 cancels. */
@@ -331,15 +407,17 @@ class KafkaAttackLifecycleTest {
       throws Exception {
     String topic = topic(broker, "pre-interrupted", 1, 10);
     try (var c = open(config(broker), options(topic).build())) {
-      var run = new KafkaAttackKit.Bg<>("run", () -> {
-        Thread.currentThread().interrupt();
-        return c.process(4, b -> {});
-      });
+      var run =
+          new KafkaAttackKit.Bg<>(
+              "run",
+              () -> {
+                Thread.currentThread().interrupt();
+                return c.process(4, b -> {});
+              });
       Throwable failure = run.failure(30);
       assertInstanceOf(InterruptedException.class, failure);
       assertTrue(run.interruptedAtEnd);
       assertFalse(c.stop());
     }
   }
-
 }

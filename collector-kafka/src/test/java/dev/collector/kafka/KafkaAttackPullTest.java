@@ -37,12 +37,15 @@ import org.junit.jupiter.api.extension.ExtendWith;
 class KafkaAttackPullTest {
 
   private static KafkaCollectorOptions.Builder options(String topic) {
-    return KafkaCollectorOptions.builder().name("attack").topics(topic).maxBatch(5, 1 << 20)
+    return KafkaCollectorOptions.builder()
+        .name("attack")
+        .topics(topic)
+        .maxBatch(5, 1 << 20)
         .pullDepth(16);
   }
 
-  private static Delivery<ConsumerRecord<String, String>> take(
-      KafkaCollector<String, String> c) throws InterruptedException {
+  private static Delivery<ConsumerRecord<String, String>> take(KafkaCollector<String, String> c)
+      throws InterruptedException {
     var d = c.next(Duration.ofSeconds(30));
     assertNotNull(d, "no delivery within 30 s");
     return d;
@@ -84,8 +87,13 @@ class KafkaAttackPullTest {
         var checkpoint = c.awaitCommitted();
         long durable = committed(broker, config, topic, 0);
         if (durable != end(d) || !checkpoint.resumeToken().contains(topic + "-0=" + end(d))) {
-          bad.add("round " + round + ": group offset " + durable + ", awaitCommitted returned "
-              + checkpoint);
+          bad.add(
+              "round "
+                  + round
+                  + ": group offset "
+                  + durable
+                  + ", awaitCommitted returned "
+                  + checkpoint);
         }
       }
     }
@@ -96,8 +104,12 @@ class KafkaAttackPullTest {
   void failThenAck_conflicting_failTwice_false(Broker broker) throws Exception {
     String topic = topic(broker, "fail-then-ack", 1, 20);
     var dead = new CopyOnWriteArrayList<Long>();
-    var opts = options(topic).failurePolicy(FailurePolicy.failFast()
-        .thenDeadLetter((batch, cause) -> dead.add(batch.sequence()))).build();
+    var opts =
+        options(topic)
+            .failurePolicy(
+                FailurePolicy.failFast()
+                    .thenDeadLetter((batch, cause) -> dead.add(batch.sequence())))
+            .build();
     try (var c = open(config(broker), opts)) {
       var d = take(c);
       assertTrue(d.fail(new RuntimeException("x")));
@@ -125,8 +137,11 @@ class KafkaAttackPullTest {
       // let read-ahead fill so that a delivery is ready when the failure is reported
       await().atMost(Duration.ofSeconds(10)).until(() -> c.progress().uncommitted() >= 4);
       assertTrue(d1.fail(new IllegalStateException("bad batch")));
-      var e = assertThrows(BatchFailedException.class, () -> c.next(Duration.ofSeconds(10)),
-          "the next next() after fail() must report the failure");
+      var e =
+          assertThrows(
+              BatchFailedException.class,
+              () -> c.next(Duration.ofSeconds(10)),
+              "the next next() after fail() must report the failure");
       assertEquals(d1.batch().sequence(), e.sequence());
       assertThrows(StaleDeliveryException.class, d2::ack);
       var again = take(c);
@@ -155,8 +170,11 @@ class KafkaAttackPullTest {
     assertFalse(d1.ack(), "repeating the delivery's outcome returns false");
     var onAck = assertThrows(MisuseException.class, d2::ack);
     var onFail = assertThrows(MisuseException.class, () -> d3.fail(new RuntimeException("x")));
-    System.out.println("ack after close -> " + onAck.getClass().getSimpleName()
-        + ", fail after close -> " + onFail.getClass().getSimpleName());
+    System.out.println(
+        "ack after close -> "
+            + onAck.getClass().getSimpleName()
+            + ", fail after close -> "
+            + onFail.getClass().getSimpleName());
     d2.close();
     d3.close();
     assertEquals(end(d1), committed(broker, config, topic, 0));
@@ -175,22 +193,28 @@ class KafkaAttackPullTest {
       }
       var go = new CountDownLatch(1);
       List<Object> outcomes = new CopyOnWriteArrayList<>();
-      var acker = new KafkaAttackKit.Bg<>("acker", () -> {
-        go.await();
-        for (var d : held) {
-          try {
-            outcomes.add(d.ack());
-          } catch (MisuseException e) {
-            outcomes.add(e);
-          }
-        }
-        return null;
-      });
-      var closer = new KafkaAttackKit.Bg<>("closer", () -> {
-        go.await();
-        c.close();
-        return null;
-      });
+      var acker =
+          new KafkaAttackKit.Bg<>(
+              "acker",
+              () -> {
+                go.await();
+                for (var d : held) {
+                  try {
+                    outcomes.add(d.ack());
+                  } catch (MisuseException e) {
+                    outcomes.add(e);
+                  }
+                }
+                return null;
+              });
+      var closer =
+          new KafkaAttackKit.Bg<>(
+              "closer",
+              () -> {
+                go.await();
+                c.close();
+                return null;
+              });
       go.countDown();
       acker.value(30);
       closer.value(30);
@@ -200,8 +224,14 @@ class KafkaAttackPullTest {
       }
       long expected = prefix == 0 ? -1 : end(held.get(prefix - 1));
       long actual = committed(broker, config, topic, 0);
-      assertEquals(expected, actual, "round " + round + ": ack outcomes " + outcomes
-          + " (true = counted, so covered by close's final commit)");
+      assertEquals(
+          expected,
+          actual,
+          "round "
+              + round
+              + ": ack outcomes "
+              + outcomes
+              + " (true = counted, so covered by close's final commit)");
     }
   }
 
@@ -234,15 +264,18 @@ class KafkaAttackPullTest {
     d.ack();
     var waiting = new KafkaAttackKit.Bg<>("next", () -> c.next(Duration.ofSeconds(60)));
     try {
-      await().atMost(Duration.ofSeconds(5)).until(() -> waiting.done()
-          || waiting.thread.getState() == Thread.State.TIMED_WAITING);
+      await()
+          .atMost(Duration.ofSeconds(5))
+          .until(() -> waiting.done() || waiting.thread.getState() == Thread.State.TIMED_WAITING);
     } catch (org.awaitility.core.ConditionTimeoutException notParked) {
       // next() may spin instead of parking; close() races it then, which is fine too
     }
     c.close();
     Throwable failure = waiting.failure(10);
-    assertTrue(failure == null ? waiting.result.getNow(null) == null
-        : failure instanceof dev.collector.CollectorClosedException,
+    assertTrue(
+        failure == null
+            ? waiting.result.getNow(null) == null
+            : failure instanceof dev.collector.CollectorClosedException,
         "next() racing close() should return null or throw CollectorClosedException: " + failure);
   }
 
@@ -273,7 +306,8 @@ class KafkaAttackPullTest {
     c.close();
     var awaited = new KafkaAttackKit.Bg<>("await", c::awaitCommitted);
     Throwable failure = awaited.failure(10);
-    assertTrue(failure == null || failure instanceof dev.collector.CollectorClosedException,
+    assertTrue(
+        failure == null || failure instanceof dev.collector.CollectorClosedException,
         String.valueOf(failure));
   }
 
@@ -282,27 +316,37 @@ class KafkaAttackPullTest {
   void ackRacesFail_exactlyOneWins_deadLetterIffFailWon(Broker broker) throws Exception {
     String topic = topic(broker, "ack-vs-fail", 1, 100);
     var dead = new CopyOnWriteArrayList<Long>();
-    var opts = options(topic).failurePolicy(FailurePolicy.failFast()
-        .thenDeadLetter((batch, cause) -> dead.add(batch.sequence()))).build();
+    var opts =
+        options(topic)
+            .failurePolicy(
+                FailurePolicy.failFast()
+                    .thenDeadLetter((batch, cause) -> dead.add(batch.sequence())))
+            .build();
     try (var c = open(config(broker), opts)) {
       for (int i = 0; i < 10; i++) {
         var d = take(c);
         var go = new CountDownLatch(1);
-        var acker = new KafkaAttackKit.Bg<>("ack", () -> {
-          go.await();
-          return d.ack();
-        });
-        var failer = new KafkaAttackKit.Bg<>("fail", () -> {
-          go.await();
-          return d.fail(new RuntimeException("race"));
-        });
+        var acker =
+            new KafkaAttackKit.Bg<>(
+                "ack",
+                () -> {
+                  go.await();
+                  return d.ack();
+                });
+        var failer =
+            new KafkaAttackKit.Bg<>(
+                "fail",
+                () -> {
+                  go.await();
+                  return d.fail(new RuntimeException("race"));
+                });
         go.countDown();
         Throwable ackFailure = acker.failure(20);
         Throwable failFailure = failer.failure(20);
         boolean ackWon = ackFailure == null;
         boolean failWon = failFailure == null;
-        assertTrue(ackWon ^ failWon, "round " + i + ": ack " + ackFailure + ", fail "
-            + failFailure);
+        assertTrue(
+            ackWon ^ failWon, "round " + i + ": ack " + ackFailure + ", fail " + failFailure);
         Throwable loser = ackWon ? failFailure : ackFailure;
         assertTrue(loser instanceof ConflictingOutcomeException, String.valueOf(loser));
         assertTrue(ackWon ? acker.result.getNow(false) : failer.result.getNow(false));
@@ -320,10 +364,13 @@ class KafkaAttackPullTest {
       var go = new CountDownLatch(1);
       List<KafkaAttackKit.Bg<Boolean>> ackers = new ArrayList<>();
       for (int i = 0; i < 8; i++) {
-        ackers.add(new KafkaAttackKit.Bg<>("ack-" + i, () -> {
-          go.await();
-          return d.ack();
-        }));
+        ackers.add(
+            new KafkaAttackKit.Bg<>(
+                "ack-" + i,
+                () -> {
+                  go.await();
+                  return d.ack();
+                }));
       }
       go.countDown();
       int wins = 0;
@@ -347,19 +394,27 @@ class KafkaAttackPullTest {
     var config = config(broker);
     var inHandler = new CountDownLatch(1);
     var release = new CountDownLatch(1);
-    var opts = options(topic).failurePolicy(FailurePolicy.failFast()
-        .thenDeadLetter((batch, cause) -> {
-          inHandler.countDown();
-          release.await();
-        })).build();
+    var opts =
+        options(topic)
+            .failurePolicy(
+                FailurePolicy.failFast()
+                    .thenDeadLetter(
+                        (batch, cause) -> {
+                          inHandler.countDown();
+                          release.await();
+                        }))
+            .build();
     var c = open(config, opts);
     var d = take(c);
     var failing = new KafkaAttackKit.Bg<>("fail", () -> d.fail(new RuntimeException("x")));
     assertTrue(inHandler.await(20, TimeUnit.SECONDS));
-    var closing = new KafkaAttackKit.Bg<>("close", () -> {
-      c.close();
-      return null;
-    });
+    var closing =
+        new KafkaAttackKit.Bg<>(
+            "close",
+            () -> {
+              c.close();
+              return null;
+            });
     Throwable closeFailure = null;
     try {
       closing.result.get(10, TimeUnit.SECONDS);
@@ -369,8 +424,11 @@ class KafkaAttackPullTest {
     release.countDown();
     closing.value(20);
     Throwable failFailure = failing.failure(20);
-    System.out.println("close while dead-lettering: close waited=" + (closeFailure != null)
-        + ", fail() -> " + (failFailure == null ? failing.result.getNow(null) : failFailure));
+    System.out.println(
+        "close while dead-lettering: close waited="
+            + (closeFailure != null)
+            + ", fail() -> "
+            + (failFailure == null ? failing.result.getNow(null) : failFailure));
     if (closeFailure == null) {
       // close returned while the dead-letter handler ran: the session ended under it
       assertInstanceOf(StaleDeliveryException.class, failFailure);
@@ -388,15 +446,21 @@ class KafkaAttackPullTest {
     take(c); // unsettled
     assertTrue(d1.ack());
     var go = new CountDownLatch(1);
-    var awaiting = new KafkaAttackKit.Bg<>("await", () -> {
-      go.await();
-      return c.awaitCommitted();
-    });
-    var closing = new KafkaAttackKit.Bg<>("close", () -> {
-      go.await();
-      c.close();
-      return null;
-    });
+    var awaiting =
+        new KafkaAttackKit.Bg<>(
+            "await",
+            () -> {
+              go.await();
+              return c.awaitCommitted();
+            });
+    var closing =
+        new KafkaAttackKit.Bg<>(
+            "close",
+            () -> {
+              go.await();
+              c.close();
+              return null;
+            });
     go.countDown();
     closing.value(30);
     awaiting.failure(30);
@@ -412,8 +476,9 @@ class KafkaAttackPullTest {
       var d = take(c);
       assertTrue(d.ack());
       var waiting = new KafkaAttackKit.Bg<>("next", () -> c.next(Duration.ofSeconds(60)));
-      await().atMost(Duration.ofSeconds(10)).until(() -> waiting.done()
-          || waiting.thread.getState() == Thread.State.TIMED_WAITING);
+      await()
+          .atMost(Duration.ofSeconds(10))
+          .until(() -> waiting.done() || waiting.thread.getState() == Thread.State.TIMED_WAITING);
       waiting.thread.interrupt();
       assertInstanceOf(InterruptedException.class, waiting.failure(10));
       Kit.produce(broker, topic, 5, i -> "later" + i);
@@ -436,8 +501,8 @@ class KafkaAttackPullTest {
       assertTrue(d.ack());
       assertTrue(c.stop());
       await().atMost(Duration.ofSeconds(30)).until(() -> c.progress().capacity() == 0);
-      var run = new KafkaAttackKit.Bg<>("run", () -> c.process(4, b -> handled.addAndGet(
-          b.size())));
+      var run =
+          new KafkaAttackKit.Bg<>("run", () -> c.process(4, b -> handled.addAndGet(b.size())));
       await().atMost(Duration.ofSeconds(30)).until(() -> run.done() || handled.get() >= 25);
       assertFalse(run.done(), () -> "run ended: " + KafkaAttackKit.describe(run));
       assertTrue(c.stop());

@@ -48,45 +48,69 @@ class KafkaAttackRebalanceTest {
     var ledger = new Kit.Ledger();
     var gate = new CountDownLatch(1);
     var bHandled = new AtomicInteger();
-    var options = KafkaCollectorOptions.builder().topics(topic)
-        .revokeDrainTimeout(Duration.ofSeconds(1));
+    var options =
+        KafkaCollectorOptions.builder().topics(topic).revokeDrainTimeout(Duration.ofSeconds(1));
     List<String> progressViolations = new CopyOnWriteArrayList<>();
     var hammering = new AtomicBoolean(true);
     try (var a = Kit.open(config, options.name("A").build(), ledger::committed);
         var b = Kit.open(config, options.name("B").build(), ledger::committed)) {
-      var runA = new KafkaAttackKit.Bg<>("A", () -> a.processRecords(4, 4, Ordering.UNORDERED,
-          r -> {
-            gate.await();
-            ledger.handled(new TopicPartition(r.topic(), r.partition()), r.offset());
-          }));
-      await().atMost(Duration.ofSeconds(30)).until(() -> a.progress().uncommitted() == 4
-          && a.progress().running() == 4);
+      var runA =
+          new KafkaAttackKit.Bg<>(
+              "A",
+              () ->
+                  a.processRecords(
+                      4,
+                      4,
+                      Ordering.UNORDERED,
+                      r -> {
+                        gate.await();
+                        ledger.handled(new TopicPartition(r.topic(), r.partition()), r.offset());
+                      }));
+      await()
+          .atMost(Duration.ofSeconds(30))
+          .until(() -> a.progress().uncommitted() == 4 && a.progress().running() == 4);
       List<Thread> hammers = new CopyOnWriteArrayList<>();
       if (hammer) {
         for (int i = 0; i < 4; i++) {
-          hammers.add(Thread.ofPlatform().daemon(true).start(() -> {
-            while (hammering.get()) {
-              try {
-                check(a.progress(), "A", progressViolations);
-                check(b.progress(), "B", progressViolations);
-              } catch (Throwable t) {
-                progressViolations.add("progress() threw " + t);
-              }
-            }
-          }));
+          hammers.add(
+              Thread.ofPlatform()
+                  .daemon(true)
+                  .start(
+                      () -> {
+                        while (hammering.get()) {
+                          try {
+                            check(a.progress(), "A", progressViolations);
+                            check(b.progress(), "B", progressViolations);
+                          } catch (Throwable t) {
+                            progressViolations.add("progress() threw " + t);
+                          }
+                        }
+                      }));
         }
       }
-      var runB = new KafkaAttackKit.Bg<>("B", () -> b.processRecords(4, 4, Ordering.UNORDERED,
-          r -> {
-            ledger.handled(new TopicPartition(r.topic(), r.partition()), r.offset());
-            bHandled.incrementAndGet();
-          }));
+      var runB =
+          new KafkaAttackKit.Bg<>(
+              "B",
+              () ->
+                  b.processRecords(
+                      4,
+                      4,
+                      Ordering.UNORDERED,
+                      r -> {
+                        ledger.handled(new TopicPartition(r.topic(), r.partition()), r.offset());
+                        bHandled.incrementAndGet();
+                      }));
       await().atMost(Duration.ofSeconds(40)).until(() -> bHandled.get() > 0 || runB.done());
       assertFalse(runB.done(), () -> "B ended: " + KafkaAttackKit.describe(runB));
       gate.countDown();
       Map<TopicPartition, Long> ends = Kit.endOffsets(broker, topic, 2);
-      await().atMost(Duration.ofSeconds(40)).until(() -> Kit.committed(broker,
-          (String) config.get("group.id")).equals(ends) || runA.done() || runB.done());
+      await()
+          .atMost(Duration.ofSeconds(40))
+          .until(
+              () ->
+                  Kit.committed(broker, (String) config.get("group.id")).equals(ends)
+                      || runA.done()
+                      || runB.done());
       hammering.set(false);
       for (Thread t : hammers) {
         t.join();
@@ -118,20 +142,36 @@ class KafkaAttackRebalanceTest {
     var ledger = new Kit.Ledger();
     var release = new CountDownLatch(1);
     var interrupted = new CountDownLatch(4);
-    var options = KafkaCollectorOptions.builder().topics(topic)
-        .revokeDrainTimeout(Duration.ofSeconds(1));
+    var options =
+        KafkaCollectorOptions.builder().topics(topic).revokeDrainTimeout(Duration.ofSeconds(1));
     try (var a = Kit.open(config, options.name("A").build(), ledger::committed);
         var b = Kit.open(config, options.name("B").build(), ledger::committed)) {
-      var runA = new KafkaAttackKit.Bg<>("A", () -> a.processRecords(4, 4, Ordering.UNORDERED,
-          r -> {
-            if (release.getCount() > 0) {
-              KafkaAttackKit.awaitIgnoringInterrupts(release, interrupted);
-            }
-            ledger.handled(new TopicPartition(r.topic(), r.partition()), r.offset());
-          }));
+      var runA =
+          new KafkaAttackKit.Bg<>(
+              "A",
+              () ->
+                  a.processRecords(
+                      4,
+                      4,
+                      Ordering.UNORDERED,
+                      r -> {
+                        if (release.getCount() > 0) {
+                          KafkaAttackKit.awaitIgnoringInterrupts(release, interrupted);
+                        }
+                        ledger.handled(new TopicPartition(r.topic(), r.partition()), r.offset());
+                      }));
       await().atMost(Duration.ofSeconds(30)).until(() -> a.progress().running() == 4);
-      var runB = new KafkaAttackKit.Bg<>("B", () -> b.processRecords(4, 4, Ordering.UNORDERED,
-          r -> ledger.handled(new TopicPartition(r.topic(), r.partition()), r.offset())));
+      var runB =
+          new KafkaAttackKit.Bg<>(
+              "B",
+              () ->
+                  b.processRecords(
+                      4,
+                      4,
+                      Ordering.UNORDERED,
+                      r ->
+                          ledger.handled(
+                              new TopicPartition(r.topic(), r.partition()), r.offset())));
       assertTrue(interrupted.await(40, TimeUnit.SECONDS), "revoked handlers interrupted");
       var during = a.progress();
       assertTrue(during.uncommitted() >= 4 && during.uncommitted() <= 4, during.toString());
@@ -139,8 +179,13 @@ class KafkaAttackRebalanceTest {
       release.countDown();
       await().atMost(Duration.ofSeconds(20)).until(() -> a.progress().fenced() >= 4);
       Map<TopicPartition, Long> ends = Kit.endOffsets(broker, topic, 2);
-      await().atMost(Duration.ofSeconds(40)).until(() -> Kit.committed(broker,
-          (String) config.get("group.id")).equals(ends) || runA.done() || runB.done());
+      await()
+          .atMost(Duration.ofSeconds(40))
+          .until(
+              () ->
+                  Kit.committed(broker, (String) config.get("group.id")).equals(ends)
+                      || runA.done()
+                      || runB.done());
       assertFalse(runA.done(), () -> "A ended: " + KafkaAttackKit.describe(runA));
       assertFalse(runB.done(), () -> "B ended: " + KafkaAttackKit.describe(runB));
       a.stop();
@@ -171,25 +216,44 @@ class KafkaAttackRebalanceTest {
     var config = Kit.consumerConfig(broker.bootstrap(), Kit.unique("g"), "classic");
     var ledger = new Kit.Ledger();
     var threads = new CopyOnWriteArrayList<Thread>();
-    var options = KafkaCollectorOptions.builder().topics(topic)
-        .revokeDrainTimeout(Duration.ofSeconds(15));
+    var options =
+        KafkaCollectorOptions.builder().topics(topic).revokeDrainTimeout(Duration.ofSeconds(15));
     try (var a = Kit.open(config, options.name("A").build(), ledger::committed);
         var b = Kit.open(config, options.name("B").build(), ledger::committed)) {
-      var runA = new KafkaAttackKit.Bg<>("A", () -> a.processRecords(4, 4, Ordering.UNORDERED,
-          r -> {
-            threads.add(Thread.currentThread());
-            new CountDownLatch(1).await();
-          }));
+      var runA =
+          new KafkaAttackKit.Bg<>(
+              "A",
+              () ->
+                  a.processRecords(
+                      4,
+                      4,
+                      Ordering.UNORDERED,
+                      r -> {
+                        threads.add(Thread.currentThread());
+                        new CountDownLatch(1).await();
+                      }));
       await().atMost(Duration.ofSeconds(30)).until(() -> a.progress().running() == 4);
-      var runB = new KafkaAttackKit.Bg<>("B", () -> b.processRecords(4, 4, Ordering.UNORDERED,
-          r -> ledger.handled(new TopicPartition(r.topic(), r.partition()), r.offset())));
-      await().atMost(Duration.ofSeconds(30)).until(() -> runA.done()
-          || KafkaAttackKit.stack(runA.thread).contains("onPartitionsRevoked"));
+      var runB =
+          new KafkaAttackKit.Bg<>(
+              "B",
+              () ->
+                  b.processRecords(
+                      4,
+                      4,
+                      Ordering.UNORDERED,
+                      r ->
+                          ledger.handled(
+                              new TopicPartition(r.topic(), r.partition()), r.offset())));
+      await()
+          .atMost(Duration.ofSeconds(30))
+          .until(
+              () ->
+                  runA.done() || KafkaAttackKit.stack(runA.thread).contains("onPartitionsRevoked"));
       assertFalse(runA.done(), () -> "A ended: " + KafkaAttackKit.describe(runA));
       runA.thread.interrupt();
       Throwable failure = runA.failure(30);
-      assertTrue(failure instanceof InterruptedException,
-          "expected InterruptedException, got " + failure);
+      assertTrue(
+          failure instanceof InterruptedException, "expected InterruptedException, got " + failure);
       assertTrue(runA.interruptedAtEnd, "interrupt status kept");
       for (Thread t : threads) {
         assertFalse(t.isAlive(), "handler thread alive after process threw (G4)");
@@ -201,14 +265,17 @@ class KafkaAttackRebalanceTest {
   }
 
   private static void check(KafkaProgress p, String who, List<String> violations) {
-    if (p.uncommitted() > p.capacity() || p.uncommitted() < 0 || p.running() < 0
+    if (p.uncommitted() > p.capacity()
+        || p.uncommitted() < 0
+        || p.running() < 0
         || p.running() > p.capacity()) {
       violations.add(who + ": " + p);
     }
     PartitionProgress previous = null;
     for (PartitionProgress pp : p.partitions()) {
-      if (previous != null && (previous.topic().compareTo(pp.topic()) > 0
-          || (previous.topic().equals(pp.topic()) && previous.partition() >= pp.partition()))) {
+      if (previous != null
+          && (previous.topic().compareTo(pp.topic()) > 0
+              || (previous.topic().equals(pp.topic()) && previous.partition() >= pp.partition()))) {
         violations.add(who + ": partitions not ordered/unique: " + p.partitions());
       }
       if (pp.inFlight() < 0 || pp.running() < 0 || pp.waiting() < 0) {

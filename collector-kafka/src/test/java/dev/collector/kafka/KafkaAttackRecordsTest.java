@@ -74,10 +74,10 @@ class KafkaAttackRecordsTest {
     }
   }
 
-  private static <K> void runLanes(KafkaCollector<K, String> c, Ordering ordering, Lanes<K> lanes,
-      int total) throws Exception {
-    var run = new KafkaAttackKit.Bg<>("run", () -> c.processRecords(total, 16, ordering,
-        lanes::handle));
+  private static <K> void runLanes(
+      KafkaCollector<K, String> c, Ordering ordering, Lanes<K> lanes, int total) throws Exception {
+    var run =
+        new KafkaAttackKit.Bg<>("run", () -> c.processRecords(total, 16, ordering, lanes::handle));
     await().atMost(Duration.ofSeconds(40)).until(() -> run.done() || lanes.done.get() >= total);
     assertFalse(run.done(), () -> "run ended: " + KafkaAttackKit.describe(run));
     assertTrue(c.stop());
@@ -104,8 +104,9 @@ class KafkaAttackRecordsTest {
     Kit.produce(broker, topic, 300, i -> "key" + (i % 3));
     var lanes = new Lanes<byte[]>(r -> new String(r.key(), StandardCharsets.UTF_8));
     var opts = KafkaCollectorOptions.builder().name("bk").topics(topic).build();
-    try (var c = KafkaCollector.open(config(broker), new ByteArrayDeserializer(),
-        new StringDeserializer(), opts)) {
+    try (var c =
+        KafkaCollector.open(
+            config(broker), new ByteArrayDeserializer(), new StringDeserializer(), opts)) {
       runLanes(c, Ordering.KEY, lanes, 300);
     }
     assertEquals(3, lanes.order.size());
@@ -133,26 +134,31 @@ class KafkaAttackRecordsTest {
     String topic = Kit.unique("poison");
     Kit.createTopic(broker, topic, 1);
     Kit.produce(broker, topic, 20, i -> "k" + i);
-    Deserializer<String> poison = (t, data) -> {
-      String s = new String(data, StandardCharsets.UTF_8);
-      if (s.equals("v7")) {
-        throw new SerializationException("poison pill v7");
-      }
-      return s;
-    };
+    Deserializer<String> poison =
+        (t, data) -> {
+          String s = new String(data, StandardCharsets.UTF_8);
+          if (s.equals("v7")) {
+            throw new SerializationException("poison pill v7");
+          }
+          return s;
+        };
     var config = config(broker);
     var handled = new CopyOnWriteArrayList<Long>();
     var opts = KafkaCollectorOptions.builder().name("poison").topics(topic).build();
     try (var c = KafkaCollector.open(config, new StringDeserializer(), poison, opts)) {
-      var run = new KafkaAttackKit.Bg<>("run", () -> c.processRecords(16, 1,
-          Ordering.PARTITION, r -> handled.add(r.offset())));
+      var run =
+          new KafkaAttackKit.Bg<>(
+              "run",
+              () -> c.processRecords(16, 1, Ordering.PARTITION, r -> handled.add(r.offset())));
       Throwable failure = run.failure(45);
       long committed = committed(broker, config, topic, 0);
-      System.out.println("poison pill -> " + failure + "; handled " + handled
-          + "; committed " + committed);
+      System.out.println(
+          "poison pill -> " + failure + "; handled " + handled + "; committed " + committed);
       assertTrue(committed <= 7, "the offset moved past the unreadable record: " + committed);
       assertFalse(handled.contains(7L));
-      assertInstanceOf(CollectorException.class, failure,
+      assertInstanceOf(
+          CollectorException.class,
+          failure,
           "a run ends with a summary, InterruptedException or a CollectorException");
     }
   }
@@ -170,24 +176,38 @@ class KafkaAttackRecordsTest {
       h0.add("h", "x".getBytes(StandardCharsets.UTF_8));
       h0.add("h", "second".getBytes(StandardCharsets.UTF_8)); // repeated header
       p.send(new ProducerRecord<String, String>(topic, 0, (String) null, "v0", h0)).get();
-      p.send(new ProducerRecord<String, String>(topic, 0, "k1", (String) null,
-          new RecordHeaders())).get();
-      p.send(new ProducerRecord<String, String>(topic, 0, (String) null, (String) null,
-          new RecordHeaders())).get();
+      p.send(new ProducerRecord<String, String>(topic, 0, "k1", (String) null, new RecordHeaders()))
+          .get();
+      p.send(
+              new ProducerRecord<String, String>(
+                  topic, 0, (String) null, (String) null, new RecordHeaders()))
+          .get();
     }
     var config = config(broker);
     try (var dlProducer = Kit.producer(broker)) {
-      var opts = KafkaCollectorOptions.builder().name("dl").topics(topic)
-          .failurePolicy(FailurePolicy.failFast()
-              .thenDeadLetter(DeadLetterTopic.to(dlProducer, dlt, Duration.ofSeconds(10))))
-          .build();
+      var opts =
+          KafkaCollectorOptions.builder()
+              .name("dl")
+              .topics(topic)
+              .failurePolicy(
+                  FailurePolicy.failFast()
+                      .thenDeadLetter(DeadLetterTopic.to(dlProducer, dlt, Duration.ofSeconds(10))))
+              .build();
       try (var c = KafkaAttackKit.open(config, opts)) {
-        var run = new KafkaAttackKit.Bg<>("run", () -> c.processRecords(8, 1, Ordering.PARTITION,
-            r -> {
-              throw new IllegalStateException("always");
-            }));
-        await().atMost(Duration.ofSeconds(30)).until(() -> run.done()
-            || committed(broker, config, topic, 0) == 3);
+        var run =
+            new KafkaAttackKit.Bg<>(
+                "run",
+                () ->
+                    c.processRecords(
+                        8,
+                        1,
+                        Ordering.PARTITION,
+                        r -> {
+                          throw new IllegalStateException("always");
+                        }));
+        await()
+            .atMost(Duration.ofSeconds(30))
+            .until(() -> run.done() || committed(broker, config, topic, 0) == 3);
         assertFalse(run.done(), () -> "run ended: " + KafkaAttackKit.describe(run));
         c.stop();
         assertEquals(3, run.value(30).deadLettered());
@@ -206,16 +226,17 @@ class KafkaAttackRecordsTest {
       assertEquals(List.of(topic), values(l, DeadLetterTopic.SOURCE_TOPIC));
       assertEquals(List.of("0"), values(l, DeadLetterTopic.SOURCE_PARTITION));
       assertEquals(List.of(Integer.toString(i)), values(l, DeadLetterTopic.SOURCE_OFFSET));
-      assertEquals(List.of(IllegalStateException.class.getName()),
+      assertEquals(
+          List.of(IllegalStateException.class.getName()),
           values(l, DeadLetterTopic.EXCEPTION_CLASS));
       assertEquals(List.of("always"), values(l, DeadLetterTopic.EXCEPTION_MESSAGE));
     }
   }
 
   /**
-   * DeadLetterTopic: "if sending fails or times out, the batch fails the run". A dead-letter
-   * topic that does not exist must fail the run about sendTimeout later, not the producer's
-   * max.block.ms (60 s) later.
+   * DeadLetterTopic: "if sending fails or times out, the batch fails the run". A dead-letter topic
+   * that does not exist must fail the run about sendTimeout later, not the producer's max.block.ms
+   * (60 s) later.
    */
   @Test
   void deadLetterTopicMissing_failsRunWithinSendTimeout(Broker broker) throws Exception {
@@ -224,16 +245,29 @@ class KafkaAttackRecordsTest {
     Kit.produce(broker, topic, 5, i -> "k" + i);
     var config = config(broker);
     try (var dlProducer = Kit.producer(broker)) {
-      var opts = KafkaCollectorOptions.builder().name("dlm").topics(topic)
-          .failurePolicy(FailurePolicy.failFast().thenDeadLetter(DeadLetterTopic.to(dlProducer,
-              Kit.unique("no-such-dlt"), Duration.ofSeconds(2))))
-          .build();
+      var opts =
+          KafkaCollectorOptions.builder()
+              .name("dlm")
+              .topics(topic)
+              .failurePolicy(
+                  FailurePolicy.failFast()
+                      .thenDeadLetter(
+                          DeadLetterTopic.to(
+                              dlProducer, Kit.unique("no-such-dlt"), Duration.ofSeconds(2))))
+              .build();
       try (var c = KafkaAttackKit.open(config, opts)) {
         long start = System.nanoTime();
-        var run = new KafkaAttackKit.Bg<>("run", () -> c.processRecords(8, 1,
-            Ordering.PARTITION, r -> {
-              throw new IllegalStateException("handler failed");
-            }));
+        var run =
+            new KafkaAttackKit.Bg<>(
+                "run",
+                () ->
+                    c.processRecords(
+                        8,
+                        1,
+                        Ordering.PARTITION,
+                        r -> {
+                          throw new IllegalStateException("handler failed");
+                        }));
         Throwable failure = run.failure(70);
         long ms = (System.nanoTime() - start) / 1_000_000;
         var e = assertInstanceOf(BatchFailedException.class, failure);
@@ -260,20 +294,32 @@ class KafkaAttackRecordsTest {
     var dlProducer = Kit.producer(broker);
     dlProducer.close();
     var handlerFailure = new IllegalStateException("handler failed");
-    var opts = KafkaCollectorOptions.builder().name("dlc").topics(topic)
-        .failurePolicy(FailurePolicy.failFast().thenDeadLetter(DeadLetterTopic.to(dlProducer,
-            dlt, Duration.ofSeconds(2))))
-        .build();
+    var opts =
+        KafkaCollectorOptions.builder()
+            .name("dlc")
+            .topics(topic)
+            .failurePolicy(
+                FailurePolicy.failFast()
+                    .thenDeadLetter(DeadLetterTopic.to(dlProducer, dlt, Duration.ofSeconds(2))))
+            .build();
     try (var c = KafkaAttackKit.open(config, opts)) {
-      var run = new KafkaAttackKit.Bg<>("run", () -> c.processRecords(8, 1, Ordering.PARTITION,
-          r -> {
-            throw handlerFailure;
-          }));
+      var run =
+          new KafkaAttackKit.Bg<>(
+              "run",
+              () ->
+                  c.processRecords(
+                      8,
+                      1,
+                      Ordering.PARTITION,
+                      r -> {
+                        throw handlerFailure;
+                      }));
       var e = assertInstanceOf(BatchFailedException.class, run.failure(30));
       assertEquals(0, e.sequence());
       assertNotNull(e.getCause());
       assertTrue(e.getCause() != handlerFailure, "cause should be the dead-letter failure");
-      assertTrue(Arrays.asList(e.getSuppressed()).contains(handlerFailure)
+      assertTrue(
+          Arrays.asList(e.getSuppressed()).contains(handlerFailure)
               || Arrays.asList(e.getCause().getSuppressed()).contains(handlerFailure),
           "handler failure not attached as suppressed: " + e);
     }
@@ -288,14 +334,23 @@ class KafkaAttackRecordsTest {
     Kit.createTopic(broker, topic, 1);
     Kit.produce(broker, topic, 20, i -> "k" + i);
     var shapes = new CopyOnWriteArrayList<String>();
-    var opts = KafkaCollectorOptions.builder().name("tiny").topics(topic).maxBatch(500, 1)
-        .build();
+    var opts = KafkaCollectorOptions.builder().name("tiny").topics(topic).maxBatch(500, 1).build();
     try (var c = KafkaAttackKit.open(config(broker), opts)) {
-      var run = new KafkaAttackKit.Bg<>("run", () -> c.process(8, b -> {
-        long first = b.records().get(0).offset();
-        shapes.add(b.size() + ":" + (b.sequence() == first) + ":"
-            + b.resumeToken().equals(topic + "-0@" + (first + 1)));
-      }));
+      var run =
+          new KafkaAttackKit.Bg<>(
+              "run",
+              () ->
+                  c.process(
+                      8,
+                      b -> {
+                        long first = b.records().get(0).offset();
+                        shapes.add(
+                            b.size()
+                                + ":"
+                                + (b.sequence() == first)
+                                + ":"
+                                + b.resumeToken().equals(topic + "-0@" + (first + 1)));
+                      }));
       await().atMost(Duration.ofSeconds(30)).until(() -> run.done() || shapes.size() >= 20);
       assertFalse(run.done(), () -> "run ended: " + KafkaAttackKit.describe(run));
       assertTrue(c.stop());
@@ -312,14 +367,14 @@ class KafkaAttackRecordsTest {
     return out;
   }
 
-  private static List<ConsumerRecord<String, String>> readAll(Broker broker, String topic,
-      int count) {
+  private static List<ConsumerRecord<String, String>> readAll(
+      Broker broker, String topic, int count) {
     Map<String, Object> config = new HashMap<>();
     config.put("bootstrap.servers", broker.bootstrap());
     config.put("auto.offset.reset", "earliest");
     List<ConsumerRecord<String, String>> out = new ArrayList<>();
-    try (var consumer = new KafkaConsumer<>(config, new StringDeserializer(),
-        new StringDeserializer())) {
+    try (var consumer =
+        new KafkaConsumer<>(config, new StringDeserializer(), new StringDeserializer())) {
       consumer.assign(List.of(new TopicPartition(topic, 0)));
       consumer.seekToBeginning(List.of(new TopicPartition(topic, 0)));
       long deadline = System.nanoTime() + Duration.ofSeconds(20).toNanos();

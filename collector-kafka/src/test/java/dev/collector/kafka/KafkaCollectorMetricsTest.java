@@ -45,8 +45,11 @@ class KafkaCollectorMetricsTest {
     Map<TopicPartition, Long> ends = Kit.endOffsets(broker, topic, 2);
     String group = Kit.unique("g");
     var config = Kit.consumerConfig(broker.bootstrap(), group, "classic");
-    var options = KafkaCollectorOptions.builder().topics(topic).maxBatch(10, 1 << 20)
-        .commitInterval(Duration.ofMillis(10));
+    var options =
+        KafkaCollectorOptions.builder()
+            .topics(topic)
+            .maxBatch(10, 1 << 20)
+            .commitInterval(Duration.ofMillis(10));
     MeterRegistry registry = new SimpleMeterRegistry();
     var release = new CountDownLatch(1);
     ExecutorService runs = Executors.newVirtualThreadPerTaskExecutor();
@@ -59,8 +62,15 @@ class KafkaCollectorMetricsTest {
       // every record fetched, none handled: lag is the whole partition, in flight its batches
       await().atMost(Duration.ofSeconds(20)).until(() -> lags(registry, "A").equals(ends));
       assertEquals(ends.keySet(), partitionsWithGauges(registry, "A"));
-      await().atMost(Duration.ofSeconds(10)).until(() -> a.progress().partitions().stream()
-          .allMatch(p -> p.fetched() == ends.get(new TopicPartition(p.topic(), p.partition()))));
+      await()
+          .atMost(Duration.ofSeconds(10))
+          .until(
+              () ->
+                  a.progress().partitions().stream()
+                      .allMatch(
+                          p ->
+                              p.fetched()
+                                  == ends.get(new TopicPartition(p.topic(), p.partition()))));
       double batches = 0;
       for (PartitionProgress p : a.progress().partitions()) {
         TopicPartition tp = new TopicPartition(p.topic(), p.partition());
@@ -68,34 +78,49 @@ class KafkaCollectorMetricsTest {
         assertTrue(p.inFlight() >= (ends.get(tp) + 9) / 10, tp + " at most 10 records a batch");
         batches += p.inFlight();
       }
-      assertEquals(batches, registry.get("collector.in.flight").tag("collector", "A").gauge()
-          .value());
-      assertEquals(256.0, registry.get("collector.capacity").tag("collector", "A").gauge()
-          .value());
+      assertEquals(
+          batches, registry.get("collector.in.flight").tag("collector", "A").gauge().value());
+      assertEquals(256.0, registry.get("collector.capacity").tag("collector", "A").gauge().value());
       assertEquals(0.0, counter(registry, "collector.records", "A"));
 
       release.countDown(); // handled and committed: no lag, nothing in flight
-      Map<TopicPartition, Double> zero = Map.of(new TopicPartition(topic, 0), 0.0,
-          new TopicPartition(topic, 1), 0.0);
-      await().atMost(Duration.ofSeconds(20)).until(() -> lags(registry, "A").equals(
-          Map.of(new TopicPartition(topic, 0), 0L, new TopicPartition(topic, 1), 0L))
-          && inFlight(registry, "A").equals(zero));
+      Map<TopicPartition, Double> zero =
+          Map.of(new TopicPartition(topic, 0), 0.0, new TopicPartition(topic, 1), 0.0);
+      await()
+          .atMost(Duration.ofSeconds(20))
+          .until(
+              () ->
+                  lags(registry, "A")
+                          .equals(
+                              Map.of(
+                                  new TopicPartition(topic, 0),
+                                  0L,
+                                  new TopicPartition(topic, 1),
+                                  0L))
+                      && inFlight(registry, "A").equals(zero));
       assertEquals(total, counter(registry, "collector.records", "A"));
       assertEquals(batches, counter(registry, "collector.batches.acknowledged", "A"));
       assertTrue(counter(registry, "collector.commits", "A") >= 1);
 
       // B joins: A keeps exactly the partitions it owns now (eager: both revoked, one back)
       Future<?> runB = runs.submit(() -> b.process(64, batch -> {}));
-      await().atMost(Duration.ofSeconds(30)).until(() -> a.progress().partitions().size() == 1
-          && b.progress().partitions().size() == 1);
-      await().atMost(Duration.ofSeconds(10)).until(() -> partitionsWithGauges(registry, "A")
-          .equals(owned(a)));
+      await()
+          .atMost(Duration.ofSeconds(30))
+          .until(
+              () -> a.progress().partitions().size() == 1 && b.progress().partitions().size() == 1);
+      await()
+          .atMost(Duration.ofSeconds(10))
+          .until(() -> partitionsWithGauges(registry, "A").equals(owned(a)));
       assertEquals(1, partitionsWithGauges(registry, "A").size());
       // B leaves: the partition returns to A, and reports again
       b.stop();
       runB.get(30, TimeUnit.SECONDS);
-      await().atMost(Duration.ofSeconds(30)).until(() -> partitionsWithGauges(registry, "A")
-          .equals(ends.keySet()) && lags(registry, "A").size() == 2);
+      await()
+          .atMost(Duration.ofSeconds(30))
+          .until(
+              () ->
+                  partitionsWithGauges(registry, "A").equals(ends.keySet())
+                      && lags(registry, "A").size() == 2);
 
       a.stop(); // the run ends: its partitions' gauges go, the collector's stay
       runA.get(30, TimeUnit.SECONDS);
@@ -131,8 +156,9 @@ class KafkaCollectorMetricsTest {
       }
       assertEquals(count, meters(registry, "C").size(), "its close() removes nothing");
       try (var other = Kit.open(config, options, Committer.CommitObserver.NONE)) {
-        var e = assertThrows(IllegalStateException.class,
-            () -> KafkaCollectorMetrics.bind(other, registry));
+        var e =
+            assertThrows(
+                IllegalStateException.class, () -> KafkaCollectorMetrics.bind(other, registry));
         assertTrue(e.getMessage().contains("'C'"), e.getMessage());
       }
       first.close();
@@ -141,22 +167,28 @@ class KafkaCollectorMetricsTest {
 
       // a registry that refuses the lag gauges: the run goes on, those partitions have none
       MeterRegistry refusing = new SimpleMeterRegistry();
-      refusing.config().onMeterAdded(m -> {
-        if (m.getId().getName().equals("collector.kafka.partition.lag")) {
-          throw new IllegalStateException("refused");
-        }
-      });
+      refusing
+          .config()
+          .onMeterAdded(
+              m -> {
+                if (m.getId().getName().equals("collector.kafka.partition.lag")) {
+                  throw new IllegalStateException("refused");
+                }
+              });
       try (var m = KafkaCollectorMetrics.bind(c, refusing)) {
         assertEquals(Set.of(), partitionsWithGauges(refusing, "C"));
         assertEquals(3, c.progress().partitions().size());
       }
       // a registry that refuses a collector-level meter: bind throws, nothing stays
       MeterRegistry broken = new SimpleMeterRegistry();
-      broken.config().onMeterAdded(m -> {
-        if (m.getId().getName().equals("collector.commits")) {
-          throw new IllegalStateException("refused");
-        }
-      });
+      broken
+          .config()
+          .onMeterAdded(
+              m -> {
+                if (m.getId().getName().equals("collector.commits")) {
+                  throw new IllegalStateException("refused");
+                }
+              });
       assertThrows(IllegalStateException.class, () -> KafkaCollectorMetrics.bind(c, broken));
       assertEquals(List.of(), meters(broken, "C"));
 
@@ -179,19 +211,25 @@ class KafkaCollectorMetricsTest {
   static Set<TopicPartition> owned(KafkaCollector<?, ?> c) {
     return c.progress().partitions().stream()
         .map(p -> new TopicPartition(p.topic(), p.partition()))
-        .collect(Collectors.toCollection(() -> new TreeSet<>(
-            (x, y) -> x.topic().equals(y.topic()) ? Integer.compare(x.partition(), y.partition())
-                : x.topic().compareTo(y.topic()))));
+        .collect(
+            Collectors.toCollection(
+                () ->
+                    new TreeSet<>(
+                        (x, y) ->
+                            x.topic().equals(y.topic())
+                                ? Integer.compare(x.partition(), y.partition())
+                                : x.topic().compareTo(y.topic()))));
   }
 
   static List<Meter> meters(MeterRegistry registry, String collector) {
     return registry.getMeters().stream()
-        .filter(m -> collector.equals(m.getId().getTag("collector"))).toList();
+        .filter(m -> collector.equals(m.getId().getTag("collector")))
+        .toList();
   }
 
   static Set<TopicPartition> partitionsWithGauges(MeterRegistry registry, String collector) {
-    Set<TopicPartition> lag = gaugeValues(registry, "collector.kafka.partition.lag", collector)
-        .keySet();
+    Set<TopicPartition> lag =
+        gaugeValues(registry, "collector.kafka.partition.lag", collector).keySet();
     Set<TopicPartition> inFlight =
         gaugeValues(registry, "collector.kafka.partition.in.flight", collector).keySet();
     assertEquals(lag, inFlight, "lag and in-flight gauges come and go together");
@@ -200,14 +238,19 @@ class KafkaCollectorMetricsTest {
 
   /** The lag gauges that have a value (NaN: not known yet), as longs. */
   static Map<TopicPartition, Long> lags(MeterRegistry registry, String collector) {
-    Map<TopicPartition, Long> out = new TreeMap<>(
-        (x, y) -> x.topic().equals(y.topic()) ? Integer.compare(x.partition(), y.partition())
-            : x.topic().compareTo(y.topic()));
-    gaugeValues(registry, "collector.kafka.partition.lag", collector).forEach((tp, v) -> {
-      if (!v.isNaN()) {
-        out.put(tp, v.longValue());
-      }
-    });
+    Map<TopicPartition, Long> out =
+        new TreeMap<>(
+            (x, y) ->
+                x.topic().equals(y.topic())
+                    ? Integer.compare(x.partition(), y.partition())
+                    : x.topic().compareTo(y.topic()));
+    gaugeValues(registry, "collector.kafka.partition.lag", collector)
+        .forEach(
+            (tp, v) -> {
+              if (!v.isNaN()) {
+                out.put(tp, v.longValue());
+              }
+            });
     return out;
   }
 
@@ -215,12 +258,19 @@ class KafkaCollectorMetricsTest {
     return gaugeValues(registry, "collector.kafka.partition.in.flight", collector);
   }
 
-  static Map<TopicPartition, Double> gaugeValues(MeterRegistry registry, String name,
-      String collector) {
+  static Map<TopicPartition, Double> gaugeValues(
+      MeterRegistry registry, String name, String collector) {
     Map<TopicPartition, Double> out = new java.util.HashMap<>();
-    registry.find(name).tag("collector", collector).gauges().forEach(g -> out.put(
-        new TopicPartition(g.getId().getTag("topic"),
-            Integer.parseInt(g.getId().getTag("partition"))), g.value()));
+    registry
+        .find(name)
+        .tag("collector", collector)
+        .gauges()
+        .forEach(
+            g ->
+                out.put(
+                    new TopicPartition(
+                        g.getId().getTag("topic"), Integer.parseInt(g.getId().getTag("partition"))),
+                    g.value()));
     return out;
   }
 

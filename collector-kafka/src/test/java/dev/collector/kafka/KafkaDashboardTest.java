@@ -28,13 +28,13 @@ import org.junit.jupiter.api.extension.ExtendWith;
 
 /**
  * The dashboard's Kafka queries ({@code collector_kafka_*}, the lag panel) against a real
- * Prometheus scrape of {@link KafkaCollectorMetrics} on a real broker: every metric exists,
- * every label it matches, groups by or shows in a legend exists, gauges are not rated and are
- * shown as counts. collector-core's DashboardTest parses the same queries with its strict PromQL
- * parser (it cannot run a Kafka collector); here they are read with a pattern for selectors and
- * {@code by (...)} groupings, which is all the lag panel's queries use. Also: the collector-level
- * meters the Kafka binder shares with core's binder are exported under the names the core panels
- * and the {@code collector} variable query.
+ * Prometheus scrape of {@link KafkaCollectorMetrics} on a real broker: every metric exists, every
+ * label it matches, groups by or shows in a legend exists, gauges are not rated and are shown as
+ * counts. collector-core's DashboardTest parses the same queries with its strict PromQL parser (it
+ * cannot run a Kafka collector); here they are read with a pattern for selectors and {@code by
+ * (...)} groupings, which is all the lag panel's queries use. Also: the collector-level meters the
+ * Kafka binder shares with core's binder are exported under the names the core panels and the
+ * {@code collector} variable query.
  */
 @ExtendWith(SharedBroker.class)
 @Timeout(value = 60, unit = TimeUnit.SECONDS)
@@ -43,8 +43,7 @@ class KafkaDashboardTest {
 
   private static final Path DASHBOARD = Path.of("../docs/grafana/collector-dashboard.json");
   private static final Set<String> TARGET_LABELS = Set.of("instance", "job");
-  private static final Pattern SELECTOR =
-      Pattern.compile("([a-zA-Z_:][a-zA-Z0-9_:]*)\\{([^}]*)}");
+  private static final Pattern SELECTOR = Pattern.compile("([a-zA-Z_:][a-zA-Z0-9_:]*)\\{([^}]*)}");
   private static final Pattern MATCHER =
       Pattern.compile("([a-zA-Z_][a-zA-Z0-9_]*)\\s*(=~|!~|!=|=)\\s*\"");
   private static final Pattern GROUPING = Pattern.compile("\\b(by|without)\\s*\\(([^)]*)\\)");
@@ -66,9 +65,15 @@ class KafkaDashboardTest {
         kafka.add(t);
       }
     }
-    assertTrue(kafka.stream().anyMatch(t -> t.expr().contains("collector_kafka_partition_lag")
-        && t.expr().contains("sum by")), "a lag panel summed by topic: " + kafka);
-    assertTrue(kafka.stream().anyMatch(t -> t.expr().startsWith("collector_kafka_partition_lag")),
+    assertTrue(
+        kafka.stream()
+            .anyMatch(
+                t ->
+                    t.expr().contains("collector_kafka_partition_lag")
+                        && t.expr().contains("sum by")),
+        "a lag panel summed by topic: " + kafka);
+    assertTrue(
+        kafka.stream().anyMatch(t -> t.expr().startsWith("collector_kafka_partition_lag")),
         "a lag panel per partition: " + kafka);
     List<String> problems = new ArrayList<>();
     for (Target t : kafka) {
@@ -77,9 +82,15 @@ class KafkaDashboardTest {
     assertEquals(List.of(), problems);
 
     // the core panels that also show Kafka collectors, and the collector variable
-    Set<String> shared = Set.of("collector_capacity", "collector_in_flight", "collector_waiting",
-        "collector_batches_acknowledged_total", "collector_records_total",
-        "collector_batches_dead_lettered_total", "collector_commits_total");
+    Set<String> shared =
+        Set.of(
+            "collector_capacity",
+            "collector_in_flight",
+            "collector_waiting",
+            "collector_batches_acknowledged_total",
+            "collector_records_total",
+            "collector_batches_dead_lettered_total",
+            "collector_commits_total");
     assertTrue(allMetrics.containsAll(shared), "the dashboard queries " + allMetrics);
     for (String metric : shared) {
       assertTrue(exported.containsKey(metric), metric + " is not exported: " + exported.keySet());
@@ -88,8 +99,8 @@ class KafkaDashboardTest {
   }
 
   /** Problems of one Kafka query. */
-  static List<String> check(Target t, Map<String, Set<String>> exported,
-      Map<String, String> types) {
+  static List<String> check(
+      Target t, Map<String, Set<String>> exported, Map<String, String> types) {
     List<String> problems = new ArrayList<>();
     Set<String> kept = new TreeSet<>(TARGET_LABELS);
     Matcher s = SELECTOR.matcher(t.expr());
@@ -104,8 +115,7 @@ class KafkaDashboardTest {
       Matcher m = MATCHER.matcher(s.group(2));
       while (m.find()) {
         if (!labels.contains(m.group(1)) && !TARGET_LABELS.contains(m.group(1))) {
-          problems.add(t.panel() + " " + t.refId() + ": " + metric + " has no label "
-              + m.group(1));
+          problems.add(t.panel() + " " + t.refId() + ": " + metric + " has no label " + m.group(1));
         }
       }
       if (!"gauge".equals(types.get(metric))) {
@@ -136,8 +146,16 @@ class KafkaDashboardTest {
       shown.add(l.group(1));
     }
     if (!shown.containsAll(Set.of("collector", "instance")) || !kept.containsAll(shown)) {
-      problems.add(t.panel() + " " + t.refId() + ": legend " + t.legend() + " shows " + shown
-          + ", the query keeps " + kept);
+      problems.add(
+          t.panel()
+              + " "
+              + t.refId()
+              + ": legend "
+              + t.legend()
+              + " shows "
+              + shown
+              + ", the query keeps "
+              + kept);
     }
     if (!t.unit().equals("short")) {
       problems.add(t.panel() + " " + t.refId() + ": a count shown in " + t.unit());
@@ -155,13 +173,20 @@ class KafkaDashboardTest {
     var registry = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
     var options = KafkaCollectorOptions.builder().name("dash").topics(topic).build();
     ExecutorService runs = Executors.newVirtualThreadPerTaskExecutor();
-    try (var c = Kit.open(Kit.consumerConfig(broker.bootstrap(), Kit.unique("g"), "classic"),
-            options, Committer.CommitObserver.NONE);
+    try (var c =
+            Kit.open(
+                Kit.consumerConfig(broker.bootstrap(), Kit.unique("g"), "classic"),
+                options,
+                Committer.CommitObserver.NONE);
         var metrics = KafkaCollectorMetrics.bind(c, registry)) {
       Future<?> run = runs.submit(() -> c.process(8, batch -> {}));
-      await().atMost(Duration.ofSeconds(20)).until(() -> c.progress().partitions().size() == 2
-          && c.progress().partitions().stream().allMatch(p -> p.lag() == 0)
-          && registry.get("collector.records").functionCounter().count() == total);
+      await()
+          .atMost(Duration.ofSeconds(20))
+          .until(
+              () ->
+                  c.progress().partitions().size() == 2
+                      && c.progress().partitions().stream().allMatch(p -> p.lag() == 0)
+                      && registry.get("collector.records").functionCounter().count() == total);
       String text = registry.scrape();
       c.stop();
       run.get(30, TimeUnit.SECONDS);
@@ -172,19 +197,22 @@ class KafkaDashboardTest {
       }
       Map<String, Set<String>> out = new HashMap<>();
       Map<String, String> seriesTypes = new HashMap<>();
-      Matcher sample = Pattern.compile("(?m)^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\\{(.*)})? \\S+$")
-          .matcher(text);
+      Matcher sample =
+          Pattern.compile("(?m)^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\\{(.*)})? \\S+$").matcher(text);
       while (sample.find()) {
         Set<String> labels = out.computeIfAbsent(sample.group(1), k -> new TreeSet<>());
         if (sample.group(2) != null) {
-          Matcher label = Pattern.compile("([a-zA-Z_][a-zA-Z0-9_]*)=\"(?:[^\"\\\\]|\\\\.)*\"")
-              .matcher(sample.group(2));
+          Matcher label =
+              Pattern.compile("([a-zA-Z_][a-zA-Z0-9_]*)=\"(?:[^\"\\\\]|\\\\.)*\"")
+                  .matcher(sample.group(2));
           while (label.find()) {
             labels.add(label.group(1));
           }
         }
-        String family = familyTypes.containsKey(sample.group(1)) ? sample.group(1)
-            : sample.group(1).replaceAll("_(total|bucket|sum|count|created)$", "");
+        String family =
+            familyTypes.containsKey(sample.group(1))
+                ? sample.group(1)
+                : sample.group(1).replaceAll("_(total|bucket|sum|count|created)$", "");
         seriesTypes.put(sample.group(1), familyTypes.getOrDefault(family, "untyped"));
       }
       types = seriesTypes;
@@ -200,8 +228,13 @@ class KafkaDashboardTest {
     for (JsonNode panel : root.path("panels")) {
       String unit = panel.path("fieldConfig").path("defaults").path("unit").asText("");
       for (JsonNode t : panel.path("targets")) {
-        out.add(new Target(panel.path("title").asText(), t.path("refId").asText(),
-            t.path("expr").asText(), t.path("legendFormat").asText(), unit));
+        out.add(
+            new Target(
+                panel.path("title").asText(),
+                t.path("refId").asText(),
+                t.path("expr").asText(),
+                t.path("legendFormat").asText(),
+                unit));
       }
     }
     return out;

@@ -41,13 +41,14 @@ import org.junit.jupiter.api.extension.ExtendWith;
 @Timeout(value = 90, unit = TimeUnit.SECONDS)
 class KafkaFixTest {
 
-  private static final Deserializer<String> POISON_AT_7 = (t, data) -> {
-    String s = new String(data, StandardCharsets.UTF_8);
-    if (s.equals("v7")) {
-      throw new SerializationException("poison pill v7");
-    }
-    return s;
-  };
+  private static final Deserializer<String> POISON_AT_7 =
+      (t, data) -> {
+        String s = new String(data, StandardCharsets.UTF_8);
+        if (s.equals("v7")) {
+          throw new SerializationException("poison pill v7");
+        }
+        return s;
+      };
 
   private static KafkaCollectorOptions.Builder options(String topic) {
     return KafkaCollectorOptions.builder().name("fix").topics(topic);
@@ -55,25 +56,38 @@ class KafkaFixTest {
 
   /** Poison pill, no dead letter: the prefix is handled and committed, SourceException names it. */
   @Test
-  void poisonPill_noDeadLetter_prefixCommitted_sourceExceptionNamesPartitionAndOffset(
-      Broker broker) throws Exception {
+  void poisonPill_noDeadLetter_prefixCommitted_sourceExceptionNamesPartitionAndOffset(Broker broker)
+      throws Exception {
     for (boolean recordMode : new boolean[] {true, false}) {
       String topic = topic(broker, "poison-prefix", 1, 20);
       var config = config(broker);
       var handled = new CopyOnWriteArrayList<Long>();
-      try (var c = KafkaCollector.open(config, new StringDeserializer(), POISON_AT_7,
-          options(topic).maxBatch(3, 1 << 20).build())) {
-        var run = new KafkaAttackKit.Bg<>("run", () -> recordMode
-            ? c.processRecords(16, 1, Ordering.PARTITION, r -> handled.add(r.offset()))
-            : c.process(4, b -> b.records().forEach(r -> handled.add(r.offset()))));
+      try (var c =
+          KafkaCollector.open(
+              config,
+              new StringDeserializer(),
+              POISON_AT_7,
+              options(topic).maxBatch(3, 1 << 20).build())) {
+        var run =
+            new KafkaAttackKit.Bg<>(
+                "run",
+                () ->
+                    recordMode
+                        ? c.processRecords(16, 1, Ordering.PARTITION, r -> handled.add(r.offset()))
+                        : c.process(4, b -> b.records().forEach(r -> handled.add(r.offset()))));
         var e = assertInstanceOf(SourceException.class, run.failure(45));
         assertEquals(7, e.sequence());
-        assertTrue(e.getMessage().contains("offset 7") && e.getMessage().contains(topic)
-            && e.getMessage().contains("partition 0") && e.getMessage().contains("dead-letter"),
+        assertTrue(
+            e.getMessage().contains("offset 7")
+                && e.getMessage().contains(topic)
+                && e.getMessage().contains("partition 0")
+                && e.getMessage().contains("dead-letter"),
             e.getMessage());
         assertInstanceOf(RecordDeserializationException.class, e.getCause().getCause());
       }
-      assertEquals(LongStream.range(0, 7).boxed().toList(), handled.stream().sorted().toList(),
+      assertEquals(
+          LongStream.range(0, 7).boxed().toList(),
+          handled.stream().sorted().toList(),
           "record mode " + recordMode); // batches of one partition may run concurrently
       assertEquals(7, committed(broker, config, topic, 0), "record mode " + recordMode);
     }
@@ -87,16 +101,23 @@ class KafkaFixTest {
     var handled = new CopyOnWriteArrayList<Long>();
     var letters = new CopyOnWriteArrayList<ConsumerRecord<?, ?>>();
     var causes = new CopyOnWriteArrayList<Throwable>();
-    var opts = options(topic).failurePolicy(FailurePolicy.failFast().thenDeadLetter(
-        (batch, cause) -> {
-          batch.records().forEach(r -> letters.add((ConsumerRecord<?, ?>) r));
-          causes.add(cause);
-        })).build();
+    var opts =
+        options(topic)
+            .failurePolicy(
+                FailurePolicy.failFast()
+                    .thenDeadLetter(
+                        (batch, cause) -> {
+                          batch.records().forEach(r -> letters.add((ConsumerRecord<?, ?>) r));
+                          causes.add(cause);
+                        }))
+            .build();
     try (var c = KafkaCollector.open(config, new StringDeserializer(), POISON_AT_7, opts)) {
-      var run = new KafkaAttackKit.Bg<>("run", () -> c.processRecords(16, 2, Ordering.KEY,
-          r -> handled.add(r.offset())));
-      await().atMost(Duration.ofSeconds(30)).until(() -> run.done()
-          || committed(broker, config, topic, 0) == 20);
+      var run =
+          new KafkaAttackKit.Bg<>(
+              "run", () -> c.processRecords(16, 2, Ordering.KEY, r -> handled.add(r.offset())));
+      await()
+          .atMost(Duration.ofSeconds(30))
+          .until(() -> run.done() || committed(broker, config, topic, 0) == 20);
       assertFalse(run.done(), () -> KafkaAttackKit.describe(run));
       assertTrue(c.stop());
       ProcessSummary summary = run.value(30);
@@ -116,8 +137,7 @@ class KafkaFixTest {
   void bootstrapServersMissing_illegalArgumentNamingIt(Broker broker) {
     Map<String, Object> config = config(broker);
     config.remove("bootstrap.servers");
-    var e = assertThrows(IllegalArgumentException.class,
-        () -> open(config, options("t").build()));
+    var e = assertThrows(IllegalArgumentException.class, () -> open(config, options("t").build()));
     assertTrue(e.getMessage().contains("bootstrap.servers"), e.getMessage());
   }
 
@@ -128,12 +148,19 @@ class KafkaFixTest {
     var config = config(broker);
     var error = new AssertionError("an Error from the handler");
     try (var c = open(config, options(topic).build())) {
-      var run = new KafkaAttackKit.Bg<>("run", () -> c.processRecords(8, 1, Ordering.PARTITION,
-          r -> {
-            if (r.offset() == 3) {
-              throw error;
-            }
-          }));
+      var run =
+          new KafkaAttackKit.Bg<>(
+              "run",
+              () ->
+                  c.processRecords(
+                      8,
+                      1,
+                      Ordering.PARTITION,
+                      r -> {
+                        if (r.offset() == 3) {
+                          throw error;
+                        }
+                      }));
       var e = assertInstanceOf(BatchFailedException.class, run.failure(30));
       assertEquals(3, e.sequence());
       assertSame(error, e.getCause());
@@ -155,8 +182,8 @@ class KafkaFixTest {
     d2.close();
   }
 
-  private static Delivery<ConsumerRecord<String, String>> take(
-      KafkaCollector<String, String> c) throws InterruptedException {
+  private static Delivery<ConsumerRecord<String, String>> take(KafkaCollector<String, String> c)
+      throws InterruptedException {
     Delivery<ConsumerRecord<String, String>> d = null;
     while (d == null) {
       d = c.next(Duration.ofSeconds(1));
@@ -167,8 +194,8 @@ class KafkaFixTest {
   /** stop() during startup: a stopped summary, nothing done or committed. */
   @Test
   void stopDuringStartup_stoppedSummary_nothingCommitted() throws Exception {
-    var config = Kit.consumerConfig("127.0.0.1:" + KafkaAttackKit.freePort(), Kit.unique("g"),
-        "classic");
+    var config =
+        Kit.consumerConfig("127.0.0.1:" + KafkaAttackKit.freePort(), Kit.unique("g"), "classic");
     try (var c = open(config, options("t").startupTimeout(Duration.ofSeconds(60)).build())) {
       var run = new KafkaAttackKit.Bg<>("run", () -> c.process(4, b -> {}));
       await().atMost(Duration.ofSeconds(10)).until(() -> c.progress().capacity() > 0);
@@ -188,16 +215,26 @@ class KafkaFixTest {
     var config = config(broker);
     var failedOnce = new CountDownLatch(1);
     var attempts = new CopyOnWriteArrayList<Integer>();
-    var opts = options(topic).drainTimeout(Duration.ofSeconds(30)).failurePolicy(
-        FailurePolicy.retry(Retry.of(2, Duration.ofMillis(500), Duration.ofMillis(500)))).build();
+    var opts =
+        options(topic)
+            .drainTimeout(Duration.ofSeconds(30))
+            .failurePolicy(
+                FailurePolicy.retry(Retry.of(2, Duration.ofMillis(500), Duration.ofMillis(500))))
+            .build();
     try (var c = open(config, opts)) {
-      var run = new KafkaAttackKit.Bg<>("run", () -> c.process(4, b -> {
-        attempts.add(b.attempt());
-        if (b.attempt() == 1) {
-          failedOnce.countDown();
-          throw new IllegalStateException("first attempt");
-        }
-      }));
+      var run =
+          new KafkaAttackKit.Bg<>(
+              "run",
+              () ->
+                  c.process(
+                      4,
+                      b -> {
+                        attempts.add(b.attempt());
+                        if (b.attempt() == 1) {
+                          failedOnce.countDown();
+                          throw new IllegalStateException("first attempt");
+                        }
+                      }));
       assertTrue(failedOnce.await(30, TimeUnit.SECONDS));
       assertTrue(c.stop()); // the record is in its backoff now (or already retrying)
       ProcessSummary summary = run.value(30);
@@ -207,5 +244,4 @@ class KafkaFixTest {
     assertEquals(List.of(1, 2), attempts);
     assertEquals(1, committed(broker, config, topic, 0));
   }
-
 }

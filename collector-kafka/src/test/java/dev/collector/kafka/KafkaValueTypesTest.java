@@ -94,37 +94,42 @@ class KafkaValueTypesTest {
 
   @Test
   void options_validationMessages() {
-    assertMessage("set either topics or a pattern, not both and not neither; topics=[]"
-        + " pattern=null", KafkaCollectorOptions.builder());
-    assertMessage("set either topics or a pattern, not both and not neither; topics=[a]"
-        + " pattern=x", KafkaCollectorOptions.builder().topics("a").pattern(Pattern.compile("x")));
+    assertMessage(
+        "set either topics or a pattern, not both and not neither; topics=[]" + " pattern=null",
+        KafkaCollectorOptions.builder());
+    assertMessage(
+        "set either topics or a pattern, not both and not neither; topics=[a]" + " pattern=x",
+        KafkaCollectorOptions.builder().topics("a").pattern(Pattern.compile("x")));
     assertMessage("maxBatchRecords must be >= 1, was 0", options().maxBatch(0, 1));
     assertMessage("maxBatchBytes must be >= 1, was 0", options().maxBatch(1, 0));
-    assertMessage("drainTimeout must be >= 0, was PT-1S",
-        options().drainTimeout(Duration.ofSeconds(-1)));
-    assertMessage("revokeDrainTimeout must be >= 0, was PT-1S",
+    assertMessage(
+        "drainTimeout must be >= 0, was PT-1S", options().drainTimeout(Duration.ofSeconds(-1)));
+    assertMessage(
+        "revokeDrainTimeout must be >= 0, was PT-1S",
         options().revokeDrainTimeout(Duration.ofSeconds(-1)));
-    assertMessage("commitInterval must be >= 0, was PT-1S",
-        options().commitInterval(Duration.ofSeconds(-1)));
-    assertMessage("commitTimeout must be > 0, was PT0S",
-        options().commit(Duration.ZERO, Retry.NONE));
+    assertMessage(
+        "commitInterval must be >= 0, was PT-1S", options().commitInterval(Duration.ofSeconds(-1)));
+    assertMessage(
+        "commitTimeout must be > 0, was PT0S", options().commit(Duration.ZERO, Retry.NONE));
     assertMessage("startupTimeout must be > 0, was PT0S", options().startupTimeout(Duration.ZERO));
     assertMessage("pollTimeout must be > 0, was PT0S", options().pollTimeout(Duration.ZERO));
-    assertMessage("depth must be between 1 and 1048576 (CollectorOptions.MAX_DEPTH), was 0",
+    assertMessage(
+        "depth must be between 1 and 1048576 (CollectorOptions.MAX_DEPTH), was 0",
         options().pullDepth(0));
   }
 
   @Test
   @SuppressWarnings("NullAway")
   void options_nullsNameTheSetting() {
-    assertEquals("name",
-        assertThrows(NullPointerException.class, options().name(null)::build).getMessage());
-    assertEquals("failurePolicy",
+    assertEquals(
+        "name", assertThrows(NullPointerException.class, options().name(null)::build).getMessage());
+    assertEquals(
+        "failurePolicy",
         assertThrows(NullPointerException.class, options().failurePolicy(null)::build)
             .getMessage());
-    assertEquals("drainTimeout",
-        assertThrows(NullPointerException.class, options().drainTimeout(null)::build)
-            .getMessage());
+    assertEquals(
+        "drainTimeout",
+        assertThrows(NullPointerException.class, options().drainTimeout(null)::build).getMessage());
   }
 
   private static PartitionProgress.Builder partition() {
@@ -162,8 +167,8 @@ class KafkaValueTypesTest {
     assertEquals(2, p.running());
     assertEquals(1, p.waiting());
     assertEquals(40, p.lag());
-    assertEquals("orders-3 fetched=120 committed=96 inFlight=3 running=2 waiting=1 lag=40",
-        p.toString());
+    assertEquals(
+        "orders-3 fetched=120 committed=96 inFlight=3 running=2 waiting=1 lag=40", p.toString());
     assertEquals(p, partition().build());
     assertEquals(p.hashCode(), partition().build().hashCode());
     assertNotEquals(p, partition().topic("x").build());
@@ -205,9 +210,12 @@ class KafkaValueTypesTest {
     assertEquals(100, k.handled());
     assertEquals(88, k.committed());
     assertEquals(List.of(partition().build()), k.partitions());
-    assertEquals("uncommitted=12/64 running=4 handled=100 committed=88 partitions=[orders-3"
-        + " fetched=120 committed=96 inFlight=3 running=2 waiting=1 lag=40]", k.toString());
-    assertEquals("uncommitted=12/64 running=4 handled=100 committed=88 fenced=2 partitions=[]",
+    assertEquals(
+        "uncommitted=12/64 running=4 handled=100 committed=88 partitions=[orders-3"
+            + " fetched=120 committed=96 inFlight=3 running=2 waiting=1 lag=40]",
+        k.toString());
+    assertEquals(
+        "uncommitted=12/64 running=4 handled=100 committed=88 fenced=2 partitions=[]",
         progress().fenced(2).partitions(List.of()).build().toString());
     assertEquals(k, progress().build());
     assertEquals(k.hashCode(), progress().build().hashCode());

@@ -22,12 +22,12 @@ import org.junit.jupiter.api.extension.ExtendWith;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
- * G2/G3 per partition, for real: a child JVM consumes with a collector and is killed with
- * SIGKILL ({@code destroyForcibly}) at seeded-random moments, then restarted, at least 10 times.
- * After every kill: every offset below a partition's committed offset was handled, and what the
- * killed run handled but left uncommitted -- what the next run replays -- is at most {@code depth}
- * batches of at most {@code maxBatch} records over all partitions. In the end every record was
- * handled. Rerun with {@code -Dcollector.seed=N}.
+ * G2/G3 per partition, for real: a child JVM consumes with a collector and is killed with SIGKILL
+ * ({@code destroyForcibly}) at seeded-random moments, then restarted, at least 10 times. After
+ * every kill: every offset below a partition's committed offset was handled, and what the killed
+ * run handled but left uncommitted -- what the next run replays -- is at most {@code depth} batches
+ * of at most {@code maxBatch} records over all partitions. In the end every record was handled.
+ * Rerun with {@code -Dcollector.seed=N}.
  */
 @ExtendWith(SharedBroker.class)
 @Timeout(value = 120, unit = TimeUnit.SECONDS)
@@ -58,7 +58,9 @@ class KillNineTest {
       int more = random.nextInt(40); // 0: killed while starting up
       Process child = start(broker, topic, group, file);
       try {
-        await().atMost(Duration.ofSeconds(30)).pollInterval(Duration.ofMillis(2))
+        await()
+            .atMost(Duration.ofSeconds(30))
+            .pollInterval(Duration.ofMillis(2))
             .until(() -> !child.isAlive() || lines(file).size() >= more);
       } finally {
         child.destroyForcibly(); // SIGKILL
@@ -68,8 +70,18 @@ class KillNineTest {
       Map<TopicPartition, BitSet> all = handled(topic, run);
       for (var e : committed.entrySet()) {
         int gap = all.getOrDefault(e.getKey(), new BitSet()).nextClearBit(0);
-        assertTrue(gap >= e.getValue(), context + "kill " + run + ": " + e.getKey()
-            + " committed at " + e.getValue() + " but offset " + gap + " was never handled");
+        assertTrue(
+            gap >= e.getValue(),
+            context
+                + "kill "
+                + run
+                + ": "
+                + e.getKey()
+                + " committed at "
+                + e.getValue()
+                + " but offset "
+                + gap
+                + " was never handled");
       }
       int replay = 0;
       for (String line : lines(file)) {
@@ -82,37 +94,55 @@ class KillNineTest {
           }
         }
       }
-      assertTrue(replay <= DEPTH * MAX_BATCH, context + "kill " + run + " leaves " + replay
-          + " handled-but-uncommitted records, more than depth " + DEPTH + " x " + MAX_BATCH);
+      assertTrue(
+          replay <= DEPTH * MAX_BATCH,
+          context
+              + "kill "
+              + run
+              + " leaves "
+              + replay
+              + " handled-but-uncommitted records, more than depth "
+              + DEPTH
+              + " x "
+              + MAX_BATCH);
       maxReplay = Math.max(maxReplay, replay);
     }
     Path last = dir.resolve("handled-final.txt");
     Process child = start(broker, topic, group, last);
     try {
-      await().atMost(Duration.ofSeconds(60))
-          .until(() -> ends.equals(Kit.committed(broker, group)));
+      await().atMost(Duration.ofSeconds(60)).until(() -> ends.equals(Kit.committed(broker, group)));
     } finally {
       child.destroyForcibly();
       child.waitFor(30, TimeUnit.SECONDS);
     }
     Map<TopicPartition, BitSet> all = handled(topic, KILLS + 1);
     for (var e : ends.entrySet()) {
-      assertEquals(e.getValue().intValue(),
+      assertEquals(
+          e.getValue().intValue(),
           all.getOrDefault(e.getKey(), new BitSet()).cardinality(),
           context + "records of " + e.getKey() + " never handled");
     }
-    System.out.printf("%skills=%d depth=%d maxBatch=%d maxReplayObserved=%d records in %d ms%n",
+    System.out.printf(
+        "%skills=%d depth=%d maxBatch=%d maxReplayObserved=%d records in %d ms%n",
         context, KILLS, DEPTH, MAX_BATCH, maxReplay, (System.nanoTime() - started) / 1_000_000);
   }
 
-  private Process start(Broker broker, String topic, String group, Path file)
-      throws IOException {
+  private Process start(Broker broker, String topic, String group, Path file) throws IOException {
     String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
-    return new ProcessBuilder(java, "-Xmx128m", "-XX:TieredStopAtLevel=1",
-        "-Dorg.slf4j.simpleLogger.defaultLogLevel=error",
-        "-cp", System.getProperty("java.class.path"), CrashChild.class.getName(),
-        broker.bootstrap(), topic, group, file.toString(), Integer.toString(DEPTH),
-        Integer.toString(MAX_BATCH))
+    return new ProcessBuilder(
+            java,
+            "-Xmx128m",
+            "-XX:TieredStopAtLevel=1",
+            "-Dorg.slf4j.simpleLogger.defaultLogLevel=error",
+            "-cp",
+            System.getProperty("java.class.path"),
+            CrashChild.class.getName(),
+            broker.bootstrap(),
+            topic,
+            group,
+            file.toString(),
+            Integer.toString(DEPTH),
+            Integer.toString(MAX_BATCH))
         .redirectOutput(ProcessBuilder.Redirect.DISCARD)
         .redirectError(ProcessBuilder.Redirect.DISCARD)
         .start();
@@ -134,8 +164,9 @@ class KillNineTest {
       for (Path f : files.toList()) {
         for (String line : lines(f)) {
           String[] parts = line.split(" ");
-          BitSet set = all.computeIfAbsent(
-              new TopicPartition(topic, Integer.parseInt(parts[0])), k -> new BitSet());
+          BitSet set =
+              all.computeIfAbsent(
+                  new TopicPartition(topic, Integer.parseInt(parts[0])), k -> new BitSet());
           for (int i = 1; i < parts.length; i++) {
             set.set(Integer.parseInt(parts[i]));
           }

@@ -44,9 +44,10 @@ final class Kit {
         } catch (java.util.concurrent.ExecutionException e) {
           description = null; // not in the metadata yet
         }
-        if (description != null && description.partitions().size() == partitions
-            && description.partitions().stream().allMatch(p -> p.leader() != null
-                && !p.leader().isEmpty())
+        if (description != null
+            && description.partitions().size() == partitions
+            && description.partitions().stream()
+                .allMatch(p -> p.leader() != null && !p.leader().isEmpty())
             && logsReady(admin, topic, partitions)) {
           break;
         }
@@ -88,7 +89,8 @@ final class Kit {
     config.put(ProducerConfig.BATCH_SIZE_CONFIG, 128 * 1024);
     config.put(ProducerConfig.ENABLE_IDEMPOTENCE_CONFIG, false);
     config.put(ProducerConfig.ACKS_CONFIG, "all");
-    try (var producer = new KafkaProducer<>(config, new StringSerializer(), new StringSerializer())) {
+    try (var producer =
+        new KafkaProducer<>(config, new StringSerializer(), new StringSerializer())) {
       for (int i = 0; i < count; i++) {
         producer.send(new ProducerRecord<>(topic, key.apply(i), "v" + i));
       }
@@ -96,8 +98,8 @@ final class Kit {
     }
     int partitions;
     try (Admin admin = broker.admin()) {
-      partitions = admin.describeTopics(List.of(topic)).allTopicNames().get().get(topic)
-          .partitions().size();
+      partitions =
+          admin.describeTopics(List.of(topic)).allTopicNames().get().get(topic).partitions().size();
     }
     return endOffsets(broker, topic, partitions).values().stream().mapToLong(Long::longValue).sum();
   }
@@ -125,10 +127,12 @@ final class Kit {
     return config;
   }
 
-  static KafkaCollector<String, String> open(Map<String, Object> config,
-      KafkaCollectorOptions options, Committer.CommitObserver observer) {
-    return KafkaCollector.open(config, new StringDeserializer(), new StringDeserializer(),
-        options, observer);
+  static KafkaCollector<String, String> open(
+      Map<String, Object> config,
+      KafkaCollectorOptions options,
+      Committer.CommitObserver observer) {
+    return KafkaCollector.open(
+        config, new StringDeserializer(), new StringDeserializer(), options, observer);
   }
 
   static Map<TopicPartition, Long> committed(Broker broker, String group) throws Exception {
@@ -136,11 +140,12 @@ final class Kit {
       Map<TopicPartition, OffsetAndMetadata> offsets =
           admin.listConsumerGroupOffsets(group).partitionsToOffsetAndMetadata().get();
       Map<TopicPartition, Long> plain = new HashMap<>();
-      offsets.forEach((tp, o) -> {
-        if (o != null) {
-          plain.put(tp, o.offset());
-        }
-      });
+      offsets.forEach(
+          (tp, o) -> {
+            if (o != null) {
+              plain.put(tp, o.offset());
+            }
+          });
       return plain;
     }
   }
@@ -199,26 +204,43 @@ final class Kit {
 
     /** The commit observer: every committed offset covers handled records only, never regresses. */
     void committed(String collector, Map<TopicPartition, Long> offsets) {
-      offsets.forEach((tp, offset) -> {
-        BitSet set = handled.computeIfAbsent(tp, k -> new BitSet());
-        int firstGap;
-        synchronized (set) {
-          firstGap = set.nextClearBit(0);
-        }
-        if (firstGap < offset) {
-          violations.add(collector + " committed " + tp + " at " + offset
-              + " but offset " + firstGap + " was never handled");
-        }
-        Long[] before = new Long[1];
-        highestCommit.compute(tp, (k, v) -> {
-          before[0] = v;
-          return v == null ? offset : Math.max(v, offset);
-        });
-        if (before[0] != null && before[0] > offset) {
-          violations.add(collector + " committed " + tp + " at " + offset
-              + " below the group's earlier commit " + before[0] + " (a stale owner committed)");
-        }
-      });
+      offsets.forEach(
+          (tp, offset) -> {
+            BitSet set = handled.computeIfAbsent(tp, k -> new BitSet());
+            int firstGap;
+            synchronized (set) {
+              firstGap = set.nextClearBit(0);
+            }
+            if (firstGap < offset) {
+              violations.add(
+                  collector
+                      + " committed "
+                      + tp
+                      + " at "
+                      + offset
+                      + " but offset "
+                      + firstGap
+                      + " was never handled");
+            }
+            Long[] before = new Long[1];
+            highestCommit.compute(
+                tp,
+                (k, v) -> {
+                  before[0] = v;
+                  return v == null ? offset : Math.max(v, offset);
+                });
+            if (before[0] != null && before[0] > offset) {
+              violations.add(
+                  collector
+                      + " committed "
+                      + tp
+                      + " at "
+                      + offset
+                      + " below the group's earlier commit "
+                      + before[0]
+                      + " (a stale owner committed)");
+            }
+          });
     }
 
     long handledCount(TopicPartition tp) {

@@ -37,19 +37,19 @@ import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
 
 /**
- * G10, lost partitions: "nothing is committed for them", and a completion that arrives later
- * never commits (a pull ack of it throws {@link StaleDeliveryException}).
+ * G10, lost partitions: "nothing is committed for them", and a completion that arrives later never
+ * commits (a pull ack of it throws {@link StaleDeliveryException}).
  *
- * <p>How the member loses its partition: A's poll thread is held inside {@code poll()} by a
- * value deserializer that blocks on one poison record, past {@code max.poll.interval.ms}. The
- * consumer's own background thread then leaves the group (classic: the heartbeat thread's
- * "poll timeout has expired"; consumer protocol: the poll timer), the group is empty, and B joins
- * and takes the partition, handles it to its end and commits. When A's poll returns, the
- * consumer finds its generation reset and calls {@code onPartitionsLost} (checked in the log),
- * while A's handler of the partition's first batch is still running: it ignores the interrupt
- * and finishes only after the loss. A must commit nothing for that partition (checked on every
- * commit A made, and with an Admin client: the group holds B's offset), the completion is
- * counted as fenced, and A's run goes on and ends normally on stop().
+ * <p>How the member loses its partition: A's poll thread is held inside {@code poll()} by a value
+ * deserializer that blocks on one poison record, past {@code max.poll.interval.ms}. The consumer's
+ * own background thread then leaves the group (classic: the heartbeat thread's "poll timeout has
+ * expired"; consumer protocol: the poll timer), the group is empty, and B joins and takes the
+ * partition, handles it to its end and commits. When A's poll returns, the consumer finds its
+ * generation reset and calls {@code onPartitionsLost} (checked in the log), while A's handler of
+ * the partition's first batch is still running: it ignores the interrupt and finishes only after
+ * the loss. A must commit nothing for that partition (checked on every commit A made, and with an
+ * Admin client: the group holds B's offset), the completion is counted as fenced, and A's run goes
+ * on and ends normally on stop().
  */
 @ExtendWith(SharedBroker.class)
 @Timeout(value = 60, unit = TimeUnit.SECONDS)
@@ -68,14 +68,19 @@ class LostPartitionTest {
     String group = Kit.unique("g");
     Map<String, Object> config = Kit.consumerConfig(broker.bootstrap(), group, protocol);
     config.put(ConsumerConfig.MAX_POLL_INTERVAL_MS_CONFIG, 3_000);
-    var options = KafkaCollectorOptions.builder().topics(topic).maxBatch(5, 1 << 20)
-        .revokeDrainTimeout(Duration.ofMillis(500)).commitInterval(Duration.ofMillis(10));
+    var options =
+        KafkaCollectorOptions.builder()
+            .topics(topic)
+            .maxBatch(5, 1 << 20)
+            .revokeDrainTimeout(Duration.ofMillis(500))
+            .commitInterval(Duration.ofMillis(10));
     var ledger = new Kit.Ledger();
     Map<String, Map<TopicPartition, Long>> commitsBy = new ConcurrentHashMap<>();
-    Committer.CommitObserver observer = (collector, offsets) -> {
-      ledger.committed(collector, offsets);
-      commitsBy.computeIfAbsent(collector, k -> new ConcurrentHashMap<>()).putAll(offsets);
-    };
+    Committer.CommitObserver observer =
+        (collector, offsets) -> {
+          ledger.committed(collector, offsets);
+          commitsBy.computeIfAbsent(collector, k -> new ConcurrentHashMap<>()).putAll(offsets);
+        };
     var poll = new BlockingValues();
     var lost = new LostLog("A");
     var handlerStarted = new CountDownLatch(1);
@@ -84,12 +89,27 @@ class LostPartitionTest {
     ExecutorService runs = Executors.newVirtualThreadPerTaskExecutor();
     Logger log = Logger.getLogger(KafkaCollector.class.getName());
     log.addHandler(lost);
-    try (var a = KafkaCollector.open(config, new StringDeserializer(), poll,
-            options.name("A").build(), observer);
+    try (var a =
+            KafkaCollector.open(
+                config, new StringDeserializer(), poll, options.name("A").build(), observer);
         var b = Kit.open(config, options.name("B").build(), observer)) {
       try {
-        scenario(a, b, mode, broker, topic, group, tp, poll, lost, handlerStarted, releaseHandler,
-            interrupts, ledger, commitsBy, runs);
+        scenario(
+            a,
+            b,
+            mode,
+            broker,
+            topic,
+            group,
+            tp,
+            poll,
+            lost,
+            handlerStarted,
+            releaseHandler,
+            interrupts,
+            ledger,
+            commitsBy,
+            runs);
       } finally {
         poll.release.countDown(); // never close a collector whose poll or handler still waits
         releaseHandler.countDown();
@@ -100,30 +120,49 @@ class LostPartitionTest {
     }
   }
 
-  private static void scenario(KafkaCollector<String, String> a, KafkaCollector<String, String> b,
-      String mode, Broker broker, String topic, String group, TopicPartition tp,
-      BlockingValues poll, LostLog lost, CountDownLatch handlerStarted,
-      CountDownLatch releaseHandler, AtomicInteger interrupts, Kit.Ledger ledger,
-      Map<String, Map<TopicPartition, Long>> commitsBy, ExecutorService runs) throws Exception {
+  private static void scenario(
+      KafkaCollector<String, String> a,
+      KafkaCollector<String, String> b,
+      String mode,
+      Broker broker,
+      String topic,
+      String group,
+      TopicPartition tp,
+      BlockingValues poll,
+      LostLog lost,
+      CountDownLatch handlerStarted,
+      CountDownLatch releaseHandler,
+      AtomicInteger interrupts,
+      Kit.Ledger ledger,
+      Map<String, Map<TopicPartition, Long>> commitsBy,
+      ExecutorService runs)
+      throws Exception {
     {
       Future<?> runA = null;
       Delivery<ConsumerRecord<String, String>> held = null;
       if (mode.equals("process")) {
-        runA = runs.submit(() -> a.process(16, batch -> {
-          if (batch.sequence() == 0) {
-            handlerStarted.countDown();
-            awaitSwallowingInterrupts(releaseHandler, interrupts); // then returns normally
-          }
-          FencingTest.handle(ledger, batch.records());
-        }));
+        runA =
+            runs.submit(
+                () ->
+                    a.process(
+                        16,
+                        batch -> {
+                          if (batch.sequence() == 0) {
+                            handlerStarted.countDown();
+                            awaitSwallowingInterrupts(
+                                releaseHandler, interrupts); // then returns normally
+                          }
+                          FencingTest.handle(ledger, batch.records());
+                        }));
         assertTrue(handlerStarted.await(20, TimeUnit.SECONDS), "A's first handler never ran");
       } else {
         held = a.next(Duration.ofSeconds(20));
         assertNotNull(held, "A got no delivery");
         assertEquals(0, held.batch().sequence());
       }
-      await().atMost(Duration.ofSeconds(10)).until(() -> a.progress().partitions().stream()
-          .anyMatch(p -> p.fetched() == 10));
+      await()
+          .atMost(Duration.ofSeconds(10))
+          .until(() -> a.progress().partitions().stream().anyMatch(p -> p.fetched() == 10));
 
       try (var producer = Kit.producer(broker)) {
         producer.send(new ProducerRecord<>(topic, "poison", POISON)).get(); // offset 10
@@ -133,8 +172,9 @@ class LostPartitionTest {
       await().atMost(Duration.ofSeconds(20)).until(() -> members(broker, group) == 0);
       Future<ProcessSummary> runB =
           runs.submit(() -> b.process(16, batch -> FencingTest.handle(ledger, batch.records())));
-      await().atMost(Duration.ofSeconds(30)).until(
-          () -> Long.valueOf(11).equals(Kit.committed(broker, group).get(tp)));
+      await()
+          .atMost(Duration.ofSeconds(30))
+          .until(() -> Long.valueOf(11).equals(Kit.committed(broker, group).get(tp)));
 
       poll.release.countDown(); // A's poll returns; its next one finds the partition lost
       await().atMost(Duration.ofSeconds(20)).until(() -> lost.seen.get());
@@ -143,7 +183,9 @@ class LostPartitionTest {
         releaseHandler.countDown(); // the handler of the lost epoch finishes now
         assertTrue(a.stop(), "A's run goes on after the loss");
         runA.get(30, TimeUnit.SECONDS); // and ends normally (it waited for that handler)
-        assertEquals(null, commitsBy.getOrDefault("A", Map.of()).get(tp),
+        assertEquals(
+            null,
+            commitsBy.getOrDefault("A", Map.of()).get(tp),
             "A committed its lost partition: " + commitsBy);
         assertEquals(1, a.counts().fenced(), "the late completion is counted as fenced");
       } else {
@@ -156,7 +198,9 @@ class LostPartitionTest {
       }
       b.stop();
       runB.get(30, TimeUnit.SECONDS);
-      assertEquals(null, commitsBy.getOrDefault("A", Map.of()).get(tp),
+      assertEquals(
+          null,
+          commitsBy.getOrDefault("A", Map.of()).get(tp),
           "A committed its lost partition: " + commitsBy);
       assertEquals(Map.of(tp, 11L), Kit.committed(broker, group));
       assertEquals(List.of(), ledger.violations);
@@ -164,9 +208,9 @@ class LostPartitionTest {
   }
 
   /**
-   * Waits for the latch, counting the interrupts it gets and dropping them: a handler that
-   * ignores the interrupt and returns normally, so its completion reaches the window as a
-   * success and only the fence keeps it from committing.
+   * Waits for the latch, counting the interrupts it gets and dropping them: a handler that ignores
+   * the interrupt and returns normally, so its completion reaches the window as a success and only
+   * the fence keeps it from committing.
    */
   static void awaitSwallowingInterrupts(CountDownLatch latch, AtomicInteger interrupts) {
     while (true) {
@@ -181,8 +225,7 @@ class LostPartitionTest {
 
   private static int members(Broker broker, String group) throws Exception {
     try (Admin admin = broker.admin()) {
-      return admin.describeConsumerGroups(List.of(group)).all().get().get(group).members()
-          .size();
+      return admin.describeConsumerGroups(List.of(group)).all().get().get(group).members().size();
     }
   }
 
@@ -217,8 +260,11 @@ class LostPartitionTest {
     @Override
     public void publish(LogRecord record) {
       Object[] params = record.getParameters();
-      if (record.getMessage() != null && record.getMessage().contains(": lost {1}")
-          && params != null && params.length > 0 && collector.equals(params[0])) {
+      if (record.getMessage() != null
+          && record.getMessage().contains(": lost {1}")
+          && params != null
+          && params.length > 0
+          && collector.equals(params[0])) {
         messages.add(String.valueOf(params[1]));
         seen.set(true);
       }

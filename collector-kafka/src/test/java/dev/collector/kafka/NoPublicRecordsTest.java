@@ -9,8 +9,8 @@ import java.util.TreeSet;
 import org.junit.jupiter.api.Test;
 
 /**
- * ADR 0008: a public record in a published package breaks every caller when a component is
- * added, so {@code dev.collector.kafka} has none (the ADR allows none here).
+ * ADR 0008: a public record in a published package breaks every caller when a component is added,
+ * so {@code dev.collector.kafka} has none (the ADR allows none here).
  */
 class NoPublicRecordsTest {
 
@@ -28,17 +28,23 @@ class NoPublicRecordsTest {
       }
     }
     // the scan sees the package: the entry type, the options, the snapshots and a builder
-    assertTrue(names.containsAll(Set.of("dev.collector.kafka.KafkaCollector",
-            "dev.collector.kafka.KafkaCollectorOptions",
-            "dev.collector.kafka.KafkaCollectorOptions$Builder",
-            "dev.collector.kafka.KafkaProgress", "dev.collector.kafka.PartitionProgress")),
+    assertTrue(
+        names.containsAll(
+            Set.of(
+                "dev.collector.kafka.KafkaCollector",
+                "dev.collector.kafka.KafkaCollectorOptions",
+                "dev.collector.kafka.KafkaCollectorOptions$Builder",
+                "dev.collector.kafka.KafkaProgress",
+                "dev.collector.kafka.PartitionProgress")),
         "scan of dev.collector.kafka found only " + names);
     // and it recognises a record: it holds package-private ones, which it must skip
     assertTrue(Window.CommitPoint.class.isRecord());
     assertFalse(names.contains(Window.CommitPoint.class.getName()));
     Set<String> unexpected = new TreeSet<>(records);
     unexpected.removeAll(ALLOWED);
-    assertEquals(Set.of(), unexpected,
+    assertEquals(
+        Set.of(),
+        unexpected,
         "public records in dev.collector.kafka that docs/adr/0008-evolvable-api-types.md does"
             + " not allow; make them final classes with a builder, or record the decision in the"
             + " ADR and in ALLOWED");

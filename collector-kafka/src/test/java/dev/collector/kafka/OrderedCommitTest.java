@@ -21,11 +21,11 @@ import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.EnumSource;
 
 /**
- * G10's G1 per partition and the global depth bound, under random handler latencies: 8
- * partitions, 100 000 records. After every commit each partition's offset covers handled records
- * only; uncommitted units never exceed depth; in KEY mode no two records of one key overlap and
- * they run in offset order. Latencies come from a seeded random (printed; rerun with
- * {@code -Dcollector.seed=N}).
+ * G10's G1 per partition and the global depth bound, under random handler latencies: 8 partitions,
+ * 100 000 records. After every commit each partition's offset covers handled records only;
+ * uncommitted units never exceed depth; in KEY mode no two records of one key overlap and they run
+ * in offset order. Latencies come from a seeded random (printed; rerun with {@code
+ * -Dcollector.seed=N}).
  */
 @ExtendWith(SharedBroker.class)
 @Timeout(value = 90, unit = TimeUnit.SECONDS)
@@ -45,27 +45,37 @@ class OrderedCommitTest {
     String group = Kit.unique("g");
     var ledger = new Kit.Ledger();
     int depth = 16;
-    var options = KafkaCollectorOptions.builder().name("ordered").topics(topic)
-        .maxBatch(100, 1 << 20).commitInterval(Duration.ofMillis(5)).build();
+    var options =
+        KafkaCollectorOptions.builder()
+            .name("ordered")
+            .topics(topic)
+            .maxBatch(100, 1 << 20)
+            .commitInterval(Duration.ofMillis(5))
+            .build();
     var allHandled = new CountDownLatch(1);
     AtomicInteger maxUncommitted = new AtomicInteger();
-    try (var collector = Kit.open(Kit.consumerConfig(broker.bootstrap(), group, "classic"),
-        options, ledger::committed)) {
+    try (var collector =
+        Kit.open(
+            Kit.consumerConfig(broker.bootstrap(), group, "classic"), options, ledger::committed)) {
       Thread.ofVirtual().start(() -> awaitThenStop(allHandled, collector));
-      ProcessSummary summary = collector.process(depth, batch -> {
-        maxUncommitted.accumulateAndGet(collector.progress().uncommitted(), Math::max);
-        jitter(seed, batch.sequence());
-        for (ConsumerRecord<String, String> r : batch.records()) {
-          ledger.handled(new TopicPartition(r.topic(), r.partition()), r.offset());
-        }
-        if (ledger.distinct() == total) {
-          allHandled.countDown();
-        }
-      });
+      ProcessSummary summary =
+          collector.process(
+              depth,
+              batch -> {
+                maxUncommitted.accumulateAndGet(collector.progress().uncommitted(), Math::max);
+                jitter(seed, batch.sequence());
+                for (ConsumerRecord<String, String> r : batch.records()) {
+                  ledger.handled(new TopicPartition(r.topic(), r.partition()), r.offset());
+                }
+                if (ledger.distinct() == total) {
+                  allHandled.countDown();
+                }
+              });
       System.out.println("batch mode: " + summary);
     }
     assertEquals(List.of(), ledger.violations, context);
-    assertTrue(maxUncommitted.get() <= depth,
+    assertTrue(
+        maxUncommitted.get() <= depth,
         context + "uncommitted reached " + maxUncommitted + " > depth " + depth);
     assertEquals(Kit.endOffsets(broker, topic, PARTITIONS), Kit.committed(broker, group), context);
   }
@@ -75,8 +85,8 @@ class OrderedCommitTest {
   void recordMode_keysNeverOverlapAndRunInOffsetOrder(Ordering ordering, Broker broker)
       throws Exception {
     long seed = Kit.seed();
-    String context = "seed " + seed + " (rerun with -Dcollector.seed=" + seed + "), "
-        + ordering + ": ";
+    String context =
+        "seed " + seed + " (rerun with -Dcollector.seed=" + seed + "), " + ordering + ": ";
     System.out.println("OrderedCommitTest record " + context);
     int produce = ordering == Ordering.KEY ? RECORDS : RECORDS / 5;
     String topic = Kit.unique("ordered-" + ordering);
@@ -93,45 +103,60 @@ class OrderedCommitTest {
     AtomicInteger maxRunning = new AtomicInteger();
     AtomicInteger maxUncommitted = new AtomicInteger();
     var allHandled = new CountDownLatch(1);
-    var options = KafkaCollectorOptions.builder().name("ordered-" + ordering).topics(topic)
-        .commitInterval(Duration.ofMillis(5)).build();
-    try (var collector = Kit.open(Kit.consumerConfig(broker.bootstrap(), group, "classic"),
-        options, ledger::committed)) {
+    var options =
+        KafkaCollectorOptions.builder()
+            .name("ordered-" + ordering)
+            .topics(topic)
+            .commitInterval(Duration.ofMillis(5))
+            .build();
+    try (var collector =
+        Kit.open(
+            Kit.consumerConfig(broker.bootstrap(), group, "classic"), options, ledger::committed)) {
       Thread.ofVirtual().start(() -> awaitThenStop(allHandled, collector));
-      ProcessSummary summary = collector.processRecords(depth, concurrency, ordering, r -> {
-        maxRunning.accumulateAndGet(running.incrementAndGet(), Math::max);
-        String key = r.partition() + "/" + r.key();
-        int sameKey = runningPerKey.computeIfAbsent(key, k -> new AtomicInteger()).incrementAndGet();
-        int samePartition = runningPerPartition
-            .computeIfAbsent(r.partition(), k -> new AtomicInteger()).incrementAndGet();
-        if (ordering != Ordering.UNORDERED) {
-          if (sameKey > 1) {
-            ledger.violations.add("key " + key + " ran twice at once, at offset " + r.offset());
-          }
-          Long last = lastOffsetPerKey.put(key, r.offset());
-          if (last != null && last > r.offset()) {
-            ledger.violations.add("key " + key + " ran offset " + r.offset() + " after " + last);
-          }
-        }
-        if (ordering == Ordering.PARTITION && samePartition > 1) {
-          ledger.violations.add("partition " + r.partition() + " ran two records at once");
-        }
-        if ((r.offset() & 63) == 0) {
-          maxUncommitted.accumulateAndGet(collector.progress().uncommitted(), Math::max);
-        }
-        jitter(seed, r.offset() * 31 + r.partition());
-        runningPerPartition.get(r.partition()).decrementAndGet();
-        runningPerKey.get(key).decrementAndGet();
-        running.decrementAndGet();
-        ledger.handled(new TopicPartition(r.topic(), r.partition()), r.offset());
-        if (ledger.distinct() == records) {
-          allHandled.countDown();
-        }
-      });
+      ProcessSummary summary =
+          collector.processRecords(
+              depth,
+              concurrency,
+              ordering,
+              r -> {
+                maxRunning.accumulateAndGet(running.incrementAndGet(), Math::max);
+                String key = r.partition() + "/" + r.key();
+                int sameKey =
+                    runningPerKey.computeIfAbsent(key, k -> new AtomicInteger()).incrementAndGet();
+                int samePartition =
+                    runningPerPartition
+                        .computeIfAbsent(r.partition(), k -> new AtomicInteger())
+                        .incrementAndGet();
+                if (ordering != Ordering.UNORDERED) {
+                  if (sameKey > 1) {
+                    ledger.violations.add(
+                        "key " + key + " ran twice at once, at offset " + r.offset());
+                  }
+                  Long last = lastOffsetPerKey.put(key, r.offset());
+                  if (last != null && last > r.offset()) {
+                    ledger.violations.add(
+                        "key " + key + " ran offset " + r.offset() + " after " + last);
+                  }
+                }
+                if (ordering == Ordering.PARTITION && samePartition > 1) {
+                  ledger.violations.add("partition " + r.partition() + " ran two records at once");
+                }
+                if ((r.offset() & 63) == 0) {
+                  maxUncommitted.accumulateAndGet(collector.progress().uncommitted(), Math::max);
+                }
+                jitter(seed, r.offset() * 31 + r.partition());
+                runningPerPartition.get(r.partition()).decrementAndGet();
+                runningPerKey.get(key).decrementAndGet();
+                running.decrementAndGet();
+                ledger.handled(new TopicPartition(r.topic(), r.partition()), r.offset());
+                if (ledger.distinct() == records) {
+                  allHandled.countDown();
+                }
+              });
       System.out.println(ordering + " record mode: " + summary);
     }
-    assertEquals(List.of(), ledger.violations.subList(0, Math.min(10, ledger.violations.size())),
-        context);
+    assertEquals(
+        List.of(), ledger.violations.subList(0, Math.min(10, ledger.violations.size())), context);
     assertTrue(maxUncommitted.get() <= depth, context + "uncommitted " + maxUncommitted);
     assertTrue(maxRunning.get() <= concurrency, context + "running " + maxRunning);
     assertEquals(Kit.endOffsets(broker, topic, PARTITIONS), Kit.committed(broker, group), context);

@@ -49,10 +49,16 @@ class PullApiTest {
     long total = Kit.produce(broker, topic, 3_000, i -> "k" + i);
     String group = Kit.unique("g");
     var ledger = new Kit.Ledger();
-    var options = KafkaCollectorOptions.builder().name("pull").topics(topic)
-        .maxBatch(20, 1 << 20).pullDepth(16).build();
-    try (var collector = Kit.open(Kit.consumerConfig(broker.bootstrap(), group, "classic"),
-        options, ledger::committed)) {
+    var options =
+        KafkaCollectorOptions.builder()
+            .name("pull")
+            .topics(topic)
+            .maxBatch(20, 1 << 20)
+            .pullDepth(16)
+            .build();
+    try (var collector =
+        Kit.open(
+            Kit.consumerConfig(broker.bootstrap(), group, "classic"), options, ledger::committed)) {
       List<Delivery<ConsumerRecord<String, String>>> held = new ArrayList<>();
       while (ledger.distinct() < total) {
         var d = collector.next(Duration.ofSeconds(held.isEmpty() ? 10 : 1));
@@ -88,8 +94,11 @@ class PullApiTest {
     String group = Kit.unique("g");
     var ledger = new Kit.Ledger();
     var config = Kit.consumerConfig(broker.bootstrap(), group, "classic");
-    var options = KafkaCollectorOptions.builder().topics(topic).maxBatch(50, 1 << 20)
-        .revokeDrainTimeout(Duration.ofMillis(300));
+    var options =
+        KafkaCollectorOptions.builder()
+            .topics(topic)
+            .maxBatch(50, 1 << 20)
+            .revokeDrainTimeout(Duration.ofMillis(300));
     ExecutorService runs = Executors.newVirtualThreadPerTaskExecutor();
     try (var a = Kit.open(config, options.name("A").build(), ledger::committed);
         var b = Kit.open(config, options.name("B").build(), ledger::committed)) {
@@ -103,16 +112,19 @@ class PullApiTest {
         assertNotNull(d);
         held.add(d);
       }
-      Future<?> runB = runs.submit(() -> b.process(8, batch -> FencingTest.handle(ledger,
-          batch.records())));
+      Future<?> runB =
+          runs.submit(() -> b.process(8, batch -> FencingTest.handle(ledger, batch.records())));
       // B takes over a partition (eager rebalance: A's held deliveries are revoked) and commits
       // it to its end
-      await().atMost(Duration.ofSeconds(30)).until(() -> {
-        Map<TopicPartition, Long> committed = Kit.committed(broker, group);
-        return b.progress().partitions().stream()
-            .map(p -> new TopicPartition(p.topic(), p.partition()))
-            .anyMatch(tp -> ends.get(tp).equals(committed.get(tp)));
-      });
+      await()
+          .atMost(Duration.ofSeconds(30))
+          .until(
+              () -> {
+                Map<TopicPartition, Long> committed = Kit.committed(broker, group);
+                return b.progress().partitions().stream()
+                    .map(p -> new TopicPartition(p.topic(), p.partition()))
+                    .anyMatch(tp -> ends.get(tp).equals(committed.get(tp)));
+              });
       int stale = 0;
       for (var d : held) {
         try {
@@ -134,16 +146,18 @@ class PullApiTest {
   }
 
   @Test
-  void misuse_conflictingOutcome_concurrentProcess_abandonedDeliveryFailsTheSession(
-      Broker broker) throws Exception {
+  void misuse_conflictingOutcome_concurrentProcess_abandonedDeliveryFailsTheSession(Broker broker)
+      throws Exception {
     String topic = Kit.unique("pull-misuse");
     Kit.createTopic(broker, topic, 1);
     Kit.produce(broker, topic, 100, i -> "k" + i);
-    var options = KafkaCollectorOptions.builder().name("pm").topics(topic).maxBatch(10, 1 << 20)
-        .build();
-    try (var collector = Kit.open(
-        Kit.consumerConfig(broker.bootstrap(), Kit.unique("g"), "classic"), options,
-        Committer.CommitObserver.NONE)) {
+    var options =
+        KafkaCollectorOptions.builder().name("pm").topics(topic).maxBatch(10, 1 << 20).build();
+    try (var collector =
+        Kit.open(
+            Kit.consumerConfig(broker.bootstrap(), Kit.unique("g"), "classic"),
+            options,
+            Committer.CommitObserver.NONE)) {
       var d = collector.next(Duration.ofSeconds(20));
       assertNotNull(d);
       assertTrue(d.ack());

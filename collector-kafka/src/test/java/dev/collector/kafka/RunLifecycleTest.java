@@ -34,23 +34,30 @@ import org.junit.jupiter.api.extension.ExtendWith;
 class RunLifecycleTest {
 
   @Test
-  void handlerFails_failFast_commitsPrefix_namesPartitionAndOffset(Broker broker)
-      throws Exception {
+  void handlerFails_failFast_commitsPrefix_namesPartitionAndOffset(Broker broker) throws Exception {
     String topic = Kit.unique("failfast");
     Kit.createTopic(broker, topic, 1);
     Kit.produce(broker, topic, 100, i -> "k" + i);
     String group = Kit.unique("g");
     var ledger = new Kit.Ledger();
     var options = KafkaCollectorOptions.builder().name("ff").topics(topic).build();
-    try (var collector = Kit.open(Kit.consumerConfig(broker.bootstrap(), group, "classic"),
-        options, ledger::committed)) {
-      BatchFailedException e = assertThrows(BatchFailedException.class,
-          () -> collector.processRecords(16, 1, Ordering.PARTITION, r -> {
-            if (r.offset() == 37) {
-              throw new IllegalStateException("bad record");
-            }
-            ledger.handled(new TopicPartition(r.topic(), r.partition()), r.offset());
-          }));
+    try (var collector =
+        Kit.open(
+            Kit.consumerConfig(broker.bootstrap(), group, "classic"), options, ledger::committed)) {
+      BatchFailedException e =
+          assertThrows(
+              BatchFailedException.class,
+              () ->
+                  collector.processRecords(
+                      16,
+                      1,
+                      Ordering.PARTITION,
+                      r -> {
+                        if (r.offset() == 37) {
+                          throw new IllegalStateException("bad record");
+                        }
+                        ledger.handled(new TopicPartition(r.topic(), r.partition()), r.offset());
+                      }));
       assertEquals(37, e.sequence());
       assertTrue(e.getMessage().contains("partition '" + topic + "-0'"), e.getMessage());
       assertInstanceOf(IllegalStateException.class, e.getCause());
@@ -70,21 +77,31 @@ class RunLifecycleTest {
     AtomicBoolean statusKept = new AtomicBoolean();
     AtomicReference<Throwable> thrown = new AtomicReference<>();
     var options = KafkaCollectorOptions.builder().name("intr").topics(topic).build();
-    try (var collector = Kit.open(Kit.consumerConfig(broker.bootstrap(), group, "classic"),
-        options, Committer.CommitObserver.NONE)) {
-      Thread runner = Thread.ofVirtual().start(() -> {
-        try {
-          collector.processRecords(16, 1, Ordering.PARTITION, r -> {
-            if (r.offset() == 10) {
-              held.countDown();
-              new CountDownLatch(1).await(); // until interrupted
-            }
-          });
-        } catch (Throwable t) {
-          thrown.set(t);
-          statusKept.set(Thread.currentThread().isInterrupted());
-        }
-      });
+    try (var collector =
+        Kit.open(
+            Kit.consumerConfig(broker.bootstrap(), group, "classic"),
+            options,
+            Committer.CommitObserver.NONE)) {
+      Thread runner =
+          Thread.ofVirtual()
+              .start(
+                  () -> {
+                    try {
+                      collector.processRecords(
+                          16,
+                          1,
+                          Ordering.PARTITION,
+                          r -> {
+                            if (r.offset() == 10) {
+                              held.countDown();
+                              new CountDownLatch(1).await(); // until interrupted
+                            }
+                          });
+                    } catch (Throwable t) {
+                      thrown.set(t);
+                      statusKept.set(Thread.currentThread().isInterrupted());
+                    }
+                  });
       assertTrue(held.await(30, TimeUnit.SECONDS));
       runner.interrupt();
       runner.join(Duration.ofSeconds(30));
@@ -104,18 +121,25 @@ class RunLifecycleTest {
 
     var autoCommit = new java.util.HashMap<>(config);
     autoCommit.put("enable.auto.commit", "true");
-    var e = assertThrows(IllegalArgumentException.class,
-        () -> Kit.open(autoCommit, options, Committer.CommitObserver.NONE));
+    var e =
+        assertThrows(
+            IllegalArgumentException.class,
+            () -> Kit.open(autoCommit, options, Committer.CommitObserver.NONE));
     assertTrue(e.getMessage().contains("enable.auto.commit"), e.getMessage());
 
     var noGroup = new java.util.HashMap<>(config);
     noGroup.remove("group.id");
-    assertThrows(IllegalArgumentException.class,
+    assertThrows(
+        IllegalArgumentException.class,
         () -> Kit.open(noGroup, options, Committer.CommitObserver.NONE));
 
-    var slowDrain = KafkaCollectorOptions.builder().topics(topic)
-        .revokeDrainTimeout(Duration.ofSeconds(30)).build(); // max.poll.interval.ms is 20 s here
-    assertThrows(IllegalArgumentException.class,
+    var slowDrain =
+        KafkaCollectorOptions.builder()
+            .topics(topic)
+            .revokeDrainTimeout(Duration.ofSeconds(30))
+            .build(); // max.poll.interval.ms is 20 s here
+    assertThrows(
+        IllegalArgumentException.class,
         () -> Kit.open(config, slowDrain, Committer.CommitObserver.NONE));
 
     var collector = Kit.open(config, options, Committer.CommitObserver.NONE);
@@ -123,15 +147,20 @@ class RunLifecycleTest {
     var running = new CountDownLatch(1);
     var release = new CountDownLatch(1);
     try (var runs = Executors.newVirtualThreadPerTaskExecutor()) {
-      Future<?> run = runs.submit(() -> collector.process(4, batch -> {
-        try {
-          collector.process(4, b -> {});
-        } catch (Throwable t) {
-          inHandler.compareAndSet(null, t);
-        }
-        running.countDown();
-        release.await();
-      }));
+      Future<?> run =
+          runs.submit(
+              () ->
+                  collector.process(
+                      4,
+                      batch -> {
+                        try {
+                          collector.process(4, b -> {});
+                        } catch (Throwable t) {
+                          inHandler.compareAndSet(null, t);
+                        }
+                        running.countDown();
+                        release.await();
+                      }));
       assertTrue(running.await(30, TimeUnit.SECONDS));
       assertInstanceOf(ReentrantCallException.class, inHandler.get());
       assertThrows(ConcurrentUseException.class, () -> collector.process(4, b -> {}));
@@ -145,8 +174,7 @@ class RunLifecycleTest {
     }
     collector.close();
     collector.close(); // closing again does nothing
-    var closed = assertThrows(CollectorClosedException.class,
-        () -> collector.process(4, b -> {}));
+    var closed = assertThrows(CollectorClosedException.class, () -> collector.process(4, b -> {}));
     assertTrue(closed.getMessage().contains("is closed"), closed.getMessage());
     await().atMost(Duration.ofSeconds(1)).until(() -> collector.progress().capacity() == 0);
   }

@@ -25,9 +25,9 @@ import org.junit.jupiter.params.provider.ValueSource;
 
 /**
  * G10 scale-out: three collectors in one group split 8 partitions; mid-run a fourth joins, one
- * leaves gracefully (stop) and one is closed without drain. Every record is handled at least
- * once, no commit passes an unhandled record, no offset moves backwards (a stale owner's commit
- * would), and the group ends committed at the end of every partition.
+ * leaves gracefully (stop) and one is closed without drain. Every record is handled at least once,
+ * no commit passes an unhandled record, no offset moves backwards (a stale owner's commit would),
+ * and the group ends committed at the end of every partition.
  */
 @ExtendWith(SharedBroker.class)
 @Timeout(value = 90, unit = TimeUnit.SECONDS)
@@ -48,8 +48,12 @@ class ScaleOutTest {
     String group = Kit.unique("g");
     var ledger = new Kit.Ledger();
     Map<String, AtomicLong> handledBy = new ConcurrentHashMap<>();
-    var options = KafkaCollectorOptions.builder().topics(topic).maxBatch(20, 1 << 20)
-        .revokeDrainTimeout(Duration.ofSeconds(2)).commitInterval(Duration.ofMillis(20));
+    var options =
+        KafkaCollectorOptions.builder()
+            .topics(topic)
+            .maxBatch(20, 1 << 20)
+            .revokeDrainTimeout(Duration.ofSeconds(2))
+            .commitInterval(Duration.ofMillis(20));
     var config = Kit.consumerConfig(broker.bootstrap(), group, protocol);
     ExecutorService runs = Executors.newVirtualThreadPerTaskExecutor();
     List<KafkaCollector<String, String>> all = new ArrayList<>();
@@ -69,9 +73,10 @@ class ScaleOutTest {
       awaitHandled(ledger, 3 * total / 5, context, all);
       all.get(2).close(); // C is closed without drain: handlers interrupted, prefix committed
       awaitHandled(ledger, total, context, all);
-      await().atMost(Duration.ofSeconds(30))
-          .until(() -> Kit.endOffsets(broker, topic, PARTITIONS)
-              .equals(Kit.committed(broker, group)));
+      await()
+          .atMost(Duration.ofSeconds(30))
+          .until(
+              () -> Kit.endOffsets(broker, topic, PARTITIONS).equals(Kit.committed(broker, group)));
       all.get(0).stop();
       all.get(3).stop();
       for (Future<ProcessSummary> f : futures.values()) {
@@ -92,26 +97,39 @@ class ScaleOutTest {
     System.out.println("ScaleOutTest handled per member: " + handledBy);
     assertEquals(List.of(), ledger.violations, context);
     assertEquals(Kit.endOffsets(broker, topic, PARTITIONS), Kit.committed(broker, group), context);
-    assertTrue(handledBy.getOrDefault("D", new AtomicLong()).get() > 0,
+    assertTrue(
+        handledBy.getOrDefault("D", new AtomicLong()).get() > 0,
         context + "the member that joined got no work: " + handledBy);
   }
 
-  private static void start(KafkaCollector<String, String> c, ExecutorService runs,
-      Map<String, Future<ProcessSummary>> futures, Kit.Ledger ledger,
-      Map<String, AtomicLong> handledBy, long seed) {
+  private static void start(
+      KafkaCollector<String, String> c,
+      ExecutorService runs,
+      Map<String, Future<ProcessSummary>> futures,
+      Kit.Ledger ledger,
+      Map<String, AtomicLong> handledBy,
+      long seed) {
     AtomicLong mine = handledBy.computeIfAbsent(c.name(), k -> new AtomicLong());
-    futures.put(c.name(), runs.submit(() -> c.process(4, batch -> {
-      OrderedCommitTest.jitter(seed, batch.sequence() * 7 + batch.records().get(0).partition());
-      LockSupport.parkNanos(1_000_000); // ~1 ms per batch, so membership changes land mid-run
-      for (ConsumerRecord<String, String> r : batch.records()) {
-        ledger.handled(new TopicPartition(r.topic(), r.partition()), r.offset());
-      }
-      mine.addAndGet(batch.size());
-    })));
+    futures.put(
+        c.name(),
+        runs.submit(
+            () ->
+                c.process(
+                    4,
+                    batch -> {
+                      OrderedCommitTest.jitter(
+                          seed, batch.sequence() * 7 + batch.records().get(0).partition());
+                      LockSupport.parkNanos(
+                          1_000_000); // ~1 ms per batch, so membership changes land mid-run
+                      for (ConsumerRecord<String, String> r : batch.records()) {
+                        ledger.handled(new TopicPartition(r.topic(), r.partition()), r.offset());
+                      }
+                      mine.addAndGet(batch.size());
+                    })));
   }
 
-  private static void awaitHandled(Kit.Ledger ledger, long count, String context,
-      List<KafkaCollector<String, String>> all) {
+  private static void awaitHandled(
+      Kit.Ledger ledger, long count, String context, List<KafkaCollector<String, String>> all) {
     try {
       await().atMost(Duration.ofSeconds(40)).until(() -> ledger.distinct() >= count);
     } catch (org.awaitility.core.ConditionTimeoutException e) {
@@ -119,8 +137,16 @@ class ScaleOutTest {
       for (KafkaCollector<String, String> c : all) {
         state.append("\n  ").append(c.name()).append(": ").append(c.progress());
       }
-      throw new AssertionError(context + "handled " + ledger.distinct() + " of " + count
-          + "; violations " + ledger.violations + state, e);
+      throw new AssertionError(
+          context
+              + "handled "
+              + ledger.distinct()
+              + " of "
+              + count
+              + "; violations "
+              + ledger.violations
+              + state,
+          e);
     }
   }
 }

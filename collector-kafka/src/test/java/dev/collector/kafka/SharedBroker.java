@@ -7,9 +7,9 @@ import org.junit.jupiter.api.extension.ParameterContext;
 import org.junit.jupiter.api.extension.ParameterResolver;
 
 /**
- * Starts one broker per test run, kept in the root store and shared by every test class that
- * uses this extension; stopped when the run ends. Tests get it as a {@link Broker} parameter and
- * use their own topics and groups.
+ * Starts one broker per test run, kept in the root store and shared by every test class that uses
+ * this extension; stopped when the run ends. Tests get it as a {@link Broker} parameter and use
+ * their own topics and groups.
  */
 final class SharedBroker implements BeforeAllCallback, AfterAllCallback, ParameterResolver {
 
@@ -27,14 +27,20 @@ final class SharedBroker implements BeforeAllCallback, AfterAllCallback, Paramet
   }
 
   static Broker get(ExtensionContext context) {
-    return context.getRoot().getStore(ExtensionContext.Namespace.GLOBAL)
-        .getOrComputeIfAbsent(SharedBroker.class, k -> {
-          try {
-            return new Holder(Broker.start());
-          } catch (Exception e) {
-            throw new IllegalStateException("could not start the test broker", e);
-          }
-        }, Holder.class).broker;
+    return context
+        .getRoot()
+        .getStore(ExtensionContext.Namespace.GLOBAL)
+        .getOrComputeIfAbsent(
+            SharedBroker.class,
+            k -> {
+              try {
+                return new Holder(Broker.start());
+              } catch (Exception e) {
+                throw new IllegalStateException("could not start the test broker", e);
+              }
+            },
+            Holder.class)
+        .broker;
   }
 
   @Override

@@ -46,7 +46,8 @@ class WindowTest {
       WorkUnit second = window.completeAndTake(first, true, false, null);
 
       assertSame(units.get(1), second);
-      assertFalse(Thread.currentThread().isInterrupted(),
+      assertFalse(
+          Thread.currentThread().isInterrupted(),
           "the first unit's interrupt leaked into the second unit");
       window.interruptRunning(null); // meant for the second unit: must arrive
       assertTrue(Thread.currentThread().isInterrupted());
@@ -67,14 +68,19 @@ class WindowTest {
     }
     long farDeadline = System.nanoTime() + TimeUnit.MINUTES.toNanos(5);
     CompletableFuture<Boolean> waited = new CompletableFuture<>();
-    Thread poller = Thread.ofPlatform().daemon().start(() -> {
-      try {
-        waited.complete(window.awaitRoom(2, farDeadline));
-      } catch (Throwable t) {
-        waited.completeExceptionally(t);
-      }
-    });
-    await().atMost(Duration.ofSeconds(5))
+    Thread poller =
+        Thread.ofPlatform()
+            .daemon()
+            .start(
+                () -> {
+                  try {
+                    waited.complete(window.awaitRoom(2, farDeadline));
+                  } catch (Throwable t) {
+                    waited.completeExceptionally(t);
+                  }
+                });
+    await()
+        .atMost(Duration.ofSeconds(5))
         .until(() -> poller.getState() == Thread.State.TIMED_WAITING);
 
     window.complete(running.get(0), true, false, null); // 1 committable: 0 + 1 < 2

@@ -22,8 +22,8 @@ import org.junit.jupiter.api.Timeout;
 
 /**
  * The {@link HandlerContext} example for JDK 25: a {@link ScopedValue} bound around every handler
- * attempt. Lives here because this is the module that compiles and runs on JDK 25 (ScopedValue
- * is final there, JEP 506); the library itself targets 21 and needs nothing of it.
+ * attempt. Lives here because this is the module that compiles and runs on JDK 25 (ScopedValue is
+ * final there, JEP 506); the library itself targets 21 and needs nothing of it.
  */
 @Timeout(value = 10, unit = TimeUnit.SECONDS)
 class HandlerContextScopedValueTest {
@@ -34,24 +34,30 @@ class HandlerContextScopedValueTest {
   @Test
   void scopedValueBoundAroundEveryAttempt_retriesToo_unboundAfterwards() throws Exception {
     Set<String> seen = new ConcurrentSkipListSet<>();
-    HandlerContext bind = (batch, attempt) ->
-        ScopedValue.where(BATCH, batch.sequence() + "/" + batch.attempt()).call(() -> {
-          attempt.run();
-          return null;
-        });
+    HandlerContext bind =
+        (batch, attempt) ->
+            ScopedValue.where(BATCH, batch.sequence() + "/" + batch.attempt())
+                .call(
+                    () -> {
+                      attempt.run();
+                      return null;
+                    });
     CheckpointStore store = Collecting.inMemoryStore();
     List<List<Long>> batches = LongStream.range(0, 3).mapToObj(List::of).toList();
-    CollectorOptions options = CollectorOptions.builder()
-        .handlerContext(bind)
-        .failurePolicy(FailurePolicy.retry(Retry.of(2, Duration.ZERO, Duration.ZERO)))
-        .build();
+    CollectorOptions options =
+        CollectorOptions.builder()
+            .handlerContext(bind)
+            .failurePolicy(FailurePolicy.retry(Retry.of(2, Duration.ZERO, Duration.ZERO)))
+            .build();
     try (Collector<Long> c = Collecting.open(Collecting.listSource(batches), store, options)) {
-      c.process(2, batch -> {
-        seen.add(BATCH.get());
-        if (batch.sequence() == 1 && batch.attempt() == 1) {
-          throw new IllegalStateException("first attempt of batch 1 fails");
-        }
-      });
+      c.process(
+          2,
+          batch -> {
+            seen.add(BATCH.get());
+            if (batch.sequence() == 1 && batch.attempt() == 1) {
+              throw new IllegalStateException("first attempt of batch 1 fails");
+            }
+          });
     }
     assertEquals(new TreeSet<>(List.of("0/1", "1/1", "1/2", "2/1")), seen);
     assertFalse(BATCH.isBound());

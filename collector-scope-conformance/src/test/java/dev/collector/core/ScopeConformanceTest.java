@@ -13,8 +13,8 @@ import dev.collector.core.ScopeUnderTest.Task;
 import java.io.IOException;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicReference;
@@ -25,8 +25,8 @@ import org.junit.jupiter.params.provider.EnumSource;
 
 /**
  * The same scenarios against our {@link StructuredScope} and the JDK 25 {@code
- * StructuredTaskScope}: each asserts one observable outcome for both, or, where the two differ
- * by design, states the difference and asserts it per implementation (listed in
+ * StructuredTaskScope}: each asserts one observable outcome for both, or, where the two differ by
+ * design, states the difference and asserts it per implementation (listed in
  * docs/scope-conformance.md).
  */
 @Timeout(value = 10, unit = TimeUnit.SECONDS)
@@ -45,13 +45,16 @@ class ScopeConformanceTest {
 
   private static Throwable onOtherThread(Runnable action) throws InterruptedException {
     var thrown = new AtomicReference<Throwable>();
-    Thread t = Thread.ofPlatform().start(() -> {
-      try {
-        action.run();
-      } catch (Throwable e) {
-        thrown.set(e);
-      }
-    });
+    Thread t =
+        Thread.ofPlatform()
+            .start(
+                () -> {
+                  try {
+                    action.run();
+                  } catch (Throwable e) {
+                    thrown.set(e);
+                  }
+                });
     t.join();
     return thrown.get();
   }
@@ -77,14 +80,17 @@ class ScopeConformanceTest {
     var boom = new IOException("boom");
     var blocking = new CountDownLatch(1);
     try (ScopeUnderTest scope = impl.open()) {
-      scope.fork(() -> {
-        blocking.countDown();
-        return blockUntilInterrupted(interrupted);
-      });
+      scope.fork(
+          () -> {
+            blocking.countDown();
+            return blockUntilInterrupted(interrupted);
+          });
       blocking.await();
-      Task<Object> failing = scope.fork(() -> {
-        throw boom;
-      });
+      Task<Object> failing =
+          scope.fork(
+              () -> {
+                throw boom;
+              });
       Failed e = assertThrows(Failed.class, scope::join);
       assertSame(boom, e.getCause());
       assertEquals("FAILED", failing.state());
@@ -100,15 +106,17 @@ class ScopeConformanceTest {
     var first = new IOException("first");
     var firstThrown = new CountDownLatch(1);
     try (ScopeUnderTest scope = impl.open()) {
-      scope.fork(() -> {
-        firstThrown.countDown();
-        throw first;
-      });
+      scope.fork(
+          () -> {
+            firstThrown.countDown();
+            throw first;
+          });
       firstThrown.await();
-      scope.fork(() -> {
-        Awaitility.await().until(scope::isCancelled);
-        throw new IOException("second");
-      });
+      scope.fork(
+          () -> {
+            Awaitility.await().until(scope::isCancelled);
+            throw new IOException("second");
+          });
       Failed e = assertThrows(Failed.class, scope::join);
       assertSame(first, e.getCause());
     }
@@ -122,24 +130,26 @@ class ScopeConformanceTest {
     var secondMayThrow = new CountDownLatch(1);
     var secondDone = new CountDownLatch(1);
     try (ScopeUnderTest scope = impl.open()) {
-      scope.fork(() -> {
-        try {
-          // ignores the cancellation's interrupt, then fails on its own account
-          while (secondMayThrow.getCount() > 0) {
+      scope.fork(
+          () -> {
             try {
-              secondMayThrow.await();
-            } catch (InterruptedException ignored) {
-              // keep waiting
+              // ignores the cancellation's interrupt, then fails on its own account
+              while (secondMayThrow.getCount() > 0) {
+                try {
+                  secondMayThrow.await();
+                } catch (InterruptedException ignored) {
+                  // keep waiting
+                }
+              }
+              throw second;
+            } finally {
+              secondDone.countDown();
             }
-          }
-          throw second;
-        } finally {
-          secondDone.countDown();
-        }
-      });
-      scope.fork(() -> {
-        throw first;
-      });
+          });
+      scope.fork(
+          () -> {
+            throw first;
+          });
       Awaitility.await().until(scope::isCancelled);
       secondMayThrow.countDown();
       secondDone.await();
@@ -167,13 +177,16 @@ class ScopeConformanceTest {
   @EnumSource(Impl.class)
   void s06_joinFromOtherThread_throwsWrongThread(Impl impl) throws Exception {
     try (ScopeUnderTest scope = impl.open()) {
-      assertInstanceOf(WrongThreadException.class, onOtherThread(() -> {
-        try {
-          scope.join();
-        } catch (InterruptedException e) {
-          throw new AssertionError(e);
-        }
-      }));
+      assertInstanceOf(
+          WrongThreadException.class,
+          onOtherThread(
+              () -> {
+                try {
+                  scope.join();
+                } catch (InterruptedException e) {
+                  throw new AssertionError(e);
+                }
+              }));
       scope.join();
     }
   }
@@ -220,10 +233,11 @@ class ScopeConformanceTest {
     var interrupted = new AtomicBoolean();
     var started = new CountDownLatch(1);
     ScopeUnderTest scope = impl.open();
-    scope.fork(() -> {
-      started.countDown();
-      return blockUntilInterrupted(interrupted);
-    });
+    scope.fork(
+        () -> {
+          started.countDown();
+          return blockUntilInterrupted(interrupted);
+        });
     started.await();
     assertThrows(IllegalStateException.class, scope::close);
     assertTrue(interrupted.get(), "close did not wait for the interrupted subtask");
@@ -236,27 +250,31 @@ class ScopeConformanceTest {
     var started = new CountDownLatch(1);
     var ended = new AtomicBoolean();
     var closed = new CompletableFuture<Void>();
-    Thread owner = Thread.ofPlatform().start(() -> {
-      ScopeUnderTest scope = impl.open();
-      scope.fork(() -> {
-        started.countDown();
-        while (release.getCount() > 0) {
-          try {
-            release.await();
-          } catch (InterruptedException ignored) {
-            // ignores the cancellation
-          }
-        }
-        ended.set(true);
-        return null;
-      });
-      try {
-        scope.close();
-      } catch (IllegalStateException neverJoined) {
-        // expected
-      }
-      closed.complete(null);
-    });
+    Thread owner =
+        Thread.ofPlatform()
+            .start(
+                () -> {
+                  ScopeUnderTest scope = impl.open();
+                  scope.fork(
+                      () -> {
+                        started.countDown();
+                        while (release.getCount() > 0) {
+                          try {
+                            release.await();
+                          } catch (InterruptedException ignored) {
+                            // ignores the cancellation
+                          }
+                        }
+                        ended.set(true);
+                        return null;
+                      });
+                  try {
+                    scope.close();
+                  } catch (IllegalStateException neverJoined) {
+                    // expected
+                  }
+                  closed.complete(null);
+                });
     started.await();
     Awaitility.await().until(() -> owner.getState() != Thread.State.RUNNABLE);
     assertFalse(closed.isDone(), "close returned while a subtask still ran");
@@ -267,23 +285,26 @@ class ScopeConformanceTest {
 
   @ParameterizedTest
   @EnumSource(Impl.class)
-  void s13_ownerInterruptedDuringJoin_throwsInterrupted_closeCancels(Impl impl)
-      throws Exception {
+  void s13_ownerInterruptedDuringJoin_throwsInterrupted_closeCancels(Impl impl) throws Exception {
     var subtaskInterrupted = new AtomicBoolean();
     var outcome = new CompletableFuture<Throwable>();
     var started = new CountDownLatch(1);
-    Thread owner = Thread.ofPlatform().start(() -> {
-      try (ScopeUnderTest scope = impl.open()) {
-        scope.fork(() -> {
-          started.countDown();
-          return blockUntilInterrupted(subtaskInterrupted);
-        });
-        scope.join();
-        outcome.complete(null);
-      } catch (Throwable t) {
-        outcome.complete(t);
-      }
-    });
+    Thread owner =
+        Thread.ofPlatform()
+            .start(
+                () -> {
+                  try (ScopeUnderTest scope = impl.open()) {
+                    scope.fork(
+                        () -> {
+                          started.countDown();
+                          return blockUntilInterrupted(subtaskInterrupted);
+                        });
+                    scope.join();
+                    outcome.complete(null);
+                  } catch (Throwable t) {
+                    outcome.complete(t);
+                  }
+                });
     started.await();
     Awaitility.await().until(() -> owner.getState() == Thread.State.WAITING);
     owner.interrupt();
@@ -297,14 +318,17 @@ class ScopeConformanceTest {
   void s14_forkAfterCancellation_returnsUnavailableAndRunsNothing(Impl impl) throws Exception {
     var ran = new AtomicBoolean();
     try (ScopeUnderTest scope = impl.open()) {
-      scope.fork(() -> {
-        throw new IOException("cancel the scope");
-      });
+      scope.fork(
+          () -> {
+            throw new IOException("cancel the scope");
+          });
       Awaitility.await().until(scope::isCancelled);
-      Task<Object> late = scope.fork(() -> {
-        ran.set(true);
-        return null;
-      });
+      Task<Object> late =
+          scope.fork(
+              () -> {
+                ran.set(true);
+                return null;
+              });
       assertEquals("UNAVAILABLE", late.state());
       assertThrows(Failed.class, scope::join);
     }
@@ -327,26 +351,30 @@ class ScopeConformanceTest {
     var status = new CompletableFuture<Boolean>();
     var release = new CountDownLatch(1);
     var started = new CountDownLatch(1);
-    Thread owner = Thread.ofPlatform().start(() -> {
-      ScopeUnderTest scope = impl.open();
-      scope.fork(() -> {
-        started.countDown();
-        while (release.getCount() > 0) {
-          try {
-            release.await();
-          } catch (InterruptedException ignored) {
-            // ignores interrupts so close has to wait
-          }
-        }
-        return null;
-      });
-      try {
-        scope.close();
-      } catch (IllegalStateException neverJoined) {
-        // expected
-      }
-      status.complete(Thread.currentThread().isInterrupted());
-    });
+    Thread owner =
+        Thread.ofPlatform()
+            .start(
+                () -> {
+                  ScopeUnderTest scope = impl.open();
+                  scope.fork(
+                      () -> {
+                        started.countDown();
+                        while (release.getCount() > 0) {
+                          try {
+                            release.await();
+                          } catch (InterruptedException ignored) {
+                            // ignores interrupts so close has to wait
+                          }
+                        }
+                        return null;
+                      });
+                  try {
+                    scope.close();
+                  } catch (IllegalStateException neverJoined) {
+                    // expected
+                  }
+                  status.complete(Thread.currentThread().isInterrupted());
+                });
     started.await();
     Awaitility.await().until(() -> owner.getState() != Thread.State.RUNNABLE);
     owner.interrupt();
@@ -359,10 +387,12 @@ class ScopeConformanceTest {
   void s17_getBeforeJoin_jdkThrows_oursReturnsCompletedResult(Impl impl) throws Exception {
     var done = new CountDownLatch(1);
     try (ScopeUnderTest scope = impl.open()) {
-      Task<Integer> task = scope.fork(() -> {
-        done.countDown();
-        return 7;
-      });
+      Task<Integer> task =
+          scope.fork(
+              () -> {
+                done.countDown();
+                return 7;
+              });
       done.await();
       Awaitility.await().until(() -> !task.state().equals("UNAVAILABLE"));
       // Documented difference: the JDK refuses get() before the owner joined; ours answers
@@ -383,13 +413,15 @@ class ScopeConformanceTest {
   @EnumSource(Impl.class)
   void s18_scopedValueBindings_inheritedOnlyByTheJdkScope(Impl impl) throws Exception {
     var seen = new CopyOnWriteArrayList<String>();
-    ScopedValue.where(TENANT, "acme").call(() -> {
-      try (ScopeUnderTest scope = impl.open()) {
-        scope.fork(() -> seen.add(TENANT.isBound() ? TENANT.get() : "unbound"));
-        scope.join();
-      }
-      return null;
-    });
+    ScopedValue.where(TENANT, "acme")
+        .call(
+            () -> {
+              try (ScopeUnderTest scope = impl.open()) {
+                scope.fork(() -> seen.add(TENANT.isBound() ? TENANT.get() : "unbound"));
+                scope.join();
+              }
+              return null;
+            });
     // Documented difference: ScopedValue is not a final API on JDK 21, which our scope targets,
     // so its subtasks do not inherit bindings.
     assertEquals(List.of(impl == Impl.JDK ? "acme" : "unbound"), seen);
@@ -412,8 +444,7 @@ class ScopeConformanceTest {
 
   @ParameterizedTest
   @EnumSource(Impl.class)
-  void s20_nestedScopes_outerClosedFirst_jdkReportsStructureViolation(Impl impl)
-      throws Exception {
+  void s20_nestedScopes_outerClosedFirst_jdkReportsStructureViolation(Impl impl) throws Exception {
     ScopeUnderTest outer = impl.open();
     ScopeUnderTest inner = impl.open();
     outer.join();

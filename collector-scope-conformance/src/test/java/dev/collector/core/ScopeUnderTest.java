@@ -6,8 +6,8 @@ import java.util.function.Supplier;
 
 /**
  * The tiny adapter every conformance scenario is written against: fork, join, close and the
- * cancelled flag, over either our {@link StructuredScope} or the JDK 25 {@link
- * StructuredTaskScope} opened with its default joiner ({@code awaitAllSuccessfulOrThrow}).
+ * cancelled flag, over either our {@link StructuredScope} or the JDK 25 {@link StructuredTaskScope}
+ * opened with its default joiner ({@code awaitAllSuccessfulOrThrow}).
  */
 interface ScopeUnderTest extends AutoCloseable {
 
@@ -19,8 +19,7 @@ interface ScopeUnderTest extends AutoCloseable {
 
     Throwable exception();
 
-    static <T> Task<T> of(
-        Supplier<String> state, Supplier<T> get, Supplier<Throwable> exception) {
+    static <T> Task<T> of(Supplier<String> state, Supplier<T> get, Supplier<Throwable> exception) {
       return new Task<>() {
         @Override
         public String state() {

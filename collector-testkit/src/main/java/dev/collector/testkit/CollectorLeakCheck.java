@@ -23,54 +23,56 @@ import org.junit.jupiter.api.extension.ParameterContext;
 import org.junit.jupiter.api.extension.ParameterResolver;
 
 /**
- * A JUnit 5 extension that fails a test if it left a collector thread alive (a collector or
- * pull session left open, a handler that outlived its run), and injects a fresh {@link
+ * A JUnit 5 extension that fails a test if it left a collector thread alive (a collector or pull
+ * session left open, a handler that outlived its run), and injects a fresh {@link
  * CompletionController} into test methods that declare one.
  *
  * {@snippet class=dev.collector.core.TestkitJavadocExamplesTest region=collectorLeakCheck}
  *
  * <p><b>Which test is blamed.</b> Each test is compared with itself: the collector threads alive
- * before it are taken, and only threads that appeared during the test and are still alive after
- * it fail it. A leak in one test therefore fails that test only, never the tests after it.
+ * before it are taken, and only threads that appeared during the test and are still alive after it
+ * fail it. A leak in one test therefore fails that test only, never the tests after it.
  *
- * <p><b>Tests running in parallel.</b> A thread dump cannot tell which of two concurrently
- * running tests opened a collector, so a test that overlapped another one is never blamed on
- * its own. The extension counts the tests running at once (across all test classes of the
- * JUnit run); tests that overlap, directly or through a chain of overlapping tests, form a
- * group. A test that ran alone is checked as above. A test of a group passes the check when
- * others of its group are still running; when the last one of the group ends, collector threads
- * that appeared since the first one of the group started and are still alive fail that last
- * test, once, with a message naming every test of the group as a candidate. So a leak never
- * fails an innocent overlapping test on its own, and is never lost; run the named tests alone
- * to find the leaker.
+ * <p><b>Tests running in parallel.</b> A thread dump cannot tell which of two concurrently running
+ * tests opened a collector, so a test that overlapped another one is never blamed on its own. The
+ * extension counts the tests running at once (across all test classes of the JUnit run); tests that
+ * overlap, directly or through a chain of overlapping tests, form a group. A test that ran alone is
+ * checked as above. A test of a group passes the check when others of its group are still running;
+ * when the last one of the group ends, collector threads that appeared since the first one of the
+ * group started and are still alive fail that last test, once, with a message naming every test of
+ * the group as a candidate. So a leak never fails an innocent overlapping test on its own, and is
+ * never lost; run the named tests alone to find the leaker.
  *
- * <p><b>What a collector thread is.</b> Not a name: a thread whose stack runs the collector's
- * own run code ({@code dev.collector.core} classes {@code ProcessRun}, {@code BatchRunner},
- * {@code Committer}, {@code Fetcher}, {@code PullSession}, {@code Watchdog}, {@code
- * StructuredScope}), found in a JDK thread dump that also lists virtual threads. An application
- * thread named {@code billing-watchdog} is not one. A thread still inside {@code process()} (a
- * test's background run left running) counts too.
+ * <p><b>What a collector thread is.</b> Not a name: a thread whose stack runs the collector's own
+ * run code ({@code dev.collector.core} classes {@code ProcessRun}, {@code BatchRunner}, {@code
+ * Committer}, {@code Fetcher}, {@code PullSession}, {@code Watchdog}, {@code StructuredScope}),
+ * found in a JDK thread dump that also lists virtual threads. An application thread named {@code
+ * billing-watchdog} is not one. A thread still inside {@code process()} (a test's background run
+ * left running) counts too.
  */
 public final class CollectorLeakCheck
     implements BeforeEachCallback, AfterEachCallback, ParameterResolver {
 
   private static final Pattern THREAD =
-      Pattern.compile("\"tid\": \"?(\\d+)\"?,.*?\"name\": \"((?:[^\"\\\\]|\\\\.)*)\",.*?\"stack\": \\[(.*?)\\]",
+      Pattern.compile(
+          "\"tid\": \"?(\\d+)\"?,.*?\"name\": \"((?:[^\"\\\\]|\\\\.)*)\",.*?\"stack\": \\[(.*?)\\]",
           Pattern.DOTALL);
   private static final Pattern COLLECTOR_FRAME =
-      Pattern.compile("dev\\.collector\\.core\\.(?:ProcessRun|BatchRunner|Committer|Fetcher"
-          + "|PullSession|Watchdog|StructuredScope)[.$]");
+      Pattern.compile(
+          "dev\\.collector\\.core\\.(?:ProcessRun|BatchRunner|Committer|Fetcher"
+              + "|PullSession|Watchdog|StructuredScope)[.$]");
   private static final ExtensionContext.Namespace NAMESPACE =
       ExtensionContext.Namespace.create(CollectorLeakCheck.class);
+
   /** How long a thread that is ending anyway may take to leave the dump. */
   private static final long GRACE_NANOS = 2_000_000_000L;
 
   /**
    * A collector thread in a thread dump.
    *
-   * <p><b>A closed record: exactly these two components, forever</b> (ADR 0008). A thread in a
-   * dump is named by its id and its name; anything more about it (its stack, its state) would be
-   * a new method or a new type, never a component, so tests may deconstruct it ({@code case
+   * <p><b>A closed record: exactly these two components, forever</b> (ADR 0008). A thread in a dump
+   * is named by its id and its name; anything more about it (its stack, its state) would be a new
+   * method or a new type, never a component, so tests may deconstruct it ({@code case
    * CollectorThread(long id, String name)}).
    *
    * @param id the thread id
@@ -87,15 +89,16 @@ public final class CollectorLeakCheck
   /** The tests running now, shared by every instance of the extension in one JUnit run. */
   static final class Tests {
     private final ReentrantLock lock = new ReentrantLock();
+
     @GuardedBy("lock")
     private @Nullable Group group;
-
   }
 
   /** Tests that overlapped, directly or through a chain of overlapping tests. */
   private static final class Group {
     /** The collector threads alive before the first test of the group started. */
     final Set<Long> baseline;
+
     // members and running are guarded by the lock of the Tests that made this group (every
     // access is under tests.lock). Not @GuardedBy: the annotation can only name a lock that is
     // reachable from this class, and the Tests is not.
@@ -117,8 +120,8 @@ public final class CollectorLeakCheck
     } catch (UnsupportedOperationException e) {
       return local; // a hand-made context: this instance's own state
     }
-    return root.getStore(NAMESPACE).getOrComputeIfAbsent(Tests.class, k -> new Tests(),
-        Tests.class);
+    return root.getStore(NAMESPACE)
+        .getOrComputeIfAbsent(Tests.class, k -> new Tests(), Tests.class);
   }
 
   @Override
@@ -166,10 +169,15 @@ public final class CollectorLeakCheck
     if (alone) {
       check(started.before(), context.getDisplayName() + " left collector threads running: ");
     } else if (last) {
-      check(group.baseline, "one of the tests that ran concurrently, " + members + ", left"
-          + " collector threads running (a leak cannot be told apart between tests that"
-          + " overlap; it is reported once, by the last of them to end, "
-          + context.getDisplayName() + "; run them alone to find the leaker): ");
+      check(
+          group.baseline,
+          "one of the tests that ran concurrently, "
+              + members
+              + ", left"
+              + " collector threads running (a leak cannot be told apart between tests that"
+              + " overlap; it is reported once, by the last of them to end, "
+              + context.getDisplayName()
+              + "; run them alone to find the leaker): ");
     }
     // else: it overlapped tests still running; the last of them checks for the whole group
   }
@@ -182,8 +190,10 @@ public final class CollectorLeakCheck
       leaked = leakedSince(before);
     }
     if (!leaked.isEmpty()) {
-      throw new AssertionError(what + leaked.stream().map(CollectorThread::name).toList()
-          + ". Close every collector (try-with-resources) and make handlers end on interrupt");
+      throw new AssertionError(
+          what
+              + leaked.stream().map(CollectorThread::name).toList()
+              + ". Close every collector (try-with-resources) and make handlers end on interrupt");
     }
   }
 

@@ -85,8 +85,8 @@ public final class CollectorRun implements AutoCloseable {
     try {
       return result.get(timeout.toNanos(), TimeUnit.NANOSECONDS);
     } catch (ExecutionException e) {
-      throw new AssertionError("process() of '" + collector.name() + "' threw " + e.getCause(),
-          e.getCause());
+      throw new AssertionError(
+          "process() of '" + collector.name() + "' threw " + e.getCause(), e.getCause());
     } catch (TimeoutException e) {
       throw notEnded(timeout);
     }
@@ -182,11 +182,14 @@ public final class CollectorRun implements AutoCloseable {
 
   private AssertionError notEnded(Duration timeout) {
     String stack =
-        Arrays.stream(thread.getStackTrace())
-            .map(f -> "\n\tat " + f)
-            .collect(Collectors.joining());
+        Arrays.stream(thread.getStackTrace()).map(f -> "\n\tat " + f).collect(Collectors.joining());
     return new AssertionError(
-        "process() of '" + collector.name() + "' did not end within " + timeout + "; does a"
-            + " handler ignore interrupts? The process() thread:" + stack);
+        "process() of '"
+            + collector.name()
+            + "' did not end within "
+            + timeout
+            + "; does a"
+            + " handler ignore interrupts? The process() thread:"
+            + stack);
   }
 }

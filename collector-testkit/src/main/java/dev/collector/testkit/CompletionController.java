@@ -13,8 +13,8 @@ import java.util.concurrent.locks.ReentrantLock;
 import org.jspecify.annotations.Nullable;
 
 /**
- * A handler that holds every batch until the test releases it, so a test scripts the order in
- * which batches finish: {@code release(3); release(1); release(2)}.
+ * A handler that holds every batch until the test releases it, so a test scripts the order in which
+ * batches finish: {@code release(3); release(1); release(2)}.
  *
  * <p>Wrap your own handler with {@link #wrap(BatchHandler)}, and run the collector in the
  * background with {@link CollectorRun}, which closes it first and never waits for ever:
@@ -22,8 +22,8 @@ import org.jspecify.annotations.Nullable;
  * {@snippet class=dev.collector.core.TestkitJavadocExamplesTest region=completionController}
  *
  * <p>Thread-safe. A held handler waits interruptibly: cancelling the run interrupts it and it
- * throws {@link InterruptedException}, as a well-behaved handler does. Releasing a batch before
- * it started is allowed; it then runs straight through.
+ * throws {@link InterruptedException}, as a well-behaved handler does. Releasing a batch before it
+ * started is allowed; it then runs straight through.
  *
  * @param <T> the record type
  */
@@ -37,14 +37,19 @@ public final class CompletionController<T> implements BatchHandler<T> {
   private final BatchHandler<T> delegate;
   private final ReentrantLock lock = new ReentrantLock();
   private final Condition changed = lock.newCondition();
+
   @GuardedBy("lock")
   private final SortedSet<Long> started = new TreeSet<>();
+
   @GuardedBy("lock")
   private final SortedSet<Long> finished = new TreeSet<>();
+
   @GuardedBy("lock")
   private final Map<Long, Verdict> verdicts = new HashMap<>();
+
   @GuardedBy("lock")
   private final Map<Long, Exception> failures = new HashMap<>();
+
   @GuardedBy("lock")
   private boolean releaseAll;
 
@@ -68,9 +73,9 @@ public final class CompletionController<T> implements BatchHandler<T> {
   }
 
   /**
-   * Your handler, held by this controller: each batch waits until the test releases (or fails)
-   * it, then runs {@code handler}. Use it instead of the constructor when the handler is only at
-   * hand where the run starts: {@code CollectorRun.start(collector, 8, controller.wrap(sink))}.
+   * Your handler, held by this controller: each batch waits until the test releases (or fails) it,
+   * then runs {@code handler}. Use it instead of the constructor when the handler is only at hand
+   * where the run starts: {@code CollectorRun.start(collector, 8, controller.wrap(sink))}.
    *
    * @param handler the handler under test
    * @return a handler that waits for this controller, then runs {@code handler}
@@ -169,7 +174,10 @@ public final class CompletionController<T> implements BatchHandler<T> {
    * @throws InterruptedException if interrupted while waiting
    */
   public void awaitStarted(long sequence, Duration timeout) throws InterruptedException {
-    await(timeout, (started, finished) -> started.contains(sequence), "batch " + sequence + " to start");
+    await(
+        timeout,
+        (started, finished) -> started.contains(sequence),
+        "batch " + sequence + " to start");
   }
 
   /**
@@ -181,7 +189,10 @@ public final class CompletionController<T> implements BatchHandler<T> {
    * @throws InterruptedException if interrupted while waiting
    */
   public void awaitFinished(long sequence, Duration timeout) throws InterruptedException {
-    await(timeout, (started, finished) -> finished.contains(sequence), "batch " + sequence + " to finish");
+    await(
+        timeout,
+        (started, finished) -> finished.contains(sequence),
+        "batch " + sequence + " to finish");
   }
 
   /** A condition on the started and finished batches, tested under the lock. */
@@ -199,8 +210,14 @@ public final class CompletionController<T> implements BatchHandler<T> {
       while (!done.test(started, finished)) {
         if (nanos <= 0) {
           throw new AssertionError(
-              "timed out after " + timeout + " waiting for " + what + "; started=" + started
-                  + " finished=" + finished);
+              "timed out after "
+                  + timeout
+                  + " waiting for "
+                  + what
+                  + "; started="
+                  + started
+                  + " finished="
+                  + finished);
         }
         nanos = changed.awaitNanos(nanos);
       }

@@ -30,38 +30,37 @@ import org.jspecify.annotations.Nullable;
 
 /**
  * Runs a handler through crashes: a collector over your {@link BatchSource} and a {@link
- * RecordingCheckpointStore} is "killed" at seeded checkpoints (the store's crash switch refuses
- * the commit that reaches the crash point and freezes what is durable, as a dead process leaves
- * it), a new collector is opened on what survived, and so on until the source is done. The
- * harness holds every batch and releases one at a time in a seeded order, so batches finish out
- * of order (or in order, with {@link #inOrder()}). The {@link Ledger} it returns records every
- * handled batch and checks the guarantees.
+ * RecordingCheckpointStore} is "killed" at seeded checkpoints (the store's crash switch refuses the
+ * commit that reaches the crash point and freezes what is durable, as a dead process leaves it), a
+ * new collector is opened on what survived, and so on until the source is done. The harness holds
+ * every batch and releases one at a time in a seeded order, so batches finish out of order (or in
+ * order, with {@link #inOrder()}). The {@link Ledger} it returns records every handled batch and
+ * checks the guarantees.
  *
  * {@snippet class=dev.collector.core.TestkitJavadocExamplesTest region=crashHarness}
  *
- * <p><b>Your own source.</b> Say what it yields: {@link #expecting(Collection)} (every record,
- * each handled at least once, nothing else) or {@link #expectingCount(long)}. A {@link
- * FakeSource} needs neither: its records are known.
+ * <p><b>Your own source.</b> Say what it yields: {@link #expecting(Collection)} (every record, each
+ * handled at least once, nothing else) or {@link #expectingCount(long)}. A {@link FakeSource} needs
+ * neither: its records are known.
  *
  * <p><b>What a seed fixes.</b> With the same seed, source and handler behaviour, two runs give
- * equal ledgers ({@link Ledger#runs()}, {@link Ledger#summary()}): the crash points, as
- * sequences (crash {@code k} refuses the commit that would take the checkpoint to or past
- * {@code start + 1 + random(2 * depth)}, drawn from the seed, where {@code start} is the
- * checkpoint run {@code k} began at; the checkpoint before it stays durable), and the completion
- * order (after each step the harness waits until the window is
- * full, or the source ended, and every fetched batch's handler has started; then it releases
- * one held batch, drawn from the seed, waits for it to finish and for the commit it allows).
- * What a seed cannot fix: what your handler or source does on its own (its own randomness or
- * clock), and a fault policy's backoff times (timing only, not outcomes). Without {@link
- * #seed(long)} the seed is {@code -Dcollector.seed} if set, else drawn at random; it is in
+ * equal ledgers ({@link Ledger#runs()}, {@link Ledger#summary()}): the crash points, as sequences
+ * (crash {@code k} refuses the commit that would take the checkpoint to or past {@code start + 1 +
+ * random(2 * depth)}, drawn from the seed, where {@code start} is the checkpoint run {@code k}
+ * began at; the checkpoint before it stays durable), and the completion order (after each step the
+ * harness waits until the window is full, or the source ended, and every fetched batch's handler
+ * has started; then it releases one held batch, drawn from the seed, waits for it to finish and for
+ * the commit it allows). What a seed cannot fix: what your handler or source does on its own (its
+ * own randomness or clock), and a fault policy's backoff times (timing only, not outcomes). Without
+ * {@link #seed(long)} the seed is {@code -Dcollector.seed} if set, else drawn at random; it is in
  * every summary and assertion message. The property is a decimal {@code long}, with an optional
  * trailing {@code L} ({@code -Dcollector.seed=42L}, as the messages print it); any other value
  * makes {@link #over} throw {@link IllegalArgumentException} rather than run with a random seed.
  *
  * <p><b>Options it overrides.</b> Commit retries are off (a crashed store stays dead), {@code
- * concurrency} is the depth, {@code batchTimeout} and {@code stuckThreshold} are off (held
- * batches are neither timed out nor reported stuck); the rest of {@link
- * #options(CollectorOptions)} applies.
+ * concurrency} is the depth, {@code batchTimeout} and {@code stuckThreshold} are off (held batches
+ * are neither timed out nor reported stuck); the rest of {@link #options(CollectorOptions)}
+ * applies.
  *
  * <p>Not thread-safe: configure and run it from one thread.
  *
@@ -91,8 +90,8 @@ public final class CrashHarness<T> {
   }
 
   /**
-   * The seed {@code -Dcollector.seed} asks for: a decimal {@code long}, optionally with a
-   * trailing {@code L} or {@code l} as the messages print it ({@code seed(42L)}).
+   * The seed {@code -Dcollector.seed} asks for: a decimal {@code long}, optionally with a trailing
+   * {@code L} or {@code l} as the messages print it ({@code seed(42L)}).
    *
    * @throws IllegalArgumentException if the property is set but is not such a number: a seed the
    *     user asked for is never silently replaced by a random one
@@ -109,8 +108,14 @@ public final class CrashHarness<T> {
     try {
       return Long.parseLong(digits);
     } catch (NumberFormatException e) {
-      throw new IllegalArgumentException("-D" + SEED_PROPERTY + "=" + value + " is not a seed:"
-          + " expected a long such as 42 or 42L", e);
+      throw new IllegalArgumentException(
+          "-D"
+              + SEED_PROPERTY
+              + "="
+              + value
+              + " is not a seed:"
+              + " expected a long such as 42 or 42L",
+          e);
     }
   }
 
@@ -129,8 +134,8 @@ public final class CrashHarness<T> {
   }
 
   /**
-   * Says what the source yields: every one of {@code records} must be handled at least once, and
-   * no other record may be. Needed for a source other than a {@link FakeSource}.
+   * Says what the source yields: every one of {@code records} must be handled at least once, and no
+   * other record may be. Needed for a source other than a {@link FakeSource}.
    *
    * @param records the records, in any order
    * @return this harness
@@ -142,8 +147,8 @@ public final class CrashHarness<T> {
   }
 
   /**
-   * Says how many records the source yields, when they are too many to list: the distinct
-   * batches handled must hold exactly {@code records} records.
+   * Says how many records the source yields, when they are too many to list: the distinct batches
+   * handled must hold exactly {@code records} records.
    *
    * @param records the count
    * @return this harness
@@ -169,8 +174,8 @@ public final class CrashHarness<T> {
   }
 
   /**
-   * Sets how many crashes to attempt (default 5); fewer happen if the source ends first, which
-   * the ledger's summary shows ("3 of 10 crashes").
+   * Sets how many crashes to attempt (default 5); fewer happen if the source ends first, which the
+   * ledger's summary shows ("3 of 10 crashes").
    *
    * @param crashes the count
    * @return this harness
@@ -207,8 +212,8 @@ public final class CrashHarness<T> {
   }
 
   /**
-   * Sets how long one step may take (a batch to start, finish or be committed) before the run
-   * fails with the seed and what it waited for (default 30 seconds).
+   * Sets how long one step may take (a batch to start, finish or be committed) before the run fails
+   * with the seed and what it waited for (default 30 seconds).
    *
    * @param timeout the limit per step
    * @return this harness
@@ -219,8 +224,8 @@ public final class CrashHarness<T> {
   }
 
   /**
-   * Sets the collector options (failure policy, name, ...); see the class comment for the ones
-   * the harness overrides.
+   * Sets the collector options (failure policy, name, ...); see the class comment for the ones the
+   * harness overrides.
    *
    * @param options the options
    * @return this harness
@@ -250,8 +255,9 @@ public final class CrashHarness<T> {
       expectedRecords = all;
     }
     if (expectedRecords == null && expectedCount < 0) {
-      throw new IllegalStateException("say what the source yields: expecting(records) or"
-          + " expectingCount(n) (a FakeSource needs neither)");
+      throw new IllegalStateException(
+          "say what the source yields: expecting(records) or"
+              + " expectingCount(n) (a FakeSource needs neither)");
     }
     var ledger = new Ledger<T>(seed, depth, crashes, expectedRecords, expectedCount);
     var random = new SplittableRandom(seed);
@@ -261,8 +267,14 @@ public final class CrashHarness<T> {
             (previous, next) -> {
               for (long s = previous.sequence(); s < next.sequence(); s++) {
                 if (!ledger.wasSettled(s)) {
-                  throw new AssertionError("commit " + next + " covers batch " + s + ", neither"
-                      + " handled nor dead-lettered; " + Ledger.rerun(seed));
+                  throw new AssertionError(
+                      "commit "
+                          + next
+                          + " covers batch "
+                          + s
+                          + ", neither"
+                          + " handled nor dead-lettered; "
+                          + Ledger.rerun(seed));
                 }
               }
             });
@@ -292,8 +304,12 @@ public final class CrashHarness<T> {
       boolean end = summary != null && !summary.stopped();
       ledger.finish(store.history(), end);
       if (!end) {
-        throw ledger.failure("run " + ledger.runs().size() + " returned " + summary
-            + " without reaching the end of the source");
+        throw ledger.failure(
+            "run "
+                + ledger.runs().size()
+                + " returned "
+                + summary
+                + " without reaching the end of the source");
       }
       return ledger;
     }
@@ -303,8 +319,9 @@ public final class CrashHarness<T> {
 
   private record FailedForGood(Batch<?> batch, Throwable failure) {}
 
-  private Outcome runOnce(Script script, RecordingCheckpointStore store, Ledger<T> ledger,
-      BatchHandler<T> handler) throws InterruptedException {
+  private Outcome runOnce(
+      Script script, RecordingCheckpointStore store, Ledger<T> ledger, BatchHandler<T> handler)
+      throws InterruptedException {
     CollectorOptions runOptions =
         options.toBuilder()
             .commitRetry(Retry.NONE)
@@ -347,8 +364,8 @@ public final class CrashHarness<T> {
 
   /**
    * Wraps the user's dead-letter handler: once it returns, the batch is settled, for the script
-   * (the frontier may pass it) and for the ledger (a commit past it is legal, and it is listed
-   * as dead-lettered). The ledger learns it before the engine may commit past the batch.
+   * (the frontier may pass it) and for the ledger (a commit past it is legal, and it is listed as
+   * dead-lettered). The ledger learns it before the engine may commit past the batch.
    */
   private FailurePolicy signalling(FailurePolicy policy, Script script, Ledger<T> ledger) {
     DeadLetterHandler deadLetter = policy.deadLetter();
@@ -364,9 +381,9 @@ public final class CrashHarness<T> {
   }
 
   /**
-   * The message of a run that failed without a simulated crash. It names a batch only if that
-   * batch failed for good (its last attempt, no dead-letter handler) and so ended the run; a
-   * batch that failed an attempt and then succeeded on a retry is not the cause.
+   * The message of a run that failed without a simulated crash. It names a batch only if that batch
+   * failed for good (its last attempt, no dead-letter handler) and so ended the run; a batch that
+   * failed an attempt and then succeeded on a retry is not the cause.
    */
   private AssertionError runFailed(Ledger<T> ledger, Script script, Throwable failure) {
     Batch<?> batch = script.failedForGood(failure);
@@ -375,13 +392,21 @@ public final class CrashHarness<T> {
       long s = batch.sequence();
       int first = ledger.firstRunOf(s);
       boolean replay = first >= 0 && first < ledger.runs().size() - 1;
-      what = "the handler failed on batch " + s + " (attempt " + batch.attempt() + ")"
-          + (replay
-              ? ", a replay: run " + first + " had handled it before a crash left the checkpoint"
-                  + " below it. A handler must tolerate being run again on a batch (make the"
-                  + " write idempotent)"
-              : ", handled for the first time")
-          + ": " + failure;
+      what =
+          "the handler failed on batch "
+              + s
+              + " (attempt "
+              + batch.attempt()
+              + ")"
+              + (replay
+                  ? ", a replay: run "
+                      + first
+                      + " had handled it before a crash left the checkpoint"
+                      + " below it. A handler must tolerate being run again on a batch (make the"
+                      + " write idempotent)"
+                  : ", handled for the first time")
+              + ": "
+              + failure;
     } else {
       what = "run " + (ledger.runs().size() - 1) + " failed without a simulated crash: " + failure;
     }
@@ -401,25 +426,34 @@ public final class CrashHarness<T> {
     private final long crashAt;
     private final RecordingCheckpointStore store;
     private final SplittableRandom random;
+
     @GuardedBy("lock")
     private long fetched;
+
     @GuardedBy("lock")
     private boolean endSeen;
+
     @GuardedBy("lock")
     private final Set<Long> started = new HashSet<>();
+
     @GuardedBy("lock")
     private final Set<Long> released = new HashSet<>();
+
     /** Returned normally, or dead-lettered. */
     @GuardedBy("lock")
     private final Set<Long> settled = new HashSet<>();
+
     /** Failed its last attempt without a dead-letter handler: the run is ending. */
     @GuardedBy("lock")
     private final Set<Long> failedForGood = new HashSet<>();
+
     /** The batches in {@link #failedForGood} with their last failure, in the order they failed. */
     @GuardedBy("lock")
     private final List<FailedForGood> lastFailures = new ArrayList<>();
+
     @GuardedBy("lock")
     private boolean ended;
+
     @GuardedBy("lock")
     private boolean ending;
 
@@ -488,9 +522,9 @@ public final class CrashHarness<T> {
     }
 
     /**
-     * The batch that ended the run with {@code runFailure}: the one whose last failure is
-     * {@code runFailure} or one of its causes, else the first batch that failed for good, else
-     * {@code null} (the run failed for another reason: the source, the store, the collector).
+     * The batch that ended the run with {@code runFailure}: the one whose last failure is {@code
+     * runFailure} or one of its causes, else the first batch that failed for good, else {@code
+     * null} (the run failed for another reason: the source, the store, the collector).
      */
     @Nullable Batch<?> failedForGood(Throwable runFailure) {
       lock.lock();
@@ -614,16 +648,27 @@ public final class CrashHarness<T> {
     }
 
     /** Waits until the run ended (or crashed) or, with {@code orQuiet}, the window is quiet. */
-    private void await(Duration timeout, boolean orQuiet, int depth, String what,
-        Ledger<T> ledger) throws InterruptedException {
+    private void await(Duration timeout, boolean orQuiet, int depth, String what, Ledger<T> ledger)
+        throws InterruptedException {
       long nanos = timeout.toNanos();
       lock.lock();
       try {
         while (!(ended || store.isCrashed() || (orQuiet && quiet(depth)))) {
           if (nanos <= 0) {
-            throw ledger.failure("timed out after " + timeout + " waiting for " + what
-                + " (fetched through " + fetched + ", end seen " + endSeen + ", committed "
-                + store.current().sequence() + ", held " + held() + ")");
+            throw ledger.failure(
+                "timed out after "
+                    + timeout
+                    + " waiting for "
+                    + what
+                    + " (fetched through "
+                    + fetched
+                    + ", end seen "
+                    + endSeen
+                    + ", committed "
+                    + store.current().sequence()
+                    + ", held "
+                    + held()
+                    + ")");
           }
           nanos = changed.awaitNanos(nanos);
         }

@@ -17,9 +17,9 @@ import java.util.function.LongFunction;
 import org.jspecify.annotations.Nullable;
 
 /**
- * A finite, resumable source for tests, with injectable faults: fetch failures at chosen
- * sequences or with a seeded probability, and fetch latency. Its resume token is the index of
- * the next batch, so a restart resumes exactly where the checkpoint says.
+ * A finite, resumable source for tests, with injectable faults: fetch failures at chosen sequences
+ * or with a seeded probability, and fetch latency. Its resume token is the index of the next batch,
+ * so a restart resumes exactly where the checkpoint says.
  *
  * <p>Thread-safe; a reader is used by one thread at a time, as the collector does.
  *
@@ -34,10 +34,13 @@ public final class FakeSource<T> implements BatchSource<T> {
   private final AtomicInteger opens = new AtomicInteger();
   private final Map<Long, Integer> fetchFailures = new ConcurrentHashMap<>();
   private final ReentrantLock randomLock = new ReentrantLock();
+
   @GuardedBy("randomLock")
   private @Nullable SplittableRandom random;
+
   @GuardedBy("randomLock")
   private double failureProbability;
+
   private volatile Duration latency = Duration.ZERO;
 
   private FakeSource(long batches, LongFunction<List<T>> batchAt) {
@@ -58,9 +61,9 @@ public final class FakeSource<T> implements BatchSource<T> {
   }
 
   /**
-   * A source of {@code batches} batches of {@code recordsPerBatch} consecutive {@code long}
-   * record ids: batch {@code b} holds {@code b * recordsPerBatch} up to {@code (b + 1) *
-   * recordsPerBatch - 1}. Generated on demand, so it can be large.
+   * A source of {@code batches} batches of {@code recordsPerBatch} consecutive {@code long} record
+   * ids: batch {@code b} holds {@code b * recordsPerBatch} up to {@code (b + 1) * recordsPerBatch -
+   * 1}. Generated on demand, so it can be large.
    *
    * @param batches how many batches
    * @param recordsPerBatch records in each
@@ -71,13 +74,15 @@ public final class FakeSource<T> implements BatchSource<T> {
       throw new IllegalArgumentException(
           "batches and recordsPerBatch must be >= 0, were " + batches + ", " + recordsPerBatch);
     }
-    return new FakeSource<>(batches, b -> {
-      List<Long> records = new ArrayList<>(recordsPerBatch);
-      for (int i = 0; i < recordsPerBatch; i++) {
-        records.add(b * recordsPerBatch + i);
-      }
-      return records;
-    });
+    return new FakeSource<>(
+        batches,
+        b -> {
+          List<Long> records = new ArrayList<>(recordsPerBatch);
+          for (int i = 0; i < recordsPerBatch; i++) {
+            records.add(b * recordsPerBatch + i);
+          }
+          return records;
+        });
   }
 
   /**
@@ -214,8 +219,13 @@ public final class FakeSource<T> implements BatchSource<T> {
       index = -1;
     }
     if (index < 0 || index > batches) {
-      throw new IllegalArgumentException("resume token \"" + token + "\" is not a batch index of"
-          + " this source of " + batches + " batches");
+      throw new IllegalArgumentException(
+          "resume token \""
+              + token
+              + "\" is not a batch index of"
+              + " this source of "
+              + batches
+              + " batches");
     }
     return index;
   }

@@ -12,9 +12,9 @@ import org.jspecify.annotations.Nullable;
 
 /**
  * A follow-style source the test feeds as it goes, like a queue or a growing log: {@link
- * #feed(List)} appends a batch, {@link #end()} ends the source. A reader waits (interruptibly,
- * as a follow-mode source must) until there is a batch or the end. Resume token: the index of
- * the next batch. Thread-safe.
+ * #feed(List)} appends a batch, {@link #end()} ends the source. A reader waits (interruptibly, as a
+ * follow-mode source must) until there is a batch or the end. Resume token: the index of the next
+ * batch. Thread-safe.
  *
  * @param <T> the record type
  */
@@ -22,8 +22,10 @@ public final class FeedSource<T> implements BatchSource<T> {
 
   private final ReentrantLock lock = new ReentrantLock();
   private final Condition changed = lock.newCondition();
+
   @GuardedBy("lock")
   private final List<List<T>> batches = new ArrayList<>();
+
   @GuardedBy("lock")
   private boolean ended;
 

@@ -18,14 +18,14 @@ import java.util.concurrent.locks.ReentrantLock;
 import org.jspecify.annotations.Nullable;
 
 /**
- * What a {@link CrashHarness} run did, run by run: the records of every batch each run handled,
- * in the order the handlers finished, which of them were replays, every failed handler attempt,
- * where each run started and where its crash left the durable checkpoint, every commit, and
- * whether the last run reached the end of the source. Its assertions check the guarantees a
- * handler relies on; every message and the {@link #summary()} carry the {@link #seed()}.
+ * What a {@link CrashHarness} run did, run by run: the records of every batch each run handled, in
+ * the order the handlers finished, which of them were replays, every failed handler attempt, where
+ * each run started and where its crash left the durable checkpoint, every commit, and whether the
+ * last run reached the end of the source. Its assertions check the guarantees a handler relies on;
+ * every message and the {@link #summary()} carry the {@link #seed()}.
  *
- * <p>Two ledgers of the same seed, source and handler are equal run by run ({@link #runs()})
- * and have the same summary: see {@link CrashHarness} for what a seed fixes.
+ * <p>Two ledgers of the same seed, source and handler are equal run by run ({@link #runs()}) and
+ * have the same summary: see {@link CrashHarness} for what a seed fixes.
  *
  * <p>Thread-safe.
  *
@@ -34,9 +34,9 @@ import org.jspecify.annotations.Nullable;
 public final class Ledger<T> {
 
   /**
-   * One failed handler attempt. Built by the testkit only; read it through its accessors. A
-   * final class, not a record (ADR 0008), so a field can be added without breaking callers.
-   * Immutable; equal when every field is.
+   * One failed handler attempt. Built by the testkit only; read it through its accessors. A final
+   * class, not a record (ADR 0008), so a field can be added without breaking callers. Immutable;
+   * equal when every field is.
    */
   public static final class FailedAttempt {
     private final long sequence;
@@ -104,16 +104,23 @@ public final class Ledger<T> {
     /** The record format: {@code FailedAttempt[sequence=3, attempt=1, replay=false, ...]}. */
     @Override
     public String toString() {
-      return "FailedAttempt[sequence=" + sequence + ", attempt=" + attempt + ", replay=" + replay
-          + ", failure=" + failure + "]";
+      return "FailedAttempt[sequence="
+          + sequence
+          + ", attempt="
+          + attempt
+          + ", replay="
+          + replay
+          + ", failure="
+          + failure
+          + "]";
     }
   }
 
   /**
    * One run: from an open at {@link #start()} until a crash, a failure or the end of the source.
    * Built by the testkit only; read it through its accessors. A final class, not a record (ADR
-   * 0008), so a field can be added without breaking callers. Immutable; equal when every field
-   * is (two ledgers of one seed have equal runs).
+   * 0008), so a field can be added without breaking callers. Immutable; equal when every field is
+   * (two ledgers of one seed have equal runs).
    *
    * @param <T> the record type
    */
@@ -128,8 +135,15 @@ public final class Ledger<T> {
     private final List<FailedAttempt> failedAttempts;
 
     /** Copies the collections. */
-    Run(int number, Checkpoint start, Checkpoint end, boolean crashed, List<Long> completed,
-        Map<Long, List<T>> records, Set<Long> replayed, List<FailedAttempt> failedAttempts) {
+    Run(
+        int number,
+        Checkpoint start,
+        Checkpoint end,
+        boolean crashed,
+        List<Long> completed,
+        Map<Long, List<T>> records,
+        Set<Long> replayed,
+        List<FailedAttempt> failedAttempts) {
       this.number = number;
       this.start = Objects.requireNonNull(start, "start");
       this.end = Objects.requireNonNull(end, "end");
@@ -244,9 +258,23 @@ public final class Ledger<T> {
     /** The record format: {@code Run[number=0, start=..., end=..., crashed=true, ...]}. */
     @Override
     public String toString() {
-      return "Run[number=" + number + ", start=" + start + ", end=" + end + ", crashed=" + crashed
-          + ", completed=" + completed + ", records=" + records + ", replayed=" + replayed
-          + ", failedAttempts=" + failedAttempts + "]";
+      return "Run[number="
+          + number
+          + ", start="
+          + start
+          + ", end="
+          + end
+          + ", crashed="
+          + crashed
+          + ", completed="
+          + completed
+          + ", records="
+          + records
+          + ", replayed="
+          + replayed
+          + ", failedAttempts="
+          + failedAttempts
+          + "]";
     }
   }
 
@@ -256,42 +284,60 @@ public final class Ledger<T> {
   private final int crashesRequested;
   private final @Nullable List<T> expectedRecords;
   private final long expectedCount;
+
   @GuardedBy("lock")
   private final List<Run<T>> runs = new ArrayList<>();
+
   /** The first records handled under each sequence. */
   @GuardedBy("lock")
   private final Map<Long, List<T>> firstRecords = new HashMap<>();
+
   /** Which run first handled each sequence. */
   @GuardedBy("lock")
   private final Map<Long, Integer> firstRun = new HashMap<>();
+
   /**
    * The batches the failure policy's dead-letter handler took (and returned from), with their
    * records; a dead-lettered batch is settled, so a commit may pass it.
    */
   @GuardedBy("lock")
   private final Map<Long, List<?>> deadLettered = new TreeMap<>();
+
   @GuardedBy("lock")
   private final List<String> inconsistencies = new ArrayList<>();
+
   @GuardedBy("lock")
   private int runNumber = -1;
+
   @GuardedBy("lock")
   private Checkpoint currentStart = Checkpoint.INITIAL;
+
   @GuardedBy("lock")
   private List<Long> completed = new ArrayList<>();
+
   @GuardedBy("lock")
   private Map<Long, List<T>> records = new LinkedHashMap<>();
+
   @GuardedBy("lock")
   private Set<Long> replayed = new HashSet<>();
+
   @GuardedBy("lock")
   private List<FailedAttempt> failed = new ArrayList<>();
+
   @GuardedBy("lock")
   private long handlings;
+
   @GuardedBy("lock")
   private boolean reachedEnd;
+
   @GuardedBy("lock")
   private List<Checkpoint> commits = List.of();
 
-  Ledger(long seed, int depth, int crashesRequested, @Nullable List<T> expectedRecords,
+  Ledger(
+      long seed,
+      int depth,
+      int crashesRequested,
+      @Nullable List<T> expectedRecords,
       long expectedCount) {
     this.seed = seed;
     this.depth = depth;
@@ -347,10 +393,19 @@ public final class Ledger<T> {
         replayed.add(s);
         List<T> before = firstRecords.get(s);
         if (before != null && !before.equals(batch.records()) && inconsistencies.size() < 10) {
-          inconsistencies.add("batch " + s + " replayed by run " + runNumber + " holds "
-              + abbreviate(batch.records()) + " but run " + first + " handled "
-              + abbreviate(before) + " under that sequence: the source did not resume where its"
-              + " resume token said");
+          inconsistencies.add(
+              "batch "
+                  + s
+                  + " replayed by run "
+                  + runNumber
+                  + " holds "
+                  + abbreviate(batch.records())
+                  + " but run "
+                  + first
+                  + " handled "
+                  + abbreviate(before)
+                  + " under that sequence: the source did not resume where its"
+                  + " resume token said");
         }
       } else {
         firstRecords.put(s, batch.records());
@@ -363,8 +418,9 @@ public final class Ledger<T> {
   void failedAttempt(Batch<T> batch, Throwable failure) {
     lock.lock();
     try {
-      failed.add(new FailedAttempt(batch.sequence(), batch.attempt(), isReplay(batch.sequence()),
-          failure.toString()));
+      failed.add(
+          new FailedAttempt(
+              batch.sequence(), batch.attempt(), isReplay(batch.sequence()), failure.toString()));
     } finally {
       lock.unlock();
     }
@@ -374,7 +430,8 @@ public final class Ledger<T> {
   void deadLettered(Batch<?> batch) {
     lock.lock();
     try {
-      deadLettered.putIfAbsent(batch.sequence(),
+      deadLettered.putIfAbsent(
+          batch.sequence(),
           java.util.Collections.unmodifiableList(new ArrayList<>(batch.records())));
     } finally {
       lock.unlock();
@@ -394,8 +451,8 @@ public final class Ledger<T> {
   void endRun(Checkpoint end, boolean crashed) {
     lock.lock();
     try {
-      runs.add(new Run<>(runNumber, currentStart, end, crashed, completed, records, replayed,
-          failed));
+      runs.add(
+          new Run<>(runNumber, currentStart, end, crashed, completed, records, replayed, failed));
     } finally {
       lock.unlock();
     }
@@ -491,10 +548,10 @@ public final class Ledger<T> {
   }
 
   /**
-   * The batches the failure policy's dead-letter handler took (its handler failed every
-   * attempt, and the dead-letter handler returned), in sequence order. They are settled: a
-   * commit may pass them, and {@link #assertCommitsInOrder()} accepts that. A batch that a later
-   * run handled after all (a replay after a crash) is listed here and in {@link #records()}.
+   * The batches the failure policy's dead-letter handler took (its handler failed every attempt,
+   * and the dead-letter handler returned), in sequence order. They are settled: a commit may pass
+   * them, and {@link #assertCommitsInOrder()} accepts that. A batch that a later run handled after
+   * all (a replay after a crash) is listed here and in {@link #records()}.
    *
    * @return the sequences, empty if none
    */
@@ -533,14 +590,14 @@ public final class Ledger<T> {
   }
 
   /**
-   * Every record the harness was told to expect was handled at least once (at-least-once, G2),
-   * and nothing else was: with {@link CrashHarness#expecting}, no record outside the expected
-   * ones; with {@link CrashHarness#expectingCount}, exactly that many records over the distinct
-   * batches. Also checks that a replayed batch held the same records as its first handling (a
-   * source that resumes elsewhere than its token says fails here). A dead-lettered batch was not
-   * handled: its records fail this check (the message says the batch was dead-lettered), so a
-   * test with a poison batch checks the others with {@link #assertCommitsInOrder()}, {@link
-   * #assertReplayAtMost(int)}, {@link #assertReachedEnd()} and {@link #deadLettered()}.
+   * Every record the harness was told to expect was handled at least once (at-least-once, G2), and
+   * nothing else was: with {@link CrashHarness#expecting}, no record outside the expected ones;
+   * with {@link CrashHarness#expectingCount}, exactly that many records over the distinct batches.
+   * Also checks that a replayed batch held the same records as its first handling (a source that
+   * resumes elsewhere than its token says fails here). A dead-lettered batch was not handled: its
+   * records fail this check (the message says the batch was dead-lettered), so a test with a poison
+   * batch checks the others with {@link #assertCommitsInOrder()}, {@link #assertReplayAtMost(int)},
+   * {@link #assertReachedEnd()} and {@link #deadLettered()}.
    *
    * @throws AssertionError naming the first missing or unexpected record and the seed
    */
@@ -562,24 +619,30 @@ public final class Ledger<T> {
       handled.values().forEach(seen::addAll);
       for (T record : expected) {
         if (!seen.contains(record)) {
-          throw failure("record " + record + " was never handled" + deadLetteredIn(record)
-              + " (" + seen.size() + " distinct records were)");
+          throw failure(
+              "record "
+                  + record
+                  + " was never handled"
+                  + deadLetteredIn(record)
+                  + " ("
+                  + seen.size()
+                  + " distinct records were)");
         }
       }
       Set<T> wanted = new HashSet<>(expected);
       for (Map.Entry<Long, List<T>> e : handled.entrySet()) {
         for (T record : e.getValue()) {
           if (!wanted.contains(record)) {
-            throw failure("batch " + e.getKey() + " held record " + record + ", which was not"
-                + " expected");
+            throw failure(
+                "batch " + e.getKey() + " held record " + record + ", which was not" + " expected");
           }
         }
       }
     } else if (expectedCount >= 0) {
       long count = handled.values().stream().mapToLong(List::size).sum();
       if (count != expectedCount) {
-        throw failure("the distinct batches handled held " + count + " records, expected "
-            + expectedCount);
+        throw failure(
+            "the distinct batches handled held " + count + " records, expected " + expectedCount);
       }
     }
   }
@@ -594,9 +657,16 @@ public final class Ledger<T> {
     for (Run<T> run : runs()) {
       long replay = run.leftUncommitted();
       if (run.crashed() && replay > depth) {
-        throw failure("the crash ending run " + run.number() + " left " + replay
-            + " handled batches uncommitted (checkpoint " + run.end().sequence() + "), more"
-            + " than depth " + depth);
+        throw failure(
+            "the crash ending run "
+                + run.number()
+                + " left "
+                + replay
+                + " handled batches uncommitted (checkpoint "
+                + run.end().sequence()
+                + "), more"
+                + " than depth "
+                + depth);
       }
     }
   }
@@ -616,9 +686,8 @@ public final class Ledger<T> {
   }
 
   /**
-   * The checkpoint only moved forward, and every batch below each committed checkpoint had
-   * been settled (G1): handled, or dead-lettered by the failure policy ({@link
-   * #deadLettered()}).
+   * The checkpoint only moved forward, and every batch below each committed checkpoint had been
+   * settled (G1): handled, or dead-lettered by the failure policy ({@link #deadLettered()}).
    *
    * @throws AssertionError naming the commit and the seed
    */
@@ -637,8 +706,14 @@ public final class Ledger<T> {
       }
       for (long s = previous; s < c.sequence(); s++) {
         if (!wasSettled(s)) {
-          throw failure("commit " + c + " covers batch " + s + ", which was never handled nor"
-              + " dead-lettered" + deadLetteredNote());
+          throw failure(
+              "commit "
+                  + c
+                  + " covers batch "
+                  + s
+                  + ", which was never handled nor"
+                  + " dead-lettered"
+                  + deadLetteredNote());
         }
       }
       previous = c.sequence();
@@ -646,9 +721,9 @@ public final class Ledger<T> {
   }
 
   /**
-   * All of the above, with the depth the harness ran with: commits in order, every expected
-   * record handled and nothing else, replay at most {@link #depth()} per crash, the end of the
-   * source reached.
+   * All of the above, with the depth the harness ran with: commits in order, every expected record
+   * handled and nothing else, replay at most {@link #depth()} per crash, the end of the source
+   * reached.
    *
    * @throws AssertionError with the seed and the summary
    */
@@ -670,23 +745,43 @@ public final class Ledger<T> {
   }
 
   static String rerun(long seed) {
-    return "seed " + seed + " (rerun with CrashHarness.seed(" + seed + "L), or with -D"
-        + CrashHarness.SEED_PROPERTY + "=" + seed + " where the test sets no seed)";
+    return "seed "
+        + seed
+        + " (rerun with CrashHarness.seed("
+        + seed
+        + "L), or with -D"
+        + CrashHarness.SEED_PROPERTY
+        + "="
+        + seed
+        + " where the test sets no seed)";
   }
 
   /**
    * A one-line summary that starts with the seed: crashes, runs, handler calls, replays, the
-   * dead-lettered batches (if any), the final checkpoint and whether the source's end was
-   * reached.
+   * dead-lettered batches (if any), the final checkpoint and whether the source's end was reached.
    *
    * @return the summary
    */
   public String summary() {
     List<Run<T>> all = runs();
     long finalSequence = all.isEmpty() ? 0 : all.get(all.size() - 1).end().sequence();
-    return "seed " + seed + ": " + crashes() + " of " + crashesRequested + " crashes, "
-        + all.size() + " runs, " + handled() + " handler calls, " + replayed()
-        + " batches replayed" + deadLetteredSummary() + ", depth " + depth + ", checkpoint "
+    return "seed "
+        + seed
+        + ": "
+        + crashes()
+        + " of "
+        + crashesRequested
+        + " crashes, "
+        + all.size()
+        + " runs, "
+        + handled()
+        + " handler calls, "
+        + replayed()
+        + " batches replayed"
+        + deadLetteredSummary()
+        + ", depth "
+        + depth
+        + ", checkpoint "
         + finalSequence
         + (reachedEnd() ? " (end of source)" : " (end of source NOT reached)");
   }

@@ -17,8 +17,8 @@ import org.jspecify.annotations.Nullable;
  *
  * <p>Thread-safe. A violated check throws from {@link #commit} (the store's own forward check
  * throws {@link AssertionError}; a {@link CommitCheck} may throw {@link AssertionError} or any
- * {@link RuntimeException}), which refuses the commit and fails the run, and the first one is
- * kept so the test can report it from its own thread with {@link #assertNoViolation()}.
+ * {@link RuntimeException}), which refuses the commit and fails the run, and the first one is kept
+ * so the test can report it from its own thread with {@link #assertNoViolation()}.
  */
 public final class RecordingCheckpointStore implements CheckpointStore {
 
@@ -39,21 +39,30 @@ public final class RecordingCheckpointStore implements CheckpointStore {
 
   private final ReentrantLock lock = new ReentrantLock();
   private final Condition committed = lock.newCondition();
+
   @GuardedBy("lock")
   private final List<Checkpoint> history = new ArrayList<>();
+
   private final CommitCheck check;
+
   @GuardedBy("lock")
   private Checkpoint current;
+
   @GuardedBy("lock")
   private boolean empty;
+
   @GuardedBy("lock")
   private @Nullable Throwable violation;
+
   @GuardedBy("lock")
   private long crashAtSequence = Long.MAX_VALUE;
+
   @GuardedBy("lock")
   private boolean crashed;
+
   @GuardedBy("lock")
   private int failuresToInject;
+
   @GuardedBy("lock")
   private Duration commitLatency = Duration.ZERO;
 
@@ -105,8 +114,8 @@ public final class RecordingCheckpointStore implements CheckpointStore {
       }
       if (failuresToInject > 0) {
         failuresToInject--;
-        throw new IOException("injected commit failure of " + next + "; the store keeps "
-            + current);
+        throw new IOException(
+            "injected commit failure of " + next + "; the store keeps " + current);
       }
       try {
         if (next.sequence() <= current.sequence() && !empty) {
@@ -132,8 +141,7 @@ public final class RecordingCheckpointStore implements CheckpointStore {
   /**
    * Simulates a crash at the first commit that reaches {@code sequence}: that commit and every
    * later one throw {@link IOException}, so what is durable is frozen just before it. A new
-   * collector opened on this store (after {@link #restart()}) resumes from exactly what
-   * survived.
+   * collector opened on this store (after {@link #restart()}) resumes from exactly what survived.
    *
    * @param sequence the checkpoint sequence at which the store "dies"; 0 crashes at the first
    *     commit
@@ -200,16 +208,16 @@ public final class RecordingCheckpointStore implements CheckpointStore {
   }
 
   /**
-   * Crashes now: what is durable is frozen and every later commit throws, as if the process
-   * had died. Use {@link #restart()} before opening the collector that recovers.
+   * Crashes now: what is durable is frozen and every later commit throws, as if the process had
+   * died. Use {@link #restart()} before opening the collector that recovers.
    */
   public void crash() {
     crashAtSequence(0);
   }
 
   /**
-   * Ends the simulated crash: the store accepts commits again, starting from what survived. Use
-   * it before opening the collector that recovers.
+   * Ends the simulated crash: the store accepts commits again, starting from what survived. Use it
+   * before opening the collector that recovers.
    */
   public void restart() {
     lock.lock();
@@ -264,8 +272,12 @@ public final class RecordingCheckpointStore implements CheckpointStore {
       while (current.sequence() < sequence) {
         if (nanos <= 0) {
           throw new AssertionError(
-              "timed out after " + timeout + " waiting for sequence " + sequence
-                  + "; committed " + current);
+              "timed out after "
+                  + timeout
+                  + " waiting for sequence "
+                  + sequence
+                  + "; committed "
+                  + current);
         }
         nanos = committed.awaitNanos(nanos);
       }
@@ -275,8 +287,8 @@ public final class RecordingCheckpointStore implements CheckpointStore {
   }
 
   /**
-   * Reports the first violated check, if any: an {@link AssertionError} or {@link
-   * RuntimeException} thrown by the forward check or the {@link CommitCheck}.
+   * Reports the first violated check, if any: an {@link AssertionError} or {@link RuntimeException}
+   * thrown by the forward check or the {@link CommitCheck}.
    *
    * @throws AssertionError with the violation as its cause
    */

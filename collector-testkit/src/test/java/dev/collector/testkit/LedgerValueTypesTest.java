@@ -41,9 +41,15 @@ class LedgerValueTypesTest {
   }
 
   private static Ledger.Run<String> run(int number, boolean crashed) {
-    return new Ledger.Run<>(number, new Checkpoint(1, "a"), new Checkpoint(2, "b"), crashed,
-        List.of(2L, 1L, 3L), Map.of(1L, List.of("x"), 2L, List.of("y"), 3L, List.of("z")),
-        Set.of(1L), List.of(failed()));
+    return new Ledger.Run<>(
+        number,
+        new Checkpoint(1, "a"),
+        new Checkpoint(2, "b"),
+        crashed,
+        List.of(2L, 1L, 3L),
+        Map.of(1L, List.of("x"), 2L, List.of("y"), 3L, List.of("z")),
+        Set.of(1L),
+        List.of(failed()));
   }
 
   @Test
@@ -66,8 +72,16 @@ class LedgerValueTypesTest {
     Map<Long, List<String>> records = new HashMap<>(Map.of(1L, List.of("x")));
     Set<Long> replayed = new HashSet<>();
     List<Ledger.FailedAttempt> attempts = new ArrayList<>();
-    Ledger.Run<String> r = new Ledger.Run<>(0, Checkpoint.INITIAL, Checkpoint.INITIAL, false,
-        completed, records, replayed, attempts);
+    Ledger.Run<String> r =
+        new Ledger.Run<>(
+            0,
+            Checkpoint.INITIAL,
+            Checkpoint.INITIAL,
+            false,
+            completed,
+            records,
+            replayed,
+            attempts);
     completed.add(2L);
     records.put(2L, List.of("y"));
     replayed.add(1L);
@@ -99,18 +113,20 @@ class LedgerValueTypesTest {
     assertNotEquals(r, new Ledger.Run<>(0, b, b, true, done, rec, Set.of(1L), f));
     assertNotEquals(r, new Ledger.Run<>(0, a, a, true, done, rec, Set.of(1L), f));
     assertNotEquals(r, new Ledger.Run<>(0, a, b, true, List.of(1L, 2L, 3L), rec, Set.of(1L), f));
-    assertNotEquals(r, new Ledger.Run<>(0, a, b, true, done, Map.of(1L, List.of("x")),
-        Set.of(1L), f));
+    assertNotEquals(
+        r, new Ledger.Run<>(0, a, b, true, done, Map.of(1L, List.of("x")), Set.of(1L), f));
     assertNotEquals(r, new Ledger.Run<>(0, a, b, true, done, rec, Set.of(2L), f));
     assertNotEquals(r, new Ledger.Run<>(0, a, b, true, done, rec, Set.of(1L), List.of()));
   }
 
   @Test
   void run_toString_recordFormat() {
-    assertEquals("Run[number=0, start=Checkpoint[sequence=1, resumeToken=a],"
+    assertEquals(
+        "Run[number=0, start=Checkpoint[sequence=1, resumeToken=a],"
             + " end=Checkpoint[sequence=2, resumeToken=b], crashed=true, completed=[2, 1, 3],"
             + " records={1=[x], 2=[y], 3=[z]}, replayed=[1], failedAttempts=["
-            + failed() + "]]",
+            + failed()
+            + "]]",
         run(0, true).toString());
   }
 }

@@ -14,8 +14,8 @@ import java.util.stream.Stream;
 
 /**
  * Lists the public types of one package as compiled into the module under test (its output
- * directory or jar), for the "no public records but the allowed ones" tests of ADR 0008.
- * A copy of collector-api's test helper: the modules share no test code.
+ * directory or jar), for the "no public records but the allowed ones" tests of ADR 0008. A copy of
+ * collector-api's test helper: the modules share no test code.
  */
 final class PublishedRecords {
 

@@ -38,31 +38,37 @@ final class BenchBroker implements AutoCloseable {
       controller = b.getLocalPort();
     }
     var p = new Properties();
-    p.putAll(Map.of(
-        "process.roles", "broker,controller",
-        "node.id", "1",
-        "controller.quorum.voters", "1@127.0.0.1:" + controller,
-        "listeners", "PLAINTEXT://127.0.0.1:" + port + ",CONTROLLER://127.0.0.1:" + controller,
-        "advertised.listeners", "PLAINTEXT://127.0.0.1:" + port,
-        "controller.listener.names", "CONTROLLER",
-        "inter.broker.listener.name", "PLAINTEXT",
-        "listener.security.protocol.map", "PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT",
-        "log.dirs", dir.toString()));
-    p.putAll(Map.of(
-        "offsets.topic.replication.factor", "1",
-        "offsets.topic.num.partitions", "1",
-        "transaction.state.log.replication.factor", "1",
-        "transaction.state.log.min.isr", "1",
-        "transaction.state.log.num.partitions", "1",
-        "share.coordinator.state.topic.replication.factor", "1",
-        "share.coordinator.state.topic.min.isr", "1",
-        "group.initial.rebalance.delay.ms", "0",
-        "auto.create.topics.enable", "false"));
-    new Formatter().setPrintStream(new PrintStream(OutputStream.nullOutputStream()))
-        .setNodeId(1).setClusterId(Uuid.randomUuid().toString())
-        .setDirectories(List.of(dir.toString())).setMetadataLogDirectory(dir.toString())
+    p.putAll(
+        Map.of(
+            "process.roles", "broker,controller",
+            "node.id", "1",
+            "controller.quorum.voters", "1@127.0.0.1:" + controller,
+            "listeners", "PLAINTEXT://127.0.0.1:" + port + ",CONTROLLER://127.0.0.1:" + controller,
+            "advertised.listeners", "PLAINTEXT://127.0.0.1:" + port,
+            "controller.listener.names", "CONTROLLER",
+            "inter.broker.listener.name", "PLAINTEXT",
+            "listener.security.protocol.map", "PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT",
+            "log.dirs", dir.toString()));
+    p.putAll(
+        Map.of(
+            "offsets.topic.replication.factor", "1",
+            "offsets.topic.num.partitions", "1",
+            "transaction.state.log.replication.factor", "1",
+            "transaction.state.log.min.isr", "1",
+            "transaction.state.log.num.partitions", "1",
+            "share.coordinator.state.topic.replication.factor", "1",
+            "share.coordinator.state.topic.min.isr", "1",
+            "group.initial.rebalance.delay.ms", "0",
+            "auto.create.topics.enable", "false"));
+    new Formatter()
+        .setPrintStream(new PrintStream(OutputStream.nullOutputStream()))
+        .setNodeId(1)
+        .setClusterId(Uuid.randomUuid().toString())
+        .setDirectories(List.of(dir.toString()))
+        .setMetadataLogDirectory(dir.toString())
         .setControllerListenerName("CONTROLLER")
-        .setReleaseVersion(MetadataVersion.latestProduction()).run();
+        .setReleaseVersion(MetadataVersion.latestProduction())
+        .run();
     var server = new KafkaRaftServer(KafkaConfig.fromProps(p, false), Time.SYSTEM);
     server.startup();
     var broker = new BenchBroker(server, "127.0.0.1:" + port);

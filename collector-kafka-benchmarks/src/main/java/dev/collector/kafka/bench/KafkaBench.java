@@ -43,6 +43,7 @@ public final class KafkaBench {
 
   /** Whether Collector runs sample their window's occupancy (progress()) every 2 ms. */
   private static volatile boolean sampleWindow;
+
   /** The last Collector run's window occupancy, when sampled. */
   private static volatile String windowSample = "";
 
@@ -57,8 +58,8 @@ public final class KafkaBench {
   }
 
   /** One measurement of one system: the phases and how busy its handlers were. */
-  record Sample(double rate, double firstMs, double steadyRate, double occupancy,
-      double handlerMs) {}
+  record Sample(
+      double rate, double firstMs, double steadyRate, double occupancy, double handlerMs) {}
 
   /**
    * Arguments: the output file, then optional {@code key=value}: {@code reps=N} (interleaved
@@ -86,20 +87,31 @@ public final class KafkaBench {
       }
       produce(broker.bootstrap, topic);
       Map<String, Run> systems = new LinkedHashMap<>();
-      systems.put("Collector batch mode", (t, g, h, done) -> collector(broker, t, g, h, done, null));
-      systems.put("Collector record UNORDERED",
+      systems.put(
+          "Collector batch mode", (t, g, h, done) -> collector(broker, t, g, h, done, null));
+      systems.put(
+          "Collector record UNORDERED",
           (t, g, h, done) -> collector(broker, t, g, h, done, Ordering.UNORDERED));
-      systems.put("Collector record KEY",
+      systems.put(
+          "Collector record KEY",
           (t, g, h, done) -> collector(broker, t, g, h, done, Ordering.KEY));
-      systems.put("Parallel Consumer UNORDERED", (t, g, h, done) -> parallelConsumer(broker, t, g,
-          h, done, ParallelConsumerOptions.ProcessingOrder.UNORDERED));
-      systems.put("Parallel Consumer KEY", (t, g, h, done) -> parallelConsumer(broker, t, g, h,
-          done, ParallelConsumerOptions.ProcessingOrder.KEY));
-      systems.put("raw loop (vthread per record, commit per poll)",
+      systems.put(
+          "Parallel Consumer UNORDERED",
+          (t, g, h, done) ->
+              parallelConsumer(
+                  broker, t, g, h, done, ParallelConsumerOptions.ProcessingOrder.UNORDERED));
+      systems.put(
+          "Parallel Consumer KEY",
+          (t, g, h, done) ->
+              parallelConsumer(broker, t, g, h, done, ParallelConsumerOptions.ProcessingOrder.KEY));
+      systems.put(
+          "raw loop (vthread per record, commit per poll)",
           (t, g, h, done) -> rawLoop(broker, t, g, h, done));
       if (!wantSystems.isEmpty()) {
-        systems.keySet().removeIf(name -> java.util.Arrays.stream(wantSystems.split(","))
-            .noneMatch(name::contains));
+        systems
+            .keySet()
+            .removeIf(
+                name -> java.util.Arrays.stream(wantSystems.split(",")).noneMatch(name::contains));
       }
       Map<String, Handler> handlers = new LinkedHashMap<>();
       handlers.put("no-op", () -> {});
@@ -117,12 +129,21 @@ public final class KafkaBench {
         for (int rep = 0; rep < reps; rep++) {
           for (var system : systems.entrySet()) {
             Sample s = measure(topic, "g" + group++, system.getValue(), handler.getValue());
-            results.computeIfAbsent(system.getKey(), k -> new LinkedHashMap<>())
-                .computeIfAbsent(handler.getKey(), k -> new ArrayList<>()).add(s);
-            System.out.printf("%-48s %-5s rep %d: %,9.0f rec/s total, first record %,6.0f ms,"
+            results
+                .computeIfAbsent(system.getKey(), k -> new LinkedHashMap<>())
+                .computeIfAbsent(handler.getKey(), k -> new ArrayList<>())
+                .add(s);
+            System.out.printf(
+                "%-48s %-5s rep %d: %,9.0f rec/s total, first record %,6.0f ms,"
                     + " steady %,9.0f rec/s, %5.1f handlers busy, %.3f ms per handler call%n",
-                system.getKey(), handler.getKey(), rep + 1, s.rate(), s.firstMs(),
-                s.steadyRate(), s.occupancy(), s.handlerMs());
+                system.getKey(),
+                handler.getKey(),
+                rep + 1,
+                s.rate(),
+                s.firstMs(),
+                s.steadyRate(),
+                s.occupancy(),
+                s.handlerMs());
             if (!windowSample.isEmpty()) {
               System.out.println("    window: " + windowSample);
               windowSample = "";
@@ -144,33 +165,37 @@ public final class KafkaBench {
     AtomicLong at90 = new AtomicLong();
     java.util.concurrent.atomic.LongAdder busyNanos = new java.util.concurrent.atomic.LongAdder();
     var done = new CountDownLatch(1);
-    Handler counting = () -> {
-      long t0 = System.nanoTime();
-      first.compareAndSet(0, t0);
-      try {
-        handler.handle();
-      } finally {
-        long t1 = System.nanoTime();
-        busyNanos.add(t1 - t0);
-        long n = handled.incrementAndGet();
-        if (n == RECORDS / 10) {
-          at10.set(t1);
-        } else if (n == RECORDS * 9 / 10) {
-          at90.set(t1);
-        } else if (n == RECORDS) {
-          done.countDown();
-        }
-      }
-    };
+    Handler counting =
+        () -> {
+          long t0 = System.nanoTime();
+          first.compareAndSet(0, t0);
+          try {
+            handler.handle();
+          } finally {
+            long t1 = System.nanoTime();
+            busyNanos.add(t1 - t0);
+            long n = handled.incrementAndGet();
+            if (n == RECORDS / 10) {
+              at10.set(t1);
+            } else if (n == RECORDS * 9 / 10) {
+              at90.set(t1);
+            } else if (n == RECORDS) {
+              done.countDown();
+            }
+          }
+        };
     long start = System.nanoTime();
-    var runner = Thread.ofPlatform().start(() -> {
-      try {
-        run.run(topic, group, counting, done);
-      } catch (Exception e) {
-        e.printStackTrace();
-        done.countDown();
-      }
-    });
+    var runner =
+        Thread.ofPlatform()
+            .start(
+                () -> {
+                  try {
+                    run.run(topic, group, counting, done);
+                  } catch (Exception e) {
+                    e.printStackTrace();
+                    done.countDown();
+                  }
+                });
     if (!done.await(300, TimeUnit.SECONDS)) {
       throw new IllegalStateException(group + ": only " + handled + " records handled");
     }
@@ -179,9 +204,12 @@ public final class KafkaBench {
     if (handled.get() < RECORDS) {
       return new Sample(Double.NaN, Double.NaN, Double.NaN, Double.NaN, Double.NaN);
     }
-    return new Sample(RECORDS / ((end - start) / 1e9), (first.get() - start) / 1e6,
+    return new Sample(
+        RECORDS / ((end - start) / 1e9),
+        (first.get() - start) / 1e6,
         (RECORDS * 0.8) / ((at90.get() - at10.get()) / 1e9),
-        busyNanos.sum() / (double) (end - first.get()), busyNanos.sum() / 1e6 / RECORDS);
+        busyNanos.sum() / (double) (end - first.get()),
+        busyNanos.sum() / 1e6 / RECORDS);
   }
 
   private static Map<String, Object> consumerConfig(BenchBroker broker, String group) {
@@ -193,29 +221,43 @@ public final class KafkaBench {
     return config;
   }
 
-  private static void collector(BenchBroker broker, String topic, String group, Handler handler,
-      CountDownLatch done, Ordering ordering) throws Exception {
-    var options = KafkaCollectorOptions.builder().name(group).topics(topic).maxBatch(50, 1 << 20)
-        .build();
-    try (var collector = KafkaCollector.open(consumerConfig(broker, group),
-        new StringDeserializer(), new StringDeserializer(), options)) {
-      Thread.ofVirtual().start(() -> {
-        try {
-          done.await();
-        } catch (InterruptedException e) {
-          Thread.currentThread().interrupt();
-        }
-        collector.stop();
-      });
+  private static void collector(
+      BenchBroker broker,
+      String topic,
+      String group,
+      Handler handler,
+      CountDownLatch done,
+      Ordering ordering)
+      throws Exception {
+    var options =
+        KafkaCollectorOptions.builder().name(group).topics(topic).maxBatch(50, 1 << 20).build();
+    try (var collector =
+        KafkaCollector.open(
+            consumerConfig(broker, group),
+            new StringDeserializer(),
+            new StringDeserializer(),
+            options)) {
+      Thread.ofVirtual()
+          .start(
+              () -> {
+                try {
+                  done.await();
+                } catch (InterruptedException e) {
+                  Thread.currentThread().interrupt();
+                }
+                collector.stop();
+              });
       if (sampleWindow) {
         Thread.ofVirtual().start(() -> sample(collector, done));
       }
       if (ordering == null) {
-        collector.process(4 * CONCURRENCY, batch -> {
-          for (int i = 0; i < batch.size(); i++) {
-            handler.handle();
-          }
-        });
+        collector.process(
+            4 * CONCURRENCY,
+            batch -> {
+              for (int i = 0; i < batch.size(); i++) {
+                handler.handle();
+              }
+            });
       } else {
         collector.processRecords(10_000, CONCURRENCY, ordering, r -> handler.handle());
       }
@@ -224,8 +266,8 @@ public final class KafkaBench {
 
   /**
    * Means over the run, sampled every 2 ms while records are being handled: units uncommitted,
-   * running, done but behind an unfinished unit of their partition (waiting), and the rest
-   * (handled and committable, or queued).
+   * running, done but behind an unfinished unit of their partition (waiting), and the rest (handled
+   * and committable, or queued).
    */
   private static void sample(KafkaCollector<?, ?> collector, CountDownLatch done) {
     long n = 0;
@@ -247,42 +289,54 @@ public final class KafkaBench {
       Thread.currentThread().interrupt();
     }
     if (n > 0) {
-      windowSample = String.format("%d samples: uncommitted %.1f, running %.1f, done behind a"
-          + " running unit %.1f, committable or queued %.1f (units)", n, uncommitted / n,
-          running / n, waiting / n, (uncommitted - running - waiting) / n);
+      windowSample =
+          String.format(
+              "%d samples: uncommitted %.1f, running %.1f, done behind a"
+                  + " running unit %.1f, committable or queued %.1f (units)",
+              n, uncommitted / n, running / n, waiting / n, (uncommitted - running - waiting) / n);
     }
   }
 
-  private static void parallelConsumer(BenchBroker broker, String topic, String group,
-      Handler handler, CountDownLatch done, ParallelConsumerOptions.ProcessingOrder order)
+  private static void parallelConsumer(
+      BenchBroker broker,
+      String topic,
+      String group,
+      Handler handler,
+      CountDownLatch done,
+      ParallelConsumerOptions.ProcessingOrder order)
       throws Exception {
-    var consumer = new KafkaConsumer<>(consumerConfig(broker, group), new StringDeserializer(),
-        new StringDeserializer());
-    var options = ParallelConsumerOptions.<String, String>builder()
-        .ordering(order)
-        .maxConcurrency(CONCURRENCY)
-        .consumer(consumer)
-        .commitMode(ParallelConsumerOptions.CommitMode.PERIODIC_CONSUMER_SYNC)
-        .build();
+    var consumer =
+        new KafkaConsumer<>(
+            consumerConfig(broker, group), new StringDeserializer(), new StringDeserializer());
+    var options =
+        ParallelConsumerOptions.<String, String>builder()
+            .ordering(order)
+            .maxConcurrency(CONCURRENCY)
+            .consumer(consumer)
+            .commitMode(ParallelConsumerOptions.CommitMode.PERIODIC_CONSUMER_SYNC)
+            .build();
     ParallelStreamProcessor<String, String> pc =
         ParallelStreamProcessor.createEosStreamProcessor(options);
     pc.subscribe(List.of(topic));
-    pc.poll(context -> {
-      try {
-        handler.handle();
-      } catch (InterruptedException e) {
-        Thread.currentThread().interrupt();
-        throw new IllegalStateException(e);
-      }
-    });
+    pc.poll(
+        context -> {
+          try {
+            handler.handle();
+          } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IllegalStateException(e);
+          }
+        });
     done.await();
     pc.close();
   }
 
-  private static void rawLoop(BenchBroker broker, String topic, String group, Handler handler,
-      CountDownLatch done) throws Exception {
-    try (var consumer = new KafkaConsumer<>(consumerConfig(broker, group),
-        new StringDeserializer(), new StringDeserializer());
+  private static void rawLoop(
+      BenchBroker broker, String topic, String group, Handler handler, CountDownLatch done)
+      throws Exception {
+    try (var consumer =
+            new KafkaConsumer<>(
+                consumerConfig(broker, group), new StringDeserializer(), new StringDeserializer());
         var threads = Executors.newVirtualThreadPerTaskExecutor()) {
       consumer.subscribe(List.of(topic));
       while (done.getCount() > 0) {
@@ -293,15 +347,16 @@ public final class KafkaBench {
         var batch = new CountDownLatch(records.count());
         AtomicInteger failures = new AtomicInteger();
         for (int i = 0; i < records.count(); i++) {
-          threads.execute(() -> {
-            try {
-              handler.handle();
-            } catch (InterruptedException e) {
-              failures.incrementAndGet();
-            } finally {
-              batch.countDown();
-            }
-          });
+          threads.execute(
+              () -> {
+                try {
+                  handler.handle();
+                } catch (InterruptedException e) {
+                  failures.incrementAndGet();
+                } finally {
+                  batch.countDown();
+                }
+              });
         }
         batch.await();
         consumer.commitSync();
@@ -315,12 +370,14 @@ public final class KafkaBench {
     config.put("linger.ms", 5);
     config.put("batch.size", 128 * 1024);
     String padding = "x".repeat(90);
-    try (var producer = new KafkaProducer<>(config, new StringSerializer(),
-        new StringSerializer())) {
+    try (var producer =
+        new KafkaProducer<>(config, new StringSerializer(), new StringSerializer())) {
       List<java.util.concurrent.Future<?>> sent = new ArrayList<>();
       for (int i = 0; i < RECORDS; i++) {
-        sent.add(producer.send(new ProducerRecord<>(topic, "key-" + (i % 10_000),
-            String.format("%08d", i) + padding)));
+        sent.add(
+            producer.send(
+                new ProducerRecord<>(
+                    topic, "key-" + (i % 10_000), String.format("%08d", i) + padding)));
       }
       producer.flush();
       for (var f : sent) {
@@ -329,35 +386,51 @@ public final class KafkaBench {
     }
   }
 
-  private static String table(Map<String, Map<String, List<Sample>>> results,
-      Iterable<String> handlers, int reps) {
+  private static String table(
+      Map<String, Map<String, List<Sample>>> results, Iterable<String> handlers, int reps) {
     StringBuilder t = new StringBuilder();
     for (String h : handlers) {
-      t.append("\n").append(h).append(" handler, ").append(reps)
+      t.append("\n")
+          .append(h)
+          .append(" handler, ")
+          .append(reps)
           .append(" repetition(s), mean ± sample standard deviation\n\n")
-          .append("| system | records/s (total) | first record (ms) | records/s (10%..90%)"
-              + " | handlers busy (mean) | ms per handler call |\n")
+          .append(
+              "| system | records/s (total) | first record (ms) | records/s (10%..90%)"
+                  + " | handlers busy (mean) | ms per handler call |\n")
           .append("| --- | --- | --- | --- | --- | --- |\n");
-      results.forEach((system, byHandler) -> {
-        List<Sample> samples = byHandler.getOrDefault(h, List.of());
-        t.append("| ").append(system)
-            .append(" | ").append(stat(samples, Sample::rate, "%,.0f"))
-            .append(" | ").append(stat(samples, Sample::firstMs, "%,.0f"))
-            .append(" | ").append(stat(samples, Sample::steadyRate, "%,.0f"))
-            .append(" | ").append(stat(samples, Sample::occupancy, "%.1f"))
-            .append(" | ").append(stat(samples, Sample::handlerMs, "%.3f"))
-            .append(" |\n");
-      });
+      results.forEach(
+          (system, byHandler) -> {
+            List<Sample> samples = byHandler.getOrDefault(h, List.of());
+            t.append("| ")
+                .append(system)
+                .append(" | ")
+                .append(stat(samples, Sample::rate, "%,.0f"))
+                .append(" | ")
+                .append(stat(samples, Sample::firstMs, "%,.0f"))
+                .append(" | ")
+                .append(stat(samples, Sample::steadyRate, "%,.0f"))
+                .append(" | ")
+                .append(stat(samples, Sample::occupancy, "%.1f"))
+                .append(" | ")
+                .append(stat(samples, Sample::handlerMs, "%.3f"))
+                .append(" |\n");
+          });
       ratio(t, results, h, "Collector record KEY", "Parallel Consumer KEY");
       ratio(t, results, h, "Collector record UNORDERED", "Parallel Consumer UNORDERED");
-      ratio(t, results, h, "Collector batch mode", "raw loop (vthread per record, commit per poll)");
+      ratio(
+          t, results, h, "Collector batch mode", "raw loop (vthread per record, commit per poll)");
     }
     return t.toString();
   }
 
   /** The ratio of two systems' rates per repetition (same round), as mean ± deviation. */
-  private static void ratio(StringBuilder t, Map<String, Map<String, List<Sample>>> results,
-      String handler, String a, String b) {
+  private static void ratio(
+      StringBuilder t,
+      Map<String, Map<String, List<Sample>>> results,
+      String handler,
+      String a,
+      String b) {
     List<Sample> as = results.getOrDefault(a, Map.of()).getOrDefault(handler, List.of());
     List<Sample> bs = results.getOrDefault(b, Map.of()).getOrDefault(handler, List.of());
     if (as.isEmpty() || as.size() != bs.size()) {
@@ -369,13 +442,19 @@ public final class KafkaBench {
       total.add(new Sample(as.get(i).rate() / bs.get(i).rate(), 0, 0, 0, 0));
       steady.add(new Sample(as.get(i).steadyRate() / bs.get(i).steadyRate(), 0, 0, 0, 0));
     }
-    t.append("\n").append(a).append(" / ").append(b).append(": ")
-        .append(stat(total, Sample::rate, "%.2f")).append("× total, ")
-        .append(stat(steady, Sample::rate, "%.2f")).append("× steady (10%..90%)\n");
+    t.append("\n")
+        .append(a)
+        .append(" / ")
+        .append(b)
+        .append(": ")
+        .append(stat(total, Sample::rate, "%.2f"))
+        .append("× total, ")
+        .append(stat(steady, Sample::rate, "%.2f"))
+        .append("× steady (10%..90%)\n");
   }
 
-  private static String stat(List<Sample> samples,
-      java.util.function.ToDoubleFunction<Sample> f, String format) {
+  private static String stat(
+      List<Sample> samples, java.util.function.ToDoubleFunction<Sample> f, String format) {
     if (samples.isEmpty()) {
       return "-";
     }
@@ -384,7 +463,8 @@ public final class KafkaBench {
     if (v.length < 2) {
       return String.format(format, mean);
     }
-    double var = java.util.Arrays.stream(v).map(x -> (x - mean) * (x - mean)).sum() / (v.length - 1);
+    double var =
+        java.util.Arrays.stream(v).map(x -> (x - mean) * (x - mean)).sum() / (v.length - 1);
     return String.format(format, mean) + " ± " + String.format(format, Math.sqrt(var));
   }
 }
