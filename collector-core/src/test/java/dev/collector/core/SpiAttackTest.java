@@ -299,7 +299,8 @@ class SpiAttackTest {
   @Test
   @Timeout(value = 20, threadMode = Timeout.ThreadMode.SEPARATE_THREAD)
   @org.junit.jupiter.api.Disabled("defect: after a listener's VirtualMachineError in closed(), a second close() hangs for ever (uninterruptibly) instead of returning")
-  void listenerThrowsVirtualMachineErrorInClosed_propagatesFromClose_secondCloseHarmless() {
+  void listenerThrowsVirtualMachineErrorInClosed_propagatesFromClose_secondCloseHarmless()
+      throws Exception {
     Collector<Long> c = collector(1);
     Rec other = new Rec();
     c.listen(
@@ -310,9 +311,18 @@ class SpiAttackTest {
           }
         });
     c.listen(other);
-    Throwable t = assertThrows(Throwable.class, c::close);
-    assertTrue(chainHas(t, InternalError.class), "propagates: " + t);
-    c.close(); // harmless
+    AtomicReference<Throwable> first = new AtomicReference<>();
+    try {
+      c.close();
+    } catch (Throwable t) {
+      first.set(t);
+    }
+    System.out.println("SpiAttackTest VME in closed(): first close threw " + first.get()
+        + ", other listener closed()=" + other.closed.get());
+    assertTrue(chainHas(first.get(), InternalError.class), "propagates: " + first.get());
+    Thread second = Thread.ofPlatform().daemon().start(c::close);
+    second.join(5_000);
+    assertFalse(second.isAlive(), "a second close() returns (Collector.close javadoc)");
     assertThrows(CollectorClosedException.class, () -> c.listen(new Rec()));
   }
 
@@ -350,7 +360,7 @@ class SpiAttackTest {
     r2.close();
     blocking.close();
     assertNotNull(c.progress());
-    assertTrue(c.stop() || true);
+    c.stop(); // never blocks
     release.countDown();
     run.join();
     c.close();
@@ -378,9 +388,6 @@ class SpiAttackTest {
           // an event already in progress may finish; give them a moment by draining a snapshot:
           if (r.closed.get() > 0) {
             bad.compareAndSet(null, "closed() delivered to a registration closed before close()");
-          }
-          if (n < 0) {
-            fail();
           }
         }
       }));

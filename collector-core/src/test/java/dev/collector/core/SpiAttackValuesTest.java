@@ -256,6 +256,7 @@ class SpiAttackValuesTest {
 
   @Test
   @Timeout(value = 10, threadMode = Timeout.ThreadMode.SEPARATE_THREAD)
+  @Disabled("unclear-docs: Progress.Builder.build() accepts inFlight > capacity although inFlight() says 'at most capacity()'; build() documents only ordering/negative checks")
   void progress_inFlightAboveCapacity_documentedAtMostCapacity() {
     // Progress.inFlight(): "fetched - committed, at most capacity()"; build() documents only the
     // ordering and non-negativity checks. Observe which way it goes.
@@ -284,14 +285,30 @@ class SpiAttackValuesTest {
 
   @Test
   @Timeout(value = 10, threadMode = Timeout.ThreadMode.SEPARATE_THREAD)
-  void processSummary_builder_violatingDocumentedRelations_refused() {
-    // documented: commits at most batches; deadLettered counted in batches; counts are counts.
+  @Disabled("unclear-docs: ProcessSummary.Builder.build() accepts a negative batch count; build() documents only NPE")
+  void processSummary_negativeBatches_refused() {
     assertThrows(IllegalArgumentException.class, () -> ProcessSummary.builder().batches(-1).build());
-    assertThrows(IllegalArgumentException.class,
-        () -> ProcessSummary.builder().batches(1).deadLettered(2).build());
-    assertThrows(IllegalArgumentException.class,
-        () -> ProcessSummary.builder().batches(1).commits(2).build());
-    assertThrows(IllegalArgumentException.class,
-        () -> ProcessSummary.builder().duration(Duration.ofSeconds(-1)).build());
   }
+
+  @Test
+  @Timeout(value = 10, threadMode = Timeout.ThreadMode.SEPARATE_THREAD)
+  @Disabled("unclear-docs: ProcessSummary.Builder.build() accepts deadLettered > batches (javadoc: dead letters are counted in batches); build() documents only NPE")
+  void processSummary_deadLetteredAboveBatches_refused() {
+    assertThrows(IllegalArgumentException.class, () -> ProcessSummary.builder().batches(1).deadLettered(2).build());
+  }
+
+  @Test
+  @Timeout(value = 10, threadMode = Timeout.ThreadMode.SEPARATE_THREAD)
+  @Disabled("unclear-docs: ProcessSummary.Builder.build() accepts commits > batches (javadoc: commits at most batches); build() documents only NPE")
+  void processSummary_commitsAboveBatches_refused() {
+    assertThrows(IllegalArgumentException.class, () -> ProcessSummary.builder().batches(1).commits(2).build());
+  }
+
+  @Test
+  @Timeout(value = 10, threadMode = Timeout.ThreadMode.SEPARATE_THREAD)
+  @Disabled("unclear-docs: ProcessSummary.Builder.build() accepts a negative duration; build() documents only NPE")
+  void processSummary_negativeDuration_refused() {
+    assertThrows(IllegalArgumentException.class, () -> ProcessSummary.builder().duration(Duration.ofSeconds(-1)).build());
+  }
+
 }
