@@ -433,6 +433,58 @@ class SpiAttackHookTest {
 
   @Test
   @Timeout(value = 20, threadMode = Timeout.ThreadMode.SEPARATE_THREAD)
+  void hookSwallowsCancellationInterrupt_stillCancelled_notSuccess_notCommitted()
+      throws Exception {
+    CountDownLatch inHandler = new CountDownLatch(1);
+    Collector<Long> c = collector(10, hook((b, a) -> {
+      try {
+        a.run();
+      } catch (InterruptedException e) {
+        // swallow and return normally
+      }
+    }));
+    Outcomes o = new Outcomes();
+    c.listen(o);
+    AtomicReference<Object> result = new AtomicReference<>();
+    Thread run = Thread.ofPlatform().start(() -> {
+      try {
+        result.set(c.process(1, b -> {
+          inHandler.countDown();
+          new CountDownLatch(1).await();
+        }));
+      } catch (Throwable e) {
+        result.set(e);
+      }
+    });
+    assertTrue(inHandler.await(10, TimeUnit.SECONDS));
+    c.close();
+    run.join();
+    assertInstanceOf(ProcessSummary.class, result.get(), "result: " + result.get());
+    assertEquals(0, ((ProcessSummary) result.get()).batches(), "the cancelled batch is not settled");
+    assertEquals(List.of("0:CANCELLED"), o.list);
+  }
+
+  @Test
+  @Timeout(value = 20, threadMode = Timeout.ThreadMode.SEPARATE_THREAD)
+  void hookThrowsInterruptedExceptionOfItsOwn_noCancellation_isAFailure() throws Exception {
+    try (Collector<Long> c = collector(3, hook((b, a) -> {
+      a.run();
+      if (b.sequence() == 1) {
+        throw new InterruptedException("hook's own, not the run's");
+      }
+    }))) {
+      Outcomes o = new Outcomes();
+      c.listen(o);
+      BatchFailedException e = assertThrows(BatchFailedException.class,
+          () -> c.process(1, b -> {}));
+      assertEquals(1, e.sequence());
+      assertInstanceOf(InterruptedException.class, e.getCause());
+      assertTrue(o.list.contains("1:FAILURE"), o.list.toString());
+    }
+  }
+
+  @Test
+  @Timeout(value = 20, threadMode = Timeout.ThreadMode.SEPARATE_THREAD)
   void pullApiRunsNoHook() throws Exception {
     AtomicInteger hookCalls = new AtomicInteger();
     try (Collector<Long> c = collector(3, hook((b, a) -> {

@@ -326,6 +326,26 @@ class SpiAttackTest {
     assertThrows(CollectorClosedException.class, () -> c.listen(new Rec()));
   }
 
+  @Test
+  @Timeout(value = 20, threadMode = Timeout.ThreadMode.SEPARATE_THREAD)
+  void listenerThrowsVirtualMachineErrorInAcknowledged_batchNotCommittedPast() throws Exception {
+    try (Collector<Long> c = collector(10)) {
+      c.listen(new CollectorListener() {
+        @Override
+        public void acknowledged(long s, int r) {
+          if (s == 4) {
+            throw new OutOfMemoryError("listener OOME");
+          }
+        }
+      });
+      BatchFailedException e = assertThrows(BatchFailedException.class, () -> c.process(1, b -> {}));
+      assertEquals(4, e.sequence());
+      assertTrue(chainHas(e, OutOfMemoryError.class), "" + e);
+      assertTrue(e.committed().sequence() <= 4, "" + e.committed());
+      assertTrue(store.load() == null || store.load().sequence() <= 4);
+    }
+  }
+
   // ---- blocking listener ----
 
   @Test
