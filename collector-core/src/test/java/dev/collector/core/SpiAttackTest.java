@@ -346,6 +346,37 @@ class SpiAttackTest {
     }
   }
 
+  @Test
+  @Timeout(value = 60, threadMode = Timeout.ThreadMode.SEPARATE_THREAD)
+  void listenerThrowingOnManyThreadsAtOnce_stillLoggedOncePerCollector() throws Exception {
+    int rounds = 30;
+    int parties = 16;
+    for (int round = 0; round < rounds; round++) {
+      try (LogCapture log = new LogCapture()) {
+        String name = "burst" + round;
+        Collector<Long> c = Collecting.open(
+            Collecting.listSource(LongStream.range(0, parties).mapToObj(i -> List.of(i)).toList()),
+            Collecting.inMemoryStore(), CollectorOptions.builder().name(name).build());
+        CyclicBarrier barrier = new CyclicBarrier(parties);
+        c.listen(new CollectorListener() {
+          @Override
+          public void handled(long s, int r, long n, Outcome o) {
+            try {
+              barrier.await(5, TimeUnit.SECONDS);
+            } catch (Exception e) {
+              // fall through and throw anyway
+            }
+            throw new IllegalStateException("burst");
+          }
+        });
+        ProcessSummary s = c.process(parties, b -> {});
+        c.close();
+        assertEquals(parties, s.batches());
+        assertEquals(1, log.warningsContaining(name), "round " + round + ": " + log.warnings());
+      }
+    }
+  }
+
   // ---- blocking listener ----
 
   @Test
