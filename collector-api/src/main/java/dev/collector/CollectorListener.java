@@ -130,7 +130,10 @@ public interface CollectorListener {
   /**
    * The collector was closed: the last event of every registration. Called once, on the thread
    * calling {@link Collector#close()}, after its final commit, never under a lock; the registration
-   * is removed by then. An event that raced {@code close()} may still arrive after it.
+   * is removed by then. An event that raced {@code close()} may still arrive after it. Every
+   * registered listener is told, also when an earlier one threw; a {@link VirtualMachineError}
+   * thrown here is rethrown by that {@code close()} after all were told, and the collector is
+   * closed all the same (a racing or later {@code close()} returns normally).
    */
   default void closed() {}
 }

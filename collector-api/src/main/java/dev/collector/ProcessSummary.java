@@ -32,6 +32,20 @@ public final class ProcessSummary {
     this.uncommitted = b.uncommitted;
     this.deadLettered = b.deadLettered;
     this.checkpoint = Objects.requireNonNull(b.checkpoint, "checkpoint");
+    checkNotNegative("batches", batches);
+    checkNotNegative("records", records);
+    checkNotNegative("commits", commits);
+    checkNotNegative("uncommitted", uncommitted);
+    checkNotNegative("deadLettered", deadLettered);
+    if (duration.isNegative()) {
+      throw new IllegalArgumentException("duration must be >= 0, was " + duration);
+    }
+  }
+
+  private static void checkNotNegative(String name, long value) {
+    if (value < 0) {
+      throw new IllegalArgumentException(name + " must be >= 0, was " + value);
+    }
   }
 
   /**
@@ -272,10 +286,15 @@ public final class ProcessSummary {
     }
 
     /**
-     * Validates and builds.
+     * Validates and builds. Only what holds for every implementation is checked; the relations
+     * between the counts that a collector reports (dead letters counted in {@code batches}, at most
+     * {@code batches} commits with group commit) are what {@code collector-core} does, not rules of
+     * this type: a Kafka collector counts its commits per {@code commitSync} and may commit more
+     * often than it settles batches.
      *
      * @return the summary
      * @throws NullPointerException if {@code duration} or {@code checkpoint} is null
+     * @throws IllegalArgumentException naming the figure, if a count or the duration is negative
      */
     public ProcessSummary build() {
       return new ProcessSummary(this);

@@ -336,6 +336,9 @@ public final class Progress {
      * Validates and builds.
      *
      * @return the progress
+     *     <p>{@code inFlight <= capacity} is what the library's collectors report but is not
+     *     checked here: a snapshot taken while a run starts or ends may see the old capacity, and
+     *     {@code progress()} must never throw.
      * @throws IllegalArgumentException if {@code 0 <= committed <= acknowledged <= fetched} does
      *     not hold or a figure is negative
      * @throws NullPointerException if {@code oldestRunning} is null

@@ -301,8 +301,11 @@ final class OrderedCollector<T> implements Collector<T> {
         }
       }
     } finally {
-      telemetry.closed(); // the binder removes its meters
-      closeDone.countDown();
+      try {
+        telemetry.closed(); // the binder removes its meters; a VirtualMachineError propagates
+      } finally {
+        closeDone.countDown(); // ...and a racing or later close() still returns
+      }
     }
     if (failure != null) {
       throw failure;

@@ -6,6 +6,7 @@ import dev.collector.CollectorListener.Outcome;
 import dev.collector.MisuseException;
 import dev.collector.Registration;
 import java.util.Arrays;
+import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.locks.ReentrantLock;
 import jdk.jfr.Category;
 import jdk.jfr.Description;
@@ -64,7 +65,7 @@ final class Telemetry {
   @GuardedBy("lock")
   private boolean closed;
 
-  private volatile boolean listenerFailureLogged;
+  private final AtomicBoolean listenerFailureLogged = new AtomicBoolean(); // log it once
 
   Telemetry(String collector) {
     this.collector = collector;
@@ -80,8 +81,7 @@ final class Telemetry {
     if (e instanceof VirtualMachineError vme) {
       throw vme;
     }
-    if (!listenerFailureLogged) {
-      listenerFailureLogged = true;
+    if (listenerFailureLogged.compareAndSet(false, true)) { // once, also when listeners race
       RunContext.log(
           System.Logger.Level.WARNING,
           "collector '"
@@ -164,12 +164,22 @@ final class Telemetry {
     } finally {
       lock.unlock();
     }
+    VirtualMachineError fatal = null; // every listener is told, even after one threw one
     for (CollectorListener l : told) {
       try {
         l.closed();
+      } catch (VirtualMachineError e) {
+        if (fatal == null) {
+          fatal = e;
+        } else if (fatal != e) {
+          fatal.addSuppressed(e);
+        }
       } catch (Throwable e) {
         listenerFailed(e);
       }
+    }
+    if (fatal != null) {
+      throw fatal;
     }
   }
 

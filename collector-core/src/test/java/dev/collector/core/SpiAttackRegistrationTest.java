@@ -3,23 +3,17 @@ package dev.collector.core;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
-import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
-import static org.junit.jupiter.api.Assertions.fail;
 
-import dev.collector.BatchFailedException;
 import dev.collector.CheckpointStore;
 import dev.collector.Collector;
 import dev.collector.CollectorClosedException;
 import dev.collector.CollectorListener;
 import dev.collector.CollectorOptions;
 import dev.collector.FailurePolicy;
-import dev.collector.MisuseException;
 import dev.collector.ProcessSummary;
 import dev.collector.Registration;
 import dev.collector.Retry;
-import io.micrometer.core.instrument.MeterRegistry;
-import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Collections;
@@ -33,7 +27,6 @@ import java.util.concurrent.CyclicBarrier;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
-import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.atomic.AtomicReference;
 import java.util.stream.LongStream;
 import org.junit.jupiter.api.Test;
@@ -41,8 +34,8 @@ import org.junit.jupiter.api.Timeout;
 
 /**
  * Hostile registration traffic on {@link Collector#listen} and {@link Registration}: blocking
- * listeners, races with {@code close()}, duplicates, calls back from callbacks. Split from
- * {@link SpiAttackTest}, whose recording listeners it uses.
+ * listeners, races with {@code close()}, duplicates, calls back from callbacks. Split from {@link
+ * SpiAttackTest}, whose recording listeners it uses.
  */
 class SpiAttackRegistrationTest {
 
@@ -78,13 +71,16 @@ class SpiAttackRegistrationTest {
                 }
               }
             });
-    Thread run = Thread.ofVirtual().start(() -> {
-      try {
-        c.process(1, b -> {});
-      } catch (InterruptedException e) {
-        Thread.currentThread().interrupt();
-      }
-    });
+    Thread run =
+        Thread.ofVirtual()
+            .start(
+                () -> {
+                  try {
+                    c.process(1, b -> {});
+                  } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                  }
+                });
     assertTrue(inside.await(10, TimeUnit.SECONDS));
     // while the listener blocks on a handler thread:
     Registration r2 = c.listen(new SpiAttackTest.Rec());
@@ -108,20 +104,25 @@ class SpiAttackRegistrationTest {
     List<Thread> threads = new ArrayList<>();
     AtomicReference<String> bad = new AtomicReference<>();
     for (int i = 0; i < 4; i++) {
-      threads.add(Thread.ofPlatform().start(() -> {
-        while (running.get()) {
-          SpiAttackTest.Rec r = new SpiAttackTest.Rec();
-          Registration reg = c.listen(r);
-          Thread.yield();
-          reg.close();
-          reg.close();
-          int n = r.events.size();
-          // an event already in progress may finish; give them a moment by draining a snapshot:
-          if (r.closed.get() > 0) {
-            bad.compareAndSet(null, "closed() delivered to a registration closed before close()");
-          }
-        }
-      }));
+      threads.add(
+          Thread.ofPlatform()
+              .start(
+                  () -> {
+                    while (running.get()) {
+                      SpiAttackTest.Rec r = new SpiAttackTest.Rec();
+                      Registration reg = c.listen(r);
+                      Thread.yield();
+                      reg.close();
+                      reg.close();
+                      int n = r.events.size();
+                      // an event already in progress may finish; give them a moment by draining a
+                      // snapshot:
+                      if (r.closed.get() > 0) {
+                        bad.compareAndSet(
+                            null, "closed() delivered to a registration closed before close()");
+                      }
+                    }
+                  }));
     }
     ProcessSummary s = c.process(4, b -> {});
     running.set(false);
@@ -147,22 +148,25 @@ class SpiAttackRegistrationTest {
       AtomicInteger refused = new AtomicInteger();
       List<Thread> ts = new ArrayList<>();
       for (int i = 0; i < n; i++) {
-        ts.add(Thread.ofPlatform().start(() -> {
-          try {
-            barrier.await();
-            for (int k = 0; k < 20; k++) {
-              SpiAttackTest.Rec r = new SpiAttackTest.Rec();
-              try {
-                c.listen(r);
-                accepted.add(r);
-              } catch (CollectorClosedException e) {
-                refused.incrementAndGet();
-              }
-            }
-          } catch (Exception e) {
-            throw new RuntimeException(e);
-          }
-        }));
+        ts.add(
+            Thread.ofPlatform()
+                .start(
+                    () -> {
+                      try {
+                        barrier.await();
+                        for (int k = 0; k < 20; k++) {
+                          SpiAttackTest.Rec r = new SpiAttackTest.Rec();
+                          try {
+                            c.listen(r);
+                            accepted.add(r);
+                          } catch (CollectorClosedException e) {
+                            refused.incrementAndGet();
+                          }
+                        }
+                      } catch (Exception e) {
+                        throw new RuntimeException(e);
+                      }
+                    }));
       }
       barrier.await();
       c.close();
@@ -171,7 +175,8 @@ class SpiAttackRegistrationTest {
       }
       assertEquals(n * 20, accepted.size() + refused.get());
       for (SpiAttackTest.Rec r : accepted) {
-        assertEquals(1, r.closed.get(), "round " + round + ": accepted listener told closed() once");
+        assertEquals(
+            1, r.closed.get(), "round " + round + ": accepted listener told closed() once");
       }
     }
   }
@@ -188,14 +193,17 @@ class SpiAttackRegistrationTest {
     List<Throwable> errors = new CopyOnWriteArrayList<>();
     List<Thread> ts = new ArrayList<>();
     for (int i = 0; i < n; i++) {
-      ts.add(Thread.ofPlatform().start(() -> {
-        try {
-          barrier.await();
-          c.close();
-        } catch (Throwable t) {
-          errors.add(t);
-        }
-      }));
+      ts.add(
+          Thread.ofPlatform()
+              .start(
+                  () -> {
+                    try {
+                      barrier.await();
+                      c.close();
+                    } catch (Throwable t) {
+                      errors.add(t);
+                    }
+                  }));
     }
     for (Thread t : ts) {
       t.join();
@@ -215,27 +223,33 @@ class SpiAttackRegistrationTest {
     c.listen(rec);
     CountDownLatch started = new CountDownLatch(1);
     AtomicReference<ProcessSummary> summary = new AtomicReference<>();
-    Thread run = Thread.ofPlatform().start(() -> {
-      try {
-        summary.set(c.process(8, b -> started.countDown()));
-      } catch (InterruptedException e) {
-        Thread.currentThread().interrupt();
-      }
-    });
+    Thread run =
+        Thread.ofPlatform()
+            .start(
+                () -> {
+                  try {
+                    summary.set(c.process(8, b -> started.countDown()));
+                  } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                  }
+                });
     assertTrue(started.await(10, TimeUnit.SECONDS));
     int n = 8;
     CyclicBarrier barrier = new CyclicBarrier(n);
     List<Throwable> errors = new CopyOnWriteArrayList<>();
     List<Thread> ts = new ArrayList<>();
     for (int i = 0; i < n; i++) {
-      ts.add(Thread.ofPlatform().start(() -> {
-        try {
-          barrier.await();
-          c.close();
-        } catch (Throwable t) {
-          errors.add(t);
-        }
-      }));
+      ts.add(
+          Thread.ofPlatform()
+              .start(
+                  () -> {
+                    try {
+                      barrier.await();
+                      c.close();
+                    } catch (Throwable t) {
+                      errors.add(t);
+                    }
+                  }));
     }
     for (Thread t : ts) {
       t.join();
@@ -292,83 +306,93 @@ class SpiAttackRegistrationTest {
   @Test
   @Timeout(value = 30, threadMode = Timeout.ThreadMode.SEPARATE_THREAD)
   void listenFromInsideEveryCallback_newListenerMissesTheEventBeingReported() throws Exception {
-    Collector<Long> c = collector(30, CollectorOptions.builder()
-        .failurePolicy(FailurePolicy.retry(Retry.of(2, Duration.ZERO, Duration.ZERO))
-            .thenDeadLetter((b, f) -> {})));
+    Collector<Long> c =
+        collector(
+            30,
+            CollectorOptions.builder()
+                .failurePolicy(
+                    FailurePolicy.retry(Retry.of(2, Duration.ZERO, Duration.ZERO))
+                        .thenDeadLetter((b, f) -> {})));
     List<String> bad = new CopyOnWriteArrayList<>();
     Set<String> kinds = ConcurrentHashMap.newKeySet();
     AtomicReference<Collector<Long>> self = new AtomicReference<>(c);
-    CollectorListener spawner = new CollectorListener() {
-      void spawn(String event, long seq) {
-        kinds.add(event);
-        SpiAttackTest.Rec inner = new SpiAttackTest.Rec();
-        Registration reg;
-        try {
-          reg = self.get().listen(inner);
-        } catch (CollectorClosedException e) {
-          if (!event.equals("closed")) {
-            bad.add("listen refused in " + event);
+    CollectorListener spawner =
+        new CollectorListener() {
+          void spawn(String event, long seq) {
+            kinds.add(event);
+            SpiAttackTest.Rec inner = new SpiAttackTest.Rec();
+            Registration reg;
+            try {
+              reg = self.get().listen(inner);
+            } catch (CollectorClosedException e) {
+              if (!event.equals("closed")) {
+                bad.add("listen refused in " + event);
+              }
+              return;
+            }
+            if (event.equals("closed")) {
+              bad.add("listen from closed() was accepted");
+            }
+            // the event being reported must not reach it: inner has no event of this kind+seq now
+            for (String e : inner.events) {
+              if (e.startsWith(event + " " + seq + " ") || e.equals(event + " " + seq)) {
+                bad.add("inner got the event being reported: " + e);
+              }
+            }
+            reg.close();
           }
-          return;
-        }
-        if (event.equals("closed")) {
-          bad.add("listen from closed() was accepted");
-        }
-        // the event being reported must not reach it: inner has no event of this kind+seq now
-        for (String e : inner.events) {
-          if (e.startsWith(event + " " + seq + " ") || e.equals(event + " " + seq)) {
-            bad.add("inner got the event being reported: " + e);
+
+          @Override
+          public void fetched(long s, int r, long n) {
+            spawn("fetched", s);
           }
-        }
-        reg.close();
-      }
 
-      @Override
-      public void fetched(long s, int r, long n) {
-        spawn("fetched", s);
-      }
+          @Override
+          public void handled(long s, int r, long n, Outcome o) {
+            spawn("handled", s);
+          }
 
-      @Override
-      public void handled(long s, int r, long n, Outcome o) {
-        spawn("handled", s);
-      }
+          @Override
+          public void acknowledged(long s, int r) {
+            spawn("acknowledged", s);
+          }
 
-      @Override
-      public void acknowledged(long s, int r) {
-        spawn("acknowledged", s);
-      }
+          @Override
+          public void retried(long s) {
+            spawn("retried", s);
+          }
 
-      @Override
-      public void retried(long s) {
-        spawn("retried", s);
-      }
+          @Override
+          public void deadLettered(long s) {
+            spawn("deadLettered", s);
+          }
 
-      @Override
-      public void deadLettered(long s) {
-        spawn("deadLettered", s);
-      }
+          @Override
+          public void committed(long cp, long b, long n) {
+            spawn("committed", cp);
+          }
 
-      @Override
-      public void committed(long cp, long b, long n) {
-        spawn("committed", cp);
-      }
-
-      @Override
-      public void closed() {
-        spawn("closed", -1);
-      }
-    };
+          @Override
+          public void closed() {
+            spawn("closed", -1);
+          }
+        };
     c.listen(spawner);
-    ProcessSummary s = c.process(4, b -> {
-      if (b.sequence() % 5 == 0) {
-        throw new RuntimeException("fail " + b.sequence());
-      }
-    });
+    ProcessSummary s =
+        c.process(
+            4,
+            b -> {
+              if (b.sequence() % 5 == 0) {
+                throw new RuntimeException("fail " + b.sequence());
+              }
+            });
     c.close();
     assertEquals(30, s.batches());
     assertEquals(List.of(), bad);
-    assertEquals(Set.of("fetched", "handled", "acknowledged", "retried", "deadLettered",
-        "committed", "closed"), kinds);
+    assertEquals(
+        Set.of(
+            "fetched", "handled", "acknowledged", "retried", "deadLettered", "committed", "closed"),
+        kinds);
   }
 
   @Test
@@ -377,19 +401,23 @@ class SpiAttackRegistrationTest {
     Collector<Long> c = collector(1000);
     SpiAttackTest.Rec fromHandler = new SpiAttackTest.Rec();
     AtomicReference<Registration> reg = new AtomicReference<>();
-    c.listen(new CollectorListener() {
-      @Override
-      public void acknowledged(long s, int r) {
-        if (s == 10) {
-          c.stop();
-        }
-      }
-    });
-    ProcessSummary s = c.process(2, b -> {
-      if (b.sequence() == 0) {
-        reg.set(c.listen(fromHandler));
-      }
-    });
+    c.listen(
+        new CollectorListener() {
+          @Override
+          public void acknowledged(long s, int r) {
+            if (s == 10) {
+              c.stop();
+            }
+          }
+        });
+    ProcessSummary s =
+        c.process(
+            2,
+            b -> {
+              if (b.sequence() == 0) {
+                reg.set(c.listen(fromHandler));
+              }
+            });
     assertTrue(s.stopped());
     assertTrue(s.batches() < 1000);
     assertNotNull(reg.get());
@@ -405,27 +433,28 @@ class SpiAttackRegistrationTest {
     AtomicReference<Registration> self = new AtomicReference<>();
     AtomicInteger after = new AtomicInteger();
     AtomicBoolean done = new AtomicBoolean();
-    self.set(c.listen(new CollectorListener() {
-      @Override
-      public void acknowledged(long s, int r) {
-        if (done.get()) {
-          after.incrementAndGet();
-          return;
-        }
-        if (s == 3) {
-          self.get().close();
-          done.set(true);
-        }
-      }
+    self.set(
+        c.listen(
+            new CollectorListener() {
+              @Override
+              public void acknowledged(long s, int r) {
+                if (done.get()) {
+                  after.incrementAndGet();
+                  return;
+                }
+                if (s == 3) {
+                  self.get().close();
+                  done.set(true);
+                }
+              }
 
-      @Override
-      public void closed() {
-        after.incrementAndGet();
-      }
-    }));
+              @Override
+              public void closed() {
+                after.incrementAndGet();
+              }
+            }));
     c.process(1, b -> {}); // depth 1: one handler at a time, no event in progress elsewhere
     c.close();
     assertEquals(0, after.get(), "events after own Registration.close() returned");
   }
-
 }

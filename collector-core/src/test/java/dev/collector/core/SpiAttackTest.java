@@ -5,7 +5,6 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
-import static org.junit.jupiter.api.Assertions.fail;
 
 import dev.collector.BatchFailedException;
 import dev.collector.CheckpointStore;
@@ -21,8 +20,6 @@ import dev.collector.Retry;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
 import java.time.Duration;
-import java.util.ArrayList;
-import java.util.Collections;
 import java.util.List;
 import java.util.Random;
 import java.util.Set;
@@ -46,8 +43,15 @@ import org.junit.jupiter.api.Timeout;
 class SpiAttackTest {
 
   static final String[] EVENTS = {
-    "fetched", "windowFull", "handled", "acknowledged", "retried", "deadLettered", "committed",
-    "misuse", "closed"
+    "fetched",
+    "windowFull",
+    "handled",
+    "acknowledged",
+    "retried",
+    "deadLettered",
+    "committed",
+    "misuse",
+    "closed"
   };
 
   /** Records every event with its thread; optionally throws in the named callbacks. */
@@ -255,7 +259,8 @@ class SpiAttackTest {
               }
             }
           });
-      BatchFailedException e = assertThrows(BatchFailedException.class, () -> c.process(1, b -> {}));
+      BatchFailedException e =
+          assertThrows(BatchFailedException.class, () -> c.process(1, b -> {}));
       assertTrue(chainHas(e, StackOverflowError.class), "cause chain holds the SOE: " + e);
       assertTrue(e.committed().sequence() <= 2, "batch 2 not committed past: " + e.committed());
     }
@@ -298,7 +303,6 @@ class SpiAttackTest {
 
   @Test
   @Timeout(value = 20, threadMode = Timeout.ThreadMode.SEPARATE_THREAD)
-  @org.junit.jupiter.api.Disabled("defect: after a listener's VirtualMachineError in closed(), a second close() hangs for ever (uninterruptibly) instead of returning")
   void listenerThrowsVirtualMachineErrorInClosed_propagatesFromClose_secondCloseHarmless()
       throws Exception {
     Collector<Long> c = collector(1);
@@ -317,8 +321,11 @@ class SpiAttackTest {
     } catch (Throwable t) {
       first.set(t);
     }
-    System.out.println("SpiAttackTest VME in closed(): first close threw " + first.get()
-        + ", other listener closed()=" + other.closed.get());
+    System.out.println(
+        "SpiAttackTest VME in closed(): first close threw "
+            + first.get()
+            + ", other listener closed()="
+            + other.closed.get());
     assertTrue(chainHas(first.get(), InternalError.class), "propagates: " + first.get());
     Thread second = Thread.ofPlatform().daemon().start(c::close);
     second.join(5_000);
@@ -330,15 +337,17 @@ class SpiAttackTest {
   @Timeout(value = 20, threadMode = Timeout.ThreadMode.SEPARATE_THREAD)
   void listenerThrowsVirtualMachineErrorInAcknowledged_batchNotCommittedPast() throws Exception {
     try (Collector<Long> c = collector(10)) {
-      c.listen(new CollectorListener() {
-        @Override
-        public void acknowledged(long s, int r) {
-          if (s == 4) {
-            throw new OutOfMemoryError("listener OOME");
-          }
-        }
-      });
-      BatchFailedException e = assertThrows(BatchFailedException.class, () -> c.process(1, b -> {}));
+      c.listen(
+          new CollectorListener() {
+            @Override
+            public void acknowledged(long s, int r) {
+              if (s == 4) {
+                throw new OutOfMemoryError("listener OOME");
+              }
+            }
+          });
+      BatchFailedException e =
+          assertThrows(BatchFailedException.class, () -> c.process(1, b -> {}));
       assertEquals(4, e.sequence());
       assertTrue(chainHas(e, OutOfMemoryError.class), "" + e);
       assertTrue(e.committed().sequence() <= 4, "" + e.committed());
@@ -354,21 +363,25 @@ class SpiAttackTest {
     for (int round = 0; round < rounds; round++) {
       try (LogCapture log = new LogCapture()) {
         String name = "burst" + round;
-        Collector<Long> c = Collecting.open(
-            Collecting.listSource(LongStream.range(0, parties).mapToObj(i -> List.of(i)).toList()),
-            Collecting.inMemoryStore(), CollectorOptions.builder().name(name).build());
+        Collector<Long> c =
+            Collecting.open(
+                Collecting.listSource(
+                    LongStream.range(0, parties).mapToObj(i -> List.of(i)).toList()),
+                Collecting.inMemoryStore(),
+                CollectorOptions.builder().name(name).build());
         CyclicBarrier barrier = new CyclicBarrier(parties);
-        c.listen(new CollectorListener() {
-          @Override
-          public void handled(long s, int r, long n, Outcome o) {
-            try {
-              barrier.await(5, TimeUnit.SECONDS);
-            } catch (Exception e) {
-              // fall through and throw anyway
-            }
-            throw new IllegalStateException("burst");
-          }
-        });
+        c.listen(
+            new CollectorListener() {
+              @Override
+              public void handled(long s, int r, long n, Outcome o) {
+                try {
+                  barrier.await(5, TimeUnit.SECONDS);
+                } catch (Exception e) {
+                  // fall through and throw anyway
+                }
+                throw new IllegalStateException("burst");
+              }
+            });
         ProcessSummary s = c.process(parties, b -> {});
         c.close();
         assertEquals(parties, s.batches());
@@ -382,21 +395,27 @@ class SpiAttackTest {
   void handledNanosCoverTheHook_andWindowFullWaitIsAtLeastOne() throws Exception {
     List<Long> handledNanos = new CopyOnWriteArrayList<>();
     List<Long> waits = new CopyOnWriteArrayList<>();
-    Collector<Long> c = collector(6, CollectorOptions.builder().handlerContext((b, a) -> {
-      Thread.sleep(30); // duration under test, not ordering
-      a.run();
-    }));
-    c.listen(new CollectorListener() {
-      @Override
-      public void handled(long s, int r, long n, Outcome o) {
-        handledNanos.add(n);
-      }
+    Collector<Long> c =
+        collector(
+            6,
+            CollectorOptions.builder()
+                .handlerContext(
+                    (b, a) -> {
+                      Thread.sleep(30); // duration under test, not ordering
+                      a.run();
+                    }));
+    c.listen(
+        new CollectorListener() {
+          @Override
+          public void handled(long s, int r, long n, Outcome o) {
+            handledNanos.add(n);
+          }
 
-      @Override
-      public void windowFull(long w) {
-        waits.add(w);
-      }
-    });
+          @Override
+          public void windowFull(long w) {
+            waits.add(w);
+          }
+        });
     c.process(1, b -> {});
     c.close();
     assertEquals(6, handledNanos.size());
@@ -412,12 +431,13 @@ class SpiAttackTest {
     Rec early = new Rec();
     c.listen(early);
     List<String> threads = new CopyOnWriteArrayList<>();
-    c.listen(new CollectorListener() {
-      @Override
-      public void handled(long s, int r, long n, Outcome o) {
-        threads.add(s + " " + o + " " + Thread.currentThread().getName());
-      }
-    });
+    c.listen(
+        new CollectorListener() {
+          @Override
+          public void handled(long s, int r, long n, Outcome o) {
+            threads.add(s + " " + o + " " + Thread.currentThread().getName());
+          }
+        });
     Rec late = null;
     for (int i = 0; i < 10; i++) {
       var d = c.next();
@@ -453,12 +473,15 @@ class SpiAttackTest {
     Rec rec = new Rec();
     c.listen(rec);
     Set<Long> seen = ConcurrentHashMap.newKeySet();
-    ProcessSummary s = c.process(8, b -> {
-      seen.add(b.sequence());
-      if (b.sequence() % 7 == 0) {
-        Thread.sleep(1);
-      }
-    });
+    ProcessSummary s =
+        c.process(
+            8,
+            b -> {
+              seen.add(b.sequence());
+              if (b.sequence() % 7 == 0) {
+                Thread.sleep(1);
+              }
+            });
     c.close();
     List<String> ev = List.copyOf(rec.events);
     long lastCp = 0;
@@ -522,27 +545,34 @@ class SpiAttackTest {
       }
     }
     AtomicInteger deadLetterCalls = new AtomicInteger();
-    Collector<Long> c = collector(n, CollectorOptions.builder()
-        .batchTimeout(Duration.ofMillis(100))
-        .failurePolicy(FailurePolicy.retry(Retry.of(3, Duration.ZERO, Duration.ofMillis(1)))
-            .thenDeadLetter((b, f) -> deadLetterCalls.incrementAndGet())));
+    Collector<Long> c =
+        collector(
+            n,
+            CollectorOptions.builder()
+                .batchTimeout(Duration.ofMillis(100))
+                .failurePolicy(
+                    FailurePolicy.retry(Retry.of(3, Duration.ZERO, Duration.ofMillis(1)))
+                        .thenDeadLetter((b, f) -> deadLetterCalls.incrementAndGet())));
     Rec rec = new Rec();
     c.listen(rec);
     AtomicInteger attempts = new AtomicInteger();
     AtomicInteger failures = new AtomicInteger();
     AtomicInteger hangs = new AtomicInteger();
-    ProcessSummary s = c.process(8, b -> {
-      attempts.incrementAndGet();
-      int what = plan[(int) b.sequence()][b.attempt() - 1];
-      if (what == 1) {
-        failures.incrementAndGet();
-        throw new RuntimeException("planned");
-      }
-      if (what == 2) {
-        hangs.incrementAndGet();
-        new CountDownLatch(1).await();
-      }
-    });
+    ProcessSummary s =
+        c.process(
+            8,
+            b -> {
+              attempts.incrementAndGet();
+              int what = plan[(int) b.sequence()][b.attempt() - 1];
+              if (what == 1) {
+                failures.incrementAndGet();
+                throw new RuntimeException("planned");
+              }
+              if (what == 2) {
+                hangs.incrementAndGet();
+                new CountDownLatch(1).await();
+              }
+            });
     c.close();
     String ctx = "seed=" + seed + " " + s;
     long handled = rec.count("handled");
@@ -560,8 +590,11 @@ class SpiAttackTest {
     assertEquals(n, rec.count("acknowledged") + rec.count("deadLettered"), ctx);
     assertEquals(attempts.get() - n, rec.count("retried") + 0, ctx);
     assertEquals(s.commits(), rec.count("committed"), ctx);
-    long covered = rec.events.stream().filter(e -> e.startsWith("committed "))
-        .mapToLong(e -> Long.parseLong(e.split(" ")[2])).sum();
+    long covered =
+        rec.events.stream()
+            .filter(e -> e.startsWith("committed "))
+            .mapToLong(e -> Long.parseLong(e.split(" ")[2]))
+            .sum();
     assertEquals(n, covered, ctx);
     assertEquals(n, s.checkpoint().sequence(), ctx);
   }
@@ -575,29 +608,39 @@ class SpiAttackTest {
     Collector<Long> c = collector(300, CollectorOptions.builder().name("spi-metrics"));
     CollectorMetrics metrics = new CollectorMetrics(c);
     AtomicBoolean go = new AtomicBoolean(true);
-    Thread churn = Thread.ofPlatform().start(() -> {
-      while (go.get()) {
-        try {
-          c.listen(new Rec()).close();
-        } catch (CollectorClosedException e) {
-          return;
-        }
-      }
-    });
+    Thread churn =
+        Thread.ofPlatform()
+            .start(
+                () -> {
+                  while (go.get()) {
+                    try {
+                      c.listen(new Rec()).close();
+                    } catch (CollectorClosedException e) {
+                      return;
+                    }
+                  }
+                });
     metrics.bindTo(registry);
     ProcessSummary s = c.process(4, b -> {});
-    long tagged = registry.getMeters().stream()
-        .filter(m -> "spi-metrics".equals(m.getId().getTag("collector"))).count();
+    long tagged =
+        registry.getMeters().stream()
+            .filter(m -> "spi-metrics".equals(m.getId().getTag("collector")))
+            .count();
     assertTrue(tagged > 0, "meters registered: " + registry.getMeters());
-    double acked = registry.getMeters().stream()
-        .filter(m -> m.getId().getName().contains("acknowledged"))
-        .filter(m -> m instanceof io.micrometer.core.instrument.Counter)
-        .mapToDouble(m -> ((io.micrometer.core.instrument.Counter) m).count()).sum();
+    double acked =
+        registry.getMeters().stream()
+            .filter(m -> m.getId().getName().contains("acknowledged"))
+            .filter(m -> m instanceof io.micrometer.core.instrument.Counter)
+            .mapToDouble(m -> ((io.micrometer.core.instrument.Counter) m).count())
+            .sum();
     assertEquals(s.batches(), (long) acked, "acknowledged counter = summary batches");
     metrics.close();
     metrics.close();
-    assertEquals(0, registry.getMeters().stream()
-        .filter(m -> "spi-metrics".equals(m.getId().getTag("collector"))).count());
+    assertEquals(
+        0,
+        registry.getMeters().stream()
+            .filter(m -> "spi-metrics".equals(m.getId().getTag("collector")))
+            .count());
     assertThrows(IllegalStateException.class, () -> metrics.bindTo(registry));
     // a new binder on the same open collector binds again; closing the collector removes it
     CollectorMetrics again = new CollectorMetrics(c);
@@ -606,8 +649,11 @@ class SpiAttackTest {
     go.set(false);
     c.close();
     churn.join();
-    assertEquals(0, registry.getMeters().stream()
-        .filter(m -> "spi-metrics".equals(m.getId().getTag("collector"))).count());
+    assertEquals(
+        0,
+        registry.getMeters().stream()
+            .filter(m -> "spi-metrics".equals(m.getId().getTag("collector")))
+            .count());
     again.close();
   }
 
@@ -627,13 +673,14 @@ class SpiAttackTest {
     Collector<Long> c = collector(1);
     AtomicReference<Thread> on = new AtomicReference<>();
     AtomicLong seq = new AtomicLong(-2);
-    c.listen(new CollectorListener() {
-      @Override
-      public void misuse(Class<? extends MisuseException> k, long s) {
-        on.set(Thread.currentThread());
-        seq.set(s);
-      }
-    });
+    c.listen(
+        new CollectorListener() {
+          @Override
+          public void misuse(Class<? extends MisuseException> k, long s) {
+            on.set(Thread.currentThread());
+            seq.set(s);
+          }
+        });
     c.close();
     assertThrows(CollectorClosedException.class, c::next);
     // listeners were removed by close(): closed() is the last event of every registration
