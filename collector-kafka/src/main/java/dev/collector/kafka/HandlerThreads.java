@@ -1,8 +1,6 @@
 package dev.collector.kafka;
 
 import dev.collector.FailurePolicy;
-import java.util.concurrent.ExecutorService;
-import java.util.concurrent.Executors;
 import java.util.function.BooleanSupplier;
 import org.jspecify.annotations.Nullable;
 
@@ -30,7 +28,7 @@ final class HandlerThreads implements AutoCloseable {
 
   private final Window window;
   private final Object owner;
-  private final ExecutorService executor;
+  private final Thread[] threads;
   private final Attempts attempts;
 
   HandlerThreads(
@@ -44,11 +42,10 @@ final class HandlerThreads implements AutoCloseable {
     this.window = window;
     this.owner = owner;
     this.attempts = new Attempts(name, window, handler, policy, cancelled);
-    this.executor =
-        Executors.newThreadPerTaskExecutor(
-            Thread.ofVirtual().name(name + "-handler-", 0).factory());
+    Thread.Builder builder = Thread.ofVirtual().name(name + "-handler-", 0);
+    this.threads = new Thread[concurrency];
     for (int i = 0; i < concurrency; i++) {
-      executor.execute(this::work);
+      threads[i] = builder.start(this::work);
     }
   }
 
@@ -67,10 +64,27 @@ final class HandlerThreads implements AutoCloseable {
     }
   }
 
-  /** Waits for every handler thread to end (no thread outlives the run). */
+  /**
+   * Waits for every handler thread to have terminated (G4: once the run returns, no thread of it is
+   * alive -- joined, not only done with its task). An interrupt while waiting does not end the
+   * wait; it is restored afterwards.
+   */
   @Override
   public void close() {
     window.close();
-    executor.close();
+    boolean interrupted = false;
+    for (Thread t : threads) {
+      while (true) {
+        try {
+          t.join();
+          break;
+        } catch (InterruptedException e) {
+          interrupted = true;
+        }
+      }
+    }
+    if (interrupted) {
+      Thread.currentThread().interrupt();
+    }
   }
 }

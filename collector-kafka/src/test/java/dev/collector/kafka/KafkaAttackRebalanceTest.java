@@ -6,8 +6,11 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.time.Duration;
+import java.util.Collections;
+import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
@@ -161,6 +164,8 @@ class KafkaAttackRebalanceTest {
                         ledger.handled(new TopicPartition(r.topic(), r.partition()), r.offset());
                       }));
       await().atMost(Duration.ofSeconds(30)).until(() -> a.progress().running() == 4);
+      // The epochs the blocked handlers belong to: released only once the revoke fenced them.
+      Set<String> oldEpochs = epochs(a.progress());
       var runB =
           new KafkaAttackKit.Bg<>(
               "B",
@@ -173,11 +178,29 @@ class KafkaAttackRebalanceTest {
                           ledger.handled(
                               new TopicPartition(r.topic(), r.partition()), r.offset())));
       assertTrue(interrupted.await(40, TimeUnit.SECONDS), "revoked handlers interrupted");
+      // The revoke callback interrupts, then commits the handled prefix, then fences: a handler
+      // that returns between the interrupt and the commit was handled and may be committed (not a
+      // late completion). Release only after the fence, seen as A's old epochs gone.
+      await()
+          .atMost(Duration.ofSeconds(30))
+          .until(() -> Collections.disjoint(epochs(a.progress()), oldEpochs));
       var during = a.progress();
       assertTrue(during.uncommitted() >= 4 && during.uncommitted() <= 4, during.toString());
       assertEquals(0, during.fenced(), during.toString());
       release.countDown();
-      await().atMost(Duration.ofSeconds(20)).until(() -> a.progress().fenced() >= 4);
+      await()
+          .atMost(Duration.ofSeconds(20))
+          .untilAsserted(
+              () ->
+                  assertTrue(
+                      a.progress().fenced() >= 4,
+                      () ->
+                          "A: "
+                              + a.progress()
+                              + "; run A "
+                              + KafkaAttackKit.describe(runA)
+                              + "; run B "
+                              + KafkaAttackKit.describe(runB)));
       Map<TopicPartition, Long> ends = Kit.endOffsets(broker, topic, 2);
       await()
           .atMost(Duration.ofSeconds(40))
@@ -286,5 +309,13 @@ class KafkaAttackRebalanceTest {
     if (violations.size() > 20) {
       violations.subList(20, violations.size()).clear();
     }
+  }
+
+  private static Set<String> epochs(KafkaProgress progress) {
+    Set<String> epochs = new HashSet<>();
+    for (PartitionProgress p : progress.partitions()) {
+      epochs.add(p.topic() + "-" + p.partition() + "@" + p.epoch());
+    }
+    return epochs;
   }
 }
