@@ -13,11 +13,8 @@ import dev.collector.SourceException;
 import dev.collector.StaleDeliveryException;
 import java.lang.System.Logger.Level;
 import java.time.Duration;
-import java.util.HashMap;
 import java.util.Map;
 import java.util.Objects;
-import java.util.concurrent.CountDownLatch;
-import java.util.concurrent.TimeUnit;
 import java.util.concurrent.locks.Condition;
 import java.util.concurrent.locks.ReentrantLock;
 import org.apache.kafka.clients.consumer.CloseOptions;
@@ -84,6 +81,8 @@ public final class KafkaCollector<K, V> implements AutoCloseable {
    * Invariant: at most one run (PollLoop) is active, and the consumer is used by the active
    * run's thread only -- or, when none is active, by close(). `state` guards `active` and
    * `closed`; close() waits on `idle` for the active run to return before closing the consumer.
+   * The pull API's machinery (session, poll thread, next()'s waiting) is PullSessions; it shares
+   * `state` and starts and ends its runs through the *Locked methods below, under that lock.
    */
 
   private static final System.Logger LOG = System.getLogger(KafkaCollector.class.getName());
@@ -98,8 +97,8 @@ public final class KafkaCollector<K, V> implements AutoCloseable {
 
   private final ReentrantLock state = new ReentrantLock();
   private final Condition idle = state.newCondition();
+  private final PullSessions<K, V> pulls = new PullSessions<>(this, state);
   private volatile @Nullable PollLoop<K, V> active;
-  private @Nullable PullSession<K, V> pull;
   private boolean closed;
 
   /** What finished runs handled, for the metrics' counters. Guarded by {@code state}. */
@@ -155,64 +154,8 @@ public final class KafkaCollector<K, V> implements AutoCloseable {
       KafkaCollectorOptions options,
       Committer.CommitObserver observer) {
     Objects.requireNonNull(options, "options");
-    Map<String, Object> config = new HashMap<>(consumerConfig);
-    Object group = config.get(ConsumerConfig.GROUP_ID_CONFIG);
-    if (group == null || group.toString().isBlank()) {
-      throw new IllegalArgumentException(
-          "collector '"
-              + options.name()
-              + "' needs "
-              + ConsumerConfig.GROUP_ID_CONFIG
-              + ": offsets are committed to a consumer group");
-    }
-    Object servers = config.get(ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG);
-    if (servers == null || servers.toString().isBlank()) {
-      throw new IllegalArgumentException(
-          "collector '"
-              + options.name()
-              + "' needs "
-              + ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG
-              + ": the brokers to connect to, e.g."
-              + " \"kafka:9092\"");
-    }
-    Object autoCommit = config.get(ConsumerConfig.ENABLE_AUTO_COMMIT_CONFIG);
-    if (autoCommit != null && Boolean.parseBoolean(autoCommit.toString())) {
-      throw new IllegalArgumentException(
-          "collector '"
-              + options.name()
-              + "': "
-              + ConsumerConfig.ENABLE_AUTO_COMMIT_CONFIG
-              + "=true would commit records before"
-              + " their handlers returned; remove it (the collector commits in order itself)");
-    }
-    config.put(ConsumerConfig.ENABLE_AUTO_COMMIT_CONFIG, false);
-    Object interval = config.get(ConsumerConfig.MAX_POLL_INTERVAL_MS_CONFIG);
-    Duration maxPollInterval =
-        Duration.ofMillis(interval == null ? 300_000 : Long.parseLong(interval.toString()));
-    if (options.revokeDrainTimeout().compareTo(maxPollInterval) >= 0) {
-      throw new IllegalArgumentException(
-          "collector '"
-              + options.name()
-              + "': revokeDrainTimeout "
-              + options.revokeDrainTimeout()
-              + " must be below max.poll.interval.ms ("
-              + maxPollInterval
-              + "), or the group evicts the member while it drains");
-    }
-    String bootstrap = String.valueOf(servers);
-    KafkaConsumer<K, V> consumer;
-    try {
-      consumer = new KafkaConsumer<>(config, keys, values);
-    } catch (KafkaException e) { // ConfigException and the like: Kafka's own, not ours to leak
-      throw new IllegalArgumentException(
-          "collector '"
-              + options.name()
-              + "': the consumer"
-              + " configuration was refused: "
-              + e.getMessage()
-              + "; fix consumerConfig",
-          e);
-    }
+    KafkaConsumer<K, V> consumer = ConsumerConfigs.consumer(consumerConfig, keys, values, options);
+    String bootstrap = String.valueOf(consumerConfig.get(ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG));
     return new KafkaCollector<>(bootstrap, consumer, options, observer);
   }
 
@@ -293,13 +236,7 @@ public final class KafkaCollector<K, V> implements AutoCloseable {
     PollLoop<K, V> loop;
     state.lock();
     try {
-      if (closed) {
-        throw new CollectorClosedException(
-            MisuseException.NO_BATCH,
-            "collector '"
-                + name()
-                + "' is closed; open a new one (it resumes at the group's committed offsets)");
-      }
+      checkOpenLocked();
       if (active != null) {
         throw new ConcurrentUseException(
             MisuseException.NO_BATCH,
@@ -308,16 +245,13 @@ public final class KafkaCollector<K, V> implements AutoCloseable {
                 + "' is already running; one collector serves one run at a time (open another"
                 + " collector in the same group to consume in parallel)");
       }
-      loop =
-          new PollLoop<>(
-              name(), bootstrap, consumer, options, ordering, depth, false, observer, telemetry);
-      active = loop;
+      loop = startLocked(ordering, depth, false);
     } finally {
       state.unlock();
     }
     try {
       long started = System.nanoTime();
-      if (!Startup.await(name(), bootstrap, consumer, options, loop::stopRequested)) {
+      if (!awaitStartup(loop)) {
         return stoppedAtStartup(loop, started);
       }
       return loop.run(handler, Math.min(concurrency, depth), this);
@@ -325,26 +259,12 @@ public final class KafkaCollector<K, V> implements AutoCloseable {
       Thread.currentThread().interrupt();
       throw new InterruptedException("collector '" + name() + "' was interrupted: " + e);
     } catch (KafkaException e) { // the consumer failed; Kafka's exceptions never leave process
-      throw new SourceException(
-          name(),
-          0,
-          loop.committer().checkpoint(),
-          new KafkaException(
-              "the consumer failed reading "
-                  + topicsText()
-                  + " from "
-                  + bootstrap
-                  + ": "
-                  + e
-                  + "; see the cause, fix it and run again (committed offsets are kept)",
-              e));
+      throw consumerFailed(loop, e, "run again (committed offsets are kept)");
     } finally {
       telemetry.runEnded(); // before `active` is cleared: no next run has partitions yet
       state.lock();
       try {
-        finished = finished.plus(KafkaTelemetry.Counts.of(loop.window().totals()));
-        active = null;
-        idle.signalAll();
+        endLocked(loop);
       } finally {
         state.unlock();
       }
@@ -383,27 +303,7 @@ public final class KafkaCollector<K, V> implements AutoCloseable {
    */
   public @Nullable Delivery<ConsumerRecord<K, V>> next(Duration timeout)
       throws InterruptedException {
-    long deadline = System.nanoTime() + timeout.toNanos();
-    PullSession<K, V> session = pullSession();
-    Window window = session.loop.window();
-    WorkUnit unit = window.failure() != null ? null : window.takePulled(deadline);
-    if (unit != null && window.failure() != null) {
-      window.settlePulled(unit, false, false, null); // not handed out: delivered again
-      unit = null;
-    }
-    if (unit == null) {
-      if (window.failure() != null) {
-        // a delivery was failed without a dead-letter handler: the session is ending; the very
-        // next next() reports it (kafka.md), no read-ahead delivery is handed out meanwhile
-        session.ended.await(Math.max(0, deadline - System.nanoTime()), TimeUnit.NANOSECONDS);
-      }
-      if (session.done) {
-        return next(Duration.ofNanos(Math.max(0, deadline - System.nanoTime()))); // reports it
-      }
-      return null;
-    }
-    return new PulledDelivery<>(
-        name(), window, unit, options.failurePolicy().deadLetter(), this::isClosed);
+    return pulls.next(timeout);
   }
 
   /**
@@ -414,127 +314,69 @@ public final class KafkaCollector<K, V> implements AutoCloseable {
    * @throws InterruptedException if interrupted while waiting
    */
   public Checkpoint awaitCommitted() throws InterruptedException {
-    PullSession<K, V> session;
-    state.lock();
-    try {
-      session = pull;
-    } finally {
-      state.unlock();
-    }
-    if (session == null) {
-      return new Checkpoint(0, "");
-    }
-    session.loop.commitSoon();
-    session.loop.window().awaitCommitted();
-    return session.loop.committer().checkpoint();
+    return pulls.awaitCommitted();
   }
 
-  private PullSession<K, V> pullSession() {
-    if (HandlerThreads.CURRENT.get() == this) {
-      throw new ReentrantCallException(
+  /** Throws if close() was called; the caller holds {@code state}. */
+  void checkOpenLocked() {
+    if (closed) {
+      throw new CollectorClosedException(
           MisuseException.NO_BATCH,
-          "a handler of collector '"
+          "collector '"
               + name()
-              + "' called next() on its own collector; settle its own batch by returning");
-    }
-    state.lock();
-    try {
-      if (closed) {
-        throw new CollectorClosedException(
-            MisuseException.NO_BATCH,
-            "collector '"
-                + name()
-                + "' is closed; open a new one (it resumes at the group's committed offsets)");
-      }
-      PullSession<K, V> session = pull;
-      if (session != null && session.done) {
-        pull = null;
-        RuntimeException failure = session.failure;
-        if (failure != null) {
-          throw failure; // once; the next call starts a new session
-        }
-        session = null;
-      }
-      if (session == null) {
-        if (active != null) {
-          throw new ConcurrentUseException(
-              MisuseException.NO_BATCH,
-              "collector '"
-                  + name()
-                  + "' is running process(); the pull API and process() cannot share a collector");
-        }
-        PollLoop<K, V> loop =
-            new PollLoop<>(
-                name(),
-                bootstrap,
-                consumer,
-                options,
-                null,
-                options.pullDepth(),
-                true,
-                observer,
-                telemetry);
-        session = new PullSession<>(loop);
-        active = loop;
-        pull = session;
-        PullSession<K, V> started = session;
-        Thread.ofPlatform().name(name() + "-poll").daemon(true).start(() -> runPull(started));
-      }
-      return session;
-    } finally {
-      state.unlock();
+              + "' is closed; open a new one (it resumes at the group's committed offsets)");
     }
   }
 
-  private void runPull(PullSession<K, V> session) {
-    try {
-      if (Startup.await(name(), bootstrap, consumer, options, session.loop::stopRequested)) {
-        session.loop.run(UnitHandler.batches(batch -> {}), 0, this);
-      }
-    } catch (KafkaException e) {
-      session.failure =
-          new SourceException(
-              name(),
-              0,
-              session.loop.committer().checkpoint(),
-              new KafkaException(
-                  "the consumer failed reading "
-                      + topicsText()
-                      + " from "
-                      + bootstrap
-                      + ": "
-                      + e
-                      + "; see the cause, fix it and pull again",
-                  e));
-    } catch (RuntimeException e) {
-      session.failure = e;
-    } catch (InterruptedException e) {
-      Thread.currentThread().interrupt(); // nobody interrupts the poll thread; end the session
-    } finally {
-      telemetry.runEnded();
-      state.lock();
-      try {
-        finished = finished.plus(KafkaTelemetry.Counts.of(session.loop.window().totals()));
-        session.done = true;
-        session.ended.countDown();
-        active = null;
-        idle.signalAll();
-      } finally {
-        state.unlock();
-      }
-    }
+  /** Whether a run (process or pull session) is active; the caller holds {@code state}. */
+  boolean runningLocked() {
+    return active != null;
   }
 
-  /** A pull session: its poll loop, and how it ended. */
-  private static final class PullSession<K, V> {
-    final PollLoop<K, V> loop;
-    volatile boolean done;
-    final CountDownLatch ended = new CountDownLatch(1);
-    volatile @Nullable RuntimeException failure;
+  /** Creates a run's loop and makes it the active run; the caller holds {@code state}. */
+  PollLoop<K, V> startLocked(@Nullable Ordering ordering, int depth, boolean pull) {
+    PollLoop<K, V> loop =
+        new PollLoop<>(
+            name(), bootstrap, consumer, options, ordering, depth, pull, observer, telemetry);
+    active = loop;
+    return loop;
+  }
 
-    PullSession(PollLoop<K, V> loop) {
-      this.loop = loop;
-    }
+  /**
+   * Ends the active run {@code loop}: counts what it did and wakes close(); the caller holds {@code
+   * state} and called {@code telemetry.runEnded()} first.
+   */
+  void endLocked(PollLoop<K, V> loop) {
+    finished = finished.plus(KafkaTelemetry.Counts.of(loop.window().totals()));
+    active = null;
+    idle.signalAll();
+  }
+
+  /** Waits for the brokers and topics ({@link Startup}); {@code false} if the run was stopped. */
+  boolean awaitStartup(PollLoop<K, V> loop) throws InterruptedException {
+    return Startup.await(name(), bootstrap, consumer, options, loop::stopRequested);
+  }
+
+  /** The exception a run throws when the consumer failed ({@code advice}: what to do then). */
+  SourceException consumerFailed(PollLoop<K, V> loop, KafkaException e, String advice) {
+    return new SourceException(
+        name(),
+        0,
+        loop.committer().checkpoint(),
+        new KafkaException(
+            "the consumer failed reading "
+                + topicsText()
+                + " from "
+                + bootstrap
+                + ": "
+                + e
+                + "; see the cause, fix it and "
+                + advice,
+            e));
+  }
+
+  KafkaCollectorOptions options() {
+    return options;
   }
 
   /**
