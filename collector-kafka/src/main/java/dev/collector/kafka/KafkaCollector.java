@@ -6,24 +6,16 @@ import dev.collector.CollectorClosedException;
 import dev.collector.CollectorOptions;
 import dev.collector.ConcurrentUseException;
 import dev.collector.Delivery;
-import dev.collector.MisuseException;
 import dev.collector.ProcessSummary;
 import dev.collector.ReentrantCallException;
-import dev.collector.SourceException;
 import dev.collector.StaleDeliveryException;
-import java.lang.System.Logger.Level;
 import java.time.Duration;
 import java.util.Map;
 import java.util.Objects;
-import java.util.concurrent.locks.Condition;
-import java.util.concurrent.locks.ReentrantLock;
-import org.apache.kafka.clients.consumer.CloseOptions;
 import org.apache.kafka.clients.consumer.Consumer;
 import org.apache.kafka.clients.consumer.ConsumerConfig;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.apache.kafka.clients.consumer.KafkaConsumer;
-import org.apache.kafka.common.KafkaException;
-import org.apache.kafka.common.errors.InterruptException;
 import org.apache.kafka.common.serialization.Deserializer;
 import org.jspecify.annotations.Nullable;
 
@@ -78,49 +70,34 @@ import org.jspecify.annotations.Nullable;
 public final class KafkaCollector<K, V> implements AutoCloseable {
 
   /*
-   * Invariant: at most one run (PollLoop) is active, and the consumer is used by the active
-   * run's thread only -- or, when none is active, by close(). `state` guards `active` and
-   * `closed`; close() waits on `idle` for the active run to return before closing the consumer.
-   * The pull API's machinery (session, poll thread, next()'s waiting) is PullSessions; it shares
-   * `state` and starts and ends its runs through the *Locked methods below, under that lock.
+   * Invariant: none of its own -- a facade. The one-run-at-a-time invariant, the lock and the
+   * consumer's lifecycle are Runs'; the pull session is PullSessions' (sharing Runs' lock); the
+   * consumer configuration's checks are ConsumerConfigs'. Public javadoc stays here.
    */
 
-  private static final System.Logger LOG = System.getLogger(KafkaCollector.class.getName());
-
-  private final String bootstrap;
-  private final Consumer<K, V> consumer;
   private final KafkaCollectorOptions options;
-  private final Committer.CommitObserver observer;
 
   /** Events for the metrics binder ({@link KafkaCollectorMetrics}). */
   final KafkaTelemetry telemetry;
 
-  private final ReentrantLock state = new ReentrantLock();
-  private final Condition idle = state.newCondition();
-  private final PullSessions<K, V> pulls = new PullSessions<>(this, state);
-  private volatile @Nullable PollLoop<K, V> active;
-  private boolean closed;
-
-  /** What finished runs handled, for the metrics' counters. Guarded by {@code state}. */
-  private KafkaTelemetry.Counts finished = KafkaTelemetry.Counts.ZERO;
-
-  private boolean consumerClosed;
+  private final Runs<K, V> runs;
+  private final PullSessions<K, V> pulls;
 
   private KafkaCollector(
       String bootstrap,
       Consumer<K, V> consumer,
       KafkaCollectorOptions options,
       Committer.CommitObserver observer) {
-    this.bootstrap = bootstrap;
-    this.consumer = consumer;
     this.options = options;
     KafkaTelemetry t = new KafkaTelemetry(options.name());
     this.telemetry = t;
-    this.observer =
+    Committer.CommitObserver counted =
         (name, offsets) -> {
           t.committed();
           observer.committed(name, offsets);
         };
+    this.runs = new Runs<>(this, bootstrap, consumer, options, counted, t);
+    this.pulls = new PullSessions<>(this, runs);
   }
 
   /**
@@ -196,7 +173,7 @@ public final class KafkaCollector<K, V> implements AutoCloseable {
   public ProcessSummary process(int depth, BatchHandler<ConsumerRecord<K, V>> handler)
       throws InterruptedException {
     Objects.requireNonNull(handler, "handler");
-    return run(depth, depth, null, UnitHandler.batches(handler));
+    return runs.run(depth, depth, null, UnitHandler.batches(handler));
   }
 
   /**
@@ -218,72 +195,7 @@ public final class KafkaCollector<K, V> implements AutoCloseable {
     if (concurrency < 1) {
       throw new IllegalArgumentException("concurrency must be >= 1, was " + concurrency);
     }
-    return run(depth, concurrency, ordering, UnitHandler.records(handler));
-  }
-
-  private ProcessSummary run(
-      int depth, int concurrency, @Nullable Ordering ordering, UnitHandler handler)
-      throws InterruptedException {
-    if (HandlerThreads.CURRENT.get() == this) {
-      throw new ReentrantCallException(
-          MisuseException.NO_BATCH,
-          "a handler of collector '"
-              + name()
-              + "' started a run on its own collector; it would wait for itself."
-              + " Hand the work to another thread or another collector");
-    }
-    CollectorOptions.checkDepth(depth);
-    PollLoop<K, V> loop;
-    state.lock();
-    try {
-      checkOpenLocked();
-      if (active != null) {
-        throw new ConcurrentUseException(
-            MisuseException.NO_BATCH,
-            "collector '"
-                + name()
-                + "' is already running; one collector serves one run at a time (open another"
-                + " collector in the same group to consume in parallel)");
-      }
-      loop = startLocked(ordering, depth, false);
-    } finally {
-      state.unlock();
-    }
-    try {
-      long started = System.nanoTime();
-      if (!awaitStartup(loop)) {
-        return stoppedAtStartup(loop, started);
-      }
-      return loop.run(handler, Math.min(concurrency, depth), this);
-    } catch (InterruptException e) { // Kafka's unchecked twin (it set the status): G5
-      Thread.currentThread().interrupt();
-      throw new InterruptedException("collector '" + name() + "' was interrupted: " + e);
-    } catch (KafkaException e) { // the consumer failed; Kafka's exceptions never leave process
-      throw consumerFailed(loop, e, "run again (committed offsets are kept)");
-    } finally {
-      telemetry.runEnded(); // before `active` is cleared: no next run has partitions yet
-      state.lock();
-      try {
-        endLocked(loop);
-      } finally {
-        state.unlock();
-      }
-    }
-  }
-
-  /** What a run stopped (or closed) before its topics were known returns: nothing was done. */
-  private static ProcessSummary stoppedAtStartup(PollLoop<?, ?> loop, long started) {
-    return ProcessSummary.builder()
-        .stopped(true)
-        .duration(Duration.ofNanos(System.nanoTime() - started))
-        .checkpoint(loop.committer().checkpoint())
-        .build();
-  }
-
-  private String topicsText() {
-    return options.pattern() != null
-        ? "pattern " + options.pattern()
-        : "topics " + options.topics();
+    return runs.run(depth, concurrency, ordering, UnitHandler.records(handler));
   }
 
   /**
@@ -317,68 +229,6 @@ public final class KafkaCollector<K, V> implements AutoCloseable {
     return pulls.awaitCommitted();
   }
 
-  /** Throws if close() was called; the caller holds {@code state}. */
-  void checkOpenLocked() {
-    if (closed) {
-      throw new CollectorClosedException(
-          MisuseException.NO_BATCH,
-          "collector '"
-              + name()
-              + "' is closed; open a new one (it resumes at the group's committed offsets)");
-    }
-  }
-
-  /** Whether a run (process or pull session) is active; the caller holds {@code state}. */
-  boolean runningLocked() {
-    return active != null;
-  }
-
-  /** Creates a run's loop and makes it the active run; the caller holds {@code state}. */
-  PollLoop<K, V> startLocked(@Nullable Ordering ordering, int depth, boolean pull) {
-    PollLoop<K, V> loop =
-        new PollLoop<>(
-            name(), bootstrap, consumer, options, ordering, depth, pull, observer, telemetry);
-    active = loop;
-    return loop;
-  }
-
-  /**
-   * Ends the active run {@code loop}: counts what it did and wakes close(); the caller holds {@code
-   * state} and called {@code telemetry.runEnded()} first.
-   */
-  void endLocked(PollLoop<K, V> loop) {
-    finished = finished.plus(KafkaTelemetry.Counts.of(loop.window().totals()));
-    active = null;
-    idle.signalAll();
-  }
-
-  /** Waits for the brokers and topics ({@link Startup}); {@code false} if the run was stopped. */
-  boolean awaitStartup(PollLoop<K, V> loop) throws InterruptedException {
-    return Startup.await(name(), bootstrap, consumer, options, loop::stopRequested);
-  }
-
-  /** The exception a run throws when the consumer failed ({@code advice}: what to do then). */
-  SourceException consumerFailed(PollLoop<K, V> loop, KafkaException e, String advice) {
-    return new SourceException(
-        name(),
-        0,
-        loop.committer().checkpoint(),
-        new KafkaException(
-            "the consumer failed reading "
-                + topicsText()
-                + " from "
-                + bootstrap
-                + ": "
-                + e
-                + "; see the cause, fix it and "
-                + advice,
-            e));
-  }
-
-  KafkaCollectorOptions options() {
-    return options;
-  }
-
   /**
    * Asks the active run to stop gracefully: dispatch nothing more, let running handlers finish
    * (bounded by {@link KafkaCollectorOptions#drainTimeout()}), commit, leave the group, return.
@@ -387,12 +237,7 @@ public final class KafkaCollector<K, V> implements AutoCloseable {
    * @return {@code true} if a run was active
    */
   public boolean stop() {
-    PollLoop<K, V> loop = active;
-    if (loop == null) {
-      return false;
-    }
-    loop.requestStop(false);
-    return true;
+    return runs.stop();
   }
 
   /**
@@ -401,7 +246,7 @@ public final class KafkaCollector<K, V> implements AutoCloseable {
    * @return the progress; empty with capacity 0 when no run is active
    */
   public KafkaProgress progress() {
-    PollLoop<K, V> loop = active;
+    PollLoop<K, V> loop = runs.active();
     if (loop == null) {
       return KafkaProgress.builder().build();
     }
@@ -418,19 +263,6 @@ public final class KafkaCollector<K, V> implements AutoCloseable {
         .build();
   }
 
-  /** Units handled, dead-lettered and fenced over every run so far, the active one included. */
-  KafkaTelemetry.Counts counts() {
-    state.lock();
-    try {
-      PollLoop<K, V> loop = active;
-      return loop == null
-          ? finished
-          : finished.plus(KafkaTelemetry.Counts.of(loop.window().totals()));
-    } finally {
-      state.unlock();
-    }
-  }
-
   /**
    * Closes the collector: an active run is stopped without drain (its handlers are interrupted, the
    * handled prefix committed) and this call waits for it to return; then the consumer is closed and
@@ -444,58 +276,16 @@ public final class KafkaCollector<K, V> implements AutoCloseable {
    */
   @Override
   public void close() {
-    if (HandlerThreads.CURRENT.get() == this) {
-      throw new ReentrantCallException(
-          MisuseException.NO_BATCH,
-          "a handler of collector '"
-              + name()
-              + "' tried to close it; it would wait for itself. Call stop() instead");
-    }
-    boolean first;
-    state.lock();
-    try {
-      first = !closed;
-      closed = true;
-      PollLoop<K, V> loop;
-      while ((loop = active) != null) {
-        loop.requestStop(true);
-        idle.awaitUninterruptibly(); // a run ends in bounded time once told to stop now
-      }
-      while (!first && !consumerClosed) {
-        idle.awaitUninterruptibly(); // the first close() is closing the consumer
-      }
-    } finally {
-      state.unlock();
-    }
-    if (!first) {
-      return;
-    }
-    try {
-      consumer.close(CloseOptions.timeout(options.commitTimeout()));
-    } catch (KafkaException e) {
-      LOG.log(Level.WARNING, "{0}: closing the consumer failed: {1}", name(), e.toString());
-    } finally {
-      try {
-        telemetry.closed();
-      } finally { // racing close() calls return once the consumer is closed, even if that threw
-        state.lock();
-        try {
-          consumerClosed = true;
-          idle.signalAll();
-        } finally {
-          state.unlock();
-        }
-      }
-    }
+    runs.close();
   }
 
   /** Whether close() was called (a settle after it throws CollectorClosedException). */
   boolean isClosed() {
-    state.lock();
-    try {
-      return closed;
-    } finally {
-      state.unlock();
-    }
+    return runs.isClosed();
+  }
+
+  /** Units handled, dead-lettered and fenced over every run so far, the active one included. */
+  KafkaTelemetry.Counts counts() {
+    return runs.counts();
   }
 }

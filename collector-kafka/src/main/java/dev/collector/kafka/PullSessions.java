@@ -23,22 +23,26 @@ final class PullSessions<K, V> {
 
   /*
    * Invariant: at most one pull session is current (`pull`), and a session is started only as the
-   * collector's active run -- under the collector's own `state` lock, in the same critical section
+   * collector's active run -- under the collector's `state` lock (Runs'), in the same critical section
    * that checks the collector is open and no run is active -- and cleared from the collector in the
    * same critical section that marks it done. So a session that is not done is the active run, and
    * a done session's failure is thrown exactly once (by the next() that clears it) before the next
-   * session starts. There is no lock of its own: `state` is the collector's lock, passed in.
+   * session starts. There is no lock of its own: `state` is Runs' lock, passed in.
    */
 
+  /** The collector: handler threads are marked with it ({@link HandlerThreads#CURRENT}). */
   private final KafkaCollector<K, V> collector;
+
+  private final Runs<K, V> runs;
   private final ReentrantLock state;
 
   @GuardedBy("state")
   private @Nullable PullSession<K, V> pull;
 
-  PullSessions(KafkaCollector<K, V> collector, ReentrantLock state) {
+  PullSessions(KafkaCollector<K, V> collector, Runs<K, V> runs) {
     this.collector = collector;
-    this.state = state;
+    this.runs = runs;
+    this.state = runs.lock();
   }
 
   /** {@link KafkaCollector#next}. */
@@ -63,11 +67,7 @@ final class PullSessions<K, V> {
       return null;
     }
     return new PulledDelivery<>(
-        collector.name(),
-        window,
-        unit,
-        collector.options().failurePolicy().deadLetter(),
-        collector::isClosed);
+        runs.name(), window, unit, runs.options().failurePolicy().deadLetter(), runs::isClosed);
   }
 
   /** {@link KafkaCollector#awaitCommitted}. */
@@ -92,12 +92,12 @@ final class PullSessions<K, V> {
       throw new ReentrantCallException(
           MisuseException.NO_BATCH,
           "a handler of collector '"
-              + collector.name()
+              + runs.name()
               + "' called next() on its own collector; settle its own batch by returning");
     }
     state.lock();
     try {
-      collector.checkOpenLocked();
+      runs.checkOpenLocked();
       PullSession<K, V> session = pull;
       if (session != null && session.done) {
         pull = null;
@@ -108,21 +108,18 @@ final class PullSessions<K, V> {
         session = null;
       }
       if (session == null) {
-        if (collector.runningLocked()) {
+        if (runs.runningLocked()) {
           throw new ConcurrentUseException(
               MisuseException.NO_BATCH,
               "collector '"
-                  + collector.name()
+                  + runs.name()
                   + "' is running process(); the pull API and process() cannot share a collector");
         }
-        PollLoop<K, V> loop = collector.startLocked(null, collector.options().pullDepth(), true);
+        PollLoop<K, V> loop = runs.startLocked(null, runs.options().pullDepth(), true);
         session = new PullSession<>(loop);
         pull = session;
         PullSession<K, V> started = session;
-        Thread.ofPlatform()
-            .name(collector.name() + "-poll")
-            .daemon(true)
-            .start(() -> runPull(started));
+        Thread.ofPlatform().name(runs.name() + "-poll").daemon(true).start(() -> runPull(started));
       }
       return session;
     } finally {
@@ -132,11 +129,11 @@ final class PullSessions<K, V> {
 
   private void runPull(PullSession<K, V> session) {
     try {
-      if (collector.awaitStartup(session.loop)) {
+      if (runs.awaitStartup(session.loop)) {
         session.loop.run(UnitHandler.batches(batch -> {}), 0, collector);
       }
     } catch (KafkaException e) {
-      session.failure = collector.consumerFailed(session.loop, e, "pull again");
+      session.failure = runs.consumerFailed(session.loop, e, "pull again");
     } catch (RuntimeException e) {
       session.failure = e;
     } catch (InterruptedException e) {
@@ -145,7 +142,7 @@ final class PullSessions<K, V> {
       collector.telemetry.runEnded();
       state.lock();
       try {
-        collector.endLocked(session.loop);
+        runs.endLocked(session.loop);
         session.done = true;
         session.ended.countDown();
       } finally {
