@@ -29,9 +29,8 @@ final class Window {
    * One lock guards everything here, the ready queue, the counters and every track and unit
    * included; handlers never run under it. Conditions: the ready queue's for the handler threads
    * (a unit became ready, or the run ends); `changed` for the poll thread waiting on a drain (a
-   * unit finished, a partition was fenced); `freed` for the poll thread waiting, paused, for
-   * enough handled units to commit (awaitRoom). `freed` is signalled only when its one waiter's
-   * target is reached, not on every completion, so a full window costs the handlers nothing.
+   * unit finished, a partition was fenced); `freed` (FreedWait, its own invariant) for the poll
+   * thread waiting, paused, for enough handled units to commit (awaitRoom).
    */
 
   /** A commit the poll thread may make: a track's handled prefix not committed yet. */
@@ -39,7 +38,6 @@ final class Window {
 
   private final ReentrantLock lock = new ReentrantLock();
   private final Condition changed = lock.newCondition();
-  private final Condition freed = lock.newCondition();
 
   @GuardedBy("lock")
   private final PartitionTracks tracks = new PartitionTracks();
@@ -64,9 +62,9 @@ final class Window {
   @GuardedBy("lock")
   private boolean closed;
 
-  /** What awaitRoom waits for (room plus committable units); 0: nobody waits. */
+  /** awaitRoom's wait ({@code freed}). */
   @GuardedBy("lock")
-  private int freedTarget;
+  private final FreedWait freed = new FreedWait(lock);
 
   Window(int depth) {
     this.depth = depth;
@@ -297,17 +295,15 @@ final class Window {
   boolean awaitRoom(int target, long deadlineNanos) throws InterruptedException {
     lock.lock();
     try {
-      freedTarget = target;
+      freed.begin(target);
       try {
         while (!draining && !counters.failed() && freeable() < target) {
-          long left = deadlineNanos - System.nanoTime();
-          if (left <= 0) {
+          if (!freed.await(deadlineNanos)) {
             break;
           }
-          freed.await(left, TimeUnit.NANOSECONDS);
         }
       } finally {
-        freedTarget = 0;
+        freed.end();
       }
       return tracks.committable() > 0;
     } finally {
@@ -317,8 +313,8 @@ final class Window {
 
   @GuardedBy("lock")
   private void signalFreed() {
-    if (freedTarget > 0 && freeable() >= freedTarget) {
-      freed.signal();
+    if (freed.waiting()) { // else nothing to compute: a full window costs the handlers nothing
+      freed.freed(freeable());
     }
   }
 
@@ -344,7 +340,7 @@ final class Window {
     try {
       draining = true;
       changed.signalAll();
-      freed.signal();
+      freed.wake();
     } finally {
       lock.unlock();
     }
@@ -358,7 +354,7 @@ final class Window {
       draining = true;
       ready.close();
       changed.signalAll();
-      freed.signal();
+      freed.wake();
     } finally {
       lock.unlock();
     }
@@ -502,7 +498,7 @@ final class Window {
     try {
       counters.fail(null, cause);
       changed.signalAll();
-      freed.signal();
+      freed.wake();
     } finally {
       lock.unlock();
     }
