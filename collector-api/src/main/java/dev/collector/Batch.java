@@ -13,9 +13,7 @@ import org.jspecify.annotations.Nullable;
  * ({@link #of(long, List, String, int)}) and for handler tests ({@link #of(long, List)}: a batch as
  * its first attempt sees it, with an empty resume token):
  *
- * {@snippet :
- * handler.handle(Batch.of(0, List.of("a", "b")));
- * }
+ * {@snippet class=dev.collector.core.JavadocExamplesTest region=batchOf}
  *
  * <p>A final class, not a record (ADR 0008): a component may be added (a delivery time, a deadline)
  * without breaking callers that build or read batches. Immutable and thread-safe; equal when

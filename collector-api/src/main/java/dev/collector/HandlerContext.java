@@ -5,16 +5,7 @@ package dev.collector;
  * the place to set up per-batch context (an MDC, a tracing span, a {@code ScopedValue} binding)
  * around the handler. Set it with {@link CollectorOptions.Builder#handlerContext}.
  *
- * {@snippet :
- * HandlerContext mdc = (batch, attempt) -> {
- *   MDC.put("batch", Long.toString(batch.sequence()));
- *   try {
- *     attempt.run();
- *   } finally {
- *     MDC.remove("batch");
- *   }
- * };
- * }
+ * {@snippet class=dev.collector.core.JavadocExamplesTest region=handlerContextMdc}
  *
  * <p><b>Contract.</b> {@link #run} must call {@link Attempt#run() attempt.run()} exactly once, on
  * the thread that called it, and should let what it throws propagate. It is called for each

@@ -10,6 +10,7 @@ import dev.collector.BatchFailedException;
 import dev.collector.Collector;
 import dev.collector.CollectorOptions;
 import dev.collector.FailurePolicy;
+import dev.collector.HandlerContext;
 import dev.collector.ProcessSummary;
 import dev.collector.Retry;
 import io.micrometer.core.instrument.MeterRegistry;
@@ -59,6 +60,66 @@ class JavadocExamplesTest {
 
   private final Sink sink = new Sink();
   private final Quarantine quarantine = new Quarantine();
+
+  /** Stands in for SLF4J's MDC: a per-thread map of diagnostic context. */
+  static final class MDC {
+    static final ThreadLocal<java.util.Map<String, String>> CONTEXT =
+        ThreadLocal.withInitial(java.util.HashMap::new);
+
+    static void put(String key, String value) {
+      CONTEXT.get().put(key, value);
+    }
+
+    static void remove(String key) {
+      CONTEXT.get().remove(key);
+    }
+
+    static @org.jspecify.annotations.Nullable String get(String key) {
+      return CONTEXT.get().get(key);
+    }
+  }
+
+  /** {@link Batch}: a handler test builds the batch its handler receives. */
+  @Test
+  void batchForAHandlerTest() throws Exception {
+    dev.collector.BatchHandler<String> handler = batch -> sink.write(batch.records());
+    // @start region="batchOf"
+    handler.handle(Batch.of(0, List.of("a", "b")));
+    // @end
+    assertEquals(List.of("a", "b"), List.copyOf(sink.written));
+  }
+
+  /** {@link dev.collector.HandlerContext}: an MDC entry around every attempt, cleared after. */
+  @Test
+  void handlerContextWithAnMdc() throws Exception {
+    // @start region="handlerContextMdc"
+    HandlerContext mdc =
+        (batch, attempt) -> {
+          MDC.put("batch", Long.toString(batch.sequence()));
+          try {
+            attempt.run();
+          } finally {
+            MDC.remove("batch");
+          }
+        };
+    // @end
+    var seen = new ConcurrentLinkedQueue<String>();
+    var source = Collecting.listSource(List.of(List.of("a"), List.of("b")));
+    try (Collector<String> collector =
+        Collecting.open(
+            source,
+            Collecting.inMemoryStore(),
+            CollectorOptions.builder().handlerContext(mdc).build())) {
+      collector.process(
+          4,
+          batch -> {
+            seen.add(MDC.get("batch"));
+            assertTrue(Thread.currentThread().isVirtual());
+          });
+    }
+    assertEquals(List.of("0", "1"), seen.stream().sorted().toList());
+    assertEquals(null, MDC.get("batch"), "nothing set on the test's own thread");
+  }
 
   /** {@link Collecting}: open a collector, process the source to its end. */
   @Test
@@ -161,7 +222,7 @@ class JavadocExamplesTest {
         }
       }
     }
-    assertTrue(found >= 8, "snippet tags found: " + found);
+    assertTrue(found >= 10, "snippet tags found: " + found);
   }
 
   /** Three batches; the handler fails batch 1's first {@code failures} attempts. */
