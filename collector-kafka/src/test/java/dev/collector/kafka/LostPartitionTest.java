@@ -187,7 +187,10 @@ class LostPartitionTest {
             null,
             commitsBy.getOrDefault("A", Map.of()).get(tp),
             "A committed its lost partition: " + commitsBy);
-        assertEquals(1, a.counts().fenced(), "the late completion is counted as fenced");
+        // At least the held handler's completion; the poll that was held may also have dispatched
+        // the records it returned (the poison's offset) in the old epoch before the next poll
+        // reported the loss, and that unit's completion is fenced too (seen once in CI: 2).
+        assertTrue(a.counts().fenced() >= 1, "the late completion is counted as fenced");
       } else {
         var delivery = held;
         var e = assertThrows(StaleDeliveryException.class, delivery::ack);
